@@ -1,0 +1,73 @@
+/** The command tree of the one `hastmon` executable. */
+import { Command, CommanderError } from "@commander-js/extra-typings";
+import { CliError, EX } from "./exit.ts";
+import { VERSION } from "../version.ts";
+
+/** Output sinks, replaceable in tests. */
+export interface CliIO {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIO: CliIO = {
+  out: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
+  err: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+};
+
+/** A command group module adds its commands to the program. */
+export type Register = (program: Command, io: CliIO) => void;
+
+/** Build the whole command tree. */
+export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []): Command {
+  const program = new Command()
+    .name("hastmon")
+    .description(
+      "Keep a service running on exactly one node of a small cluster, and move it when a\nnode or the service fails.",
+    )
+    .version(VERSION, "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+  for (const register of registers) register(program, io);
+  // Every subcommand inherits the same output, error handling and exit override.
+  const walk = (cmd: Command) => {
+    for (const sub of cmd.commands as Command[]) {
+      sub.configureOutput({ writeOut: io.out, writeErr: io.err })
+        .showHelpAfterError("(run with --help for usage)")
+        .exitOverride();
+      walk(sub);
+    }
+  };
+  walk(program);
+  return program;
+}
+
+/** Run the CLI and return the process exit code. */
+export async function runCli(args: string[], io: CliIO = defaultIO): Promise<number> {
+  const { registers } = await import("./commands.ts");
+  const program = buildProgram(io, registers);
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return process_exit_code ?? EX.OK;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
+        e.code === "commander.help"
+      ) return EX.OK;
+      // Commander already printed the one-line error and the hint.
+      return EX.USAGE;
+    }
+    if (e instanceof CliError) {
+      io.err(`hastmon: ${e.message}\n`);
+      return e.code;
+    }
+    throw e;
+  }
+}
+
+let process_exit_code: number | undefined;
+/** Let a command choose the exit code without throwing (e.g. warnings). */
+export function setExitCode(code: number) {
+  process_exit_code = code;
+}
