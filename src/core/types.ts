@@ -137,6 +137,8 @@ export type Message =
     type: "release";
     resource: string;
     epoch: number;
+    /** Handover: the node invited to take over at once (graceful shutdown, giveover). */
+    successor: NodeId | null;
   };
 
 /** Commands from the operator (control socket). */
@@ -170,8 +172,8 @@ export type Effect =
     epoch: number;
     timeoutMs: number;
   }
-  /** Persist role and epoch. Always comes before anything that announces or starts them. */
-  | { type: "persist"; role: Role; epoch: number }
+  /** Persist role and epochs. Always comes before anything that announces or starts them. */
+  | { type: "persist"; state: PersistedState }
   | { type: "log"; level: LogLevel; message: string }
   | { type: "transition"; from: Role; to: Role; epoch: number; reason: string }
   /** The instant (local clock) by which this node's service must be stopped, or null. */
@@ -182,5 +184,10 @@ export type Effect =
 /** What survives a restart of the daemon. */
 export interface PersistedState {
   role: Role;
+  /** The epoch this node claims (as primary) or last followed. */
   epoch: number;
+  /** The highest epoch ever seen; a promotion takes the next one. */
+  maxEpoch: number;
+  /** The claimant this node last granted a lease to: honoured again after a restart. */
+  grantHolder: Claim | null;
 }
