@@ -1,0 +1,330 @@
+/**
+ * Strict decoders for everything a peer sends: the core's `Message` union, the
+ * batch that carries messages, and the handshake frames.
+ *
+ * A peer's JSON never reaches the core as is: every field is checked for type
+ * and range and copied into a fresh object, and unknown fields are refused, so
+ * a malformed or hostile message is an `Error` here and closes that connection.
+ *
+ * The field tables are typed against `src/core/types.ts`: when a field is added
+ * to a message there, `deno check` fails here until it is decoded too.
+ */
+import type { Claim, Message, NodeId, Role, ServiceState } from "../core/types.ts";
+import type { FrameBody } from "./frame.ts";
+
+/** Version of the peer protocol, sent in the hello. */
+export const PROTOCOL_VERSION = 1;
+/** Longest node or resource name accepted, in UTF-16 code units. */
+export const MAX_NAME_LENGTH = 255;
+/** Longest free-text reason accepted. */
+export const MAX_REASON_LENGTH = 1024;
+/** Most messages one batch frame may carry; senders split larger batches. */
+export const MAX_BATCH_MESSAGES = 4096;
+/** Bytes of a handshake nonce (sent as lowercase hex). */
+export const NONCE_BYTES = 32;
+/** Bytes of an HMAC-SHA-256 (sent as lowercase hex). */
+export const MAC_BYTES = 32;
+
+/** A decode failure; the message names the field. */
+export class InvalidMessage extends Error {
+  /** Construct with a message naming the offending field. */
+  constructor(message: string) {
+    super(message);
+    this.name = "InvalidMessage";
+  }
+}
+
+/** How the two nodes authenticate each other. */
+export type AuthMode = "hmac-sha256" | "none";
+
+/** First frame from each side of a peer connection. */
+export interface Hello {
+  type: "hello";
+  /** {@linkcode PROTOCOL_VERSION} of the sender. */
+  protocol: number;
+  /** The sender's node name. */
+  node: NodeId;
+  /** 32 random bytes, lowercase hex. */
+  nonce: string;
+  /** Whether the sender requires the shared secret. */
+  auth: AuthMode;
+}
+
+/** Keyed handshake: the sender's proof that it knows the secret. */
+export interface Proof {
+  type: "proof";
+  /** HMAC-SHA-256, lowercase hex. */
+  mac: string;
+}
+
+/** Handshake refused; the reason is for the operator's log. */
+export interface Refusal {
+  type: "refuse";
+  reason: string;
+}
+
+/** Any frame of the handshake. */
+export type HandshakeFrame = Hello | Proof | Refusal;
+
+/** After a keyed handshake, every frame: a sequence number, a MAC and the JSON text it covers. */
+export interface SealedFrame {
+  seq: number;
+  /** HMAC-SHA-256 over direction, seq and data, lowercase hex. */
+  mac: string;
+  /** JSON text of the inner frame body (exact bytes the MAC covers). */
+  data: string;
+}
+
+// ---------------------------------------------------------------------------
+// Field parsers: each returns the checked value or throws InvalidMessage.
+
+type Parser<T> = (value: unknown, path: string) => T;
+
+function fail(path: string, expected: string, value: unknown): never {
+  throw new InvalidMessage(`${path}: expected ${expected}, got ${describe(value)}`);
+}
+
+/** A short, log-safe description of a bad value (never the peer's full text). */
+function describe(value: unknown): string {
+  if (value === undefined) return "nothing";
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (typeof value === "object") return "an object";
+  if (typeof value === "string") {
+    return value.length > 40 ? `a string of ${value.length} chars` : JSON.stringify(value);
+  }
+  return String(value);
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+const HEX = (bytes: number) => new RegExp(`^[0-9a-f]{${bytes * 2}}$`);
+const NONCE_HEX = HEX(NONCE_BYTES);
+const MAC_HEX = HEX(MAC_BYTES);
+
+/** Printable text of 1..max chars: names and reasons end up in logs and hook environments. */
+function text(max: number, allowEmpty = false): Parser<string> {
+  return (v, path) => {
+    if (typeof v !== "string") fail(path, "a string", v);
+    if (v.length > max) fail(path, `at most ${max} chars`, v);
+    if (!allowEmpty && v.length === 0) fail(path, "a non-empty string", v);
+    if (CONTROL_CHARS.test(v)) fail(path, "no control characters", v);
+    return v;
+  };
+}
+
+const name: Parser<string> = text(MAX_NAME_LENGTH);
+const reason: Parser<string> = text(MAX_REASON_LENGTH, true);
+
+const counter: Parser<number> = (v, path) =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0
+    ? v
+    : fail(path, "a non-negative safe integer", v);
+
+const integer: Parser<number> = (v, path) =>
+  typeof v === "number" && Number.isSafeInteger(v) ? v : fail(path, "a safe integer", v);
+
+const duration: Parser<number> = (v, path) =>
+  typeof v === "number" && Number.isFinite(v) && v >= 0
+    ? v
+    : fail(path, "a finite duration >= 0", v);
+
+const boolean: Parser<boolean> = (v, path) =>
+  typeof v === "boolean" ? v : fail(path, "a boolean", v);
+
+function hex(pattern: RegExp, bytes: number): Parser<string> {
+  return (v, path) =>
+    typeof v === "string" && pattern.test(v) ? v : fail(path, `${bytes} bytes of lowercase hex`, v);
+}
+
+function oneOf<T extends string>(allowed: Record<T, true>): Parser<T> {
+  const list = Object.keys(allowed).join("|");
+  return (v, path) =>
+    typeof v === "string" && Object.hasOwn(allowed, v) ? v as T : fail(path, list, v);
+}
+
+function nullable<T>(parse: Parser<T>): Parser<T | null> {
+  return (v, path) => v === null ? null : parse(v, path);
+}
+
+function optional<T>(parse: Parser<T>): Parser<T | undefined> {
+  return (v, path) => v === undefined ? undefined : parse(v, path);
+}
+
+// Record<Union, true> makes the compiler check that every member is listed.
+const ROLE_SET: Record<Role, true> = { init: true, primary: true, secondary: true, watchdog: true };
+const STATE_SET: Record<ServiceState, true> = {
+  unknown: true,
+  starting: true,
+  running: true,
+  stopping: true,
+  stopped: true,
+  stop_failed: true,
+};
+const AUTH_SET: Record<AuthMode, true> = { "hmac-sha256": true, none: true };
+
+const role = oneOf(ROLE_SET);
+const state = oneOf(STATE_SET);
+
+/** One parser per field; optional fields get a parser that accepts `undefined`. */
+type Fields<T> = {
+  [K in keyof T]-?: Record<never, never> extends Pick<T, K>
+    ? Parser<Exclude<T[K], undefined> | undefined>
+    : Parser<T[K]>;
+};
+
+/** Check a plain object against a field table; unknown fields are refused. */
+function record<T>(fields: Fields<T>, skip: readonly string[] = []): Parser<T> {
+  return (v, path) => {
+    if (typeof v !== "object" || v === null || Array.isArray(v)) fail(path, "an object", v);
+    const input = v as Record<string, unknown>;
+    for (const key of Object.keys(input)) {
+      if (!Object.hasOwn(fields, key) && !skip.includes(key) && input[key] !== undefined) {
+        throw new InvalidMessage(`${path}: unknown field ${describe(key)}`);
+      }
+    }
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(fields) as (keyof T & string)[]) {
+      const parse = fields[key] as Parser<unknown>;
+      const value = parse(Object.hasOwn(input, key) ? input[key] : undefined, `${path}.${key}`);
+      if (value !== undefined) out[key] = value;
+    }
+    return out as T;
+  };
+}
+
+const claim = record<Claim>({ node: name, epoch: counter, priority: integer });
+
+type MessageType = Message["type"];
+type MessageOf<K extends MessageType> = Omit<Extract<Message, { type: K }>, "type">;
+
+const MESSAGE_FIELDS: { [K in MessageType]: Fields<MessageOf<K>> } = {
+  heartbeat: {
+    resource: name,
+    epoch: counter,
+    role,
+    priority: integer,
+    state,
+    seq: counter,
+    leaseMs: duration,
+    stopTimeoutMs: duration,
+  },
+  ack: {
+    resource: name,
+    epoch: counter,
+    role,
+    priority: integer,
+    state,
+    seq: counter,
+    granted: boolean,
+    holder: optional(claim),
+    reason: optional(reason),
+  },
+  complaint: {
+    resource: name,
+    epoch: counter,
+    reason,
+    primary: nullable(name),
+    silenceMs: duration,
+  },
+  release: {
+    resource: name,
+    epoch: counter,
+    successor: nullable(name),
+  },
+};
+
+const MESSAGE_PARSERS = Object.fromEntries(
+  Object.entries(MESSAGE_FIELDS).map((
+    [type, fields],
+  ) => [type, record(fields as Fields<unknown>, ["type"])]),
+) as Record<MessageType, Parser<Record<string, unknown>>>;
+
+function message(v: unknown, path: string): Message {
+  const type = (typeof v === "object" && v !== null && !Array.isArray(v))
+    ? (v as Record<string, unknown>).type
+    : undefined;
+  if (typeof type !== "string" || !Object.hasOwn(MESSAGE_PARSERS, type)) {
+    if (type === undefined) fail(path, "a message object with a type", v);
+    fail(`${path}.type`, Object.keys(MESSAGE_PARSERS).join("|"), type);
+  }
+  return { type, ...MESSAGE_PARSERS[type as MessageType](v, path) } as Message;
+}
+
+function attempt<T>(fn: () => T): T | InvalidMessage {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof InvalidMessage) return e;
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Public decoders.
+
+/** Decode one core message, or say exactly which field is wrong. */
+export function parseMessage(obj: unknown): Message | InvalidMessage {
+  return attempt(() => message(obj, "message"));
+}
+
+/** The frame body that carries messages for one peer. */
+export function batchBody(messages: readonly Message[]): FrameBody {
+  return { type: "batch", messages };
+}
+
+/** Decode a batch frame body; one bad message rejects the whole batch. */
+export function parseBatch(
+  obj: unknown,
+  maxMessages: number = MAX_BATCH_MESSAGES,
+): Message[] | InvalidMessage {
+  return attempt(() => {
+    const batch = record<{ type: "batch"; messages: unknown[] }>({
+      type: (v, path) => v === "batch" ? "batch" : fail(path, '"batch"', v),
+      messages: (v, path) => {
+        if (!Array.isArray(v)) fail(path, "an array", v);
+        if (v.length > maxMessages) fail(path, `at most ${maxMessages} messages`, v);
+        return v;
+      },
+    })(obj, "batch");
+    return batch.messages.map((m, i) => message(m, `batch.messages[${i}]`));
+  });
+}
+
+const HANDSHAKE_PARSERS: {
+  [K in HandshakeFrame["type"]]: Parser<Extract<HandshakeFrame, { type: K }>>;
+} = {
+  hello: record<Hello>({
+    type: () => "hello",
+    protocol: counter,
+    node: name,
+    nonce: hex(NONCE_HEX, NONCE_BYTES),
+    auth: oneOf(AUTH_SET),
+  }),
+  proof: record<Proof>({ type: () => "proof", mac: hex(MAC_HEX, MAC_BYTES) }),
+  refuse: record<Refusal>({ type: () => "refuse", reason }),
+};
+
+/** Decode a handshake frame (hello, proof or refusal). */
+export function parseHandshake(obj: unknown): HandshakeFrame | InvalidMessage {
+  return attempt(() => {
+    const type = typeof obj === "object" && obj !== null
+      ? (obj as Record<string, unknown>).type
+      : undefined;
+    if (typeof type !== "string" || !Object.hasOwn(HANDSHAKE_PARSERS, type)) {
+      fail("handshake.type", "hello|proof|refuse", type);
+    }
+    return HANDSHAKE_PARSERS[type as HandshakeFrame["type"]](obj, type);
+  });
+}
+
+/** Decode the envelope of a keyed frame (the MAC is checked by auth.ts). */
+export function parseSealed(obj: unknown): SealedFrame | InvalidMessage {
+  return attempt(() =>
+    record<SealedFrame>({
+      seq: counter,
+      mac: hex(MAC_HEX, MAC_BYTES),
+      data: (v, path) => typeof v === "string" ? v : fail(path, "a string", v),
+    })(obj, "sealed")
+  );
+}

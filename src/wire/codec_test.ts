@@ -1,0 +1,213 @@
+import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import type { Message } from "../core/types.ts";
+import {
+  batchBody,
+  type Hello,
+  InvalidMessage,
+  MAX_BATCH_MESSAGES,
+  parseBatch,
+  parseHandshake,
+  parseMessage,
+  parseSealed,
+} from "./codec.ts";
+
+const heartbeat: Message = {
+  type: "heartbeat",
+  resource: "db",
+  epoch: 3,
+  role: "primary",
+  priority: 100,
+  state: "running",
+  seq: 17,
+  leaseMs: 3000,
+  stopTimeoutMs: 5000,
+};
+const ack: Message = {
+  type: "ack",
+  resource: "db",
+  epoch: 3,
+  role: "secondary",
+  priority: 100,
+  state: "stopped",
+  seq: 17,
+  granted: false,
+  holder: { node: "nodeA", epoch: 3, priority: 10 },
+  reason: "nodeA holds a live lease",
+};
+const bareAck: Message = { ...ack, granted: true } as Message;
+delete (bareAck as { holder?: unknown }).holder;
+delete (bareAck as { reason?: unknown }).reason;
+const complaint: Message = {
+  type: "complaint",
+  resource: "db",
+  epoch: 3,
+  reason: "status exited 1",
+  primary: "nodeA",
+  silenceMs: 2500.5,
+};
+const release: Message = { type: "release", resource: "db", epoch: 4, successor: null };
+
+const VALID: Message[] = [
+  heartbeat,
+  ack,
+  bareAck,
+  complaint,
+  { ...complaint, primary: null },
+  release,
+  {
+    ...release,
+    successor: "nodeB",
+  },
+];
+
+/** Through JSON, as a peer would send it. */
+function wire(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value));
+}
+
+Deno.test("codec: every valid message decodes to an equal, fresh object", () => {
+  for (const msg of VALID) {
+    const input = wire(msg);
+    const out = parseMessage(input);
+    assert(!(out instanceof Error), `${msg.type}: ${out}`);
+    assertEquals(out, msg);
+    assert(out !== input, "the peer's object must not be passed through");
+  }
+});
+
+/** Replace (or with `undefined`, remove) one field of a valid message. */
+function mutate(msg: Message, field: string, value: unknown): unknown {
+  const copy = wire(msg) as Record<string, unknown>;
+  if (value === undefined) delete copy[field];
+  else copy[field] = value;
+  return copy;
+}
+
+Deno.test("codec: every malformed message class is rejected with the field named", () => {
+  const cases: [string, unknown, string][] = [
+    ["not an object", "heartbeat", "message"],
+    ["null", null, "message"],
+    ["array", [heartbeat], "message"],
+    ["no type", mutate(heartbeat, "type", undefined), "message"],
+    ["unknown type", mutate(heartbeat, "type", "takeover"), "message.type"],
+    ["type not a string", mutate(heartbeat, "type", 1), "message.type"],
+    ["unknown field", { ...heartbeat, extra: 1 }, "unknown field"],
+    [
+      "prototype key",
+      JSON.parse(`{"__proto__":{"x":1},${JSON.stringify(release).slice(1)}`),
+      "unknown field",
+    ],
+    ["missing resource", mutate(heartbeat, "resource", undefined), "message.resource"],
+    ["empty resource", mutate(heartbeat, "resource", ""), "message.resource"],
+    ["resource too long", mutate(heartbeat, "resource", "r".repeat(256)), "at most 255"],
+    ["resource with newline", mutate(heartbeat, "resource", "db\nFAKE LOG"), "control"],
+    ["resource not a string", mutate(heartbeat, "resource", 7), "message.resource"],
+    ["negative epoch", mutate(heartbeat, "epoch", -1), "message.epoch"],
+    ["fractional epoch", mutate(heartbeat, "epoch", 1.5), "message.epoch"],
+    ["unsafe epoch", mutate(heartbeat, "epoch", 2 ** 53), "message.epoch"],
+    ["string epoch", mutate(heartbeat, "epoch", "3"), "message.epoch"],
+    ["negative seq", mutate(heartbeat, "seq", -5), "message.seq"],
+    ["missing seq", mutate(heartbeat, "seq", undefined), "message.seq"],
+    ["unknown role", mutate(heartbeat, "role", "master"), "message.role"],
+    ["role from prototype", mutate(heartbeat, "role", "toString"), "message.role"],
+    ["unknown state", mutate(heartbeat, "state", "fine"), "message.state"],
+    ["fractional priority", mutate(heartbeat, "priority", 0.5), "message.priority"],
+    ["null priority", mutate(heartbeat, "priority", null), "message.priority"],
+    ["negative duration", mutate(heartbeat, "leaseMs", -1), "message.leaseMs"],
+    ["infinite duration (null in JSON)", mutate(heartbeat, "stopTimeoutMs", null), "stopTimeoutMs"],
+    ["string duration", mutate(complaint, "silenceMs", "10"), "message.silenceMs"],
+    ["granted not boolean", mutate(ack, "granted", 1), "message.granted"],
+    ["holder not an object", mutate(ack, "holder", "nodeA"), "message.holder"],
+    [
+      "holder with bad epoch",
+      mutate(ack, "holder", { node: "a", epoch: -1, priority: 1 }),
+      "holder.epoch",
+    ],
+    [
+      "holder with extra field",
+      mutate(ack, "holder", { node: "a", epoch: 1, priority: 1, x: 1 }),
+      "unknown field",
+    ],
+    ["holder null", mutate(ack, "holder", null), "message.holder"],
+    ["reason not a string", mutate(ack, "reason", 42), "message.reason"],
+    ["reason too long", mutate(complaint, "reason", "x".repeat(1025)), "at most 1024"],
+    ["complaint without reason", mutate(complaint, "reason", undefined), "message.reason"],
+    ["primary empty", mutate(complaint, "primary", ""), "message.primary"],
+    ["primary missing", mutate(complaint, "primary", undefined), "message.primary"],
+    ["successor missing", mutate(release, "successor", undefined), "message.successor"],
+    ["successor not a name", mutate(release, "successor", 3), "message.successor"],
+  ];
+  for (const [name, input, where] of cases) {
+    const out = parseMessage(input);
+    assert(out instanceof InvalidMessage, `${name}: accepted ${JSON.stringify(out)}`);
+    assertStringIncludes(out.message, where, name);
+  }
+});
+
+Deno.test("codec: error text never echoes a long peer string", () => {
+  const out = parseMessage(mutate(heartbeat, "role", "x".repeat(5000)));
+  assert(out instanceof InvalidMessage);
+  assert(out.message.length < 200, out.message);
+});
+
+Deno.test("codec: batch round trip, including an empty batch", () => {
+  assertEquals(parseBatch(wire(batchBody(VALID))), VALID);
+  assertEquals(parseBatch(wire(batchBody([]))), []);
+});
+
+Deno.test("codec: malformed batches are rejected", () => {
+  const cases: [string, unknown, string][] = [
+    ["wrong type", { type: "batches", messages: [] }, "batch.type"],
+    ["messages not an array", { type: "batch", messages: {} }, "batch.messages"],
+    ["missing messages", { type: "batch" }, "batch.messages"],
+    ["extra field", { type: "batch", messages: [], from: "x" }, "unknown field"],
+    [
+      "one bad message",
+      { type: "batch", messages: [heartbeat, { ...release, epoch: -1 }] },
+      "messages[1].epoch",
+    ],
+    [
+      "too many messages",
+      { type: "batch", messages: new Array(MAX_BATCH_MESSAGES + 1).fill(release) },
+      "at most 4096",
+    ],
+  ];
+  for (const [name, input, where] of cases) {
+    const out = parseBatch(wire(input));
+    assert(out instanceof InvalidMessage, `${name}: accepted`);
+    assertStringIncludes(out.message, where, name);
+  }
+  assert(parseBatch({ type: "batch", messages: [release, release] }, 1) instanceof InvalidMessage);
+});
+
+const NONCE = "ab".repeat(32);
+
+Deno.test("codec: handshake frames", () => {
+  const hello: Hello = { type: "hello", protocol: 1, node: "nodeA", nonce: NONCE, auth: "none" };
+  assertEquals(parseHandshake(wire(hello)), hello);
+  assertEquals(parseHandshake({ type: "proof", mac: NONCE }), { type: "proof", mac: NONCE });
+  assertEquals(parseHandshake({ type: "refuse", reason: "no" }), { type: "refuse", reason: "no" });
+  const bad: [string, unknown][] = [
+    ["no type", { ...hello, type: undefined }],
+    ["batch before hello", batchBody([])],
+    ["short nonce", { ...hello, nonce: "ab" }],
+    ["uppercase nonce", { ...hello, nonce: NONCE.toUpperCase() }],
+    ["unknown auth", { ...hello, auth: "md5" }],
+    ["empty node", { ...hello, node: "" }],
+    ["negative protocol", { ...hello, protocol: -1 }],
+    ["extra field", { ...hello, time: 1 }],
+    ["proof not hex", { type: "proof", mac: "zz".repeat(32) }],
+  ];
+  for (const [name, input] of bad) {
+    assert(parseHandshake(wire(input)) instanceof InvalidMessage, name);
+  }
+});
+
+Deno.test("codec: sealed envelope", () => {
+  const ok = { seq: 0, mac: NONCE, data: "{}" };
+  assertEquals(parseSealed(ok), ok);
+  assert(parseSealed({ ...ok, seq: -1 }) instanceof InvalidMessage);
+  assert(parseSealed({ ...ok, data: {} }) instanceof InvalidMessage);
+  assert(parseSealed({ ...ok, mac: "00" }) instanceof InvalidMessage);
+  assert(parseSealed({ ...ok, type: "batch" }) instanceof InvalidMessage);
+});
