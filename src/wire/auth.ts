@@ -1,0 +1,245 @@
+/**
+ * Node authentication with a shared secret, and per-frame MACs.
+ *
+ * Handshake (both sides know the secret K):
+ *
+ * 1. Each side sends a hello with its node name and a fresh 32-byte nonce.
+ * 2. Each side proves knowledge of K with
+ *    `HMAC(K, "hastmon/1 proof" | side | nonceC | nonceA | nodeC | nodeA)`,
+ *    where C is the connector, A the acceptor and `side` the prover's role.
+ *    The side label stops a proof being reflected back to its sender; the two
+ *    nonces make every proof fresh, so a recorded handshake replays nowhere.
+ * 3. Both derive the session key `HMAC(K, "hastmon/1 session" | nonces | names)`.
+ *
+ * Then every frame is sealed as `{seq, mac, data}`: `data` is the JSON text of
+ * the inner body, `seq` starts at 0 and goes up by one per frame and direction,
+ * and `mac = HMAC(session, "hastmon/1 frame" | direction | seq | data)`. The
+ * receiver accepts only the exact next seq, so a replayed, dropped, reordered
+ * or reflected frame closes the connection. MACs are over the JSON *text*, so
+ * no canonical re-serialisation is needed. Fields are length-prefixed, so no
+ * two different inputs share a MAC input.
+ *
+ * All nodes share one secret, so a node's name is as trustworthy as the
+ * nodes holding the secret: the secret authenticates membership, not identity.
+ */
+import type { NodeId } from "../core/types.ts";
+import { MAC_BYTES, NONCE_BYTES, parseSealed, type SealedFrame } from "./codec.ts";
+import type { FrameBody } from "./frame.ts";
+
+/** The imported shared secret. Build one with {@linkcode importSecret}. */
+export interface PeerSecret {
+  /** HMAC-SHA-256 key of the shared secret; not extractable. */
+  readonly key: CryptoKey;
+}
+
+/** Which end of the TCP connection a node is. */
+export type HandshakeSide = "connector" | "acceptor";
+
+/** The sender's side of a sealed frame's direction. */
+export type Direction = "connector-to-acceptor" | "acceptor-to-connector";
+
+/** What both sides' proofs and the session key are bound to. */
+export interface Transcript {
+  connectorNode: NodeId;
+  acceptorNode: NodeId;
+  /** Lowercase hex, as sent in the hellos. */
+  connectorNonce: string;
+  acceptorNonce: string;
+}
+
+/** Why a sealed frame was refused. */
+export type AuthErrorKind = "bad_envelope" | "bad_mac" | "bad_seq" | "bad_body";
+
+/** A sealed frame that failed verification; the caller closes the connection. */
+export class AuthError extends Error {
+  /** Construct with the failed check and a detail for the log. */
+  constructor(readonly kind: AuthErrorKind, message: string) {
+    super(message);
+    this.name = "AuthError";
+  }
+}
+
+const encoder = new TextEncoder();
+const HMAC_SHA256 = { name: "HMAC", hash: "SHA-256" } as const;
+
+/** Import the configured secret (bytes, or a string taken as UTF-8). An empty secret is refused. */
+export async function importSecret(secret: Uint8Array | string): Promise<PeerSecret> {
+  // A private copy: the caller may reuse its buffer, and WebCrypto wants a plain ArrayBuffer.
+  const raw = typeof secret === "string" ? encoder.encode(secret) : new Uint8Array(secret);
+  if (raw.length === 0) throw new TypeError("the shared secret is empty");
+  const key = await crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
+  return { key };
+}
+
+/** A fresh random nonce for a hello, as lowercase hex. */
+export function newNonce(): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(NONCE_BYTES)));
+}
+
+/** The proof that `side` knows the secret, as lowercase hex. */
+export async function proveSecret(
+  secret: PeerSecret,
+  side: HandshakeSide,
+  t: Transcript,
+): Promise<string> {
+  return toHex(await hmac(secret.key, proofInput(side, t)));
+}
+
+/** Whether `macHex` is `side`'s valid proof (constant-time comparison). */
+export async function checkProof(
+  secret: PeerSecret,
+  side: HandshakeSide,
+  t: Transcript,
+  macHex: string,
+): Promise<boolean> {
+  const expected = await hmac(secret.key, proofInput(side, t));
+  return timingSafeEqual(expected, fromHex(macHex));
+}
+
+/** The per-connection key that seals frames. */
+export async function deriveSessionKey(secret: PeerSecret, t: Transcript): Promise<CryptoKey> {
+  const raw = await hmac(
+    secret.key,
+    fields("hastmon/1 session", ...transcriptFields(t)),
+  );
+  return crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
+}
+
+/**
+ * Seals outgoing frames of one direction. Seq numbers are taken in call
+ * order: seal and write frames from one queue, never concurrently.
+ */
+export class FrameSealer {
+  #session: CryptoKey;
+  #direction: Direction;
+  #seq = 0;
+
+  /** Seal with `session`, sending in `direction`. */
+  constructor(session: CryptoKey, direction: Direction) {
+    this.#session = session;
+    this.#direction = direction;
+  }
+
+  /** The envelope carrying `body`: next seq, MAC over direction, seq and JSON text. */
+  async seal(body: FrameBody): Promise<SealedFrame> {
+    const seq = this.#seq++;
+    const data = JSON.stringify(body);
+    const mac = await hmac(this.#session, frameInput(this.#direction, seq, data));
+    return { seq, mac: toHex(mac), data };
+  }
+}
+
+/** Opens incoming frames of one direction: MAC first, then the exact next seq. */
+export class FrameOpener {
+  #session: CryptoKey;
+  #direction: Direction;
+  #expected = 0;
+
+  /** Open with `session`, receiving frames sent in `direction`. */
+  constructor(session: CryptoKey, direction: Direction) {
+    this.#session = session;
+    this.#direction = direction;
+  }
+
+  /** The inner body of a sealed frame, or an AuthError. Call once per frame, in order. */
+  async open(obj: unknown): Promise<FrameBody | AuthError> {
+    const sealed = parseSealed(obj);
+    if (sealed instanceof Error) return new AuthError("bad_envelope", sealed.message);
+    const expected = await hmac(
+      this.#session,
+      frameInput(this.#direction, sealed.seq, sealed.data),
+    );
+    if (!timingSafeEqual(expected, fromHex(sealed.mac))) {
+      return new AuthError("bad_mac", `frame ${sealed.seq}: wrong MAC`);
+    }
+    if (sealed.seq !== this.#expected) {
+      return new AuthError(
+        "bad_seq",
+        `frame seq ${sealed.seq}, expected ${this.#expected}: replayed or out of order`,
+      );
+    }
+    this.#expected++;
+    let body: unknown;
+    try {
+      body = JSON.parse(sealed.data);
+    } catch {
+      return new AuthError("bad_body", `frame ${sealed.seq}: data is not JSON`);
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) {
+      return new AuthError("bad_body", `frame ${sealed.seq}: data is not a JSON object`);
+    }
+    return body as FrameBody;
+  }
+}
+
+/** The direction in which `side` sends. */
+export function sendingDirection(side: HandshakeSide): Direction {
+  return side === "connector" ? "connector-to-acceptor" : "acceptor-to-connector";
+}
+
+/** The direction in which `side` receives. */
+export function receivingDirection(side: HandshakeSide): Direction {
+  return side === "connector" ? "acceptor-to-connector" : "connector-to-acceptor";
+}
+
+/** Compare two byte strings in time that depends only on their lengths. */
+export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/** Lowercase hex of bytes. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Bytes of an even-length hex string (validated by the codec before it gets here). */
+export function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length >> 1);
+  for (let i = 0; i < out.length; i++) {
+    const byte = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+    out[i] = Number.isNaN(byte) ? 0 : byte;
+  }
+  return out;
+}
+
+async function hmac(
+  key: CryptoKey,
+  data: Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, data));
+  if (mac.length !== MAC_BYTES) throw new Error("HMAC-SHA-256 gave an unexpected length");
+  return mac;
+}
+
+function transcriptFields(t: Transcript): (string | Uint8Array)[] {
+  return [fromHex(t.connectorNonce), fromHex(t.acceptorNonce), t.connectorNode, t.acceptorNode];
+}
+
+function proofInput(side: HandshakeSide, t: Transcript): Uint8Array<ArrayBuffer> {
+  return fields("hastmon/1 proof", side, ...transcriptFields(t));
+}
+
+function frameInput(direction: Direction, seq: number, data: string): Uint8Array<ArrayBuffer> {
+  const seqBytes = new Uint8Array(8);
+  new DataView(seqBytes.buffer).setBigUint64(0, BigInt(seq), false);
+  return fields("hastmon/1 frame", direction, seqBytes, data);
+}
+
+/** Concatenate fields, each prefixed with its 32-bit big-endian length. */
+function fields(...parts: (string | Uint8Array)[]): Uint8Array<ArrayBuffer> {
+  const bytes = parts.map((p) => typeof p === "string" ? encoder.encode(p) : p);
+  const out = new Uint8Array(bytes.reduce((n, b) => n + 4 + b.length, 0));
+  const view = new DataView(out.buffer);
+  let off = 0;
+  for (const b of bytes) {
+    view.setUint32(off, b.length, false);
+    out.set(b, off + 4);
+    off += 4 + b.length;
+  }
+  return out;
+}
