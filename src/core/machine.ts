@@ -100,6 +100,8 @@ export interface Machine {
   /** The status probe in flight; `stale` once a start or stop began after it. */
   probe: { id: number; since: Time; stale: boolean } | null;
   nextProbeAt: Time;
+  /** When reconcile wants to run again (a probe slot), or null. */
+  reconcileAt: Time | null;
   nextStartAt: Time;
   nextHeartbeatAt: Time;
   seq: number;
@@ -168,6 +170,7 @@ export function createMachine(
     busy: null,
     probe: null,
     nextProbeAt: now,
+    reconcileAt: null,
     nextStartAt: now,
     nextHeartbeatAt: now,
     seq: 0,
@@ -239,7 +242,8 @@ export function step(m: Machine, ev: Event): Effect[] {
 export function wakeAt(m: Machine): Time {
   let t = m.nextHeartbeatAt;
   if (m.role === "primary" && m.leaseUntil !== null) t = Math.min(t, m.leaseUntil);
-  if (!m.busy && !m.probe) t = Math.min(t, Math.max(m.nextProbeAt, m.now));
+  if (m.role === "primary" && m.grant && m.grant.until > m.now) t = Math.min(t, m.grant.until);
+  if (m.reconcileAt !== null) t = Math.min(t, m.reconcileAt);
   if (m.role === "secondary" && complaintsReady(m)) t = Math.min(t, takeoverAllowedAt(m));
   return Math.max(t, m.now);
 }
@@ -614,7 +618,6 @@ function promote(m: Machine, fx: Effect[], reason: string, force: boolean) {
   m.fenced = false;
   m.releasePending = null;
   m.roleSince = m.now;
-  m.grant = null;
   m.nextStartAt = m.now;
   m.note = force ? "forced primary: running without a lease" : "waiting for a lease";
   persist(m, fx);
@@ -697,7 +700,9 @@ function quiet(m: Machine): boolean {
 }
 
 function sendHeartbeats(m: Machine, fx: Effect[]) {
-  m.nextHeartbeatAt = m.now + m.settings.heartbeatIntervalMs;
+  // A claimant without a lease asks more often: the takeover waits on it.
+  const waiting = m.role === "primary" && !hasLease(m) && !m.shuttingDown;
+  m.nextHeartbeatAt = m.now + m.settings.heartbeatIntervalMs / (waiting ? 4 : 1);
   m.seq += 1;
   m.sent.set(m.seq, m.now);
   // Only requests younger than a lease can still prove anything.
@@ -726,8 +731,14 @@ function sendHeartbeats(m: Machine, fx: Effect[]) {
   }
 }
 
+/** Our own vote is ours to give only when we honour no other holder's lease. */
+function selfVote(m: Machine): boolean {
+  const g = m.grant;
+  return !g || g.holder.node === m.settings.self || g.until <= m.now;
+}
+
 function updateLease(m: Machine, fx: Effect[]) {
-  const need = quorum(m) - 1;
+  const need = quorum(m) - (selfVote(m) ? 1 : 0);
   let until: Time | null;
   if (m.forced || need <= 0) {
     until = Infinity;
@@ -748,10 +759,8 @@ function updateLease(m: Machine, fx: Effect[]) {
 
 function checkLease(m: Machine, fx: Effect[]) {
   if (m.forced || m.shuttingDown || m.defects.noSelfFencing) return;
-  if (quorum(m) <= 1) {
-    if (m.leaseUntil === null) updateLease(m, fx);
-    return;
-  }
+  if (m.leaseUntil === null) updateLease(m, fx);
+  if (quorum(m) <= 1) return;
   if (m.leaseUntil !== null && m.now >= m.leaseUntil) {
     stepDown(
       m,
@@ -864,9 +873,12 @@ function checkTakeover(m: Machine, fx: Effect[]) {
 
 /** Bring the service where the role wants it: one start/stop at a time, probes in between. */
 function reconcile(m: Machine, fx: Effect[]) {
+  m.reconcileAt = null;
   if (m.busy || m.role === "watchdog") return;
   const wantUp = m.role === "primary" && !m.shuttingDown && hasLease(m);
   const probeDue = !m.probe && m.now >= m.nextProbeAt;
+  // Whatever waits for the next probe slot below wakes the machine then.
+  if (!m.probe && !probeDue) m.reconcileAt = m.nextProbeAt;
   switch (m.service) {
     case "running":
     case "starting":
