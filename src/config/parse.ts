@@ -1,0 +1,105 @@
+/**
+ * parseConfig: text in, effective configuration and every diagnostic out.
+ * Synchronous, and touches nothing but `readFile` (for `secret_file`).
+ */
+
+import { parse, TomlError } from "smol-toml";
+import type { NodeId } from "../core/types.ts";
+import { checkResource, checkTiming, timingInputsValid } from "./checks.ts";
+import { byPosition, Diagnostics } from "./diagnostics.ts";
+import { nodeConfig, resourceNodeConfig } from "./effective.ts";
+import { dirname } from "./paths.ts";
+import {
+  type ReadContext,
+  readSections,
+  type ResourceSections,
+  type SectionTree,
+} from "./sections.ts";
+import { scanPositions } from "./toml_positions.ts";
+import type { EffectiveConfig, LoadResult, NodeSource, ResourceConfig } from "./types.ts";
+
+/** Options of parseConfig. */
+export interface ParseOptions {
+  /** This node's name (see node_identity.ts). */
+  node: NodeId;
+  /** How the name was chosen, for messages. Default "given". */
+  nodeSource?: NodeSource;
+  /** Read a file, null when it cannot be read. Default: the real file system. */
+  readFile?: (path: string) => string | null;
+  /** Relative paths in the file are relative to this. Default: the file's directory. */
+  baseDir?: string;
+}
+
+/** Read a text file, or null. The default `readFile`. */
+export function readTextFileOrNull(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Parse and check the configuration `text` (named `file` in messages) as node
+ * `opts.node` sees it. Every error is reported at once; errors attributed to a
+ * resource leave the other resources usable.
+ */
+export function parseConfig(text: string, file: string, opts: ParseOptions): LoadResult {
+  const diag = new Diagnostics(file);
+  let doc;
+  try {
+    doc = parse(text);
+  } catch (e) {
+    if (!(e instanceof TomlError)) throw e;
+    const reason = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    diag.error({ line: e.line, col: e.column }, `invalid TOML: ${reason}`);
+    return { errors: diag.errors, warnings: [], config: null };
+  }
+  const ctx: ReadContext = {
+    baseDir: opts.baseDir ?? dirname(file),
+    readFile: opts.readFile ?? readTextFileOrNull,
+  };
+  const tree = readSections(doc, scanPositions(text), diag, ctx);
+  const self = { node: opts.node, source: opts.nodeSource ?? "given" };
+  const nodes = tree.nodeNames.map((n) => nodeConfig(tree, n, ctx));
+  const resources = tree.resources.map((res) => buildResource(tree, res, self, ctx, diag));
+  const errors = diag.errors.sort(byPosition);
+  const warnings = diag.warnings.sort(byPosition);
+  for (const r of resources) {
+    r.errors = errors.filter((e) => e.resource === r.name);
+    r.warnings = warnings.filter((w) => w.resource === r.name);
+  }
+  const config: EffectiveConfig = {
+    file,
+    node: opts.node,
+    nodeSource: self.source,
+    global: nodes.find((n) => n.node === opts.node) ?? nodeConfig(tree, opts.node, ctx),
+    nodes,
+    key: tree.key,
+    resources,
+  };
+  return { errors, warnings, config };
+}
+
+function buildResource(
+  tree: SectionTree,
+  res: ResourceSections,
+  self: { node: NodeId; source: NodeSource },
+  ctx: ReadContext,
+  diag: Diagnostics,
+): ResourceConfig {
+  const nodes = [...res.on.keys()].map((n) => resourceNodeConfig(tree, res, n, ctx));
+  checkResource(tree, res, nodes, self, diag);
+  const timelines = nodes.length > 0 && timingInputsValid(tree, res)
+    ? checkTiming(res, nodes, diag)
+    : [];
+  return {
+    name: res.name,
+    pos: res.section.pos,
+    nodes,
+    self: nodes.find((n) => n.node === self.node) ?? null,
+    timelines,
+    errors: [],
+    warnings: [],
+  };
+}
