@@ -1,0 +1,599 @@
+/**
+ * The transport between daemons: a listener, an outbound connect, and the
+ * authenticated connection both produce.
+ *
+ * - Every connection starts with the handshake of handshake.ts. Without a
+ *   shared secret the listener admits only addresses its `allowed` predicate
+ *   accepts (the configured `remote` and `friends`), checked before a single
+ *   byte is read. With a secret, frames are sealed (auth.ts).
+ * - Every read has a deadline: the handshake has `timeoutMs`, and an
+ *   established connection that receives no complete frame for
+ *   `idleTimeoutMs` is closed. Each side sends an empty batch as a keepalive
+ *   after `keepaliveMs` without sending, so a quiet but healthy link stays up.
+ * - Malformed, oversized, unauthenticated or replayed input closes that one
+ *   connection with a logged reason. No exception from a connection reaches
+ *   the listener or the process.
+ *
+ * Duplicate connections: the listener keeps one inbound connection per peer
+ * node, the newest, and closes the older one ("superseded") — a peer that
+ * restarted after kill -9 reconnects before its old socket times out, and the
+ * new socket is the live one. Outbound connections are the caller's: the
+ * daemon keeps at most one per peer. Two nodes that dial each other so hold
+ * one connection per direction; both are full duplex and equally valid, and
+ * the core does not care which one a message arrived on. The intended use is
+ * to send on the connection you dialled and to receive on all.
+ */
+import type { LogLevel, Message, NodeId } from "../core/types.ts";
+import { AuthError, type FrameOpener, type FrameSealer, type PeerSecret } from "./auth.ts";
+import { batchBody, MAX_BATCH_MESSAGES, parseBatch, parseMessage } from "./codec.ts";
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  encodeFrame,
+  type FrameBody,
+  FrameError,
+  FrameReader,
+  raceTimeout,
+  writeAllWithTimeout,
+} from "./frame.ts";
+import {
+  acceptorHandshake,
+  connectorHandshake,
+  HANDSHAKE_MAX_BODY_BYTES,
+  type Handshaken,
+} from "./handshake.ts";
+
+/** Where log lines go. */
+export type PeerLog = (level: LogLevel, message: string) => void;
+
+/** Settings shared by the listener and outbound connections. */
+export interface PeerOptions {
+  /** This node's name, sent in the hello. */
+  self: NodeId;
+  /** The shared secret (see `importSecret`), or null: then access is by address only. */
+  secret: PeerSecret | null;
+  /** Bound on connect, on the whole handshake, and on each write. */
+  timeoutMs: number;
+  /** An established connection that receives nothing for this long is closed. */
+  idleTimeoutMs: number;
+  /** Send an empty batch after this long without sending (default idleTimeoutMs / 3; 0 = never). */
+  keepaliveMs?: number;
+  /** Largest frame body accepted or sent (default 1 MiB). */
+  maxFrameBytes?: number;
+  /** Receives every connect, refusal and close, with its reason. */
+  log: PeerLog;
+}
+
+/** Messages received from one peer in one frame. */
+export interface PeerBatch {
+  /** The authenticated node name of the sender. */
+  from: NodeId;
+  messages: Message[];
+}
+
+/** A connect or handshake failure of {@linkcode connectPeer}. */
+export class PeerError extends Error {
+  /** Construct with the reason. */
+  constructor(message: string) {
+    super(message);
+    this.name = "PeerError";
+  }
+}
+
+/** Batches a consumer may fall behind by before reading pauses (TCP then pushes back). */
+const MAX_QUEUED_BATCHES = 64;
+/** Upper bound on JSON.stringify's growth of a JSON text (every `"` and `\` escaped), plus envelope. */
+const SEAL_OVERHEAD_BYTES = 160;
+
+/** Format an address for logs. */
+export function formatAddr(addr: Deno.Addr): string {
+  if (addr.transport === "tcp" || addr.transport === "udp") {
+    return addr.hostname.includes(":")
+      ? `[${addr.hostname}]:${addr.port}`
+      : `${addr.hostname}:${addr.port}`;
+  }
+  return addr.transport;
+}
+
+function safeLog(log: PeerLog, level: LogLevel, message: string): void {
+  try {
+    log(level, message);
+  } catch {
+    // A broken logger must not take a connection down with it.
+  }
+}
+
+/**
+ * An authenticated connection to one peer node. Receive with
+ * `for await (const batch of conn)`; the iteration ends when the connection
+ * closes, and leaving it early closes the connection.
+ */
+export class PeerConnection implements AsyncIterable<PeerBatch> {
+  /** The peer's node name, as proved in the handshake. */
+  readonly node: NodeId;
+  /** "connector" if this node dialled, "acceptor" if the listener accepted it. */
+  readonly side: "connector" | "acceptor";
+  /** The peer's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** Whether frames are sealed with a session key. */
+  readonly keyed: boolean;
+
+  #conn: Deno.Conn;
+  #reader: FrameReader;
+  #sealer: FrameSealer | null;
+  #opener: FrameOpener | null;
+  #options: PeerOptions;
+  #maxFrameBytes: number;
+  #queue: PeerBatch[] = [];
+  #wakeConsumer: (() => void) | null = null;
+  #wakeReader: (() => void) | null = null;
+  #writes: Promise<unknown> = Promise.resolve();
+  #keepalive: ReturnType<typeof setTimeout> | undefined;
+  #readLoop: Promise<void>;
+  #closeReason: string | null = null;
+  #closing: Promise<void> | null = null;
+  #closed = false;
+  #closeHandlers: ((reason: string) => void)[] = [];
+
+  /** Internal: use {@linkcode connectPeer} or {@linkcode listenPeers}. */
+  constructor(
+    conn: Deno.Conn,
+    reader: FrameReader,
+    handshaken: Handshaken,
+    side: "connector" | "acceptor",
+    options: PeerOptions,
+  ) {
+    this.#conn = conn;
+    this.#reader = reader;
+    this.#sealer = handshaken.sealer;
+    this.#opener = handshaken.opener;
+    this.#options = options;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_BODY_BYTES;
+    reader.decoder.maxBodyBytes = this.#maxFrameBytes;
+    this.node = handshaken.node;
+    this.side = side;
+    this.remoteAddr = conn.remoteAddr as Deno.NetAddr;
+    this.keyed = this.#sealer !== null;
+    this.#armKeepalive();
+    this.#readLoop = this.#receive();
+  }
+
+  /** Whether the connection is closed or closing. */
+  get closed(): boolean {
+    return this.#closeReason !== null;
+  }
+
+  /** Why the connection closed, or null while it is open. */
+  get closeReason(): string | null {
+    return this.#closeReason;
+  }
+
+  /**
+   * Send messages to the peer, as one frame (or several, over the batch or
+   * size caps), in order with earlier sends. Resolves true once written,
+   * false if the connection is or becomes closed (a failed write closes it).
+   * An empty list sends an empty batch (a keepalive). Never rejects.
+   * Throws a TypeError at once for a message the codec would refuse: that is
+   * a bug of the caller, not of the peer.
+   */
+  send(messages: readonly Message[]): Promise<boolean> {
+    for (const msg of messages) {
+      const checked = parseMessage(msg);
+      if (checked instanceof Error) {
+        throw new TypeError(`refusing to send an invalid message: ${checked.message}`);
+      }
+    }
+    if (this.closed) return Promise.resolve(false);
+    const chunks = this.#split(messages);
+    const done = this.#writes.then(async () => {
+      if (this.closed) return false;
+      try {
+        for (const chunk of chunks) {
+          let body: FrameBody = batchBody(chunk);
+          if (this.#sealer) body = { ...await this.#sealer.seal(body) };
+          const bytes = encodeFrame(body, { maxBodyBytes: this.#maxFrameBytes });
+          await writeAllWithTimeout(this.#conn, bytes, this.#options.timeoutMs);
+        }
+      } catch (e) {
+        if (!this.closed) void this.#shutdown(`write failed: ${(e as Error).message}`, "warning");
+        return false;
+      }
+      this.#armKeepalive();
+      return true;
+    });
+    this.#writes = done;
+    return done;
+  }
+
+  /** Call `handler(reason)` once when the connection closes (at once if it already has). */
+  onClose(handler: (reason: string) => void): void {
+    if (this.#closed) {
+      queueMicrotask(() => this.#callCloseHandler(handler, this.#closeReason ?? "closed"));
+    } else {
+      this.#closeHandlers.push(handler);
+    }
+  }
+
+  /** Close the connection; resolves when every read, write and timer of it has ended. */
+  close(reason = "closed locally"): Promise<void> {
+    return this.#shutdown(reason, "info");
+  }
+
+  /** Received batches, in order; ends when the connection closes. One consumer only. */
+  [Symbol.asyncIterator](): AsyncIterator<PeerBatch> {
+    return {
+      next: () => this.#next(),
+      return: async () => {
+        await this.close("receiver stopped reading");
+        return { done: true, value: undefined };
+      },
+    };
+  }
+
+  async #next(): Promise<IteratorResult<PeerBatch>> {
+    for (;;) {
+      const batch = this.#queue.shift();
+      if (batch) {
+        this.#wakeReader?.();
+        return { done: false, value: batch };
+      }
+      if (this.closed) return { done: true, value: undefined };
+      await new Promise<void>((resolve) => this.#wakeConsumer = resolve);
+    }
+  }
+
+  /** Split a send into chunks that fit the batch cap and the frame size cap. */
+  #split(messages: readonly Message[]): Message[][] {
+    const limit = this.#sealer
+      ? Math.floor((this.#maxFrameBytes - SEAL_OVERHEAD_BYTES) / 2)
+      : this.#maxFrameBytes;
+    const out: Message[][] = [];
+    const fit = (list: Message[]) => {
+      const size = new TextEncoder().encode(JSON.stringify(batchBody(list))).length;
+      if (list.length <= MAX_BATCH_MESSAGES && size <= limit) {
+        out.push(list);
+      } else if (list.length > 1) {
+        const half = Math.ceil(list.length / 2);
+        fit(list.slice(0, half));
+        fit(list.slice(half));
+      } else {
+        throw new TypeError(`a single message of ${size} bytes exceeds the frame cap`);
+      }
+    };
+    fit([...messages]);
+    return out;
+  }
+
+  #armKeepalive(): void {
+    const every = this.#options.keepaliveMs ?? this.#options.idleTimeoutMs / 3;
+    clearTimeout(this.#keepalive);
+    if (every > 0 && !this.closed) {
+      this.#keepalive = setTimeout(() => void this.send([]), every);
+    }
+  }
+
+  async #receive(): Promise<void> {
+    try {
+      for (;;) {
+        while (this.#queue.length >= MAX_QUEUED_BATCHES && !this.closed) {
+          await new Promise<void>((resolve) => this.#wakeReader = resolve);
+        }
+        if (this.closed) return;
+        const failure = await this.#receiveOne();
+        if (failure) {
+          if (!this.closed) void this.#shutdown(failure.reason, failure.level);
+          return;
+        }
+      }
+    } catch (e) {
+      // A bug here must not escape: close this connection and say so.
+      void this.#shutdown(`internal error while reading: ${(e as Error).stack ?? e}`, "error");
+    }
+  }
+
+  /** Read, authenticate and decode one frame; a reason to close, or null. */
+  async #receiveOne(): Promise<{ reason: string; level: LogLevel } | null> {
+    let body: FrameBody;
+    try {
+      body = await this.#reader.read(this.#options.idleTimeoutMs);
+    } catch (e) {
+      if (!(e instanceof FrameError)) throw e;
+      switch (e.kind) {
+        case "closed":
+          return { reason: "closed by peer", level: "info" };
+        case "timeout":
+          return {
+            reason: `idle: no complete frame for ${this.#options.idleTimeoutMs} ms`,
+            level: "warning",
+          };
+        default:
+          return { reason: `bad input: ${e.message}`, level: "warning" };
+      }
+    }
+    if (this.#opener) {
+      const opened = await this.#opener.open(body);
+      if (opened instanceof AuthError) {
+        return { reason: `unauthenticated frame: ${opened.message}`, level: "warning" };
+      }
+      body = opened;
+    }
+    const messages = parseBatch(body);
+    if (messages instanceof Error) {
+      return { reason: `bad message: ${messages.message}`, level: "warning" };
+    }
+    if (messages.length > 0 && !this.closed) {
+      this.#queue.push({ from: this.node, messages });
+      this.#wakeConsumer?.();
+    }
+    return null;
+  }
+
+  #shutdown(reason: string, level: LogLevel): Promise<void> {
+    if (this.#closing) return this.#closing;
+    this.#closeReason = reason;
+    clearTimeout(this.#keepalive);
+    safeLog(
+      this.#options.log,
+      level,
+      `peer ${this.node} (${
+        formatAddr(this.remoteAddr)
+      }, ${this.side}): connection closed: ${reason}`,
+    );
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+    this.#wakeReader?.();
+    this.#wakeConsumer?.();
+    this.#closing = (async () => {
+      await this.#reader.settle();
+      await this.#readLoop;
+      await this.#writes;
+      clearTimeout(this.#keepalive);
+      this.#closed = true;
+      this.#wakeConsumer?.();
+      for (const handler of this.#closeHandlers.splice(0)) this.#callCloseHandler(handler, reason);
+    })();
+    return this.#closing;
+  }
+
+  #callCloseHandler(handler: (reason: string) => void, reason: string): void {
+    try {
+      handler(reason);
+    } catch (e) {
+      safeLog(this.#options.log, "error", `peer ${this.node}: onClose handler threw: ${e}`);
+    }
+  }
+}
+
+/** Options of {@linkcode connectPeer}. */
+export interface ConnectPeerOptions extends PeerOptions {
+  hostname: string;
+  port: number;
+  /** Refuse the connection unless the peer proves this name. */
+  expectNode?: NodeId;
+}
+
+/** Dial a peer and run the handshake. Rejects with a PeerError (connect timeout, refusal…). */
+export async function connectPeer(options: ConnectPeerOptions): Promise<PeerConnection> {
+  const where = `${options.hostname}:${options.port}`;
+  let conn: Deno.TcpConn;
+  try {
+    conn = await Deno.connect({
+      hostname: options.hostname,
+      port: options.port,
+      signal: AbortSignal.timeout(options.timeoutMs),
+    });
+  } catch (e) {
+    throw new PeerError(`connect to ${where} failed: ${(e as Error).message}`);
+  }
+  trySetNoDelay(conn);
+  const reader = new FrameReader(conn, { maxBodyBytes: HANDSHAKE_MAX_BODY_BYTES });
+  try {
+    const handshaken = await connectorHandshake(conn, reader, options);
+    const peer = new PeerConnection(conn, reader, handshaken, "connector", options);
+    safeLog(
+      options.log,
+      "info",
+      `peer ${peer.node} (${where}): connected${peer.keyed ? " (keyed)" : ""}`,
+    );
+    return peer;
+  } catch (e) {
+    await closeQuietly(conn, reader);
+    throw new PeerError(`peer ${where}: ${(e as Error).message}`);
+  }
+}
+
+function trySetNoDelay(conn: Deno.TcpConn): void {
+  try {
+    conn.setNoDelay(true);
+  } catch {
+    // Only latency is at stake.
+  }
+}
+
+async function closeQuietly(conn: Deno.Conn, reader: FrameReader): Promise<void> {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+  await reader.settle();
+}
+
+/** Options of {@linkcode listenPeers}. */
+export interface ListenPeersOptions extends PeerOptions {
+  /** Address to bind; always give one (Deno's default is 0.0.0.0). */
+  hostname: string;
+  /** Port to bind; 0 picks a free one (see `PeerListener.port`). */
+  port: number;
+  /**
+   * Address rule, checked before anything is read: without a secret, pass a
+   * predicate over the configured `remote` and `friends` addresses.
+   */
+  allowed: (remote: Deno.NetAddr) => boolean;
+  /** Name rule, checked on the hello (for example: is this a configured node?). */
+  acceptNode?: (node: NodeId, remote: Deno.NetAddr) => boolean;
+  /** Called with every connection that completed its handshake. */
+  onConnection: (conn: PeerConnection) => void;
+  /** Handshakes in progress at once; further connections are closed at once (default 32). */
+  maxHandshakes?: number;
+}
+
+/** Bind and start accepting peers. Throws if the address cannot be bound. */
+export function listenPeers(options: ListenPeersOptions): PeerListener {
+  return new PeerListener(options);
+}
+
+/** Accepts peer connections; see the module comment for the duplicate rule. */
+export class PeerListener {
+  /** The bound address. */
+  readonly hostname: string;
+  /** The bound port (the real one when 0 was asked for). */
+  readonly port: number;
+
+  #listener: Deno.TcpListener;
+  #options: ListenPeersOptions;
+  #handshakes = new Map<Deno.Conn, Promise<void>>();
+  /** The newest inbound connection per node. */
+  #live = new Map<NodeId, PeerConnection>();
+  /** Every accepted connection until it has closed, superseded ones included. */
+  #accepted = new Set<PeerConnection>();
+  #stopped = false;
+  #stop!: () => void;
+  #stopSignal = new Promise<void>((resolve) => this.#stop = resolve);
+  #acceptLoop: Promise<void>;
+
+  /** Internal: use {@linkcode listenPeers}. */
+  constructor(options: ListenPeersOptions) {
+    this.#options = options;
+    this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
+    this.hostname = this.#listener.addr.hostname;
+    this.port = this.#listener.addr.port;
+    this.#acceptLoop = this.#accept();
+  }
+
+  /** The established inbound connections, one per peer node. */
+  get connections(): PeerConnection[] {
+    return [...this.#live.values()];
+  }
+
+  /** Stop accepting and close every connection this listener accepted; resolves when all have ended. */
+  async close(): Promise<void> {
+    if (!this.#stopped) {
+      this.#stopped = true;
+      this.#stop();
+      try {
+        this.#listener.close();
+      } catch {
+        // Already closed.
+      }
+    }
+    await this.#acceptLoop;
+    for (const conn of this.#handshakes.keys()) {
+      try {
+        conn.close();
+      } catch {
+        // The handshake finished and closed it meanwhile.
+      }
+    }
+    await Promise.all(this.#handshakes.values());
+    await Promise.all([...this.#accepted].map((c) => c.close("listener closed")));
+  }
+
+  #log(level: LogLevel, message: string): void {
+    safeLog(this.#options.log, level, message);
+  }
+
+  async #accept(): Promise<void> {
+    while (!this.#stopped) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e) {
+        if (this.#stopped) return;
+        // E.g. out of file descriptors: say so, breathe, go on.
+        this.#log("error", `peer listener ${this.hostname}:${this.port}: accept failed: ${e}`);
+        await raceTimeout(this.#stopSignal, 100);
+        continue;
+      }
+      try {
+        this.#admit(conn);
+      } catch (e) {
+        this.#log("error", `peer listener: internal error admitting a connection: ${e}`);
+        try {
+          conn.close();
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+  }
+
+  #admit(conn: Deno.TcpConn): void {
+    const remote = conn.remoteAddr as Deno.NetAddr;
+    const from = formatAddr(remote);
+    const max = this.#options.maxHandshakes ?? 32;
+    let refusal: string | null = null;
+    if (this.#stopped) refusal = "listener closing";
+    else if (this.#handshakes.size >= max) refusal = `${max} handshakes already in progress`;
+    else if (!this.#allowed(remote)) {
+      refusal = "address not allowed (not a configured remote or friend)";
+    }
+    if (refusal) {
+      this.#log("warning", `peer ${from}: refused: ${refusal}`);
+      conn.close();
+      return;
+    }
+    trySetNoDelay(conn);
+    const task = this.#handshake(conn, remote)
+      .catch((e) => this.#log("error", `peer ${from}: internal error in handshake: ${e}`))
+      .finally(() => this.#handshakes.delete(conn));
+    this.#handshakes.set(conn, task);
+  }
+
+  #allowed(remote: Deno.NetAddr): boolean {
+    try {
+      return this.#options.allowed(remote) === true;
+    } catch (e) {
+      this.#log("error", `peer listener: allowed() threw: ${e}`);
+      return false;
+    }
+  }
+
+  async #handshake(conn: Deno.TcpConn, remote: Deno.NetAddr): Promise<void> {
+    const from = formatAddr(remote);
+    const reader = new FrameReader(conn, { maxBodyBytes: HANDSHAKE_MAX_BODY_BYTES });
+    const acceptNode = this.#options.acceptNode;
+    let handshaken: Handshaken;
+    try {
+      handshaken = await acceptorHandshake(conn, reader, {
+        ...this.#options,
+        acceptNode: acceptNode && ((node) => acceptNode(node, remote)),
+      });
+    } catch (e) {
+      this.#log("warning", `peer ${from}: refused: ${(e as Error).message}`);
+      await closeQuietly(conn, reader);
+      return;
+    }
+    if (this.#stopped) {
+      await closeQuietly(conn, reader);
+      return;
+    }
+    const peer = new PeerConnection(conn, reader, handshaken, "acceptor", this.#options);
+    this.#log("info", `peer ${peer.node} (${from}): accepted${peer.keyed ? " (keyed)" : ""}`);
+    const older = this.#live.get(peer.node);
+    this.#live.set(peer.node, peer);
+    this.#accepted.add(peer);
+    peer.onClose(() => {
+      this.#accepted.delete(peer);
+      if (this.#live.get(peer.node) === peer) this.#live.delete(peer.node);
+    });
+    if (older) void older.close(`superseded by a newer connection from ${from}`);
+    try {
+      this.#options.onConnection(peer);
+    } catch (e) {
+      this.#log("error", `peer ${peer.node}: onConnection threw: ${e}`);
+    }
+  }
+}

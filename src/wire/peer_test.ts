@@ -1,0 +1,570 @@
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
+import type { LogLevel, Message } from "../core/types.ts";
+import {
+  deriveSessionKey,
+  FrameSealer,
+  importSecret,
+  newNonce,
+  type PeerSecret,
+  proveSecret,
+  type Transcript,
+} from "./auth.ts";
+import { batchBody, type Hello, PROTOCOL_VERSION } from "./codec.ts";
+import { encodeFrame, FrameError, FrameReader, writeAllWithTimeout, writeFrame } from "./frame.ts";
+import {
+  connectPeer,
+  type ConnectPeerOptions,
+  listenPeers,
+  type ListenPeersOptions,
+  type PeerBatch,
+  type PeerConnection,
+  PeerError,
+  type PeerListener,
+} from "./peer.ts";
+
+const HOST = "127.0.0.1";
+
+function heartbeat(resource: string, seq: number): Message {
+  return {
+    type: "heartbeat",
+    resource,
+    epoch: 1,
+    role: "primary",
+    priority: 100,
+    state: "running",
+    seq,
+    leaseMs: 3000,
+    stopTimeoutMs: 1000,
+  };
+}
+const release: Message = { type: "release", resource: "db", epoch: 2, successor: "nodeA" };
+
+/** Collects log lines; `waitFor` resolves once a line containing `text` appears. */
+class LogSink {
+  lines: string[] = [];
+  #waiters: { text: string; resolve: () => void }[] = [];
+  log = (level: LogLevel, message: string) => {
+    this.lines.push(`${level}: ${message}`);
+    for (const w of this.#waiters.filter((w) => message.includes(w.text))) w.resolve();
+  };
+  async waitFor(text: string, ms = 2000): Promise<string> {
+    const found = () => this.lines.find((l) => l.includes(text));
+    if (!found()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await new Promise<void>((resolve, reject) => {
+        this.#waiters.push({ text, resolve });
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no log line with ${JSON.stringify(text)}:\n${this.lines.join("\n")}`),
+            ),
+          ms,
+        );
+      }).finally(() => clearTimeout(timer));
+    }
+    return found()!;
+  }
+}
+
+/** A listener on port 0 that collects the connections it accepts. */
+class Server {
+  accepted: PeerConnection[] = [];
+  logs = new LogSink();
+  allow = true;
+  listener: PeerListener;
+  #arrivals: ((c: PeerConnection) => void)[] = [];
+
+  constructor(options: Partial<ListenPeersOptions> = {}) {
+    this.listener = listenPeers({
+      self: "nodeB",
+      secret: null,
+      timeoutMs: 300,
+      idleTimeoutMs: 1000,
+      hostname: HOST,
+      port: 0,
+      log: this.logs.log,
+      allowed: () => this.allow,
+      onConnection: (c) => {
+        this.accepted.push(c);
+        this.#arrivals.shift()?.(c);
+      },
+      ...options,
+    });
+  }
+
+  /** The next connection the listener hands over. */
+  nextConnection(): Promise<PeerConnection> {
+    return new Promise((resolve) => this.#arrivals.push(resolve));
+  }
+
+  close(): Promise<void> {
+    return this.listener.close();
+  }
+}
+
+function dial(server: Server, options: Partial<ConnectPeerOptions> = {}): Promise<PeerConnection> {
+  return connectPeer({
+    self: "nodeA",
+    secret: null,
+    timeoutMs: 300,
+    idleTimeoutMs: 1000,
+    hostname: HOST,
+    port: server.listener.port,
+    log: () => {},
+    ...options,
+  });
+}
+
+/** The next received batch, or an error after `ms`. */
+async function receive(conn: PeerConnection, ms = 2000): Promise<PeerBatch> {
+  const it = conn[Symbol.asyncIterator]();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error("nothing received")), ms);
+  });
+  try {
+    const r = await Promise.race([it.next(), expired]);
+    if (r.done) throw new Error(`connection closed: ${conn.closeReason}`);
+    return r.value;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Dial and accept; returns both ends. */
+async function pair(server: Server, options: Partial<ConnectPeerOptions> = {}) {
+  const arriving = server.nextConnection();
+  const client = await dial(server, options);
+  const accepted = await arriving;
+  return { client, accepted };
+}
+
+/** Both directions of an established pair still carry messages. */
+async function assertWorks(client: PeerConnection, accepted: PeerConnection): Promise<void> {
+  assert(await client.send([heartbeat("db", 99)]), "send failed");
+  assertEquals((await receive(accepted)).messages, [heartbeat("db", 99)]);
+  assert(await accepted.send([release]), "reply failed");
+  assertEquals((await receive(client)).messages, [release]);
+}
+
+/** A new good peer can still connect and talk. */
+async function assertListenerHealthy(server: Server, options: Partial<ConnectPeerOptions> = {}) {
+  const { client, accepted } = await pair(server, { self: "nodeC", ...options });
+  try {
+    await assertWorks(client, accepted);
+  } finally {
+    await client.close();
+  }
+}
+
+/** The server closes a raw connection (EOF or reset), rather than leaving it hanging. */
+async function assertClosedByServer(reader: FrameReader): Promise<void> {
+  for (;;) {
+    try {
+      await reader.read(2000); // a refusal frame may come first
+    } catch (e) {
+      assert(e instanceof FrameError, `unexpected ${e}`);
+      assert(e.kind !== "timeout", "the server did not close the connection");
+      return;
+    }
+  }
+}
+
+async function rawConnect(server: Server) {
+  const conn = await Deno.connect({ hostname: HOST, port: server.listener.port });
+  const reader = new FrameReader(conn);
+  return {
+    conn,
+    reader,
+    close: async () => {
+      try {
+        conn.close();
+      } catch { /* closed */ }
+      await reader.settle();
+    },
+  };
+}
+
+/** A hand-driven keyed connector, so that tests can send forged frames. */
+async function rawKeyed(server: Server, secret: PeerSecret) {
+  const raw = await rawConnect(server);
+  const nonce = newNonce();
+  const hello: Hello = {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    node: "mallory",
+    nonce,
+    auth: "hmac-sha256",
+  };
+  await writeFrame(raw.conn, { ...hello }, 1000);
+  const theirs = await raw.reader.read(1000) as unknown as Hello;
+  const t: Transcript = {
+    connectorNode: "mallory",
+    acceptorNode: theirs.node,
+    connectorNonce: nonce,
+    acceptorNonce: theirs.nonce,
+  };
+  await writeFrame(
+    raw.conn,
+    { type: "proof", mac: await proveSecret(secret, "connector", t) },
+    1000,
+  );
+  assertEquals((await raw.reader.read(1000)).type, "proof");
+  const sealer = new FrameSealer(await deriveSessionKey(secret, t), "connector-to-acceptor");
+  return { ...raw, sealer };
+}
+
+Deno.test("peer: listener on port 0 reports its port; messages round trip both ways", async () => {
+  const server = new Server();
+  try {
+    assert(server.listener.port > 0);
+    const { client, accepted } = await pair(server);
+    assertEquals(client.node, "nodeB");
+    assertEquals(accepted.node, "nodeA");
+    assertEquals([client.side, accepted.side, client.keyed], ["connector", "acceptor", false]);
+    await assertWorks(client, accepted);
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: a batch arrives as one frame, in order; huge batches are split", async () => {
+  const server = new Server({ maxFrameBytes: 64 * 1024 });
+  try {
+    const { client, accepted } = await pair(server, { maxFrameBytes: 64 * 1024 });
+    const batch = [heartbeat("a", 1), heartbeat("b", 2), release];
+    assert(await client.send(batch));
+    assertEquals(await receive(accepted), { from: "nodeA", messages: batch });
+    // 5000 messages exceed both the 4096-message cap and the 64 KiB frame cap.
+    const many = Array.from({ length: 5000 }, (_, i) => heartbeat(`r${i}`, i));
+    assert(await client.send(many));
+    const got: Message[] = [];
+    let frames = 0;
+    while (got.length < many.length) {
+      got.push(...(await receive(accepted)).messages);
+      frames++;
+    }
+    assertEquals(got, many);
+    assert(frames > 1, "expected several frames");
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: keyed handshake, sealed messages both ways", async () => {
+  const secret = await importSecret("correct horse");
+  const server = new Server({ secret });
+  try {
+    const { client, accepted } = await pair(server, { secret });
+    assert(client.keyed && accepted.keyed);
+    await assertWorks(client, accepted);
+    await assertWorks(client, accepted); // seq numbers advance
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: wrong secret is refused on both sides; the listener goes on", async () => {
+  const secret = await importSecret("right");
+  const server = new Server({ secret });
+  try {
+    const e = await assertRejects(() => dial(server, { secret: null }), "key mismatch");
+    assert(e instanceof PeerError);
+    await assertRejects(
+      async () => dial(server, { secret: await importSecret("wrong") }),
+      "prove the shared key",
+    );
+    await server.logs.waitFor("failed to prove the shared key");
+    assertEquals(server.accepted.length, 0);
+    await assertListenerHealthy(server, { secret });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: an unkeyed node refuses a keyed one", async () => {
+  const server = new Server();
+  try {
+    await assertRejects(
+      async () => dial(server, { secret: await importSecret("k") }),
+      "key mismatch",
+    );
+    await server.logs.waitFor("key mismatch");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: hostile raw input closes only that connection", async () => {
+  const server = new Server({ timeoutMs: 200 });
+  const { client, accepted } = await pair(server);
+  try {
+    const huge = new Uint8Array(8);
+    huge.set([0x48, 0x4d, 0x46, 1, 0xff, 0xff, 0xff, 0xff]);
+    const cases: [string, Uint8Array, string][] = [
+      [
+        "random bytes",
+        crypto.getRandomValues(new Uint8Array(64)).map((b, i) => i === 0 ? 0x00 : b),
+        "not a hastmon frame",
+      ],
+      ["five zero bytes", new Uint8Array(5), "not a hastmon frame"],
+      ["huge length prefix", huge, "exceeds 4096"],
+      [
+        "truncated frame, then silence",
+        encodeFrame({ type: "hello" }).subarray(0, 12),
+        "no hello within 200 ms",
+      ],
+      ["a batch instead of a hello", encodeFrame(batchBody([release])), "handshake.type"],
+      [
+        "a hello with a bad nonce",
+        encodeFrame({ type: "hello", protocol: 1, node: "x", nonce: "00", auth: "none" }),
+        "nonce",
+      ],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      const raw = await rawConnect(server);
+      try {
+        await writeAllWithTimeout(raw.conn, bytes, 1000);
+        await assertClosedByServer(raw.reader);
+        assertStringIncludes(await server.logs.waitFor(reason), "refused", name);
+      } finally {
+        await raw.close();
+      }
+    }
+    assertEquals(server.accepted.length, 1);
+    await assertWorks(client, accepted);
+    await assertListenerHealthy(server);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
+
+Deno.test("peer: garbage after the handshake closes only that connection", async () => {
+  const server = new Server();
+  const good = await pair(server);
+  try {
+    const arriving = server.nextConnection();
+    const raw = await rawConnect(server);
+    try {
+      await writeFrame(raw.conn, {
+        type: "hello",
+        protocol: 1,
+        node: "nodeX",
+        nonce: newNonce(),
+        auth: "none",
+      }, 1000);
+      assertEquals((await raw.reader.read(1000)).type, "hello");
+      const victim = await arriving;
+      await writeAllWithTimeout(raw.conn, new Uint8Array(5), 1000);
+      await assertClosedByServer(raw.reader);
+      assertStringIncludes(await server.logs.waitFor("not a hastmon frame"), "peer nodeX");
+      assert(victim.closed);
+    } finally {
+      await raw.close();
+    }
+    // A well-framed but invalid message is refused the same way.
+    const raw2 = await rawConnect(server);
+    try {
+      await writeFrame(raw2.conn, {
+        type: "hello",
+        protocol: 1,
+        node: "nodeY",
+        nonce: newNonce(),
+        auth: "none",
+      }, 1000);
+      await raw2.reader.read(1000);
+      await writeFrame(raw2.conn, batchBody([{ ...release, epoch: -1 } as Message]), 1000);
+      await assertClosedByServer(raw2.reader);
+      await server.logs.waitFor("bad message: batch.messages[0].epoch");
+    } finally {
+      await raw2.close();
+    }
+    await assertWorks(good.client, good.accepted);
+  } finally {
+    await good.client.close();
+    await server.close();
+  }
+});
+
+Deno.test("peer: a wrong MAC or a replayed frame closes that connection", async () => {
+  const secret = await importSecret("s");
+  const server = new Server({ secret });
+  const good = await pair(server, { secret });
+  try {
+    // Wrong MAC.
+    let arriving = server.nextConnection();
+    const forger = await rawKeyed(server, secret);
+    try {
+      await arriving;
+      const sealed = await forger.sealer.seal(batchBody([release]));
+      const flipped = (sealed.mac[0] === "0" ? "1" : "0") + sealed.mac.slice(1);
+      await writeFrame(forger.conn, { ...sealed, mac: flipped }, 1000);
+      await assertClosedByServer(forger.reader);
+      await server.logs.waitFor("wrong MAC");
+    } finally {
+      await forger.close();
+    }
+    // Replay: the first copy is delivered, the second closes the connection.
+    arriving = server.nextConnection();
+    const replayer = await rawKeyed(server, secret);
+    try {
+      const victim = await arriving;
+      const frame = encodeFrame({ ...await replayer.sealer.seal(batchBody([release])) });
+      await writeAllWithTimeout(replayer.conn, frame, 1000);
+      assertEquals((await receive(victim)).messages, [release]);
+      await writeAllWithTimeout(replayer.conn, frame, 1000);
+      await assertClosedByServer(replayer.reader);
+      await server.logs.waitFor("replayed or out of order");
+    } finally {
+      await replayer.close();
+    }
+    // An unsealed frame on a keyed connection is refused too.
+    arriving = server.nextConnection();
+    const plain = await rawKeyed(server, secret);
+    try {
+      await arriving;
+      await writeFrame(plain.conn, batchBody([release]), 1000);
+      await assertClosedByServer(plain.reader);
+      await server.logs.waitFor("unauthenticated frame");
+    } finally {
+      await plain.close();
+    }
+    await assertWorks(good.client, good.accepted);
+    await assertListenerHealthy(server, { secret });
+  } finally {
+    await good.client.close();
+    await server.close();
+  }
+});
+
+Deno.test("peer: an address that is not allowed is closed before anything is read", async () => {
+  const server = new Server();
+  try {
+    server.allow = false;
+    const raw = await rawConnect(server);
+    try {
+      await assertClosedByServer(raw.reader);
+    } finally {
+      await raw.close();
+    }
+    await server.logs.waitFor("address not allowed");
+    await assertRejects(() => dial(server));
+    server.allow = true;
+    await assertListenerHealthy(server);
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: node names are checked on both sides", async () => {
+  const server = new Server({ acceptNode: (node) => node !== "stranger" });
+  try {
+    await assertRejects(() => dial(server, { self: "stranger" }), "not accepted");
+    await assertRejects(() => dial(server, { expectNode: "nodeZ" }), "expected node nodeZ");
+    await assertRejects(() => dial(server, { self: "nodeB" }), "own name");
+    const { client } = await pair(server, { expectNode: "nodeB" });
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: an idle connection is closed; keepalives keep a quiet one open", async () => {
+  const server = new Server({ idleTimeoutMs: 150, keepaliveMs: 0 });
+  try {
+    const quiet = await pair(server, { keepaliveMs: 0 });
+    const reasons: string[] = [];
+    quiet.accepted.onClose((r) => reasons.push(r));
+    await server.logs.waitFor("idle: no complete frame for 150 ms");
+    await quiet.client.close();
+    assertEquals(reasons.length, 1);
+    assertStringIncludes(reasons[0], "idle");
+
+    const kept = await pair(server, { keepaliveMs: 40, self: "nodeK" });
+    await new Promise((r) => setTimeout(r, 400));
+    assert(!kept.accepted.closed, `closed: ${kept.accepted.closeReason}`);
+    await kept.client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: the newest connection from a node supersedes the older one", async () => {
+  const server = new Server();
+  try {
+    const first = await pair(server);
+    const second = await pair(server);
+    await server.logs.waitFor("superseded");
+    assert(first.accepted.closed);
+    assertEquals(server.listener.connections, [second.accepted]);
+    await assertWorks(second.client, second.accepted);
+    await first.client.close();
+    await second.client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: close ends the iteration, fires onClose once, and later sends fail", async () => {
+  const server = new Server();
+  try {
+    const { client, accepted } = await pair(server);
+    const iterating = (async () => {
+      const got: PeerBatch[] = [];
+      for await (const b of accepted) got.push(b);
+      return got;
+    })();
+    assert(await client.send([release]));
+    const closed: string[] = [];
+    client.onClose((r) => closed.push(r));
+    await client.close("test done");
+    assertEquals((await iterating).map((b) => b.messages), [[release]]);
+    assertEquals(closed, ["test done"]);
+    assertEquals(await client.send([release]), false);
+    const late: string[] = [];
+    client.onClose((r) => late.push(r));
+    await Promise.resolve();
+    assertEquals(late, ["test done"]);
+    assertStringIncludes(accepted.closeReason ?? "", "closed by peer");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: sending an invalid message is a caller bug and throws", async () => {
+  const server = new Server();
+  try {
+    const { client } = await pair(server);
+    let threw = false;
+    try {
+      client.send([{ ...release, resource: "" }]);
+    } catch (e) {
+      threw = e instanceof TypeError;
+    }
+    assert(threw);
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: connecting to a closed port fails fast with a PeerError", async () => {
+  const l = Deno.listen({ hostname: HOST, port: 0 });
+  const port = l.addr.port;
+  l.close();
+  const e = await assertRejects(() =>
+    connectPeer({
+      self: "a",
+      secret: null,
+      timeoutMs: 300,
+      idleTimeoutMs: 1000,
+      hostname: HOST,
+      port,
+      log: () => {},
+    }), "connect to");
+  assert(e instanceof PeerError);
+});
