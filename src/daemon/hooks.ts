@@ -1,0 +1,274 @@
+/**
+ * The one hook runner (PRODUCT.md §3.4). Every hook — start, stop, status, the
+ * notifications, panic, fence, and the guard's stops — runs through
+ * {@link runHook}:
+ *
+ * - its own process group (`detached`), so a timeout or a shutdown kills the
+ *   whole tree the hook made: SIGTERM to the group, then SIGKILL to the group
+ *   after the grace, and the run ends only once the group is gone;
+ * - stdin is /dev/null; stdout and stderr are read line by line into a `log`
+ *   callback, bounded in size;
+ * - the run ends when the hook process itself ends, not when its pipes close:
+ *   a start script that backgrounds a service (`svc &`) leaves the service
+ *   holding the pipes, and must still return at once.
+ *
+ * What happens to such background processes' output: the pipes are drained for
+ * a few milliseconds so the hook's own last lines are logged before the result,
+ * and are then *kept being read* (within the same size bound, then discarded)
+ * until the last holder closes them. Closing our end instead would kill a
+ * chatty service with SIGPIPE, and leaving it unread would block it once the
+ * pipe buffer fills. `HookResult.outputClosed` settles when that happens. A
+ * service that outlives the daemon loses its reader all the same, so start
+ * scripts should redirect a service's output, as init scripts do
+ * (`svc >>/var/log/svc.log 2>&1 &`).
+ *
+ * Unlike the original (hastmon-behaviour.md §1.4, §3.5) a hook that is killed,
+ * times out or cannot be executed never reads as exit 0.
+ */
+import type { HookMethod, HookOutcome, Role } from "../core/types.ts";
+import { readLines } from "./lines.ts";
+
+/** Time between SIGTERM and SIGKILL of a hook's process group, unless configured. */
+export const DEFAULT_GRACE_MS = 2000;
+
+/** Characters of one run's output passed to `log` (stdout and stderr together); the rest is dropped. */
+export const DEFAULT_MAX_OUTPUT_CHARS = 64 * 1024;
+
+/** Longest line passed to `log`; longer lines are cut. */
+export const MAX_LINE_CHARS = 4096;
+
+/** How long to wait for a finished hook's last output lines before returning. */
+const DRAIN_MS = 25;
+
+/** How often a terminated group is probed while waiting out the grace. */
+const GROUP_POLL_MS = 10;
+
+/** The stream a line of hook output came from. */
+export type HookStream = "stdout" | "stderr";
+
+/** Receives hook output, one line at a time, without the newline. */
+export type HookLog = (stream: HookStream, line: string) => void;
+
+/** What to run and how to supervise it. */
+export interface HookSpec {
+  /** argv: the program (a path, or a name looked up in PATH) and its arguments. */
+  command: readonly string[];
+  /** Added to the daemon's own environment (see {@link hookEnv}). */
+  env: Record<string, string>;
+  /** After this, SIGTERM to the group; the outcome is `timeout`. */
+  timeoutMs: number;
+  /** Between SIGTERM and SIGKILL of the group. */
+  graceMs: number;
+  /** Working directory; "/" by default, as a daemon's hooks had in the original. */
+  cwd?: string;
+  /** Aborting kills the group like a timeout does (used on shutdown); the outcome is `killed`. */
+  signal?: AbortSignal;
+  /** Hook output, line by line. Also called after the run ends, for output of processes it left behind. */
+  log?: HookLog;
+  /** Bound on characters passed to `log` for this run; {@link DEFAULT_MAX_OUTPUT_CHARS} by default. */
+  maxOutputChars?: number;
+}
+
+/** How a hook run ended. */
+export interface HookResult {
+  outcome: HookOutcome;
+  /** From spawn to the end of the hook process (or of its group, when it was killed). */
+  durationMs: number;
+  /**
+   * Settles when nothing holds the hook's stdout and stderr any more. Usually
+   * already settled; pending while processes the hook started in the
+   * background keep them open. Never rejects.
+   */
+  outputClosed: Promise<void>;
+}
+
+/**
+ * The argv of a hastmon-style `exec` script: `exec EVENT RESOURCE [args]`
+ * (hastmon-behaviour.md §1.4; `role` gets the old and the new role as extra).
+ */
+export function execArgv(
+  execPath: string,
+  method: HookMethod,
+  resource: string,
+  extra: readonly string[] = [],
+): string[] {
+  return [execPath, method, resource, ...extra];
+}
+
+/** Who and what a hook runs for; becomes its HASTMON_* environment. */
+export interface HookContext {
+  resource: string;
+  /** The member; the resource's own name when it has only `exec`. */
+  member: string;
+  node: string;
+  role: Role;
+  epoch: number;
+  event: HookMethod;
+}
+
+/** The HASTMON_* variables every hook gets (PRODUCT.md §3.4). */
+export function hookEnv(ctx: HookContext): Record<string, string> {
+  return {
+    HASTMON_RESOURCE: ctx.resource,
+    HASTMON_MEMBER: ctx.member,
+    HASTMON_NODE: ctx.node,
+    HASTMON_ROLE: ctx.role,
+    HASTMON_EPOCH: String(ctx.epoch),
+    HASTMON_EVENT: ctx.event,
+  };
+}
+
+/**
+ * Run one hook to its end under a timeout (see the module comment). Never
+ * throws: a hook that cannot be started comes back as `{kind: "error"}`.
+ */
+export async function runHook(spec: HookSpec): Promise<HookResult> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const [program, ...args] = spec.command;
+  if (program === undefined || program === "") return failed("empty command", elapsed());
+  if (spec.signal?.aborted) return failed("not started: aborted", elapsed());
+
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(program, {
+      args,
+      env: spec.env,
+      cwd: spec.cwd ?? "/",
+      detached: true,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (e) {
+    return failed(e instanceof Error ? e.message : String(e), elapsed());
+  }
+
+  const budget = new OutputBudget(spec.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS, spec.log);
+  const outputClosed = Promise.all([
+    pump(child.stdout, "stdout", budget),
+    pump(child.stderr, "stderr", budget),
+  ]).then(() => {});
+
+  const group = new ProcessGroup(child.pid, spec.graceMs);
+  let cause: "timeout" | "abort" | null = null;
+  const stop = (why: "timeout" | "abort") => {
+    cause ??= why;
+    group.terminate();
+  };
+  const timer = setTimeout(() => stop("timeout"), spec.timeoutMs);
+  const onAbort = () => stop("abort");
+  spec.signal?.addEventListener("abort", onAbort, { once: true });
+
+  const status = await child.status;
+  clearTimeout(timer);
+  spec.signal?.removeEventListener("abort", onAbort);
+  // A terminated hook is over only when its whole group is: a grandchild that
+  // ignores SIGTERM must not outlive the run.
+  if (cause !== null) await group.awaitGone();
+  const durationMs = elapsed();
+  await settledWithin(outputClosed, DRAIN_MS);
+  return { outcome: outcomeOf(status, cause), durationMs, outputClosed };
+}
+
+function failed(message: string, durationMs: number): HookResult {
+  return { outcome: { kind: "error", message }, durationMs, outputClosed: Promise.resolve() };
+}
+
+function outcomeOf(status: Deno.CommandStatus, cause: "timeout" | "abort" | null): HookOutcome {
+  if (cause === "timeout") return { kind: "timeout" };
+  if (cause === "abort") return { kind: "killed", signal: status.signal ?? "SIGTERM" };
+  if (status.signal !== null) return { kind: "killed", signal: status.signal };
+  return { kind: "exit", code: status.code };
+}
+
+/** A hook's process group: SIGTERM now, SIGKILL after the grace. */
+class ProcessGroup {
+  #killTimer: ReturnType<typeof setTimeout> | undefined;
+  #killed = false;
+
+  constructor(readonly pgid: number, readonly graceMs: number) {}
+
+  terminate(): void {
+    if (this.#killTimer !== undefined) return;
+    this.#signal("SIGTERM");
+    this.#killTimer = setTimeout(() => {
+      this.#killed = true;
+      this.#signal("SIGKILL");
+    }, this.graceMs);
+  }
+
+  /**
+   * After the leader ended: wait until no process of the group is left, or
+   * until the SIGKILL. Not waiting after SIGKILL: it cannot be caught, and
+   * unreaped zombies (under an init that does not reap) stay group members.
+   */
+  async awaitGone(): Promise<void> {
+    while (!this.#killed && this.#exists()) await delay(GROUP_POLL_MS);
+    // A group that is gone is not signalled later: its id may be reused.
+    clearTimeout(this.#killTimer);
+  }
+
+  #exists(): boolean {
+    try {
+      Deno.kill(-this.pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #signal(sig: Deno.Signal): void {
+    try {
+      Deno.kill(-this.pgid, sig);
+    } catch {
+      // The group is already gone.
+    }
+  }
+}
+
+/** Shared size bound of one run's logged output. */
+class OutputBudget {
+  #left: number;
+  #exhausted = false;
+
+  constructor(readonly maxChars: number, readonly log: HookLog | undefined) {
+    this.#left = maxChars;
+  }
+
+  line(stream: HookStream, text: string): void {
+    if (this.#exhausted || this.log === undefined) return;
+    const size = text.length + 1;
+    if (size > this.#left) {
+      this.#exhausted = true;
+      this.log(stream, `[hastmon: output beyond ${this.maxChars} characters dropped]`);
+      return;
+    }
+    this.#left -= size;
+    this.log(stream, text);
+  }
+}
+
+/** Read a stream to its end, passing lines to the budget. Never rejects. */
+async function pump(
+  stream: ReadableStream<Uint8Array>,
+  name: HookStream,
+  budget: OutputBudget,
+): Promise<void> {
+  try {
+    for await (const line of readLines(stream, MAX_LINE_CHARS)) budget.line(name, line);
+  } catch {
+    // A read error ends this stream's output; the outcome does not depend on it.
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Wait for `p`, but no longer than `ms`. */
+async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([p, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,201 @@
+import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import { execArgv, hookEnv, type HookSpec, type HookStream, runHook } from "./hooks.ts";
+import {
+  isSettled,
+  killQuietly,
+  processAlive,
+  readPid,
+  waitFor,
+  writeScript,
+} from "./test_helpers.ts";
+
+/** A spec with short bounds and captured output. */
+function spec(command: string[], extra: Partial<HookSpec> = {}) {
+  const lines: [HookStream, string][] = [];
+  const s: HookSpec = {
+    command,
+    env: {},
+    timeoutMs: 5000,
+    graceMs: 500,
+    log: (stream, line) => lines.push([stream, line]),
+    ...extra,
+  };
+  return { spec: s, lines };
+}
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-hooks-" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("runHook reports exit codes and captures stdout and stderr by line", async () => {
+  await withDir(async (dir) => {
+    const ok = await writeScript(dir, "ok", "echo out1; echo err1 >&2; echo out2");
+    const { spec: s, lines } = spec([ok]);
+    const result = await runHook(s);
+    assertEquals(result.outcome, { kind: "exit", code: 0 });
+    assert(result.durationMs >= 0 && result.durationMs < 2000, `duration ${result.durationMs}`);
+    assertEquals(lines.filter(([st]) => st === "stdout").map(([, l]) => l), ["out1", "out2"]);
+    assertEquals(lines.filter(([st]) => st === "stderr").map(([, l]) => l), ["err1"]);
+
+    const three = await writeScript(dir, "three", "exit 3");
+    assertEquals((await runHook(spec([three]).spec)).outcome, { kind: "exit", code: 3 });
+  });
+});
+
+Deno.test("runHook passes the exec argv and the HASTMON_* environment", async () => {
+  await withDir(async (dir) => {
+    const exec = await writeScript(
+      dir,
+      "exec",
+      'echo "args=$*"; env | grep ^HASTMON_ | sort; echo "cwd=$(pwd)"',
+    );
+    const env = hookEnv({
+      resource: "web",
+      member: "db",
+      node: "nodeA",
+      role: "primary",
+      epoch: 7,
+      event: "role",
+    });
+    const { spec: s, lines } = spec(execArgv(exec, "role", "web", ["secondary", "primary"]), {
+      env,
+      cwd: dir,
+    });
+    assertEquals((await runHook(s)).outcome, { kind: "exit", code: 0 });
+    assertEquals(lines.map(([, l]) => l), [
+      "args=role web secondary primary",
+      "HASTMON_EPOCH=7",
+      "HASTMON_EVENT=role",
+      "HASTMON_MEMBER=db",
+      "HASTMON_NODE=nodeA",
+      "HASTMON_RESOURCE=web",
+      "HASTMON_ROLE=primary",
+      `cwd=${await Deno.realPath(dir)}`,
+    ]);
+  });
+});
+
+Deno.test("runHook turns a hook that cannot be executed into an error, never an exit code", async () => {
+  await withDir(async (dir) => {
+    const missing = await runHook(spec([`${dir}/no-such-script`]).spec);
+    assertEquals(missing.outcome.kind, "error");
+    if (missing.outcome.kind === "error") {
+      assertStringIncludes(missing.outcome.message, "no-such-script");
+    }
+
+    const notExecutable = `${dir}/plain`;
+    await Deno.writeTextFile(notExecutable, "#!/bin/sh\nexit 0\n", { mode: 0o644 });
+    await Deno.chmod(notExecutable, 0o644);
+    const denied = await runHook(spec([notExecutable]).spec);
+    assertEquals(denied.outcome.kind, "error");
+    if (denied.outcome.kind === "error") assertStringIncludes(denied.outcome.message, "ermission");
+
+    assertEquals((await runHook(spec([]).spec)).outcome, {
+      kind: "error",
+      message: "empty command",
+    });
+  });
+});
+
+Deno.test("runHook reports a hook killed by a signal as killed, not as exit 0", async () => {
+  await withDir(async (dir) => {
+    const suicide = await writeScript(dir, "suicide", "kill -KILL $$");
+    assertEquals((await runHook(spec([suicide]).spec)).outcome, {
+      kind: "killed",
+      signal: "SIGKILL",
+    });
+  });
+});
+
+Deno.test("a hook that ignores SIGTERM times out, and its whole group is SIGKILLed after the grace", async () => {
+  await withDir(async (dir) => {
+    // TERM is ignored by the script and, inherited, by the grandchild.
+    const stubborn = await writeScript(
+      dir,
+      "stubborn",
+      `trap '' TERM; sleep 300 & echo $! > ${dir}/grandchild.pid; echo waiting; wait`,
+    );
+    const { spec: s, lines } = spec([stubborn], { timeoutMs: 300, graceMs: 300 });
+    const result = await runHook(s);
+    assertEquals(result.outcome, { kind: "timeout" });
+    assert(result.durationMs >= 600, `SIGKILL came before timeout + grace: ${result.durationMs}`);
+    assert(result.durationMs < 3000, `took ${result.durationMs} ms`);
+    assertEquals(lines, [["stdout", "waiting"]]);
+    const grandchild = await readPid(`${dir}/grandchild.pid`);
+    await waitFor(() => !processAlive(grandchild), 2000, "the grandchild to die");
+    await result.outputClosed;
+  });
+});
+
+Deno.test("a status hook that hangs comes back as timeout", async () => {
+  await withDir(async (dir) => {
+    const hung = await writeScript(dir, "hung", "exec sleep 300");
+    const result = await runHook(spec(execArgv(hung, "status", "web"), { timeoutMs: 200 }).spec);
+    assertEquals(result.outcome, { kind: "timeout" });
+    assert(result.durationMs < 2000, `took ${result.durationMs} ms`);
+  });
+});
+
+Deno.test("a start hook that backgrounds a service returns when the script exits", async () => {
+  await withDir(async (dir) => {
+    const start = await writeScript(
+      dir,
+      "start",
+      `sleep 300 & echo $! > ${dir}/service.pid; echo started`,
+    );
+    const { spec: s, lines } = spec([start], { timeoutMs: 10_000 });
+    const t0 = performance.now();
+    const result = await runHook(s);
+    const service = await readPid(`${dir}/service.pid`);
+    try {
+      assertEquals(result.outcome, { kind: "exit", code: 0 });
+      assert(performance.now() - t0 < 2000, `took ${performance.now() - t0} ms`);
+      assertEquals(lines, [["stdout", "started"]]);
+      assert(processAlive(service), "the background service must keep running");
+      // The service still holds the pipes; they are being drained, not closed.
+      assert(!(await isSettled(result.outputClosed)), "output closed while the service holds it");
+    } finally {
+      killQuietly(service);
+      await result.outputClosed;
+    }
+  });
+});
+
+Deno.test("aborting a running hook kills its group and reports killed", async () => {
+  await withDir(async (dir) => {
+    const long = await writeScript(dir, "long", `sleep 300 & echo $! > ${dir}/gc.pid; wait`);
+    const abort = new AbortController();
+    const running = runHook(spec([long], { signal: abort.signal, timeoutMs: 10_000 }).spec);
+    const grandchild = await readPid(`${dir}/gc.pid`);
+    abort.abort();
+    const result = await running;
+    assertEquals(result.outcome, { kind: "killed", signal: "SIGTERM" });
+    await waitFor(() => !processAlive(grandchild), 2000, "the grandchild to die");
+    await result.outputClosed;
+
+    const notStarted = await runHook(spec([long], { signal: abort.signal }).spec);
+    assertEquals(notStarted.outcome, { kind: "error", message: "not started: aborted" });
+  });
+});
+
+Deno.test("a chatty hook's logged output is bounded", async () => {
+  await withDir(async (dir) => {
+    const chatty = await writeScript(
+      dir,
+      "chatty",
+      `i=0; while [ $i -lt 2000 ]; do echo "line $i of some chatty output"; i=$((i+1)); done
+       head -c 20000 /dev/zero | tr '\\0' x; echo`,
+    );
+    const { spec: s, lines } = spec([chatty], { maxOutputChars: 1000 });
+    assertEquals((await runHook(s)).outcome, { kind: "exit", code: 0 });
+    const total = lines.reduce((n, [, l]) => n + l.length + 1, 0);
+    assert(total < 1100, `logged ${total} characters`);
+    assertEquals(lines.at(-1), ["stdout", "[hastmon: output beyond 1000 characters dropped]"]);
+    assertEquals(lines[0], ["stdout", "line 0 of some chatty output"]);
+  });
+});

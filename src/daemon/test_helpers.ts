@@ -1,0 +1,77 @@
+/** Helpers for the daemon's tests: scripts in temporary directories, process probes. */
+
+/** Write an executable shell script `name` into `dir` and return its path. */
+export async function writeScript(dir: string, name: string, body: string): Promise<string> {
+  const path = `${dir}/${name}`;
+  await Deno.writeTextFile(path, `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/**
+ * Whether process `pid` exists and is not a zombie. Zombies count as dead:
+ * where PID 1 does not reap orphans (containers), a killed orphan stays one.
+ */
+export function processAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return true; // No /proc: kill(0) is all we know.
+  }
+}
+
+/** Poll `cond` every 10 ms until it holds; throw after `timeoutMs`. */
+export async function waitFor(
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > until) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Read a pid written by a test script, waiting for it to appear. */
+export async function readPid(path: string, timeoutMs = 2000): Promise<number> {
+  let pid = NaN;
+  await waitFor(
+    async () => {
+      try {
+        pid = Number((await Deno.readTextFile(path)).trim());
+      } catch {
+        return false;
+      }
+      return Number.isInteger(pid) && pid > 0;
+    },
+    timeoutMs,
+    `a pid in ${path}`,
+  );
+  return pid;
+}
+
+/** SIGKILL a process if it still exists. */
+export function killQuietly(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Whether `p` has settled by the next macrotask. */
+export async function isSettled(p: Promise<unknown>): Promise<boolean> {
+  let settled = false;
+  p.then(() => settled = true, () => settled = true);
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  return settled;
+}
