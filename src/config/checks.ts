@@ -47,6 +47,7 @@ export function checkResource(
     [...res.members.values()].some((s) => keys.some((k) => s.invalid.has(k)));
   const error = (pos: Pos, message: string) => diag.error(pos, message, R);
   if (nodes.length === 0) {
+    if (res.section.invalid.has("on")) return; // already reported where `on` is written
     error(
       res.section.pos,
       `resource ${R} has no nodes: add [${formatPath(["resource", R, "on", "NODE"])}] sections`,

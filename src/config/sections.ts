@@ -160,12 +160,14 @@ class Reader {
       members: new Map(),
     };
     this.fill(res.section, table, path, {
-      on: (value, p) =>
-        this.eachTable(value, p, "NODE", (node, t, np) => {
+      on: (value, p) => {
+        const ok = this.eachTable(value, p, "NODE", (node, t, np) => {
           if (!this.checkName(node, np, "node", name)) return;
           nodePaths.push(np);
           res.on.set(node, this.readSection("resource.on", "resource.R.on.N", np, t, name));
-        }),
+        });
+        if (!ok) res.section.invalid.add("on");
+      },
       member: (value, p) =>
         this.eachTable(value, p, "M", (member, t, mp) => {
           if (!this.checkName(member, mp, "member", name)) return;
@@ -192,7 +194,7 @@ class Reader {
       level,
       kind,
       label: formatPath(path),
-      pos: path.length === 0 ? { line: 1, col: 1 } : this.idx.valuePos(path),
+      pos: path.length === 0 ? { line: 1, col: 1 } : this.idx.keyPos(path),
       entries: new Map(),
       invalid: new Set(),
     };
@@ -318,18 +320,19 @@ class Reader {
     return { algorithm: "hmac-sha256", secret, secretFile, pos };
   }
 
-  /** Call `each` for every table inside `value` (which must be a table of tables). */
+  /** Call `each` for every table inside `value`; false when `value` is not a table of tables. */
   private eachTable(
     value: unknown,
     path: string[],
     placeholder: string,
     each: (name: string, table: TomlTable, path: string[]) => void,
-  ): void {
-    if (!this.expectTable(value, path, `${formatPath(path)}.${placeholder}`)) return;
+  ): boolean {
+    if (!this.expectTable(value, path, `${formatPath(path)}.${placeholder}`)) return false;
     for (const name of this.children(value, path)) {
       const p = [...path, name];
       if (this.expectTable(value[name], p)) each(name, value[name] as TomlTable, p);
     }
+    return true;
   }
 
   private expectTable(
