@@ -40,10 +40,13 @@ export type Direction = "connector-to-acceptor" | "acceptor-to-connector";
 
 /** What both sides' proofs and the session key are bound to. */
 export interface Transcript {
+  /** Name in the dialling node's hello. */
   connectorNode: NodeId;
+  /** Name in the accepting node's hello. */
   acceptorNode: NodeId;
-  /** Lowercase hex, as sent in the hellos. */
+  /** The dialling node's nonce: lowercase hex, as sent in its hello. */
   connectorNonce: string;
+  /** The accepting node's nonce, likewise. */
   acceptorNonce: string;
 }
 

@@ -39,6 +39,7 @@ export type AuthMode = "hmac-sha256" | "none";
 
 /** First frame from each side of a peer connection. */
 export interface Hello {
+  /** Frame tag. */
   type: "hello";
   /** {@linkcode PROTOCOL_VERSION} of the sender. */
   protocol: number;
@@ -52,6 +53,7 @@ export interface Hello {
 
 /** Keyed handshake: the sender's proof that it knows the secret. */
 export interface Proof {
+  /** Frame tag. */
   type: "proof";
   /** HMAC-SHA-256, lowercase hex. */
   mac: string;
@@ -59,7 +61,9 @@ export interface Proof {
 
 /** Handshake refused; the reason is for the operator's log. */
 export interface Refusal {
+  /** Frame tag. */
   type: "refuse";
+  /** Why, in words for a log line. */
   reason: string;
 }
 
@@ -68,6 +72,7 @@ export type HandshakeFrame = Hello | Proof | Refusal;
 
 /** After a keyed handshake, every frame: a sequence number, a MAC and the JSON text it covers. */
 export interface SealedFrame {
+  /** 0 for the first frame of a direction, then +1 per frame. */
   seq: number;
   /** HMAC-SHA-256 over direction, seq and data, lowercase hex. */
   mac: string;

@@ -54,8 +54,11 @@ export interface HandshakeOptions {
 
 /** The outcome: who the peer is and, when keyed, how to seal and open frames. */
 export interface Handshaken {
+  /** The peer's node name (proved, when keyed). */
   node: NodeId;
+  /** Seals outgoing frames; null without a secret. */
   sealer: FrameSealer | null;
+  /** Opens incoming frames; null without a secret. */
   opener: FrameOpener | null;
 }
 
@@ -172,14 +175,22 @@ async function keyed(secret: PeerSecret, side: HandshakeSide, t: Transcript): Pr
 
 /** One handshake's I/O under one deadline. */
 class Session {
+  #conn: ByteWriter;
+  #reader: FrameReader;
+  #timeoutMs: number;
+  #side: HandshakeSide;
   #deadline: number;
 
   constructor(
-    private conn: ByteWriter,
-    private reader: FrameReader,
-    private options: HandshakeOptions,
-    private side: HandshakeSide,
+    conn: ByteWriter,
+    reader: FrameReader,
+    options: HandshakeOptions,
+    side: HandshakeSide,
   ) {
+    this.#conn = conn;
+    this.#reader = reader;
+    this.#timeoutMs = options.timeoutMs;
+    this.#side = side;
     this.#deadline = performance.now() + options.timeoutMs;
   }
 
@@ -189,9 +200,9 @@ class Session {
 
   async send(frame: HandshakeFrame): Promise<void> {
     try {
-      await writeFrame(this.conn, { ...frame }, this.#left());
+      await writeFrame(this.#conn, { ...frame }, this.#left());
     } catch (e) {
-      throw new HandshakeError(`handshake (${this.side}): ${(e as Error).message}`);
+      throw new HandshakeError(`handshake (${this.#side}): ${(e as Error).message}`);
     }
   }
 
@@ -200,20 +211,20 @@ class Session {
   ): Promise<Extract<HandshakeFrame, { type: T }>> {
     let body;
     try {
-      body = await this.reader.read(this.#left());
+      body = await this.#reader.read(this.#left());
     } catch (e) {
       const detail = e instanceof FrameError && e.kind === "timeout"
-        ? `no ${type} within ${this.options.timeoutMs} ms`
+        ? `no ${type} within ${this.#timeoutMs} ms`
         : (e as Error).message;
-      throw new HandshakeError(`handshake (${this.side}): ${detail}`);
+      throw new HandshakeError(`handshake (${this.#side}): ${detail}`);
     }
     const frame = parseHandshake(body);
     if (frame instanceof Error) {
-      throw new HandshakeError(`handshake (${this.side}): ${frame.message}`);
+      throw new HandshakeError(`handshake (${this.#side}): ${frame.message}`);
     }
     if (frame.type === "refuse") throw new HandshakeError(`refused by peer: ${frame.reason}`);
     if (frame.type !== type) {
-      return await this.refuse(`handshake (${this.side}): expected ${type}, got ${frame.type}`);
+      return await this.refuse(`handshake (${this.#side}): expected ${type}, got ${frame.type}`);
     }
     return frame as Extract<HandshakeFrame, { type: T }>;
   }
@@ -221,7 +232,7 @@ class Session {
   /** Tell the peer why (best effort, bounded), then fail. */
   async refuse(reason: string): Promise<never> {
     try {
-      await writeFrame(this.conn, { type: "refuse", reason }, Math.min(this.#left(), 1000));
+      await writeFrame(this.#conn, { type: "refuse", reason }, Math.min(this.#left(), 1000));
     } catch {
       // The peer may already be gone; the reason is logged locally anyway.
     }

@@ -67,6 +67,7 @@ export interface PeerOptions {
 export interface PeerBatch {
   /** The authenticated node name of the sender. */
   from: NodeId;
+  /** Validated messages, in the order sent; never empty. */
   messages: Message[];
 }
 
@@ -83,6 +84,8 @@ export class PeerError extends Error {
 const MAX_QUEUED_BATCHES = 64;
 /** Upper bound on JSON.stringify's growth of a JSON text (every `"` and `\` escaped), plus envelope. */
 const SEAL_OVERHEAD_BYTES = 160;
+
+const utf8 = new TextEncoder();
 
 /** Format an address for logs. */
 export function formatAddr(addr: Deno.Addr): string {
@@ -176,14 +179,16 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
    * a bug of the caller, not of the peer.
    */
   send(messages: readonly Message[]): Promise<boolean> {
-    for (const msg of messages) {
+    // Validated copies: a caller mutating its objects after send() changes nothing.
+    const copies = messages.map((msg) => {
       const checked = parseMessage(msg);
       if (checked instanceof Error) {
         throw new TypeError(`refusing to send an invalid message: ${checked.message}`);
       }
-    }
+      return checked;
+    });
     if (this.closed) return Promise.resolve(false);
-    const chunks = this.#split(messages);
+    const chunks = this.#split(copies);
     const done = this.#writes.then(async () => {
       if (this.closed) return false;
       try {
@@ -242,13 +247,13 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
   }
 
   /** Split a send into chunks that fit the batch cap and the frame size cap. */
-  #split(messages: readonly Message[]): Message[][] {
+  #split(messages: Message[]): Message[][] {
     const limit = this.#sealer
       ? Math.floor((this.#maxFrameBytes - SEAL_OVERHEAD_BYTES) / 2)
       : this.#maxFrameBytes;
     const out: Message[][] = [];
     const fit = (list: Message[]) => {
-      const size = new TextEncoder().encode(JSON.stringify(batchBody(list))).length;
+      const size = utf8.encode(JSON.stringify(batchBody(list))).length;
       if (list.length <= MAX_BATCH_MESSAGES && size <= limit) {
         out.push(list);
       } else if (list.length > 1) {
@@ -259,7 +264,7 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
         throw new TypeError(`a single message of ${size} bytes exceeds the frame cap`);
       }
     };
-    fit([...messages]);
+    fit(messages);
     return out;
   }
 
@@ -368,7 +373,9 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
 
 /** Options of {@linkcode connectPeer}. */
 export interface ConnectPeerOptions extends PeerOptions {
+  /** The peer's host name or address. */
   hostname: string;
+  /** The peer's listen port. */
   port: number;
   /** Refuse the connection unless the peer proves this name. */
   expectNode?: NodeId;

@@ -267,6 +267,22 @@ Deno.test("peer: keyed handshake, sealed messages both ways", async () => {
   }
 });
 
+Deno.test("peer: keyed batches over the frame cap are split and all open", async () => {
+  const secret = await importSecret("k");
+  const server = new Server({ secret, maxFrameBytes: 16 * 1024 });
+  try {
+    const { client, accepted } = await pair(server, { secret, maxFrameBytes: 16 * 1024 });
+    const many = Array.from({ length: 500 }, (_, i) => heartbeat(`"quoted\\${i}"`, i));
+    assert(await client.send(many));
+    const got: Message[] = [];
+    while (got.length < many.length) got.push(...(await receive(accepted)).messages);
+    assertEquals(got, many);
+    await client.close();
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("peer: wrong secret is refused on both sides; the listener goes on", async () => {
   const secret = await importSecret("right");
   const server = new Server({ secret });
@@ -530,6 +546,26 @@ Deno.test("peer: close ends the iteration, fires onClose once, and later sends f
     await Promise.resolve();
     assertEquals(late, ["test done"]);
     assertStringIncludes(accepted.closeReason ?? "", "closed by peer");
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("peer: a slow consumer loses nothing (reading pauses, then resumes)", async () => {
+  const server = new Server();
+  try {
+    const { client, accepted } = await pair(server);
+    for (let i = 0; i < 200; i++) void client.send([heartbeat("db", i)]);
+    assert(await client.send([release]));
+    await new Promise((r) => setTimeout(r, 50)); // let the receive queue fill up
+    const seqs: number[] = [];
+    for (;;) {
+      const [msg] = (await receive(accepted)).messages;
+      if (msg.type === "release") break;
+      if (msg.type === "heartbeat") seqs.push(msg.seq);
+    }
+    assertEquals(seqs, Array.from({ length: 200 }, (_, i) => i));
+    await client.close();
   } finally {
     await server.close();
   }
