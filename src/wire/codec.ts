@@ -203,24 +203,24 @@ const claim = record<Claim>({ node: name, epoch: counter, priority: integer });
 type MessageType = Message["type"];
 type MessageOf<K extends MessageType> = Omit<Extract<Message, { type: K }>, "type">;
 
+/** The fields a heartbeat and its ack share: who the sender is for this resource. */
+const SENDER_STATUS = {
+  resource: name,
+  epoch: counter,
+  role,
+  priority: integer,
+  state,
+  seq: counter,
+};
+
 const MESSAGE_FIELDS: { [K in MessageType]: Fields<MessageOf<K>> } = {
   heartbeat: {
-    resource: name,
-    epoch: counter,
-    role,
-    priority: integer,
-    state,
-    seq: counter,
+    ...SENDER_STATUS,
     leaseMs: duration,
     stopTimeoutMs: duration,
   },
   ack: {
-    resource: name,
-    epoch: counter,
-    role,
-    priority: integer,
-    state,
-    seq: counter,
+    ...SENDER_STATUS,
     granted: boolean,
     holder: optional(claim),
     reason: optional(reason),

@@ -102,6 +102,19 @@ class Server {
   }
 }
 
+/** Run `fn` with a fresh server, and close it afterwards whatever happens. */
+async function withServer(
+  options: Partial<ListenPeersOptions>,
+  fn: (server: Server) => Promise<void>,
+): Promise<void> {
+  const server = new Server(options);
+  try {
+    await fn(server);
+  } finally {
+    await server.close();
+  }
+}
+
 function dial(server: Server, options: Partial<ConnectPeerOptions> = {}): Promise<PeerConnection> {
   return connectPeer({
     self: "nodeA",
@@ -215,8 +228,7 @@ async function rawKeyed(server: Server, secret: PeerSecret) {
 }
 
 Deno.test("peer: listener on port 0 reports its port; messages round trip both ways", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     assert(server.listener.port > 0);
     const { client, accepted } = await pair(server);
     assertEquals(client.node, "nodeB");
@@ -224,14 +236,11 @@ Deno.test("peer: listener on port 0 reports its port; messages round trip both w
     assertEquals([client.side, accepted.side, client.keyed], ["connector", "acceptor", false]);
     await assertWorks(client, accepted);
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: a batch arrives as one frame, in order; huge batches are split", async () => {
-  const server = new Server({ maxFrameBytes: 64 * 1024 });
-  try {
+  await withServer({ maxFrameBytes: 64 * 1024 }, async (server) => {
     const { client, accepted } = await pair(server, { maxFrameBytes: 64 * 1024 });
     const batch = [heartbeat("a", 1), heartbeat("b", 2), release];
     assert(await client.send(batch));
@@ -248,29 +257,23 @@ Deno.test("peer: a batch arrives as one frame, in order; huge batches are split"
     assertEquals(got, many);
     assert(frames > 1, "expected several frames");
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: keyed handshake, sealed messages both ways", async () => {
   const secret = await importSecret("correct horse");
-  const server = new Server({ secret });
-  try {
+  await withServer({ secret }, async (server) => {
     const { client, accepted } = await pair(server, { secret });
     assert(client.keyed && accepted.keyed);
     await assertWorks(client, accepted);
     await assertWorks(client, accepted); // seq numbers advance
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: keyed batches over the frame cap are split and all open", async () => {
   const secret = await importSecret("k");
-  const server = new Server({ secret, maxFrameBytes: 16 * 1024 });
-  try {
+  await withServer({ secret, maxFrameBytes: 16 * 1024 }, async (server) => {
     const { client, accepted } = await pair(server, { secret, maxFrameBytes: 16 * 1024 });
     const many = Array.from({ length: 500 }, (_, i) => heartbeat(`"quoted\\${i}"`, i));
     assert(await client.send(many));
@@ -278,15 +281,12 @@ Deno.test("peer: keyed batches over the frame cap are split and all open", async
     while (got.length < many.length) got.push(...(await receive(accepted)).messages);
     assertEquals(got, many);
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: wrong secret is refused on both sides; the listener goes on", async () => {
   const secret = await importSecret("right");
-  const server = new Server({ secret });
-  try {
+  await withServer({ secret }, async (server) => {
     const e = await assertRejects(() => dial(server, { secret: null }), "key mismatch");
     assert(e instanceof PeerError);
     await assertRejects(
@@ -296,22 +296,17 @@ Deno.test("peer: wrong secret is refused on both sides; the listener goes on", a
     await server.logs.waitFor("failed to prove the shared key");
     assertEquals(server.accepted.length, 0);
     await assertListenerHealthy(server, { secret });
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: an unkeyed node refuses a keyed one", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     await assertRejects(
       async () => dial(server, { secret: await importSecret("k") }),
       "key mismatch",
     );
     await server.logs.waitFor("key mismatch");
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: hostile raw input closes only that connection", async () => {
@@ -458,8 +453,7 @@ Deno.test("peer: a wrong MAC or a replayed frame closes that connection", async 
 });
 
 Deno.test("peer: an address that is not allowed is closed before anything is read", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     server.allow = false;
     const raw = await rawConnect(server);
     try {
@@ -471,27 +465,21 @@ Deno.test("peer: an address that is not allowed is closed before anything is rea
     await assertRejects(() => dial(server));
     server.allow = true;
     await assertListenerHealthy(server);
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: node names are checked on both sides", async () => {
-  const server = new Server({ acceptNode: (node) => node !== "stranger" });
-  try {
+  await withServer({ acceptNode: (node) => node !== "stranger" }, async (server) => {
     await assertRejects(() => dial(server, { self: "stranger" }), "not accepted");
     await assertRejects(() => dial(server, { expectNode: "nodeZ" }), "expected node nodeZ");
     await assertRejects(() => dial(server, { self: "nodeB" }), "own name");
     const { client } = await pair(server, { expectNode: "nodeB" });
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: an idle connection is closed; keepalives keep a quiet one open", async () => {
-  const server = new Server({ idleTimeoutMs: 150, keepaliveMs: 0 });
-  try {
+  await withServer({ idleTimeoutMs: 150, keepaliveMs: 0 }, async (server) => {
     const quiet = await pair(server, { keepaliveMs: 0 });
     const reasons: string[] = [];
     quiet.accepted.onClose((r) => reasons.push(r));
@@ -504,14 +492,11 @@ Deno.test("peer: an idle connection is closed; keepalives keep a quiet one open"
     await new Promise((r) => setTimeout(r, 400));
     assert(!kept.accepted.closed, `closed: ${kept.accepted.closeReason}`);
     await kept.client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: the newest connection from a node supersedes the older one", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     const first = await pair(server);
     const second = await pair(server);
     await server.logs.waitFor("superseded");
@@ -520,14 +505,11 @@ Deno.test("peer: the newest connection from a node supersedes the older one", as
     await assertWorks(second.client, second.accepted);
     await first.client.close();
     await second.client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: close ends the iteration, fires onClose once, and later sends fail", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     const { client, accepted } = await pair(server);
     const iterating = (async () => {
       const got: PeerBatch[] = [];
@@ -546,14 +528,11 @@ Deno.test("peer: close ends the iteration, fires onClose once, and later sends f
     await Promise.resolve();
     assertEquals(late, ["test done"]);
     assertStringIncludes(accepted.closeReason ?? "", "closed by peer");
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: a slow consumer loses nothing (reading pauses, then resumes)", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     const { client, accepted } = await pair(server);
     for (let i = 0; i < 200; i++) void client.send([heartbeat("db", i)]);
     assert(await client.send([release]));
@@ -566,14 +545,11 @@ Deno.test("peer: a slow consumer loses nothing (reading pauses, then resumes)", 
     }
     assertEquals(seqs, Array.from({ length: 200 }, (_, i) => i));
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: sending an invalid message is a caller bug and throws", async () => {
-  const server = new Server();
-  try {
+  await withServer({}, async (server) => {
     const { client } = await pair(server);
     let threw = false;
     try {
@@ -583,9 +559,7 @@ Deno.test("peer: sending an invalid message is a caller bug and throws", async (
     }
     assert(threw);
     await client.close();
-  } finally {
-    await server.close();
-  }
+  });
 });
 
 Deno.test("peer: connecting to a closed port fails fast with a PeerError", async () => {
