@@ -1,4 +1,7 @@
 /** Every command group of the executable, in the order `--help` lists them. */
 import type { Register } from "./main.ts";
+import { registerConfig } from "./config.ts";
 
-export const registers: Register[] = [];
+export const registers: Register[] = [
+  registerConfig,
+];

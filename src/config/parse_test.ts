@@ -80,7 +80,7 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     300_000,
   ]);
   assertEquals(m.commands.start?.argv, ["/usr/local/libexec/svc", "start", "web"]);
-  assertEquals(m.commands.monitor_check?.argv, ["/usr/local/libexec/svc", "monitor_check", "web"]);
+  assertEquals(m.commands.monitor_check, null);
   assertEquals(m.timeoutMs, { start: 60_000, stop: 5_000, status: 60_000, monitor_check: 60_000 });
   assertEquals(cfg.nodes.map((n) => n.node), ["alpha", "beta", "wd"]);
 });

@@ -1,0 +1,66 @@
+/** `hastmon config check|show|convert`: the configuration file, checked, explained, converted. */
+
+import type { Command } from "@commander-js/extra-typings";
+import { CliError, EX } from "./exit.ts";
+import { type CliIO, type Register, setExitCode } from "./main.ts";
+import {
+  ConfigFileError,
+  configPath,
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  type LoadResult,
+  renderCheck,
+  renderShow,
+  showJson,
+} from "../config/mod.ts";
+import { formatDiagnostic } from "../config/diagnostics.ts";
+
+const CONFIG_HELP = `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
+const NODE_HELP = "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
+
+async function load(opts: { config?: string; node?: string }): Promise<LoadResult> {
+  try {
+    return await loadConfig(configPath(opts.config), { node: opts.node });
+  } catch (e) {
+    if (e instanceof ConfigFileError) throw new CliError(e.message, EX.NOINPUT);
+    throw e;
+  }
+}
+
+/** Register `hastmon config …`. */
+export const registerConfig: Register = (program: Command, io: CliIO) => {
+  const config = program.command("config")
+    .description("check, show and convert the configuration file");
+
+  config.command("check")
+    .description(
+      "validate the configuration and the timing rule; print every error as file:line:col: message",
+    )
+    .option("-c, --config <file>", CONFIG_HELP)
+    .option("--node <name>", NODE_HELP)
+    .action(async (opts) => {
+      const result = await load(opts);
+      const { out, err } = renderCheck(result);
+      io.out(out);
+      io.err(err);
+      if (result.errors.length > 0) setExitCode(EX.CONFIG);
+    });
+
+  config.command("show")
+    .description("print the effective settings after inheritance, with where each comes from")
+    .option("-c, --config <file>", CONFIG_HELP)
+    .option("--node <name>", NODE_HELP)
+    .option("--json", "print JSON (versioned schema, durations in seconds)")
+    .action(async (opts) => {
+      const result = await load(opts);
+      for (const e of result.errors) io.err(formatDiagnostic(e) + "\n");
+      if (result.config !== null) {
+        io.out(
+          opts.json
+            ? JSON.stringify(showJson(result.config), null, 2) + "\n"
+            : renderShow(result.config),
+        );
+      }
+      if (result.errors.length > 0) setExitCode(EX.CONFIG);
+    });
+};
