@@ -1,0 +1,366 @@
+/**
+ * The dead man's switch. If the daemon is killed with -9 or frozen with
+ * SIGSTOP, the service it started keeps running while another node takes over
+ * once the lease has run out (PRODUCT.md §3.1, §3.3). The guard is a separate
+ * process, in its own process group and session (so a signal to the daemon's
+ * group or terminal does not reach it), fed by the daemon through a pipe on
+ * its stdin, one JSON command per line:
+ *
+ * - `{"type":"arm","resource":R,"remainingMs":N,"stop":H,"panic":H|null}` —
+ *   R's service is active and its lease ends N ms from now. A duration,
+ *   because the clocks of two processes are not comparable: the guard counts
+ *   from receipt, so its deadline is late by the pipe transit at most.
+ * - `{"type":"stopping","resource":R,"timeoutMs":N}` — the daemon is stopping
+ *   R itself: the lease deadline no longer applies, but if no disarm comes
+ *   within N + grace, the guard runs panic (if set).
+ * - `{"type":"disarm","resource":R}` — R is stopped, or not active.
+ *
+ * H is `{"argv":[...],"env":{...},"timeoutMs":N}` (and optionally `"cwd"`).
+ *
+ * The guard acts (a) when its stdin reaches EOF — the daemon is gone (its
+ * write end is close-on-exec, so no hook or service inherits it): it runs stop
+ * for every resource not disarmed, stopping ones included, at once and in
+ * parallel, then exits; and (b) when an armed resource's deadline passes
+ * without a newer arm — the daemon is frozen or wedged: it runs stop and
+ * forgets the resource. A stop that does not exit 0 (failure, timeout) is
+ * followed by panic, when one is set. Stops run through the one hook runner,
+ * and never overlap for one resource.
+ */
+import type { Logger } from "./log.ts";
+import { DEFAULT_GRACE_MS, type HookResult, runHook } from "./hooks.ts";
+import { HookSerializer } from "./hook_serializer.ts";
+import { readLines } from "./lines.ts";
+
+/** A hook the guard runs on the daemon's behalf (stop or panic). */
+export interface GuardHook {
+  argv: string[];
+  env: Record<string, string>;
+  timeoutMs: number;
+  cwd?: string;
+}
+
+/** The daemon → guard protocol, one JSON object per line. */
+export type GuardCommand =
+  | { type: "arm"; resource: string; remainingMs: number; stop: GuardHook; panic: GuardHook | null }
+  | { type: "stopping"; resource: string; timeoutMs: number }
+  | { type: "disarm"; resource: string };
+
+/** Longest command line the guard reads; longer ones are rejected. */
+const MAX_COMMAND_CHARS = 1 << 20;
+
+/** Parse and validate one command line; throws why it is not a command. */
+export function parseGuardCommand(line: string): GuardCommand {
+  const data: unknown = JSON.parse(line);
+  if (!isRecord(data)) throw new Error("not a JSON object");
+  if (typeof data.resource !== "string" || data.resource === "") {
+    throw new Error("resource must be a non-empty string");
+  }
+  const resource = data.resource;
+  switch (data.type) {
+    case "arm":
+      return {
+        type: "arm",
+        resource,
+        remainingMs: duration(data.remainingMs, "remainingMs"),
+        stop: guardHook(data.stop, "stop"),
+        panic: data.panic === null ? null : guardHook(data.panic, "panic"),
+      };
+    case "stopping":
+      return { type: "stopping", resource, timeoutMs: duration(data.timeoutMs, "timeoutMs") };
+    case "disarm":
+      return { type: "disarm", resource };
+    default:
+      throw new Error(`unknown type ${JSON.stringify(data.type)}`);
+  }
+}
+
+function guardHook(v: unknown, name: string): GuardHook {
+  if (!isRecord(v)) throw new Error(`${name} must be an object`);
+  const { argv, env, cwd } = v;
+  if (!Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === "string")) {
+    throw new Error(`${name}.argv must be a non-empty list of strings`);
+  }
+  if (!isRecord(env) || !Object.values(env).every((e) => typeof e === "string")) {
+    throw new Error(`${name}.env must map names to strings`);
+  }
+  if (cwd !== undefined && typeof cwd !== "string") throw new Error(`${name}.cwd must be a string`);
+  const hook: GuardHook = {
+    argv,
+    env: env as Record<string, string>,
+    timeoutMs: duration(v.timeoutMs, `${name}.timeoutMs`),
+  };
+  if (cwd !== undefined) hook.cwd = cwd;
+  return hook;
+}
+
+function duration(v: unknown, name: string): number {
+  if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
+    throw new Error(`${name} must be a non-negative number of ms`);
+  }
+  return v;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** How the guard process runs. */
+export interface GuardRunOptions {
+  /** The channel from the daemon (the guard's stdin). */
+  input: ReadableStream<Uint8Array>;
+  logger: Logger;
+  /** SIGTERM → SIGKILL grace of the guard's hooks, and slack of a `stopping` deadline. */
+  graceMs: number;
+}
+
+/**
+ * The guard process's work: obey commands until the channel closes, then
+ * stop what is still armed. Resolves once every stop (and panic) it started
+ * has ended.
+ */
+export async function runGuard(opts: GuardRunOptions): Promise<void> {
+  const watch = new LeaseWatch(opts.logger, opts.graceMs);
+  try {
+    for await (const line of readLines(opts.input, MAX_COMMAND_CHARS)) {
+      if (line.trim() === "") continue;
+      let command: GuardCommand;
+      try {
+        command = parseGuardCommand(line);
+      } catch (e) {
+        opts.logger.error(`ignored a bad command (${(e as Error).message}): ${line.slice(0, 200)}`);
+        continue;
+      }
+      watch.apply(command);
+    }
+  } catch (e) {
+    opts.logger.error(`reading from the daemon failed: ${(e as Error).message}`);
+  }
+  watch.daemonGone();
+  await watch.settled();
+  opts.logger.info("guard exits");
+}
+
+/** What the guard knows of one resource that it may have to stop. */
+interface Watched {
+  stop: GuardHook;
+  panic: GuardHook | null;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** The guard's state: the resources it watches and the stops it runs. */
+class LeaseWatch {
+  #watched = new Map<string, Watched>();
+  #runs = new HookSerializer();
+
+  constructor(readonly logger: Logger, readonly graceMs: number) {}
+
+  apply(command: GuardCommand): void {
+    const { resource } = command;
+    this.logger.debug(
+      `${command.type}${"remainingMs" in command ? ` ${command.remainingMs} ms` : ""}`,
+      resource,
+    );
+    switch (command.type) {
+      case "arm": {
+        clearTimeout(this.#watched.get(resource)?.timer);
+        const timer = setTimeout(() => {
+          this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
+        }, command.remainingMs);
+        this.#watched.set(resource, { stop: command.stop, panic: command.panic, timer });
+        return;
+      }
+      case "stopping": {
+        const watched = this.#watched.get(resource);
+        if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
+        clearTimeout(watched.timer);
+        const limit = command.timeoutMs + this.graceMs;
+        watched.timer = setTimeout(() => this.#panic(resource, limit), limit);
+        return;
+      }
+      case "disarm":
+        this.#take(resource);
+        return;
+    }
+  }
+
+  /** The channel closed: stop everything still watched, all at once. */
+  daemonGone(): void {
+    const resources = [...this.#watched.keys()];
+    if (resources.length > 0) this.logger.warning(`daemon gone; stopping ${resources.join(", ")}`);
+    for (const resource of resources) this.#stop(resource, "the daemon is gone");
+  }
+
+  /** Settles when every stop and panic started so far has ended. */
+  settled(): Promise<void> {
+    return this.#runs.idle();
+  }
+
+  #take(resource: string): Watched | undefined {
+    const watched = this.#watched.get(resource);
+    clearTimeout(watched?.timer);
+    this.#watched.delete(resource);
+    return watched;
+  }
+
+  #stop(resource: string, why: string): void {
+    const watched = this.#take(resource);
+    if (watched === undefined) return;
+    this.logger.warning(`${why}: running stop`, resource);
+    this.#runs.run(resource, "stop", async () => {
+      const stopped = await this.#run(resource, "stop", watched.stop);
+      if (stopped.outcome.kind === "exit" && stopped.outcome.code === 0) return;
+      await this.#runPanic(resource, watched.panic, "the stop did not succeed");
+    });
+  }
+
+  #panic(resource: string, limitMs: number): void {
+    const watched = this.#take(resource);
+    if (watched === undefined) return;
+    this.#runs.run(
+      resource,
+      "panic",
+      () =>
+        this.#runPanic(
+          resource,
+          watched.panic,
+          `the daemon's stop did not end within ${limitMs} ms`,
+        ),
+    );
+  }
+
+  async #runPanic(resource: string, panic: GuardHook | null, why: string): Promise<void> {
+    if (panic === null) {
+      this.logger.error(`${why} and no panic is set: the service may still be running`, resource);
+      return;
+    }
+    this.logger.error(`${why}: running panic`, resource);
+    await this.#run(resource, "panic", panic);
+  }
+
+  async #run(resource: string, name: string, hook: GuardHook): Promise<HookResult> {
+    const result = await runHook({
+      command: hook.argv,
+      env: hook.env,
+      timeoutMs: hook.timeoutMs,
+      graceMs: this.graceMs,
+      cwd: hook.cwd,
+      log: (stream, line) => this.logger.debug(`${name} ${stream}: ${line}`, resource),
+    });
+    const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
+    this.logger.log(
+      ok ? "info" : "error",
+      `${name} ended after ${result.durationMs} ms: ${JSON.stringify(result.outcome)}`,
+      resource,
+    );
+    return result;
+  }
+}
+
+/** How to start a guard process. */
+export interface GuardSpawnOptions {
+  /**
+   * The guard program and its leading arguments; by default
+   * `deno run -A --no-config <guard_main.ts>`. A single binary passes its own
+   * path and a guard subcommand. `--log`, `--grace-ms` and `-d` are appended.
+   */
+  command?: string[];
+  /** The guard's log file; its stderr otherwise. */
+  logPath?: string;
+  /** SIGTERM → SIGKILL grace of its hooks; {@link DEFAULT_GRACE_MS} by default. */
+  graceMs?: number;
+  /** Debug depth of its log (the daemon's `-d` count). */
+  verbosity?: number;
+  /** The guard's stderr: the daemon's ("inherit", the default) or /dev/null. */
+  stderr?: "inherit" | "null";
+}
+
+/** The daemon's side of the guard: spawns it and sends it commands. */
+export class Guard {
+  readonly #child: Deno.ChildProcess;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  /** Resources armed or stopping, i.e. not disarmed. */
+  readonly #active = new Set<string>();
+
+  private constructor(child: Deno.ChildProcess) {
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    // A write to a dead guard rejects the caller; this only keeps the writer's own promise handled.
+    this.#writer.closed.catch(() => {});
+  }
+
+  /** Start a guard process, detached into its own process group and session. */
+  static spawn(opts: GuardSpawnOptions = {}): Guard {
+    const [program, ...lead] = opts.command ?? defaultGuardCommand();
+    const args = [...lead, "--grace-ms", String(opts.graceMs ?? DEFAULT_GRACE_MS)];
+    if (opts.logPath !== undefined) args.push("--log", opts.logPath);
+    for (let i = 0; i < (opts.verbosity ?? 0); i++) args.push("-d");
+    const child = new Deno.Command(program, {
+      args,
+      detached: true,
+      stdin: "piped",
+      stdout: "null",
+      stderr: opts.stderr ?? "inherit",
+    }).spawn();
+    return new Guard(child);
+  }
+
+  /** The guard's pid. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Settles when the guard process has exited (expected only after {@link close}). */
+  get exited(): Promise<Deno.CommandStatus> {
+    return this.#child.status;
+  }
+
+  /** `resource`'s service is active and its lease ends `remainingMs` from now. */
+  arm(
+    resource: string,
+    remainingMs: number,
+    stop: GuardHook,
+    panic: GuardHook | null,
+  ): Promise<void> {
+    this.#active.add(resource);
+    return this.#send({ type: "arm", resource, remainingMs, stop, panic });
+  }
+
+  /** The daemon is stopping `resource` itself, bounded by `timeoutMs`. */
+  stopping(resource: string, timeoutMs: number): Promise<void> {
+    return this.#send({ type: "stopping", resource, timeoutMs });
+  }
+
+  /** `resource`'s service is stopped or not active. */
+  disarm(resource: string): Promise<void> {
+    this.#active.delete(resource);
+    return this.#send({ type: "disarm", resource });
+  }
+
+  /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
+  async close(): Promise<Deno.CommandStatus> {
+    try {
+      for (const resource of [...this.#active]) await this.disarm(resource);
+      await this.#writer.close();
+    } catch {
+      // The guard is gone already; its status tells how it ended.
+    }
+    return await this.#child.status;
+  }
+
+  async #send(command: GuardCommand): Promise<void> {
+    try {
+      await this.#writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));
+    } catch (e) {
+      throw new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** `deno run` of guard_main.ts beside this module; only when running from source. */
+function defaultGuardCommand(): string[] {
+  const main = new URL("./guard_main.ts", import.meta.url);
+  if (main.protocol !== "file:") {
+    throw new Error(`cannot run the guard from ${main.href}: pass GuardSpawnOptions.command`);
+  }
+  return [Deno.execPath(), "run", "-A", "--no-config", decodeURIComponent(main.pathname)];
+}

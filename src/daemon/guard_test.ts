@@ -1,0 +1,252 @@
+import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import { Guard, type GuardHook, parseGuardCommand } from "./guard.ts";
+import { readLines } from "./lines.ts";
+import { killQuietly, processAlive, readPid, waitFor, writeScript } from "./test_helpers.ts";
+
+/**
+ * A temporary directory with a service (`sleep 300`), a stop script that
+ * records itself in `marker` and kills the service, and a panic script that
+ * records itself. STOP_EXIT makes the stop fail.
+ */
+async function withFixture(
+  fn: (f: {
+    dir: string;
+    stop: (env?: Record<string, string>) => GuardHook;
+    panic: GuardHook;
+    marker: () => Promise<string[]>;
+    spawnGuard: () => Guard;
+  }) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-guard-" });
+  const guards: Guard[] = [];
+  try {
+    const stopPath = await writeScript(
+      dir,
+      "stop",
+      `echo "stop $HASTMON_RESOURCE" >> ${dir}/marker
+       [ -f ${dir}/service.pid ] && kill $(cat ${dir}/service.pid)
+       exit \${STOP_EXIT:-0}`,
+    );
+    const panicPath = await writeScript(
+      dir,
+      "panic",
+      `echo "panic $HASTMON_RESOURCE" >> ${dir}/marker`,
+    );
+    await fn({
+      dir,
+      stop: (env = {}) => ({
+        argv: [stopPath],
+        env: { HASTMON_RESOURCE: "web", ...env },
+        timeoutMs: 2000,
+      }),
+      panic: { argv: [panicPath], env: { HASTMON_RESOURCE: "web" }, timeoutMs: 2000 },
+      marker: async () => {
+        const text = await Deno.readTextFile(`${dir}/marker`).catch(() => "");
+        return text.split("\n").filter((l) => l !== "");
+      },
+      spawnGuard: () => {
+        const guard = Guard.spawn({ logPath: `${dir}/guard.log`, graceMs: 200, verbosity: 1 });
+        guards.push(guard);
+        return guard;
+      },
+    });
+  } finally {
+    for (const guard of guards) await guard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The service the stop script kills: `sleep 300`, its pid in service.pid. */
+async function startService(dir: string): Promise<Deno.ChildProcess> {
+  const service = new Deno.Command("sleep", {
+    args: ["300"],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  })
+    .spawn();
+  await Deno.writeTextFile(`${dir}/service.pid`, `${service.pid}\n`);
+  return service;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+Deno.test("guard: when the daemon is killed with -9, the guard runs stop and exits", async () => {
+  await withFixture(async ({ dir, marker }) => {
+    // The "daemon": spawns the guard, starts the service through a start hook
+    // (so the service could inherit the guard's channel if it leaked), arms it.
+    await writeScript(dir, "start", `sleep 300 & echo $! > ${dir}/service.pid`);
+    const daemon = `${dir}/daemon.ts`;
+    await Deno.writeTextFile(
+      daemon,
+      `import { Guard } from ${JSON.stringify(new URL("./guard.ts", import.meta.url).href)};
+       import { runHook } from ${JSON.stringify(new URL("./hooks.ts", import.meta.url).href)};
+       const guard = Guard.spawn({ logPath: "${dir}/guard.log", graceMs: 200 });
+       const start = await runHook({ command: ["${dir}/start"], env: {}, timeoutMs: 5000, graceMs: 200 });
+       const stop = { argv: ["${dir}/stop"], env: { HASTMON_RESOURCE: "web" }, timeoutMs: 2000 };
+       await guard.arm("web", 60_000, stop, null);
+       console.log(JSON.stringify({ guard: guard.pid, start: start.outcome }));
+       setInterval(() => {}, 1000);`,
+    );
+    const helper = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-config", daemon],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const lines = readLines(helper.stdout, 1000);
+    let guardPid = 0;
+    try {
+      const report = JSON.parse((await lines.next()).value ?? "null");
+      assertEquals(report.start, { kind: "exit", code: 0 });
+      guardPid = report.guard;
+      const service = await readPid(`${dir}/service.pid`);
+      assert(processAlive(service), "the service runs");
+      assertEquals(await marker(), []);
+
+      helper.kill("SIGKILL");
+      assertEquals((await helper.status).signal, "SIGKILL");
+      await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+      assertEquals(await marker(), ["stop web"]);
+      await waitFor(() => !processAlive(service), 2000, "the service to be stopped");
+      await waitFor(() => !processAlive(guardPid), 2000, "the guard to exit");
+      assertStringIncludes(await Deno.readTextFile(`${dir}/guard.log`), "the daemon is gone");
+    } finally {
+      killQuietly(helper.pid);
+      await helper.status;
+      await lines.return(undefined);
+    }
+  });
+});
+
+Deno.test("guard: a lease deadline that passes without a new arm runs stop", async () => {
+  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await guard.arm("web", 500, stop(), null);
+    await sleep(150);
+    assertEquals(await marker(), [], "stopped before the deadline");
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+    assertEquals(await marker(), ["stop web"]);
+    assertEquals((await service.status).signal, "SIGTERM");
+    assertEquals((await guard.close()).code, 0);
+    assertStringIncludes(await Deno.readTextFile(`${dir}/guard.log`), "lease deadline passed");
+  });
+});
+
+Deno.test("guard: a re-arm pushes the deadline back", async () => {
+  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    for (let i = 0; i < 5; i++) {
+      await guard.arm("web", 300, stop(), null);
+      await sleep(100);
+    }
+    assertEquals(await marker(), [], "stopped although re-armed in time");
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+    await service.status;
+    await guard.close();
+  });
+});
+
+Deno.test("guard: a stop that fails is followed by panic", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await guard.arm("web", 100, stop({ STOP_EXIT: "1" }), panic);
+    await waitFor(async () => (await marker()).length >= 2, 5000, "stop and panic");
+    assertEquals(await marker(), ["stop web", "panic web"]);
+    await service.status;
+    await guard.close();
+  });
+});
+
+Deno.test("guard: a daemon stop that is not disarmed in time is followed by panic", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await guard.arm("web", 60_000, stop(), panic);
+    await guard.stopping("web", 200); // Panic due 200 + 200 ms grace from now.
+    await sleep(150);
+    assertEquals(await marker(), []);
+    await waitFor(async () => (await marker()).length > 0, 5000, "the panic");
+    assertEquals(await marker(), ["panic web"]);
+    assert(processAlive(service.pid), "the guard ran a stop although the daemon was stopping");
+    service.kill();
+    await service.status;
+    await guard.close();
+  });
+});
+
+Deno.test("guard: disarm, and a daemon stop disarmed in time, run nothing", async () => {
+  await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
+    const guard = spawnGuard();
+    await guard.arm("web", 300, stop(), panic);
+    await guard.disarm("web");
+    await guard.arm("db", 60_000, stop({ HASTMON_RESOURCE: "db" }), panic);
+    await guard.stopping("db", 100);
+    await guard.disarm("db");
+    await sleep(700); // Beyond web's deadline and db's stopping limit (100 + 200 ms).
+    assertEquals(await marker(), []);
+    assertEquals((await guard.close()).code, 0);
+    assertEquals(await marker(), []);
+  });
+});
+
+Deno.test("guard: a clean close exits without stopping anything", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await guard.arm("web", 60_000, stop(), panic);
+    await guard.arm("db", 60_000, stop({ HASTMON_RESOURCE: "db" }), null);
+    const t0 = performance.now();
+    const status = await guard.close();
+    assertEquals(status.code, 0);
+    assert(performance.now() - t0 < 3000, `close took ${performance.now() - t0} ms`);
+    assertEquals(await marker(), []);
+    assert(processAlive(service.pid), "the service was stopped");
+    service.kill();
+    await service.status;
+  });
+});
+
+Deno.test("guard commands are validated", () => {
+  const hook = { argv: ["/bin/stop"], env: { A: "1" }, timeoutMs: 5 };
+  assertEquals(
+    parseGuardCommand(
+      JSON.stringify({ type: "arm", resource: "r", remainingMs: 10, stop: hook, panic: null }),
+    ),
+    { type: "arm", resource: "r", remainingMs: 10, stop: hook, panic: null },
+  );
+  assertEquals(parseGuardCommand('{"type":"disarm","resource":"r"}'), {
+    type: "disarm",
+    resource: "r",
+  });
+  const bad: [unknown, string][] = [
+    [[], "not a JSON object"],
+    [{ type: "disarm" }, "resource must be a non-empty string"],
+    [{ type: "fire", resource: "r" }, 'unknown type "fire"'],
+    [
+      { type: "stopping", resource: "r", timeoutMs: -1 },
+      "timeoutMs must be a non-negative number of ms",
+    ],
+    [
+      { type: "arm", resource: "r", remainingMs: 1, stop: { ...hook, argv: [] }, panic: null },
+      "stop.argv must be a non-empty list of strings",
+    ],
+    [
+      { type: "arm", resource: "r", remainingMs: 1, stop: hook, panic: { ...hook, env: { A: 1 } } },
+      "panic.env must map names to strings",
+    ],
+    [{ type: "arm", resource: "r", remainingMs: "soon", stop: hook, panic: null }, "remainingMs"],
+  ];
+  for (const [command, reason] of bad) {
+    let message = "accepted";
+    try {
+      parseGuardCommand(JSON.stringify(command));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assertStringIncludes(message, reason, JSON.stringify(command));
+  }
+});
