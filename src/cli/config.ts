@@ -14,6 +14,8 @@ import {
   showJson,
 } from "../config/mod.ts";
 import { formatDiagnostic } from "../config/diagnostics.ts";
+import { convertLegacy } from "../config/legacy/convert.ts";
+import { LegacyConfigError } from "../config/legacy/parser.ts";
 
 const CONFIG_HELP = `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
 const NODE_HELP = "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
@@ -62,5 +64,33 @@ export const registerConfig: Register = (program: Command, io: CliIO) => {
         );
       }
       if (result.errors.length > 0) setExitCode(EX.CONFIG);
+    });
+
+  config.command("convert")
+    .description("convert an original hastmon.conf into hastmon.toml, printed on standard output")
+    .argument("<file>", "the hastmon.conf to convert")
+    .action(async (file) => {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(file);
+      } catch (e) {
+        const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
+        throw new CliError(`cannot read ${file}: ${why}`, EX.NOINPUT);
+      }
+      try {
+        const { toml, notes } = convertLegacy(text, file);
+        io.out(toml);
+        if (notes > 0) {
+          io.err(
+            `hastmon: ${notes} difference${
+              notes === 1 ? " is" : "s are"
+            } marked with NOTE comments\n`,
+          );
+        }
+      } catch (e) {
+        if (!(e instanceof LegacyConfigError)) throw e;
+        io.err(`${file}:${e.line}:${e.col}: ${e.message}\n`);
+        setExitCode(EX.CONFIG);
+      }
     });
 };
