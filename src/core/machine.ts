@@ -43,7 +43,7 @@ export interface Defects {
   noSelfFencing?: boolean;
   /** Complaints count even while the primary is connected (the original's banking bug). */
   countComplaintsWhileConnected?: boolean;
-  /** Take over on complaints without waiting out the old primary's lease. */
+  /** Take over on complaints without waiting out the old primary's lease (granters neither). */
   noLeaseWait?: boolean;
   /** Count the lease from the ack's arrival instead of the request's send time. */
   renewOnReceipt?: boolean;
@@ -416,7 +416,7 @@ function decideGrant(
     return { granted: false, holder: better, reason: `${better.node} claims a later epoch` };
   }
   const changed = !g || g.holder.node !== claim.node || g.holder.epoch !== claim.epoch;
-  const h = holdMs(
+  const h = m.defects.noLeaseWait ? 0 : holdMs(
     Math.max(claimLeaseMs, leaseMs(m.settings)),
     Math.max(claimStopMs, m.settings.stopTimeoutMs),
     m.settings.clockSkew,
@@ -444,8 +444,9 @@ function onAck(m: Machine, fx: Effect[], from: NodeId, msg: Message & { type: "a
   if (m.role !== "primary") return;
   const sentAt = m.sent.get(msg.seq);
   if (msg.granted) {
-    if (sentAt === undefined) return; // too old or from before a restart: proves nothing
-    const until = (m.defects.renewOnReceipt ? m.now : sentAt) + leaseMs(m.settings);
+    // Too old or from before a restart: proves nothing.
+    if (sentAt === undefined && !m.defects.renewOnReceipt) return;
+    const until = (m.defects.renewOnReceipt ? m.now : sentAt!) + leaseMs(m.settings);
     const prev = m.grantsFrom.get(from) ?? -Infinity;
     if (until > prev) m.grantsFrom.set(from, until);
     updateLease(m, fx);
@@ -774,6 +775,7 @@ function checkLease(m: Machine, fx: Effect[]) {
 }
 
 function hasLease(m: Machine): boolean {
+  if (m.defects.noSelfFencing && m.leaseUntil !== null) return true;
   return m.forced || (m.leaseUntil !== null && m.leaseUntil > m.now);
 }
 

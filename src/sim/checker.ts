@@ -33,6 +33,8 @@ export class Checker {
   private lastPrimaryHeard = new Map<string, number>();
   private roles = new Map<string, Role>();
   private downAt = new Map<string, number>();
+  private outageSince = new Map<string, number | null>();
+  private longestOutage = new Map<string, number>();
 
   constructor(
     private cluster: Cluster,
@@ -82,6 +84,28 @@ export class Checker {
       list.push({ from, at: real, whileDisconnected: !connected });
       this.complaints.set(key, list);
     }
+  }
+
+  /** A service process came up or went away somewhere: track outages. */
+  onRunning(resource: string, _running: boolean) {
+    const up = this.cluster.runningNodes(resource).length > 0;
+    const since = this.outageSince.get(resource);
+    if (up && since !== undefined && since !== null) {
+      const len = this.cluster.now - since;
+      this.longestOutage.set(resource, Math.max(this.longestOutage.get(resource) ?? 0, len));
+      this.outageSince.set(resource, null);
+    } else if (!up && since === null) {
+      this.outageSince.set(resource, this.cluster.now);
+    } else if (up && since === undefined) {
+      this.outageSince.set(resource, null); // first start: outages count from here
+    }
+  }
+
+  /** The longest time no node ran the service, after it first ran (ongoing outages count). */
+  outage(resource: string): number {
+    const since = this.outageSince.get(resource);
+    const ongoing = since === null || since === undefined ? 0 : this.cluster.now - since;
+    return Math.max(this.longestOutage.get(resource) ?? 0, ongoing);
   }
 
   /** The transport told `to` that `peer` is gone (its daemon died). */

@@ -230,10 +230,7 @@ export class Cluster {
     const node = this.nodes.get(name)!;
     if (!node.powered) {
       node.powered = true;
-      for (const r of this.resources) {
-        const s = this.service(r, name);
-        s.running = false;
-      }
+      for (const r of this.resources) this.setRunning(r, name, false);
     }
     if (opts.loseState) node.persisted.clear();
     node.daemonUp = true;
@@ -263,9 +260,8 @@ export class Cluster {
     node.powered = false;
     this.killDaemonProcess(node);
     for (const r of this.resources) {
-      const s = this.service(r, name);
-      s.running = false;
-      if (s.active) this.endActive(r, name, "node crashed");
+      this.setRunning(r, name, false);
+      if (this.service(r, name).active) this.endActive(r, name, "node crashed");
     }
   }
 
@@ -338,6 +334,12 @@ export class Cluster {
     this.linkLoss.clear();
     this.linkDelay.clear();
   }
+  /** The service process dies on its own (the daemon only learns it from status). */
+  serviceDies(name: NodeId) {
+    this.note(name, "service process dies");
+    for (const r of this.resources) this.setRunning(r, name, false);
+  }
+
   setHang(name: NodeId, what: "status" | "stop", on: boolean) {
     const node = this.nodes.get(name)!;
     if (what === "status") node.hangStatus = on;
@@ -461,7 +463,7 @@ export class Cluster {
         this.note(node.name, `start ${resource} (epoch ${fx.epoch})`);
         this.beginActive(resource, node.name);
         finish(this.rng.range(...this.opts.hooks.startMs), () => {
-          svc.running = true;
+          this.setRunning(resource, node.name, true);
           return { kind: "exit", code: 0 };
         });
         break;
@@ -473,7 +475,7 @@ export class Cluster {
         } else {
           const d = Math.min(this.rng.range(...this.opts.hooks.stopMs), fx.timeoutMs * 0.9);
           finish(d, () => {
-            svc.running = false;
+            this.setRunning(resource, node.name, false);
             if (svc.active) this.endActive(resource, node.name, "stopped");
             return { kind: "exit", code: 0 };
           });
@@ -496,6 +498,13 @@ export class Cluster {
       default:
         break; // notifications: nothing comes back
     }
+  }
+
+  private setRunning(resource: string, node: NodeId, running: boolean) {
+    const s = this.service(resource, node);
+    if (s.running === running) return;
+    s.running = running;
+    this.checker.onRunning(resource, running);
   }
 
   private beginActive(resource: string, node: NodeId) {
@@ -529,7 +538,7 @@ export class Cluster {
     }
     const d = Math.min(this.rng.range(...this.opts.hooks.stopMs), settings.stopTimeoutMs * 0.9);
     this.at(this.now + d / node.rate, () => {
-      svc.running = false;
+      this.setRunning(resource, node.name, false);
       if (svc.active) this.endActive(resource, node.name, "stopped by guard");
     });
   }
@@ -546,6 +555,11 @@ export class Cluster {
       if (node.lease.get(resource) !== until) return;
       this.guardStop(node, resource, "lease deadline passed while the daemon is frozen");
     });
+  }
+
+  /** Nodes on which the service process runs now. */
+  runningNodes(resource: string): NodeId[] {
+    return [...this.nodes.keys()].filter((n) => this.service(resource, n).running);
   }
 
   /** Nodes on which the resource is active now. */

@@ -23,8 +23,21 @@ export const FAULT_KINDS = [
   "hung-status",
   "hung-stop",
   "restart-lost-state",
+  "service-dies",
+  "slow-return",
 ] as const;
 export type FaultKind = typeof FAULT_KINDS[number];
+
+/** Faults after which the service must come back quickly, wherever it runs. */
+const RECOVERABLE = new Set<FaultKind>([
+  "crash",
+  "kill-daemon",
+  "pause",
+  "restart-lost-state",
+  "both-primary",
+  "hung-status",
+  "service-dies",
+]);
 
 /** A fault placed at a time, lasting a while (ms of real time). */
 export interface Fault {
@@ -75,6 +88,9 @@ export function defaultLayout(opts: {
   heartbeatMs?: number;
   hasPanic?: boolean;
   equalPriorities?: boolean;
+  /** Fractions of the heartbeat interval (default 1). */
+  timeoutRatio?: number;
+  stopTimeoutRatio?: number;
 } = {}): Layout {
   const names = opts.nodes ?? ["a", "b", "w"];
   const nodes = names.map((name, i) => ({
@@ -98,9 +114,9 @@ export function defaultLayout(opts: {
         heartbeatIntervalMs: I,
         complaintCount: 3,
         complaintIntervalMs: 10 * I,
-        timeoutMs: I,
+        timeoutMs: I * (opts.timeoutRatio ?? 1),
         attempts: 5,
-        stopTimeoutMs: I,
+        stopTimeoutMs: I * (opts.stopTimeoutRatio ?? 1),
         clockSkew: 0.1,
         hookTimeoutMs: 2 * I,
         methodTimeoutMs: {},
@@ -160,7 +176,8 @@ export function randomSchedule(
   const faults: Fault[] = [];
   for (let i = 0; i < count; i++) {
     const kind = rng.pick(kinds);
-    const at = rng.range(8 * I, 30 * I);
+    // "Both nodes started as primary" happens at start.
+    const at = kind === "both-primary" ? 0 : rng.range(8 * I, 30 * I);
     const duration = rng.range(1 * I, 20 * I);
     // Faults aim at the primary more often: that is where safety is at stake.
     const target = rng.chance(0.6) ? primary : rng.pick(names);
@@ -227,6 +244,36 @@ export function runScenario(opts: RunOptions): RunResult {
       }
     } else if (f.duration > promised + 2 * I) {
       cluster.checker.report("no-failover", r, `no node took over after the primary died`);
+    }
+  }
+  // Faults of these kinds on one node must not cause a long outage (on two at once they
+  // may: a lost quorum is an outage by design).
+  const targets = new Set(faults.flatMap((f) => f.nodes));
+  if (targets.size === 1 && faults.every((f) => RECOVERABLE.has(f.kind))) {
+    const s0 = layout.settings.get(layout.resources[0])!.values().next().value!;
+    const bound = promised + (s0.attempts + 2) * I + 2 * s0.hookTimeoutMs;
+    for (const r of layout.resources) {
+      const out = cluster.checker.outage(r);
+      if (out > bound) {
+        cluster.checker.report(
+          "no-failover",
+          r,
+          `the service ran nowhere for ${(out / 1000).toFixed(3)}s (bound ${
+            (bound / 1000).toFixed(3)
+          }s)`,
+        );
+      }
+    }
+  }
+  // Two nodes told to be primary at once: exactly one must start, at once (never both yield).
+  if (bothPrimary) {
+    const first = cluster.checker.activations[0];
+    if (!first || first.t > 3 * I) {
+      cluster.checker.report(
+        "no-failover",
+        layout.resources[0],
+        `both nodes were primary at start and nobody started within ${3 * I} ms`,
+      );
     }
   }
   // After every fault healed, some node must run each resource.
@@ -315,6 +362,21 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
     case "watchdog-down":
       c.at(f.at, () => c.crash(a));
       c.at(end, () => c.startDaemon(a));
+      break;
+    case "service-dies":
+      c.at(f.at, () => c.serviceDies(a));
+      break;
+    case "slow-return":
+      // Replies to the node get slower and slower (a queue building up), with no gap
+      // long enough to lose the lease by itself.
+      c.at(f.at, () => c.note("net", `SLOWER and slower links into ${a}`));
+      for (let k = 1; f.at + k * I < end; k++) {
+        const extra = Math.min(5, 0.5 * k) * I;
+        c.at(f.at + k * I, () => {
+          for (const n of names) if (n !== a) c.degrade(n, a, 0, extra);
+        });
+      }
+      c.at(end, () => c.heal());
       break;
     case "hung-status":
       c.at(f.at, () => (c.note(a, "status hook hangs"), c.setHang(a, "status", true)));
