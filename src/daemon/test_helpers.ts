@@ -75,3 +75,16 @@ export async function isSettled(p: Promise<unknown>): Promise<boolean> {
   await new Promise((resolve) => setTimeout(resolve, 0));
   return settled;
 }
+
+/** `p`, or a rejection naming `what` if it has not settled within `ms`. */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
