@@ -39,14 +39,9 @@ export function renderTimelines(res: ResourceConfig, indent = "  "): string {
   const head = wd === null
     ? `${indent}timing (no watchdog):\n`
     : `${indent}timing (slowest watchdog ${wd.node}, every ${fmt(wd.intervalMs)}):\n`;
-  const rows = [[
-    "primary → secondary",
-    "lease",
-    "self-fence",
-    "takeover wait",
-    "complaints",
-    "takeover",
-  ]];
+  const rows = [
+    ["primary → secondary", "lease", "self-fence", "takeover wait", "complaints", "takeover", ""],
+  ];
   for (const r of res.timelines) rows.push(timelineRow(r));
   return head + table(rows, indent + "  ");
 }
@@ -54,12 +49,13 @@ export function renderTimelines(res: ResourceConfig, indent = "  "): string {
 function timelineRow(r: TimelineReport): string[] {
   const t = r.timeline;
   return [
-    `${r.primary} → ${r.secondary ?? "(none)"}${t.errors.length > 0 ? "  REFUSED" : ""}`,
+    `${r.primary} → ${r.secondary ?? "(none)"}`,
     fmt(t.leaseMs),
     fmt(t.selfFenceDeadlineMs),
     fmt(t.takeoverWaitMs),
     fmt(t.complaintsReadyMs),
     fmt(t.worstTakeoverMs),
+    t.errors.length > 0 ? "REFUSED" : "ok",
   ];
 }
 

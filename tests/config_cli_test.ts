@@ -1,0 +1,215 @@
+/**
+ * `hastmon config …` as a user runs it: a subprocess of main.ts with NO_COLOR=1.
+ * Help texts and the summaries are compared with committed snapshots under
+ * tests/data/config/snapshots/; run with UPDATE_SNAPSHOTS=1 to rewrite them
+ * (then read the diff before committing).
+ */
+
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const SNAPSHOTS = new URL("data/config/snapshots/", import.meta.url);
+const DATA = "tests/data/config";
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Run `hastmon ARGS` from the repository root with a clean HASTMON_* environment. */
+async function hastmon(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const base = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("HASTMON_")),
+  );
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: ROOT,
+    env: { ...base, NO_COLOR: "1", ...env },
+    clearEnv: true,
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+/** Compare `actual` with the snapshot `name`, or write it when UPDATE_SNAPSHOTS=1. */
+async function assertSnapshot(name: string, actual: string): Promise<void> {
+  const url = new URL(name, SNAPSHOTS);
+  if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") {
+    await Deno.writeTextFile(url, actual);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = await Deno.readTextFile(url);
+  } catch {
+    throw new Error(`no snapshot ${name}: run with UPDATE_SNAPSHOTS=1 to create it`);
+  }
+  assertEquals(actual, expected, `snapshot ${name} differs (UPDATE_SNAPSHOTS=1 rewrites it)`);
+}
+
+Deno.test("help of hastmon, hastmon config and each config command", async () => {
+  const cases: [string[], string][] = [
+    [["--help"], "help-hastmon.txt"],
+    [["config", "--help"], "help-config.txt"],
+    [["config", "check", "--help"], "help-config-check.txt"],
+    [["config", "show", "--help"], "help-config-show.txt"],
+    [["config", "convert", "--help"], "help-config-convert.txt"],
+  ];
+  for (const [args, snapshot] of cases) {
+    const r = await hastmon(args);
+    assertEquals([r.code, r.err], [0, ""], args.join(" "));
+    await assertSnapshot(snapshot, r.out);
+  }
+});
+
+Deno.test("config check: a valid file prints its summary and timelines, exit 0", async () => {
+  const r = await hastmon(["config", "check", "-c", `${DATA}/cluster.toml`, "--node", "alpha"]);
+  assertEquals(r.code, 0);
+  assertEquals(r.err, "");
+  await assertSnapshot("check-cluster-alpha.txt", r.out);
+});
+
+Deno.test("config check: every error as file:line:col, exit 78", async () => {
+  const r = await hastmon(["config", "check", "-c", `${DATA}/errors.toml`, "--node", "alpha"]);
+  assertEquals(r.code, 78);
+  assertEquals(r.out, "");
+  const f = `${DATA}/errors.toml`;
+  assertEquals(r.err.split("\n"), [
+    `${f}:2:1: unknown key \`hearbeat_interval\` at the top level (did you mean \`heartbeat_interval\`?)`,
+    `${f}:3:11: \`timeout\` must be a number of seconds (e.g. 5 or 0.25), not a string ("5")`,
+    `${f}:4:19: \`complaint_count\` must be an integer ≥ 1, not 0`,
+    `${f}:5:14: \`clock_skew\` must be a number in [0, 1), e.g. 0.1 for 10 %, not 1.5`,
+    `${f}:6:11: bad control address "tcp://127.0.0.1:9000": the control socket is a Unix socket ` +
+    `(uds://PATH, unix://PATH or a path), not tcp://`,
+    `${f}:10:1: \`secret\` and \`secret_file\` are mutually exclusive: keep one`,
+    `${f}:14:1: \`remote\` cannot be set in [resource.web]: it belongs in [resource.web.on.NODE]`,
+    `${f}:15:17: \`failover_mode\` must be one of NONE, SOFT, HARD, RESTART_ONLY, LOG_ONLY, ` +
+    `not a string ("soft") (did you mean \`SOFT\`?)`,
+    `${f}:18:11: bad address "10.0.0.2:99999": the port must be in 1..65535`,
+    `${f}:20:18: resource web on node beta has no \`remote\`: list the peers' addresses, or write ` +
+    `remote = "none"`,
+    `${f}:21:1: resource web: nodes alpha and beta have the same priority 100: give each node that ` +
+    `can be primary its own priority (lower wins)`,
+    `${f}:25:1: node wd is a watchdog of resource web (role_on_start = "watchdog") but lists no ` +
+    `remotes: it would have nothing to watch`,
+    `${f}:27:11: resource other has no [resource.other.on.alpha] section for this node (alpha, ` +
+    `from --node); its nodes are beta`,
+    "13 errors",
+    "",
+  ]);
+});
+
+Deno.test("config check: an unsafe timing is refused with its timeline, exit 78", async () => {
+  const r = await hastmon(["config", "check", "-c", `${DATA}/unsafe.toml`, "--node", "beta"]);
+  assertEquals(r.code, 78);
+  await assertSnapshot("check-unsafe.txt", r.out);
+  const f = `${DATA}/unsafe.toml`;
+  const why =
+    "more than complaint_count (3) complaints can never arrive within complaint_interval " +
+    "(60s): the watchdog complains every 30s, so 4 complaints span 90s";
+  assertEquals(r.err.split("\n"), [
+    `${f}:8:11: resource web: unsafe timing (primary alpha, secondary beta): ${why}`,
+    `${f}:8:11: resource web: unsafe timing (primary beta, secondary alpha): ${why}`,
+    `${f}:8:11: warning: resource web: no panic command: safety assumes every stop finishes ` +
+    `within stop_timeout`,
+    "2 errors",
+    "",
+  ]);
+});
+
+Deno.test("config check: node from HASTMON_NODE, file from HASTMON_CONFIG", async () => {
+  const r = await hastmon(["config", "check"], {
+    HASTMON_NODE: "beta",
+    HASTMON_CONFIG: `${DATA}/cluster.toml`,
+  });
+  assertEquals(r.code, 0, r.err);
+  assertStringIncludes(r.out, `${DATA}/cluster.toml: valid for node beta (from HASTMON_NODE)\n`);
+  assertStringIncludes(r.out, "beta (priority 20, this node)");
+  // --node wins over HASTMON_NODE.
+  const flag = await hastmon(["config", "check", "--node", "alpha"], {
+    HASTMON_NODE: "beta",
+    HASTMON_CONFIG: `${DATA}/cluster.toml`,
+  });
+  assertStringIncludes(flag.out, "valid for node alpha (from --node)");
+});
+
+Deno.test("config: a missing file exits 66, bad usage exits 64", async () => {
+  const missing = await hastmon(["config", "check", "-c", `${DATA}/nonexistent.toml`]);
+  assertEquals([missing.code, missing.out, missing.err], [
+    66,
+    "",
+    `hastmon: cannot read ${DATA}/nonexistent.toml: no such file\n`,
+  ]);
+  const fromEnv = await hastmon(["config", "show"], { HASTMON_CONFIG: "/nonexistent/h.toml" });
+  assertEquals([fromEnv.code, fromEnv.err], [
+    66,
+    "hastmon: cannot read /nonexistent/h.toml: no such file\n",
+  ]);
+  const legacy = await hastmon(["config", "convert", `${DATA}/nonexistent.conf`]);
+  assertEquals(legacy.code, 66);
+  for (
+    const args of [
+      ["config", "check", "--bogus"],
+      ["config", "convert"],
+      ["config", "convert", "a", "b"],
+      ["config", "show", "-c"],
+    ]
+  ) {
+    const r = await hastmon(args);
+    assertEquals(r.code, 64, args.join(" "));
+    assertStringIncludes(r.err, "error: ");
+  }
+});
+
+Deno.test("config show: effective settings with provenance, as text and JSON", async () => {
+  const args = ["config", "show", "-c", `${DATA}/cluster.toml`, "--node", "alpha"];
+  const text = await hastmon(args);
+  assertEquals([text.code, text.err], [0, ""]);
+  await assertSnapshot("show-cluster-alpha.txt", text.out);
+  const json = await hastmon([...args, "--json"]);
+  assertEquals(json.code, 0);
+  const doc = JSON.parse(json.out);
+  assertEquals(doc.version, 1);
+  assertEquals(doc.node, "alpha");
+  assertEquals(doc.settings.listen, {
+    value: "tcp://10.0.0.1:8458",
+    from: { kind: "on.N", section: "on.alpha", line: 13, col: 1 },
+  });
+  const db = doc.resources[0];
+  assertEquals(db.settings.heartbeat_interval.value, 2);
+  assertEquals(db.settings.priority.from.section, "on.alpha");
+  assertEquals(db.members.map((m: { name: string }) => m.name), ["volume", "postgres"]);
+  assertEquals(db.members[1].settings.retry_count.value, 3);
+  assertEquals(db.members[1].settings.failover_mode.from.section, "resource.db");
+  assert(!json.out.includes("correct horse"), "the secret is never shown");
+  // A file with errors still shows what it can, and exits 78.
+  const bad = await hastmon(["config", "show", "-c", `${DATA}/errors.toml`, "--node", "alpha"]);
+  assertEquals(bad.code, 78);
+  assertStringIncludes(bad.out, "resource other: not configured for this node");
+});
+
+Deno.test("config convert: TOML on stdout that check accepts; syntax errors exit 78", async () => {
+  const r = await hastmon(["config", "convert", `${DATA}/legacy/watchdog-cluster.conf`]);
+  assertEquals(r.code, 0);
+  assertEquals(r.err, "hastmon: 2 differences are marked with NOTE comments\n");
+  await assertSnapshot("convert-watchdog-cluster.toml", r.out);
+  const converted = await Deno.makeTempFile({ suffix: ".toml" });
+  try {
+    await Deno.writeTextFile(converted, r.out);
+    for (const node of ["hasta", "hastb", "hastc"]) {
+      const check = await hastmon(["config", "check", "-c", converted, "--node", node]);
+      assertEquals(check.code, 0, check.err);
+    }
+  } finally {
+    await Deno.remove(converted);
+  }
+  const bad = await hastmon(["config", "convert", `${DATA}/legacy/bad-numeric-secret.conf`]);
+  assertEquals([bad.code, bad.out, bad.err], [
+    78,
+    "",
+    `${DATA}/legacy/bad-numeric-secret.conf:3:9: syntax error: unexpected number 12345, expected ` +
+    "a value after secret\n",
+  ]);
+});
