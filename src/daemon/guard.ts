@@ -27,7 +27,7 @@
  * and never overlap for one resource.
  */
 import type { Logger } from "./log.ts";
-import { DEFAULT_GRACE_MS, type HookResult, runHook } from "./hooks.ts";
+import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { HookSerializer } from "./hook_serializer.ts";
 import { readLines } from "./lines.ts";
 
@@ -165,7 +165,7 @@ class LeaseWatch {
         clearTimeout(this.#watched.get(resource)?.timer);
         const timer = setTimeout(() => {
           this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
-        }, command.remainingMs);
+        }, timerDelay(command.remainingMs));
         this.#watched.set(resource, { stop: command.stop, panic: command.panic, timer });
         return;
       }
@@ -174,7 +174,7 @@ class LeaseWatch {
         if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
         clearTimeout(watched.timer);
         const limit = command.timeoutMs + this.graceMs;
-        watched.timer = setTimeout(() => this.#panic(resource, limit), limit);
+        watched.timer = setTimeout(() => this.#panic(resource, limit), timerDelay(limit));
         return;
       }
       case "disarm":

@@ -43,6 +43,14 @@ const DRAIN_MS = 25;
 /** How often a terminated group is probed while waiting out the grace. */
 const GROUP_POLL_MS = 10;
 
+/**
+ * `ms` as a setTimeout delay. Timers fire at once on delays beyond 2^31-1 ms;
+ * clamped, a huge timeout means "practically never", as intended.
+ */
+export function timerDelay(ms: number): number {
+  return Math.min(Math.max(ms, 0), 2 ** 31 - 1);
+}
+
 /** The stream a line of hook output came from. */
 export type HookStream = "stdout" | "stderr";
 
@@ -156,7 +164,7 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
     cause ??= why;
     group.terminate();
   };
-  const timer = setTimeout(() => stop("timeout"), spec.timeoutMs);
+  const timer = setTimeout(() => stop("timeout"), timerDelay(spec.timeoutMs));
   const onAbort = () => stop("abort");
   spec.signal?.addEventListener("abort", onAbort, { once: true });
 
@@ -195,7 +203,7 @@ class ProcessGroup {
     this.#killTimer = setTimeout(() => {
       this.#killed = true;
       this.#signal("SIGKILL");
-    }, this.graceMs);
+    }, timerDelay(this.graceMs));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { execArgv, hookEnv, type HookSpec, type HookStream, runHook } from "./hooks.ts";
+import { execArgv, hookEnv, type HookSpec, type HookStream, runHook, timerDelay } from "./hooks.ts";
 import {
   isSettled,
   killQuietly,
@@ -206,4 +206,10 @@ Deno.test("a chatty hook's logged output is bounded", async () => {
     assertEquals(lines.at(-1), ["stdout", "[hastmon: output beyond 1000 characters dropped]"]);
     assertEquals(lines[0], ["stdout", "line 0 of some chatty output"]);
   });
+});
+
+Deno.test("a timeout too long for a timer means practically never, not at once", () => {
+  assertEquals(timerDelay(1e12), 2 ** 31 - 1);
+  assertEquals(timerDelay(250), 250);
+  assertEquals(timerDelay(-5), 0);
 });
