@@ -156,10 +156,9 @@ class LeaseWatch {
 
   apply(command: GuardCommand): void {
     const { resource } = command;
-    this.logger.debug(
-      `${command.type}${"remainingMs" in command ? ` ${command.remainingMs} ms` : ""}`,
-      resource,
-    );
+    // Arms come every heartbeat: shown from -dd on.
+    const detail = command.type === "arm" ? ` ${command.remainingMs} ms` : "";
+    this.logger.debug(`${command.type}${detail}`, resource, command.type === "arm" ? 2 : 1);
     switch (command.type) {
       case "arm": {
         clearTimeout(this.#watched.get(resource)?.timer);
@@ -338,12 +337,13 @@ export class Guard {
 
   /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
   async close(): Promise<Deno.CommandStatus> {
+    // Failures mean the guard is gone already; its status tells how it ended.
     try {
       for (const resource of [...this.#active]) await this.disarm(resource);
-      await this.#writer.close();
     } catch {
-      // The guard is gone already; its status tells how it ended.
+      // Closing below all the same.
     }
+    await this.#writer.close().catch(() => {});
     return await this.#child.status;
   }
 

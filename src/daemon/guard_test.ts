@@ -1,4 +1,4 @@
-import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
+import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
 import { Guard, type GuardHook, parseGuardCommand } from "./guard.ts";
 import { readLines } from "./lines.ts";
 import { killQuietly, processAlive, readPid, waitFor, writeScript } from "./test_helpers.ts";
@@ -207,6 +207,19 @@ Deno.test("guard: a clean close exits without stopping anything", async () => {
     assert(processAlive(service.pid), "the service was stopped");
     service.kill();
     await service.status;
+  });
+});
+
+Deno.test("guard: the daemon learns that its guard is gone", async () => {
+  await withFixture(async ({ stop, spawnGuard }) => {
+    const guard = spawnGuard();
+    Deno.kill(guard.pid, "SIGKILL");
+    assertEquals((await guard.exited).signal, "SIGKILL");
+    await assertRejects(
+      () => guard.arm("web", 1000, stop(), null),
+      `the guard (pid ${guard.pid}) is gone`,
+    );
+    assertEquals((await guard.close()).signal, "SIGKILL");
   });
 });
 
