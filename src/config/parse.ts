@@ -63,6 +63,7 @@ export function parseConfig(text: string, file: string, opts: ParseOptions): Loa
   const self = { node: opts.node, source: opts.nodeSource ?? "given" };
   const nodes = tree.nodeNames.map((n) => nodeConfig(tree, n, ctx));
   const resources = tree.resources.map((res) => buildResource(tree, res, self, ctx, diag));
+  if (resources.length === 0) diag.warn({ line: 1, col: 1 }, "the file configures no resources");
   const errors = diag.errors.sort(byPosition);
   const warnings = diag.warnings.sort(byPosition);
   for (const r of resources) {

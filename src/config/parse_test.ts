@@ -500,3 +500,11 @@ Deno.test("timing rule: complaint_count 3 × heartbeat_interval 30 ≥ complaint
     "5:22: `complaint_interval` must be greater than 0 seconds, not 0",
   ]);
 });
+
+Deno.test("a file without resources is valid but says so", () => {
+  const r = load(`[on.alpha]\npriority = 1\n`);
+  assertEquals(r.errors, []);
+  assertEquals(r.warnings.map((w) => `${w.line}:${w.col}: ${w.message}`), [
+    "1:1: the file configures no resources",
+  ]);
+});
