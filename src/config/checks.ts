@@ -164,8 +164,9 @@ function checkPriorities(
 
 /** True when every timing key in the sections `res` inherits from was accepted. */
 export function timingInputsValid(tree: SectionTree, res: ResourceSections): boolean {
-  const sections = [tree.global, res.section, ...tree.on.values(), ...res.on.values()];
-  return sections.every((s) => TIMING_KEYS.every((k) => !s.invalid.has(k)));
+  return [...res.on.keys()].every((node) =>
+    resourceChain(tree, res, node).every((s) => TIMING_KEYS.every((k) => !s.invalid.has(k)))
+  );
 }
 
 /** Apply the timing rule to a resource: errors refuse the file, warnings are printed. */

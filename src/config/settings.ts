@@ -2,19 +2,13 @@
 
 import type { HookMethod, NodeId, ResourceSettings } from "../core/types.ts";
 import { timeoutKey } from "./effective.ts";
+import { TIMED_METHODS, type TimedMethod } from "./schema.ts";
 import type { EffectiveConfig, LoadResult, ResourceConfig, ResourceNodeConfig } from "./types.ts";
 
-const HOOK_METHODS: readonly HookMethod[] = [
-  "start",
-  "stop",
-  "status",
-  "role",
-  "connect",
-  "disconnect",
-  "complain",
-  "fence",
-  "panic",
-];
+/** The methods the core runs: every timed method but monitor_check (a member veto, run by the runtime). */
+const HOOK_METHODS = TIMED_METHODS.filter((m): m is TimedMethod & HookMethod =>
+  m !== "monitor_check"
+);
 
 /** Resource `name` as node `node` (default: this node) sees it. Throws if there is no such view. */
 export function resourceNode(
