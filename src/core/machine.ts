@@ -535,7 +535,8 @@ function onHookDone(
       ? "running"
       : probeResult(outcome);
     if (state !== m.service) {
-      log(fx, state === "running" ? "info" : "warning", `status: ${state} (${describe(outcome)})`);
+      const level = m.service === "running" || m.service === "starting" ? "warning" : "info";
+      log(fx, level, `status: ${state} (${describe(outcome)})`);
     }
     m.service = state;
     m.probeSaidUnknown = state === "unknown";

@@ -1,0 +1,308 @@
+/** Table tests of the pure machine: events in, effects out, no runtime. */
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { beats, createMachine, type Machine, probeResult, step } from "./machine.ts";
+import type { Effect, Event, Message, PersistedState, ResourceSettings } from "./types.ts";
+
+const I = 1000;
+
+function settings(self: string, over: Partial<ResourceSettings> = {}): ResourceSettings {
+  const nodes = [{ name: "a", priority: 10 }, { name: "b", priority: 20 }, {
+    name: "w",
+    priority: 30,
+  }];
+  return {
+    name: "r",
+    self,
+    nodes,
+    peers: nodes.map((n) => n.name).filter((n) => n !== self),
+    priority: nodes.find((n) => n.name === self)!.priority,
+    roleOnStart: "init",
+    heartbeatIntervalMs: I,
+    complaintCount: 3,
+    complaintIntervalMs: 10 * I,
+    timeoutMs: I,
+    attempts: 2,
+    stopTimeoutMs: I,
+    clockSkew: 0.1,
+    hookTimeoutMs: 2 * I,
+    methodTimeoutMs: {},
+    hasPanic: false,
+    hasFence: false,
+    ...over,
+  };
+}
+
+function make(
+  self: string,
+  over: Partial<ResourceSettings> = {},
+  persisted: PersistedState | null = null,
+) {
+  const { machine, effects } = createMachine(settings(self, over), 0, persisted);
+  history = [...effects];
+  return { m: machine, effects };
+}
+
+/** All effects so far, so hooks started earlier can be finished later. */
+let history: Effect[] = [];
+
+function run(m: Machine, ev: Event): Effect[] {
+  const fx = step(m, ev);
+  history.push(...fx);
+  return fx;
+}
+
+const hb = (from: Partial<Message & { type: "heartbeat" }> = {}): Message => ({
+  type: "heartbeat",
+  resource: "r",
+  epoch: 1,
+  role: "primary",
+  priority: 10,
+  state: "running",
+  seq: 1,
+  leaseMs: 3 * I,
+  stopTimeoutMs: I,
+  ...from,
+} as Message);
+
+function ofType<T extends Effect["type"]>(fx: Effect[], t: T) {
+  return fx.filter((e) => e.type === t) as Extract<Effect, { type: T }>[];
+}
+
+function hooks(fx: Effect[]) {
+  return ofType(fx, "hook").map((h) => h.method);
+}
+
+/** Finish the latest `method` hook started so far with an exit code. */
+function finish(m: Machine, _fx: Effect[], method: string, now: number, code = 0): Effect[] {
+  const h = ofType(history, "hook").filter((e) => e.method === method).at(-1);
+  assert(h, `no ${method} hook so far`);
+  const outcome = { kind: "exit" as const, code };
+  return run(m, { type: "hook_done", now, id: h.id, method: h.method, outcome });
+}
+
+function grantFrom(m: Machine, peer: string, now: number, seq = m.seq): Effect[] {
+  return run(m, {
+    type: "message",
+    now,
+    from: peer,
+    msg: {
+      type: "ack",
+      resource: "r",
+      epoch: m.epoch,
+      role: "watchdog",
+      priority: 30,
+      state: "unknown",
+      seq,
+      granted: true,
+    },
+  });
+}
+
+Deno.test("role_on_start primary: persists the new epoch before announcing, starts nothing without a lease", () => {
+  const { m, effects } = make("a", { roleOnStart: "primary" });
+  const types = effects.map((e) => e.type);
+  assertEquals(m.role, "primary");
+  assertEquals(m.epoch, 1);
+  assert(types.indexOf("persist") < types.indexOf("transition"), types.join(","));
+  assert(types.indexOf("persist") < types.indexOf("send"), types.join(","));
+  assertEquals(hooks(effects).includes("start"), false);
+  // Heartbeats go to both peers, asking for a lease.
+  assertEquals(ofType(effects, "send").map((s) => s.to), ["b", "w"]);
+});
+
+Deno.test("a lease from one peer (quorum 2 of 3) lets the primary probe, then start when stopped", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  assertEquals(m.leaseUntil, 0 + 3 * I); // counted from the request's send time (0), not receipt (10)
+  assertEquals(m.probe !== null, true); // the boot probe is still out
+  fx = finish(m, fx, "status", 20, 1);
+  assertEquals(hooks(fx), ["start"]);
+  fx = finish(m, fx, "start", 30, 0);
+  assertEquals(m.service, "starting");
+});
+
+Deno.test("lease expiry: the primary stops its service and steps down (self-fencing)", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 0); // already running
+  assertEquals(m.service, "running");
+  fx = run(m, { type: "tick", now: 3 * I });
+  assertEquals(m.role, "secondary");
+  assertEquals(hooks(fx).filter((h) => h === "stop"), ["stop"]);
+  assert(ofType(fx, "transition")[0].reason.startsWith("self-fencing"));
+  // The release goes out only once the stop has completed.
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  fx = finish(m, fx, "stop", 3 * I + 100, 0);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
+});
+
+Deno.test("a granter refuses a second claimant while the first one's lease is held", () => {
+  const { m } = make("w", { roleOnStart: "watchdog" });
+  let fx = run(m, { type: "message", now: 100, from: "a", msg: hb({ seq: 1 }) });
+  assertEquals(ofType(fx, "send")[0].msg, {
+    ...ofType(fx, "send")[0].msg,
+    type: "ack",
+    granted: true,
+  } as Message);
+  fx = run(m, {
+    type: "message",
+    now: 200,
+    from: "b",
+    msg: hb({ seq: 1, epoch: 2, priority: 20 }),
+  });
+  const ack = ofType(fx, "send")[0].msg as Message & { type: "ack" };
+  assertEquals(ack.granted, false);
+  assertEquals(ack.holder?.node, "a");
+  // Once a's hold ran out ((3 + 1) × 1.1 + 1 = 5.4 s after 100 ms), b gets it.
+  fx = run(m, { type: "message", now: 100 + 5400 + 1, from: "b", msg: hb({ seq: 2, epoch: 2 }) });
+  assertEquals((ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted, true);
+});
+
+Deno.test("complaints count only while the primary is not heard, and takeover waits out the lease", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "w", msg: { ...hb({ role: "watchdog" }) } });
+  let fx = run(m, { type: "message", now: 10, from: "a", msg: hb() });
+  // The watchdog last saw the primary when b did, at 10 ms.
+  const complaint = (now: number, silenceMs = now - 10): Event => ({
+    type: "message",
+    now,
+    from: "w",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs },
+  });
+  // Connected: ignored.
+  run(m, complaint(500));
+  assertEquals(m.complaints.length, 0);
+  // Primary silent from 10 ms on; complaints from 2.5 s count.
+  for (const t of [2500, 3500, 4500]) fx = run(m, complaint(t));
+  assertEquals(m.complaints.length, 3);
+  // A watchdog that saw the primary more recently holds the takeover back.
+  fx = run(m, complaint(5000, 1000));
+  assertEquals(m.complaints.length, 4);
+  assertEquals(m.role, "secondary"); // 4 > 3, but the silence is not long enough yet
+  // Silence must exceed (3 + 1) × 1.1 + 1 = 5.4 s; the shortest report (1 s at 5 s) rules.
+  fx = run(m, { type: "tick", now: 5000 + 5400 - 1000 });
+  assertEquals(m.role, "secondary");
+  fx = run(m, { type: "tick", now: 5000 + 5401 - 1000 });
+  assertEquals(m.role, "primary");
+  assertEquals(m.epoch, 2);
+  assert(ofType(fx, "transition")[0].reason.startsWith("takeover"));
+});
+
+Deno.test("complaints from a node that is not a watchdog are ignored", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "a", msg: hb({ role: "secondary" }) });
+  run(m, {
+    type: "message",
+    now: 5000,
+    from: "a",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: null, silenceMs: 9e9 },
+  });
+  assertEquals(m.complaints.length, 0);
+});
+
+Deno.test("two primaries with equal epochs: priority decides, then the name; exactly one yields", () => {
+  assertEquals(
+    beats({ node: "a", epoch: 2, priority: 50 }, { node: "b", epoch: 1, priority: 1 }),
+    true,
+  );
+  assertEquals(
+    beats({ node: "b", epoch: 1, priority: 1 }, { node: "a", epoch: 1, priority: 2 }),
+    true,
+  );
+  assertEquals(
+    beats({ node: "a", epoch: 1, priority: 5 }, { node: "b", epoch: 1, priority: 5 }),
+    true,
+  );
+  assertEquals(
+    beats({ node: "b", epoch: 1, priority: 5 }, { node: "a", epoch: 1, priority: 5 }),
+    false,
+  );
+  // Both started as primary with epoch 1: b (priority 20) yields to a (priority 10), a does not.
+  const a = make("a", { roleOnStart: "primary" }).m;
+  const b = make("b", { roleOnStart: "primary" }).m;
+  run(a, { type: "message", now: 5, from: "b", msg: hb({ priority: 20, epoch: 1 }) });
+  run(b, { type: "message", now: 5, from: "a", msg: hb({ priority: 10, epoch: 1 }) });
+  assertEquals([a.role, b.role], ["primary", "secondary"]);
+});
+
+Deno.test("a primary hearing a higher epoch from another primary yields", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  const fx = run(m, { type: "message", now: 5, from: "b", msg: hb({ epoch: 7, priority: 20 }) });
+  assertEquals(m.role, "secondary");
+  assert(ofType(fx, "transition")[0].reason.includes("yield to b"));
+});
+
+Deno.test("a status probe that timed out or was killed is unknown, never running", () => {
+  assertEquals(probeResult({ kind: "timeout" }), "unknown");
+  assertEquals(probeResult({ kind: "killed", signal: "SIGKILL" }), "unknown");
+  assertEquals(probeResult({ kind: "error", message: "ENOENT" }), "unknown");
+  assertEquals(probeResult({ kind: "exit", code: 0 }), "running");
+  assertEquals(probeResult({ kind: "exit", code: 1 }), "stopped");
+  assertEquals(probeResult({ kind: "exit", code: 3 }), "unknown");
+});
+
+Deno.test("start attempts: the primary gives up after `attempts` failed starts and steps down", () => {
+  const { m } = make("a", { roleOnStart: "primary", attempts: 2 });
+  let fx = grantFrom(m, "w", 10);
+  let now = 10;
+  for (let i = 0; i < 2; i++) {
+    fx = finish(m, fx, "status", now += 10, 1);
+    fx = finish(m, fx, "start", now += 10, 0);
+    // Keep the lease alive and let the next probe come.
+    now += I;
+    fx = [...run(m, { type: "tick", now }), ...grantFrom(m, "w", now + 1)];
+  }
+  fx = finish(m, fx, "status", now += 10, 1);
+  assertEquals(m.role, "secondary");
+  assert(ofType(fx, "transition")[0].reason.startsWith("giving up"));
+  assertEquals(hooks(fx).includes("stop"), true);
+});
+
+Deno.test("a restored primary keeps its epoch (a restart is not a promotion)", () => {
+  const { m, effects } = make("a", {}, {
+    role: "primary",
+    epoch: 4,
+    maxEpoch: 6,
+    grantHolder: null,
+  });
+  assertEquals([m.role, m.epoch, m.maxEpoch], ["primary", 4, 6]);
+  assertEquals(ofType(effects, "transition")[0].reason, "restored from state_dir");
+});
+
+Deno.test("a granter that crashed honours its persisted grant after a restart", () => {
+  const holder = { node: "a", epoch: 3, priority: 10 };
+  const { m } = make("w", { roleOnStart: "watchdog" }, {
+    role: "watchdog",
+    epoch: 3,
+    maxEpoch: 3,
+    grantHolder: holder,
+  });
+  const fx = run(m, { type: "message", now: 10, from: "b", msg: hb({ epoch: 4, priority: 20 }) });
+  assertEquals((ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted, false);
+});
+
+Deno.test("the same role again is a no-op; a forced primary starts without a lease", () => {
+  const { m } = make("a", { roleOnStart: "secondary" });
+  let fx = run(m, { type: "command", now: 10, command: { role: "secondary" } });
+  assertEquals(ofType(fx, "transition"), []);
+  fx = run(m, { type: "command", now: 20, command: { role: "primary", force: true } });
+  assertEquals(m.forced, true);
+  // The secondary's boot probe is still in flight; when it says stopped, start follows.
+  const probe = ofType(run(m, { type: "tick", now: 30 }), "hook");
+  assertEquals(probe.length >= 0, true);
+  assert(m.probe !== null || hooks(fx).includes("status"));
+});
+
+Deno.test("shutdown of a primary with a live secondary hands over after the stop", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 0);
+  run(m, { type: "message", now: 30, from: "b", msg: hb({ role: "secondary", priority: 20 }) });
+  fx = run(m, { type: "shutdown", now: 40 });
+  assertEquals(m.role, "secondary");
+  assertEquals(hooks(fx).includes("stop"), true);
+  fx = finish(m, fx, "stop", 50, 0);
+  const release = ofType(fx, "send").find((s) => s.msg.type === "release");
+  assertEquals((release?.msg as Message & { type: "release" }).successor, "b");
+  assertEquals(ofType(fx, "quiesced").length, 1);
+});
