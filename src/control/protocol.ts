@@ -1,0 +1,78 @@
+/**
+ * The control protocol: requests from `hastmon ctl` and the console to the
+ * daemon over its Unix socket, the responses, and the event stream. Every
+ * message is one frame of src/wire/frame.ts (JSON body). Version 1.
+ */
+import type { ResourceStatus } from "../core/status.ts";
+import type { Role } from "../core/types.ts";
+
+export const CONTROL_VERSION = 1;
+
+/** A request; `id` is echoed in the response. */
+export type ControlRequest =
+  | { v: 1; id: number; type: "status"; resources?: string[] }
+  | { v: 1; id: number; type: "role"; role: Role; resources: string[] | "all"; force?: boolean }
+  /** The recent events (ring buffer), then, with follow, every new one as it happens. */
+  | { v: 1; id: number; type: "events"; follow?: boolean; limit?: number };
+
+/** Error codes in responses; the CLI maps them to exit codes. */
+export type ControlErrorCode = "bad_request" | "unknown_resource" | "unsupported" | "internal";
+
+export type ControlResponse =
+  | { v: 1; id: number; ok: true; result: unknown }
+  | {
+    v: 1;
+    id: number;
+    ok: false;
+    error: { code: ControlErrorCode; message: string; unknown?: string[] };
+  };
+
+/** The answer to `status`. */
+export interface StatusResult {
+  node: string;
+  version: string;
+  pid: number;
+  /** Daemon uptime in ms. */
+  uptimeMs: number;
+  resources: ResourceStatus[];
+}
+
+/** The answer to `role`: what each resource was before. */
+export interface RoleResult {
+  changed: { resource: string; from: Role; to: Role }[];
+}
+
+/** One event of the daemon, in order. `time` is wall-clock ISO 8601, for people. */
+export interface DaemonEvent {
+  seq: number;
+  time: string;
+  node: string;
+  resource: string | null;
+  kind: "transition" | "log" | "hook";
+  level: "error" | "warning" | "info" | "debug";
+  message: string;
+  /** For transitions. */
+  from?: Role;
+  to?: Role;
+  epoch?: number;
+  reason?: string;
+}
+
+/** A frame the daemon pushes on an `events` follow stream. */
+export interface EventFrame {
+  v: 1;
+  id: number;
+  event: DaemonEvent;
+}
+
+/** What the daemon offers the control server. */
+export interface ControlHandler {
+  status(resources?: string[]): { result: StatusResult; unknown: string[] };
+  role(role: Role, resources: string[] | "all", force: boolean): {
+    result: RoleResult;
+    unknown: string[];
+  };
+  recentEvents(limit?: number): DaemonEvent[];
+  /** Call `fn` for every new event until the returned function is called. */
+  subscribe(fn: (e: DaemonEvent) => void): () => void;
+}

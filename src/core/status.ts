@@ -1,0 +1,179 @@
+/**
+ * The one status view of a resource on a node: plain data built from the
+ * machine, explained in words an operator can act on. `ctl status` (text and
+ * JSON) and the console are renderings of it.
+ */
+import { isLive, type Machine, primarySilenceMs, quorum, takeoverWaitMs } from "./machine.ts";
+import { fmt, leaseMs } from "./timing.ts";
+import type { NodeId, Role, ServiceState } from "./types.ts";
+
+/** What this node knows of one peer. */
+export interface PeerStatus {
+  node: NodeId;
+  connected: boolean;
+  /** Milliseconds since the peer was last heard, or null if never. */
+  lastHeardAgoMs: number | null;
+  role: Role | null;
+  state: ServiceState;
+  epoch: number;
+  priority: number;
+}
+
+/** The status of one resource on one node. Durations in ms, relative to `now`. */
+export interface ResourceStatus {
+  resource: string;
+  node: NodeId;
+  role: Role;
+  epoch: number;
+  maxEpoch: number;
+  priority: number;
+  state: ServiceState;
+  forced: boolean;
+  attempts: { used: number; max: number };
+  /** Primary: the lease held, if any. */
+  lease: { held: boolean; remainingMs: number | null; lengthMs: number; quorum: number } | null;
+  /** The claimant this node honours a lease for. */
+  grant: { holder: NodeId; epoch: number; remainingMs: number } | null;
+  complaints: {
+    count: number;
+    threshold: number;
+    windowMs: number;
+    from: NodeId[];
+  };
+  /** Secondary: how long the primary has been silent and how long it must be. */
+  takeover: { silenceMs: number; waitMs: number } | null;
+  hook: { method: string; runningMs: number } | null;
+  peers: PeerStatus[];
+  lastTransition: {
+    agoMs: number;
+    from: Role;
+    to: Role;
+    epoch: number;
+    reason: string;
+  } | null;
+  /** Sentences for people: what is going on and what blocks what. */
+  explanations: string[];
+}
+
+/** Build the status view of one machine at its current time. */
+export function statusOf(m: Machine): ResourceStatus {
+  const now = m.now;
+  const s = m.settings;
+  const peers: PeerStatus[] = [...m.peers.entries()].map(([node, p]) => ({
+    node,
+    connected: isLive(m, p),
+    lastHeardAgoMs: p.lastHeard === null ? null : now - p.lastHeard,
+    role: p.role,
+    state: p.state,
+    epoch: p.epoch,
+    priority: p.priority,
+  }));
+  const liveRemaining = m.leaseUntil === null ? null : Math.max(0, m.leaseUntil - now);
+  const status: ResourceStatus = {
+    resource: s.name,
+    node: s.self,
+    role: m.role,
+    epoch: m.epoch,
+    maxEpoch: m.maxEpoch,
+    priority: s.priority,
+    state: m.service,
+    forced: m.forced,
+    attempts: { used: m.attempts, max: s.attempts },
+    lease: m.role === "primary"
+      ? {
+        held: m.forced || (liveRemaining !== null && liveRemaining > 0),
+        remainingMs: liveRemaining === null || !Number.isFinite(liveRemaining)
+          ? null
+          : liveRemaining,
+        lengthMs: leaseMs(s),
+        quorum: quorum(m),
+      }
+      : null,
+    grant: m.grant && m.grant.until > now
+      ? {
+        holder: m.grant.holder.node,
+        epoch: m.grant.holder.epoch,
+        remainingMs: m.grant.until - now,
+      }
+      : null,
+    complaints: {
+      count: m.complaints.filter((c) => c.at >= now - s.complaintIntervalMs).length,
+      threshold: s.complaintCount,
+      windowMs: s.complaintIntervalMs,
+      from: [...new Set(m.complaints.map((c) => c.from))],
+    },
+    takeover: m.role === "secondary"
+      ? { silenceMs: primarySilenceMs(m), waitMs: takeoverWaitMs(m) }
+      : null,
+    hook: m.busy ? { method: m.busy.method, runningMs: now - m.busy.since } : null,
+    peers,
+    lastTransition: m.lastTransition
+      ? { ...m.lastTransition, agoMs: now - m.lastTransition.at }
+      : null,
+    explanations: [],
+  };
+  status.explanations = explain(m, status);
+  return status;
+}
+
+function explain(m: Machine, st: ResourceStatus): string[] {
+  const out: string[] = [];
+  const s = m.settings;
+  const watchdogs = st.peers.filter((p) => p.role === "watchdog");
+  const liveWatchdogs = watchdogs.filter((p) => p.connected);
+  if (m.shuttingDown) out.push("shutting down");
+  if (m.forced) out.push("forced primary: running without a lease (operator's risk)");
+  if (m.role !== "watchdog" && m.role !== "init" && liveWatchdogs.length === 0) {
+    out.push(
+      watchdogs.length === 0
+        ? "no watchdog heard: no automatic failover"
+        : `watchdog ${watchdogs.map((w) => w.node).join(", ")} unreachable: no automatic failover`,
+    );
+  }
+  for (const p of st.peers) {
+    if (!p.connected && p.lastHeardAgoMs !== null) {
+      out.push(`${p.node} not heard for ${fmt(p.lastHeardAgoMs)}`);
+    } else if (p.lastHeardAgoMs === null) {
+      out.push(`${p.node} never heard`);
+    }
+  }
+  if (m.role === "primary" && st.lease && !st.lease.held) {
+    out.push(
+      `waiting for a lease from ${st.lease.quorum - 1} of ${s.peers.length} peers` +
+        (m.note ? ` (${m.note})` : ""),
+    );
+  } else if (
+    m.role === "primary" && st.lease?.remainingMs !== null && st.lease?.remainingMs !== undefined
+  ) {
+    out.push(`lease valid for ${fmt(st.lease.remainingMs)}`);
+  }
+  if (m.role === "secondary" && st.takeover) {
+    const primary = st.peers.find((p) => p.role === "primary" && p.connected);
+    if (primary) {
+      out.push(`following primary ${primary.node} (epoch ${primary.epoch})`);
+    } else if (st.complaints.count > s.complaintCount) {
+      const left = st.takeover.waitMs - st.takeover.silenceMs;
+      out.push(`takeover in ${fmt(Math.max(0, left))}: waiting out the old primary's lease`);
+    } else {
+      out.push(
+        `no primary heard; complaints ${st.complaints.count}/${s.complaintCount + 1} needed ` +
+          `within ${fmt(s.complaintIntervalMs)}`,
+      );
+    }
+  }
+  if (m.role === "watchdog" && m.note) out.push(m.note);
+  if (m.service === "stop_failed") {
+    out.push(
+      s.hasPanic
+        ? "stop failed: panic ran"
+        : "stop failed: operator action needed (no panic command)",
+    );
+  }
+  if (m.attempts > 0 && m.role === "primary") {
+    out.push(`start attempts ${m.attempts}/${s.attempts}`);
+  }
+  if (st.grant && st.grant.holder !== s.self) {
+    out.push(`lease granted to ${st.grant.holder} for ${fmt(st.grant.remainingMs)}`);
+  }
+  return out;
+}
