@@ -55,7 +55,7 @@ export function checkResource(
     return;
   }
   if (!nodes.some((n) => n.node === self.node)) {
-    error(
+    diag.error(
       res.section.pos,
       `resource ${R} has no [${
         formatPath(["resource", R, "on", self.node])
@@ -63,6 +63,8 @@ export function checkResource(
         `(${self.node}, ${describeSource(self.source)}); its nodes are ${
           nodes.map((n) => n.node).join(", ")
         }`,
+      R,
+      "no_section_for_node",
     );
   }
   for (const n of nodes.filter((n) => !rejected(n, "remote"))) {

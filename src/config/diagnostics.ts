@@ -12,6 +12,12 @@ export interface ConfigError {
   message: string;
   /** The resource the problem concerns; absent when it concerns the whole file. */
   resource?: string;
+  /**
+   * Set on the one error a program may want to tell apart: the resource has no
+   * `[resource.R.on.NODE]` for the node the file was read as (a simulator reading
+   * the file for every node ignores it).
+   */
+  code?: "no_section_for_node";
 }
 
 /** A warning has the same shape as an error; it does not make the file unusable. */
@@ -42,8 +48,10 @@ export class Diagnostics {
   constructor(readonly file: string) {}
 
   /** Record an error at `pos`, optionally attributed to one resource. */
-  error(pos: Pos, message: string, resource?: string): void {
-    this.errors.push(this.make(pos, message, resource));
+  error(pos: Pos, message: string, resource?: string, code?: ConfigError["code"]): void {
+    const d = this.make(pos, message, resource);
+    if (code !== undefined) d.code = code;
+    this.errors.push(d);
   }
 
   /** Record a warning at `pos`. */

@@ -426,7 +426,7 @@ remote = "none"
   assertEquals(r.errors.map((e) => `${e.line}:${e.col}: ${e.message}`), [
     "16:11: resource other has no [resource.other.on.alpha] section for this node (alpha, from the hostname); its nodes are beta",
   ]);
-  assertEquals(r.errors[0].resource, "other");
+  assertEquals([r.errors[0].resource, r.errors[0].code], ["other", "no_section_for_node"]);
   assertEquals(usableResources(r).map((x) => x.name), ["web"]);
   assertEquals(r.config!.resources[1].self, null);
   // An error outside any resource makes nothing usable.

@@ -52,7 +52,7 @@ for (const [sample, expectedErrors] of Object.entries(SAMPLES)) {
       const got = parseConfig(toml, "converted.toml", { node: host, readFile: () => null });
       // A resource without a block for this host: the original refused the file, we refuse
       // that resource; every other error must be one the sample expects.
-      const missing = got.errors.filter((e) => e.message.includes("section for this node"));
+      const missing = got.errors.filter((e) => e.code === "no_section_for_node");
       assertEquals(
         missing.map((e) => e.resource),
         want.errors.filter((e) => e.endsWith("no on block for this host")).map((e) =>
