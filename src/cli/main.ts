@@ -22,7 +22,7 @@ export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []):
   const program = new Command()
     .name("hastmon")
     .description(
-      "Keep a service running on exactly one node of a small cluster, and move it when a\nnode or the service fails.",
+      "Keep a service running on exactly one node of a small cluster, and move it when a node or the service fails.",
     )
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
@@ -51,10 +51,8 @@ export async function runCli(args: string[], io: CliIO = defaultIO): Promise<num
     return process_exit_code ?? EX.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (
-        e.code === "commander.helpDisplayed" || e.code === "commander.version" ||
-        e.code === "commander.help"
-      ) return EX.OK;
+      // An explicit --help or --version; a group called without its subcommand is a usage error.
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EX.OK;
       // Commander already printed the one-line error and the hint.
       return EX.USAGE;
     }
