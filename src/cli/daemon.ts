@@ -1,0 +1,183 @@
+/** `hastmon daemon`: run this node. Background by default, foreground with -F. */
+import type { Command } from "@commander-js/extra-typings";
+import { CliError, EX } from "./exit.ts";
+import type { CliIO, Register } from "./main.ts";
+import {
+  ConfigFileError,
+  configPath,
+  DEFAULT_CONFIG_PATH,
+  formatDiagnostic,
+  loadConfig,
+  usableResources,
+} from "../config/mod.ts";
+import { Daemon } from "../daemon/daemon.ts";
+import { Guard } from "../daemon/guard.ts";
+import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
+import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
+import { ControlServer } from "../control/server.ts";
+
+const DEFAULT_PIDFILE = "/var/run/hastmon.pid";
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Register `hastmon daemon`. */
+export const registerDaemon: Register = (program: Command, io: CliIO) => {
+  program.command("daemon")
+    .description("run this node's hastmon daemon")
+    .option(
+      "-c, --config <file>",
+      `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`,
+    )
+    .option(
+      "-d, --debug",
+      "more log detail (repeat for more)",
+      (_v: string, prev: number) => prev + 1,
+      0,
+    )
+    .option("-F, --foreground", "stay in the foreground and log to standard error")
+    .option(
+      "-P, --pidfile <file>",
+      `pidfile, locked while the daemon runs (default: ${DEFAULT_PIDFILE})`,
+    )
+    .option("--node <name>", "this node's name (default: $HASTMON_NODE, else the hostname)")
+    .option("--log <file>", "log file in the background (default: <state_dir>/hastmon.log)")
+    .addHelpText(
+      "after",
+      `
+Signals: SIGTERM (and SIGINT in the foreground) stop or hand over what this node runs as
+primary, then exit 0; SIGHUP reloads the configuration (a bad file keeps the old one).
+
+Exit status: 0 after a clean shutdown, 66 no configuration file, 69 another daemon holds the
+pidfile, 73 cannot create the pidfile, control socket or listener, 78 invalid configuration.
+
+Examples:
+  hastmon daemon -c /usr/local/etc/hastmon.toml
+  hastmon daemon -F -d --node alpha -P /tmp/alpha.pid`,
+    )
+    .action(async (opts) => {
+      const path = configPath(opts.config);
+      let result;
+      try {
+        result = await loadConfig(path, { node: opts.node });
+      } catch (e) {
+        if (e instanceof ConfigFileError) throw new CliError(e.message, EX.NOINPUT);
+        throw e;
+      }
+      for (const e of result.errors) io.err(formatDiagnostic(e) + "\n");
+      const usable = usableResources(result);
+      if (!result.config || usable.length === 0) {
+        throw new CliError(`${path}: no resource this node can run`, EX.CONFIG);
+      }
+      const cfg = result.config;
+      if (!opts.foreground && !Deno.env.get("HASTMON_DAEMONIZED")) {
+        return await daemonize(cfg.global.control.path, io);
+      }
+      const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
+      if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
+      const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
+        verbosity: opts.debug,
+      });
+      let pidfile: Pidfile;
+      try {
+        pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);
+      } catch (e) {
+        if (e instanceof PidfileLockedError) throw new CliError(e.message, EX.UNAVAILABLE);
+        throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
+      }
+      const guard = Guard.spawn({
+        logPath: logPath ?? undefined,
+        verbosity: opts.debug,
+        stderr: opts.foreground ? "inherit" : "null",
+      });
+      let exit!: (code: number) => void;
+      const exited = new Promise<number>((r) => exit = r);
+      let daemon: Daemon;
+      let control: ControlServer;
+      try {
+        daemon = await Daemon.start(cfg, {
+          configPath: path,
+          node: opts.node,
+          logger,
+          guard,
+          onExit: (code) => exit(code),
+        });
+        control = await ControlServer.listen(
+          cfg.global.control.path,
+          daemon,
+          (level, msg) => logger.log(level, `control: ${msg}`),
+        );
+      } catch (e) {
+        await guard.close().catch(() => {});
+        await pidfile.release();
+        throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
+      }
+      logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
+      const onTerm = () => daemon.shutdown("SIGTERM");
+      const onInt = () => daemon.shutdown("SIGINT");
+      const onHup = () => {
+        if (logPath) (logger.sink as FileSink).reopen();
+        daemon.reload();
+      };
+      Deno.addSignalListener("SIGTERM", onTerm);
+      Deno.addSignalListener("SIGINT", onInt);
+      Deno.addSignalListener("SIGHUP", onHup);
+      const code = await exited;
+      Deno.removeSignalListener("SIGTERM", onTerm);
+      Deno.removeSignalListener("SIGINT", onInt);
+      Deno.removeSignalListener("SIGHUP", onHup);
+      await control.close();
+      await guard.close().catch(() => {});
+      await pidfile.release();
+      Deno.exit(code);
+    });
+};
+
+/**
+ * Start a detached copy of this command in the foreground mode's code path,
+ * then wait until its control socket answers (or it dies) so that errors are
+ * reported here, with the right exit status.
+ */
+async function daemonize(controlPath: string, io: CliIO): Promise<void> {
+  const args = Deno.args.includes("daemon") ? [...Deno.args] : ["daemon", ...Deno.args];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { HASTMON_DAEMONIZED: "1" },
+    detached: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let done: Deno.CommandStatus | null = null;
+  child.status.then((s) => done = s);
+  // Collect what the child says while it starts; stop listening once it runs.
+  let errText = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const reading = (async () => {
+    for (;;) {
+      const { value, done: end } = await reader.read().catch(() => ({ value: "", done: true }));
+      if (end) return;
+      errText += value;
+    }
+  })();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (done) {
+      await reading;
+      io.err(errText);
+      throw new CliError(
+        "daemon exited during start-up",
+        (done as Deno.CommandStatus).code || EX.SOFTWARE,
+      );
+    }
+    try {
+      const conn = await Deno.connect({ transport: "unix", path: controlPath });
+      conn.close();
+      await reader.cancel().catch(() => {});
+      child.unref();
+      io.out(`hastmon daemon started (pid ${child.pid})\n`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new CliError(`daemon did not open ${controlPath} within 15 s`, EX.SOFTWARE);
+}
