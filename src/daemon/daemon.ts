@@ -73,12 +73,15 @@ export class Daemon implements ControlHandler {
   private peerConns = new Map<NodeId, Set<PeerConnection>>();
   private outbox = new Map<NodeId, Message[]>();
   private listener: PeerListener | null = null;
-  private dialers = new Map<string, { stop: boolean }>();
+  private dialers = new Map<string, { stop: boolean; done: Promise<void> }>();
+  /** Aborted on exit: ends every wait of the dialers and kills running hooks. */
+  private lifetime = new AbortController();
+  private shutdownTimer: ReturnType<typeof setTimeout> | null = null;
   private secret: PeerSecret | null = null;
   private allowedHosts = new Set<string>();
   private knownNodes = new Set<NodeId>();
   private effects: Promise<void> = Promise.resolve();
-  private timer: number | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private serializer = new HookSerializer();
   private store: StateStore;
@@ -379,12 +382,7 @@ export class Daemon implements ControlHandler {
         if (until !== null && until !== rt.armedUntil) {
           // Half a timeout of slack: the daemon's own fencing starts first when it is alive.
           const remaining = Math.max(0, until - performance.now()) + m.settings.timeoutMs / 2;
-          await guard.arm(
-            rt.name,
-            remaining,
-            this.guardHook(rt, "stop"),
-            this.guardHook(rt, "panic"),
-          );
+          await guard.arm(rt.name, remaining, this.guardStop(rt), this.guardPanic(rt));
           rt.armedUntil = until;
           rt.guardStopping = false;
         }
@@ -403,24 +401,35 @@ export class Daemon implements ControlHandler {
     }
   }
 
-  private guardHook(rt: RuntimeResource, method: "stop" | "panic"): GuardHook | null {
-    const v = rt.view;
-    const env = hookEnv({
+  private guardEnv(rt: RuntimeResource, method: HookMethod): Record<string, string> {
+    const m = rt.machine;
+    return hookEnv({
       resource: rt.name,
       member: rt.name,
       node: this.node,
-      role: rt.machine.role,
-      epoch: rt.machine.epoch,
+      role: m.role,
+      epoch: m.epoch,
       event: method,
     });
-    if (method === "panic") {
-      return v.panic ? { argv: v.panic, env, timeoutMs: v.hookTimeoutMs } : null;
-    }
-    // The guard stops members in reverse order through a tiny shell sequence.
-    const stops = [...v.members].reverse().map((m) => m.commands.stop?.argv).filter((a) => !!a);
-    if (stops.length === 1) return { argv: stops[0]!, env, timeoutMs: v.stopTimeoutMs };
-    const script = stops.map((a) => a!.map(shellQuote).join(" ")).join("; ");
+  }
+
+  /** What the guard runs to stop the service: every member's stop, in reverse order. */
+  private guardStop(rt: RuntimeResource): GuardHook {
+    const v = rt.view;
+    const env = this.guardEnv(rt, "stop");
+    const stops = [...v.members].reverse().flatMap((m) =>
+      m.commands.stop ? [m.commands.stop.argv] : []
+    );
+    if (stops.length === 1) return { argv: stops[0], env, timeoutMs: v.stopTimeoutMs };
+    const script = stops.map((a) => a.map(shellQuote).join(" ")).join("; ");
     return { argv: ["/bin/sh", "-c", script], env, timeoutMs: v.stopTimeoutMs };
+  }
+
+  private guardPanic(rt: RuntimeResource): GuardHook | null {
+    const v = rt.view;
+    return v.panic
+      ? { argv: v.panic, env: this.guardEnv(rt, "panic"), timeoutMs: v.hookTimeoutMs }
+      : null;
   }
 
   // -------------------------------------------------------------------------
@@ -485,9 +494,9 @@ export class Daemon implements ControlHandler {
     }
     for (const [key, addr] of wanted) {
       if (this.dialers.has(key)) continue;
-      const state = { stop: false };
+      const state = { stop: false, done: Promise.resolve() };
+      state.done = this.dial(addr, state);
       this.dialers.set(key, state);
-      this.dial(addr, state);
     }
   }
 
@@ -526,7 +535,10 @@ export class Daemon implements ControlHandler {
         }
       }
       // Reconnect every interval, a little sooner at first.
-      await sleep(Math.min(this.minIntervalMs(), 200 * 2 ** Math.min(failures, 6)));
+      await sleep(
+        Math.min(this.minIntervalMs(), 200 * 2 ** Math.min(failures, 6)),
+        this.lifetime.signal,
+      );
     }
     if (conn && !conn.closed) await conn.close("remote removed from configuration");
   }
@@ -680,11 +692,13 @@ export class Daemon implements ControlHandler {
     for (const name of removed) {
       const rt = this.resources.get(name)!;
       // Dropped once its service is stopped.
-      const drop = () => {
-        if (!mayBeActive(rt.machine) && !rt.machine.busy) this.resources.delete(name);
-        else setTimeout(drop, 100);
+      const drop = async () => {
+        while (!this.stopped && (mayBeActive(rt.machine) || rt.machine.busy)) {
+          await sleep(100, this.lifetime.signal);
+        }
+        this.resources.delete(name);
       };
-      this.effects = this.effects.then(drop);
+      drop();
     }
     this.reconcileDialers();
     this.updateTitle();
@@ -706,7 +720,8 @@ export class Daemon implements ControlHandler {
     for (const rt of this.resources.values()) {
       limit = Math.max(limit, 2 * rt.machine.settings.stopTimeoutMs + rt.view.hookTimeoutMs);
     }
-    setTimeout(() => {
+    this.shutdownTimer = setTimeout(() => {
+      this.shutdownTimer = null;
       if (!this.stopped) {
         this.opts.logger.error("shutdown timed out: leaving the guard to finish");
         this.finish(1);
@@ -719,15 +734,21 @@ export class Daemon implements ControlHandler {
     if (!this.shuttingDown || this.stopped) return;
     for (const rt of this.resources.values()) if (!rt.quiesced) return;
     // Let the releases reach the peers before closing.
-    this.effects = this.effects.then(() => sleep(100)).then(() => this.finish(0));
+    this.effects = this.effects.then(() => sleep(100, this.lifetime.signal)).then(() =>
+      this.finish(0)
+    );
   }
 
   private async finish(code: number) {
     if (this.stopped) return;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
+    if (this.shutdownTimer !== null) clearTimeout(this.shutdownTimer);
     for (const d of this.dialers.values()) d.stop = true;
+    this.lifetime.abort();
     this.hookAbort.abort();
+    await Promise.all([...this.dialers.values()].map((d) => d.done));
+    await this.serializer.idle();
     if (code === 0 && this.opts.guard) {
       for (const rt of this.resources.values()) {
         if (!mayBeActive(rt.machine)) await this.opts.guard.disarm(rt.name).catch(() => {});
@@ -793,8 +814,18 @@ function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", `'"'"'`)}'`;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/** Wait `ms`, or less if `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done);
+  });
 }
 
 export type { HookMethod };
