@@ -68,13 +68,14 @@ Examples:
         throw new CliError(`${path}: no resource this node can run`, EX.CONFIG);
       }
       const cfg = result.config;
+      const verbosity = typeof opts.debug === "number" ? opts.debug : 1;
       if (!opts.foreground && !Deno.env.get("HASTMON_DAEMONIZED")) {
         return await daemonize(cfg.global.control.path, io);
       }
       const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
       if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
       const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
-        verbosity: opts.debug,
+        verbosity,
       });
       let pidfile: Pidfile;
       try {
@@ -85,7 +86,7 @@ Examples:
       }
       const guard = Guard.spawn({
         logPath: logPath ?? undefined,
-        verbosity: opts.debug,
+        verbosity,
         stderr: opts.foreground ? "inherit" : "null",
       });
       let exit!: (code: number) => void;

@@ -9,9 +9,19 @@ export interface CliIO {
   err: (s: string) => void;
 }
 
+/** Write all of `s`; a reader that went away (`| head`) is not an error. */
+function writeAll(w: { writeSync(b: Uint8Array): number }, s: string) {
+  const bytes = new TextEncoder().encode(s);
+  try {
+    for (let off = 0; off < bytes.length;) off += w.writeSync(bytes.subarray(off));
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+  }
+}
+
 const defaultIO: CliIO = {
-  out: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)),
-  err: (s) => Deno.stderr.writeSync(new TextEncoder().encode(s)),
+  out: (s) => writeAll(Deno.stdout, s),
+  err: (s) => writeAll(Deno.stderr, s),
 };
 
 /** A command group module adds its commands to the program. */

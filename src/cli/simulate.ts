@@ -108,8 +108,8 @@ async function layoutFromConfig(path: string, io: CliIO): Promise<Layout> {
 export const registerSimulate: Register = (program: Command, io: CliIO) => {
   program.command("simulate")
     .description(
-      "run the failover core against a virtual clock and a simulated network with injected faults;\n" +
-        "check that no two nodes are ever active at once and that failover happens in time",
+      "run the failover core under injected faults on a virtual clock and network, and check " +
+        "that no two nodes are ever active at once and that failover comes in time",
     )
     .option("--runs <n>", "number of seeded runs", positiveInt, 1000)
     .option("--seed <s>", "first seed (run i uses seed s+i)", nonNegativeInt, 1)

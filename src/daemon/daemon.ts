@@ -227,7 +227,14 @@ export class Daemon implements ControlHandler {
     for (const [to, messages] of this.outbox) {
       if (messages.length === 0) continue;
       const conn = this.connectionTo(to);
-      if (conn) conn.send(messages).catch(() => {});
+      if (conn) {
+        try {
+          conn.send(messages).catch(() => {});
+        } catch (e) {
+          // The codec refused a message we built: a bug, logged, never fatal.
+          this.opts.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
+        }
+      }
       else this.opts.logger.debug(`no connection to ${to}: ${messages.length} message(s) dropped`);
     }
     this.outbox.clear();
