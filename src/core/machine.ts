@@ -535,7 +535,8 @@ function onHookDone(
       ? "running"
       : probeResult(outcome);
     if (state !== m.service) {
-      const level = m.service === "running" || m.service === "starting" ? "warning" : "info";
+      const wasUp = m.service === "running" || m.service === "starting";
+      const level = wasUp && state !== "running" ? "warning" : "info";
       log(fx, level, `status: ${state} (${describe(outcome)})`);
     }
     m.service = state;
