@@ -144,17 +144,6 @@ export function createMachine(
   defects: Defects = {},
 ): { machine: Machine; effects: Effect[] } {
   const peers = new Map<NodeId, PeerView>();
-  for (const p of settings.peers) {
-    const node = settings.nodes.find((n) => n.name === p);
-    peers.set(p, {
-      lastHeard: null,
-      down: false,
-      role: null,
-      epoch: 0,
-      priority: node?.priority ?? 100,
-      state: "unknown",
-    });
-  }
   const m: Machine = {
     settings,
     defects,
@@ -194,6 +183,7 @@ export function createMachine(
     lastTransition: null,
     note: "",
   };
+  updateSettings(m, settings);
   const fx: Effect[] = [];
   if (persisted?.grantHolder) {
     // We may have granted a lease just before a crash: keep honouring it.
@@ -207,6 +197,26 @@ export function createMachine(
   }
   afterEvent(m, fx);
   return { machine: m, effects: fx };
+}
+
+/**
+ * Apply new settings (a reload) to a machine, keeping what it knows: peers that
+ * appear start unheard, peers that went away are forgotten.
+ */
+export function updateSettings(m: Machine, s: ResourceSettings): void {
+  m.settings = s;
+  for (const p of s.peers) {
+    if (m.peers.has(p)) continue;
+    m.peers.set(p, {
+      lastHeard: null,
+      down: false,
+      role: null,
+      epoch: 0,
+      priority: s.nodes.find((n) => n.name === p)?.priority ?? 100,
+      state: "unknown",
+    });
+  }
+  for (const p of [...m.peers.keys()]) if (!s.peers.includes(p)) m.peers.delete(p);
 }
 
 /** Feed one event to the machine; returns the effects to run, in order. */

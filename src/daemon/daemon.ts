@@ -9,7 +9,14 @@
  * round, batched per peer, over whichever connection to that node is open.
  */
 import process from "node:process";
-import { createMachine, type Machine, mayBeActive, step, wakeAt } from "../core/machine.ts";
+import {
+  createMachine,
+  type Machine,
+  mayBeActive,
+  step,
+  updateSettings,
+  wakeAt,
+} from "../core/machine.ts";
 import { statusOf } from "../core/status.ts";
 import type {
   Effect,
@@ -18,7 +25,6 @@ import type {
   HookOutcome,
   Message,
   NodeId,
-  ResourceSettings,
   Role,
 } from "../core/types.ts";
 import { TRACKED_METHODS } from "../core/types.ts";
@@ -234,8 +240,9 @@ export class Daemon implements ControlHandler {
           // The codec refused a message we built: a bug, logged, never fatal.
           this.opts.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
         }
-      }
-      else this.opts.logger.debug(`no connection to ${to}: ${messages.length} message(s) dropped`);
+      } else {this.opts.logger.debug(
+          `no connection to ${to}: ${messages.length} message(s) dropped`,
+        );}
     }
     this.outbox.clear();
   }
@@ -692,7 +699,7 @@ export class Daemon implements ControlHandler {
         JSON.stringify(res.self) !== JSON.stringify(rt.view)
       ) {
         changed.push(res.name);
-        applySettings(rt.machine, settings);
+        updateSettings(rt.machine, settings);
         rt.view = res.self!;
       }
     }
@@ -776,25 +783,6 @@ export class Daemon implements ControlHandler {
       process.title = `hastmon: ${this.node} ${parts.join(" ")}${more}`;
     } catch { /* not all platforms allow it */ }
   }
-}
-
-/** Apply new settings to a running machine; peers that appear get an empty view. */
-function applySettings(m: Machine, s: ResourceSettings) {
-  m.settings = s;
-  for (const p of s.peers) {
-    if (!m.peers.has(p)) {
-      const node = s.nodes.find((n) => n.name === p);
-      m.peers.set(p, {
-        lastHeard: null,
-        down: false,
-        role: null,
-        epoch: 0,
-        priority: node?.priority ?? 100,
-        state: "unknown",
-      });
-    }
-  }
-  for (const p of [...m.peers.keys()]) if (!s.peers.includes(p)) m.peers.delete(p);
 }
 
 function ok(o: HookOutcome) {
