@@ -25,6 +25,8 @@ export type ControlResponse =
     id: number;
     ok: false;
     error: { code: ControlErrorCode; message: string; unknown?: string[] };
+    /** With `unknown_resource`: the answer for the resources that do exist. */
+    result?: unknown;
   };
 
 /** The answer to `status`. */
@@ -40,6 +42,11 @@ export interface StatusResult {
 /** The answer to `role`: what each resource was before. */
 export interface RoleResult {
   changed: { resource: string; from: Role; to: Role }[];
+}
+
+/** The answer to `events`: the recent events, oldest first. */
+export interface EventsResult {
+  events: DaemonEvent[];
 }
 
 /** One event of the daemon, in order. `time` is wall-clock ISO 8601, for people. */
