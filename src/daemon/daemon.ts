@@ -675,6 +675,15 @@ export class Daemon implements ControlHandler {
     }
     for (const e of result.errors) log.error(`reload: ${formatDiagnostic(e)} (resource skipped)`);
     const cfg = result.config;
+    for (const k of ["listen", "control", "stateDir"] as const) {
+      const was = JSON.stringify(this.cfg.global[k]), now = JSON.stringify(cfg.global[k]);
+      if (was !== now) {
+        log.warning(`reload: ${k} changed from ${was} to ${now}; restart the daemon to apply it`);
+      }
+    }
+    if (JSON.stringify(this.cfg.key) !== JSON.stringify(cfg.key)) {
+      log.warning("reload: [key] changed; restart the daemon to apply it");
+    }
     const usable = usableResources(result);
     const added: string[] = [], removed: string[] = [], changed: string[] = [];
     const now = performance.now();
