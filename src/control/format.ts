@@ -1,0 +1,243 @@
+/**
+ * Renderings of the control answers for `hastmon ctl`: the status view as
+ * text (the original hastmonctl layout, extended) and as versioned JSON
+ * (docs/STATUS_JSON.md), role changes, and one line per event.
+ */
+import type { PeerStatus, ResourceStatus } from "../core/status.ts";
+import type { DaemonEvent, RoleResult, StatusResult } from "./protocol.ts";
+
+/** A duration for people: "0.35s", "42s", "4m12s", "3h5m", "2d4h"; "never" when infinite. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms)) return "never";
+  const t = Math.max(0, ms);
+  if (t < 10_000) return `${Number((t / 1000).toFixed(2))}s`;
+  const s = Math.floor(t / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor(s / 60) % 60}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor(s / 3600) % 24}h`;
+}
+
+/** Milliseconds as seconds, to the millisecond: 1350 → 1.35. */
+function seconds(ms: number): number {
+  return Number((ms / 1000).toFixed(3));
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/g;
+
+/** Escape control characters, so that one record stays one line. */
+function oneLine(text: string): string {
+  return text.replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
+
+/**
+ * `ctl status` as text: per resource, the original hastmonctl layout
+ * (`<resource>:`, two-space fields, four-space remote lines) with the node in
+ * place of `exec:`, extended with epoch, lease, takeover, the last transition
+ * and the explanations; a blank line between resources.
+ */
+export function formatStatusText(result: StatusResult): string {
+  return result.resources.map(formatResourceText).join("\n");
+}
+
+/** One resource's block of {@linkcode formatStatusText}, ending with a newline. */
+export function formatResourceText(st: ResourceStatus): string {
+  const lines = [`${oneLine(st.resource)}:`, `  role: ${st.role}`, `  node: ${oneLine(st.node)}`];
+  if (st.peers.length === 0) lines.push("  remote: none");
+  else {
+    lines.push("  remote:");
+    for (const p of st.peers) lines.push(`    ${oneLine(p.node)} (${peerState(st, p)})`);
+  }
+  lines.push(
+    `  state: ${st.state}`,
+    `  attempts: ${st.attempts.used} from ${st.attempts.max}`,
+    `  complaints: ${st.complaints.count} for last ${seconds(st.complaints.windowMs)} sec ` +
+      `(threshold ${st.complaints.threshold})`,
+    `  epoch: ${st.epoch}${st.maxEpoch > st.epoch ? ` (highest seen ${st.maxEpoch})` : ""}`,
+    `  priority: ${st.priority}`,
+    `  lease: ${leaseText(st)}`,
+  );
+  if (st.takeover) {
+    lines.push(
+      `  takeover: primary silent for ${formatDuration(st.takeover.silenceMs)}, ` +
+        `needs more than ${formatDuration(st.takeover.waitMs)}`,
+    );
+  }
+  if (st.hook) {
+    lines.push(`  hook: ${st.hook.method}, running for ${formatDuration(st.hook.runningMs)}`);
+  }
+  const t = st.lastTransition;
+  lines.push(
+    t
+      ? `  last transition: ${t.from} -> ${t.to} ${formatDuration(t.agoMs)} ago: ${
+        oneLine(t.reason)
+      }`
+      : "  last transition: none",
+  );
+  if (st.explanations.length > 0) {
+    lines.push("  notes:", ...st.explanations.map((e) => `    ${oneLine(e)}`));
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** hastmonctl's remote state: connectivity, or role/state as a watchdog sees it. */
+function peerState(st: ResourceStatus, p: PeerStatus): string {
+  if (st.role === "watchdog") return `${p.role ?? "unknown"}/${p.state}`;
+  return p.connected ? "connected" : "disconnected";
+}
+
+function leaseText(st: ResourceStatus): string {
+  const lease = st.lease;
+  if (lease) {
+    if (st.forced) return "none, forced by the operator (no lease protects this node)";
+    if (!lease.held) return `not held (length ${formatDuration(lease.lengthMs)})`;
+    return lease.remainingMs === null
+      ? `held (length ${formatDuration(lease.lengthMs)})`
+      : `held, ${formatDuration(lease.remainingMs)} left of ${formatDuration(lease.lengthMs)}`;
+  }
+  if (st.grant) {
+    return `granted to ${oneLine(st.grant.holder)} (epoch ${st.grant.epoch}), ` +
+      `${formatDuration(st.grant.remainingMs)} left`;
+  }
+  return "none";
+}
+
+/** `ctl role` as text: one line per resource, `name: from -> to`. */
+export function formatRoleText(result: RoleResult): string {
+  return result.changed.map((c) =>
+    `${oneLine(c.resource)}: ${c.from === c.to ? `${c.to} (unchanged)` : `${c.from} -> ${c.to}`}\n`
+  ).join("");
+}
+
+/** The version of {@linkcode StatusJson}; raised on any incompatible change. */
+export const STATUS_JSON_VERSION = 1;
+
+/** `ctl status --json`, version 1 (docs/STATUS_JSON.md). Durations are in seconds. */
+export interface StatusJson {
+  version: 1;
+  node: string;
+  daemon: { version: string; pid: number; uptimeSeconds: number };
+  resources: ResourceJson[];
+}
+
+/** One resource in {@linkcode StatusJson}. */
+export interface ResourceJson {
+  name: string;
+  node: string;
+  role: ResourceStatus["role"];
+  state: ResourceStatus["state"];
+  epoch: number;
+  maxEpoch: number;
+  priority: number;
+  forced: boolean;
+  attempts: { used: number; max: number };
+  lease:
+    | { held: boolean; remainingSeconds: number | null; lengthSeconds: number; quorum: number }
+    | null;
+  grant: { holder: string; epoch: number; remainingSeconds: number } | null;
+  complaints: { count: number; threshold: number; windowSeconds: number; from: string[] };
+  takeover: { silenceSeconds: number; waitSeconds: number | null } | null;
+  hook: { method: string; runningSeconds: number } | null;
+  peers: {
+    node: string;
+    connected: boolean;
+    lastHeardSecondsAgo: number | null;
+    role: ResourceStatus["role"] | null;
+    state: ResourceStatus["state"];
+    epoch: number;
+    priority: number;
+  }[];
+  lastTransition: {
+    from: ResourceStatus["role"];
+    to: ResourceStatus["role"];
+    epoch: number;
+    reason: string;
+    secondsAgo: number;
+  } | null;
+  explanations: string[];
+}
+
+/** The status answer as the documented, versioned JSON document. */
+export function statusJson(result: StatusResult): StatusJson {
+  return {
+    version: STATUS_JSON_VERSION,
+    node: result.node,
+    daemon: { version: result.version, pid: result.pid, uptimeSeconds: seconds(result.uptimeMs) },
+    resources: result.resources.map(resourceJson),
+  };
+}
+
+function resourceJson(st: ResourceStatus): ResourceJson {
+  return {
+    name: st.resource,
+    node: st.node,
+    role: st.role,
+    state: st.state,
+    epoch: st.epoch,
+    maxEpoch: st.maxEpoch,
+    priority: st.priority,
+    forced: st.forced,
+    attempts: { used: st.attempts.used, max: st.attempts.max },
+    lease: st.lease && {
+      held: st.lease.held,
+      remainingSeconds: st.lease.remainingMs === null ? null : seconds(st.lease.remainingMs),
+      lengthSeconds: seconds(st.lease.lengthMs),
+      quorum: st.lease.quorum,
+    },
+    grant: st.grant && {
+      holder: st.grant.holder,
+      epoch: st.grant.epoch,
+      remainingSeconds: seconds(st.grant.remainingMs),
+    },
+    complaints: {
+      count: st.complaints.count,
+      threshold: st.complaints.threshold,
+      windowSeconds: seconds(st.complaints.windowMs),
+      from: [...st.complaints.from],
+    },
+    takeover: st.takeover && {
+      silenceSeconds: seconds(st.takeover.silenceMs),
+      // JSON has no Infinity: a wait that can never end is null.
+      waitSeconds: Number.isFinite(st.takeover.waitMs) ? seconds(st.takeover.waitMs) : null,
+    },
+    hook: st.hook && { method: st.hook.method, runningSeconds: seconds(st.hook.runningMs) },
+    peers: st.peers.map((p) => ({
+      node: p.node,
+      connected: p.connected,
+      lastHeardSecondsAgo: p.lastHeardAgoMs === null ? null : seconds(p.lastHeardAgoMs),
+      role: p.role,
+      state: p.state,
+      epoch: p.epoch,
+      priority: p.priority,
+    })),
+    lastTransition: st.lastTransition && {
+      from: st.lastTransition.from,
+      to: st.lastTransition.to,
+      epoch: st.lastTransition.epoch,
+      reason: st.lastTransition.reason,
+      secondsAgo: seconds(st.lastTransition.agoMs),
+    },
+    explanations: [...st.explanations],
+  };
+}
+
+/**
+ * One event as one line: `TIME NODE RESOURCE LEVEL KIND: TEXT`, with `-` for
+ * a node-wide event; a transition reads `from -> to, epoch N: reason`.
+ */
+export function formatEvent(e: DaemonEvent): string {
+  const text = e.kind === "transition" && e.from !== undefined && e.to !== undefined
+    ? `${e.from} -> ${e.to}${e.epoch === undefined ? "" : `, epoch ${e.epoch}`}: ${
+      e.reason ?? e.message
+    }`
+    : e.message;
+  return `${e.time} ${oneLine(e.node)} ${oneLine(e.resource ?? "-")} ${e.level} ${e.kind}: ${
+    oneLine(text)
+  }`;
+}
+
+/** One event for `ctl events --json`: the event with the schema version, one line of JSON. */
+export function eventJson(e: DaemonEvent): string {
+  return JSON.stringify({ version: STATUS_JSON_VERSION, ...e });
+}
