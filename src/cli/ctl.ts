@@ -1,0 +1,280 @@
+/** `hastmon ctl role|status|events`: the local daemon, through its control socket. */
+import { Argument, type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { CliError, EX } from "./exit.ts";
+import type { CliIO, Register } from "./main.ts";
+import {
+  ConfigFileError,
+  configPath,
+  DEFAULT_CONFIG_PATH,
+  formatDiagnostic,
+  loadConfig,
+  parseControlAddress,
+} from "../config/mod.ts";
+import { ROLES } from "../core/types.ts";
+import { ControlClient, ControlClientError } from "../control/client.ts";
+import {
+  eventJson,
+  formatEvent,
+  formatRoleText,
+  formatStatusText,
+  statusJson,
+} from "../control/format.ts";
+import type {
+  ControlResponse,
+  DaemonEvent,
+  EventsResult,
+  RoleResult,
+  StatusResult,
+} from "../control/protocol.ts";
+
+const CONFIG_HELP = `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
+const NODE_HELP = "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
+const SOCKET_HELP = "control socket (default: `control` of this node in the configuration)";
+
+/** Bound on connecting and on each answer; a daemon answers in milliseconds. */
+const TIMEOUT_MS = 10_000;
+
+const EXAMPLES = `
+Examples:
+  hastmon ctl status                     every resource of this node
+  hastmon ctl status web --json          one resource as JSON (docs/STATUS_JSON.md)
+  hastmon ctl role secondary all         every resource becomes secondary here
+  hastmon ctl role primary web           primary here; starts once a peer grants a lease
+  hastmon ctl role primary --force web   start without a lease (only when no other
+                                         node can possibly run web)
+  hastmon ctl events --follow            print events as they happen
+  hastmon ctl -s /run/h.sock status      the daemon listening on another socket
+
+The control socket is --socket, else \`control\` of this node in the configuration
+(-c, --node), else $HASTMON_CONTROL when there is no configuration file at all.
+
+Exit status: 0 done, 64 usage, 65 unknown resource (the known ones are still
+shown), 66 configuration file unreadable, 69 no daemon (or it did not answer),
+70 daemon or protocol error, 77 permission denied, 78 invalid configuration.
+`;
+
+/** The options of `ctl` that every subcommand sees. */
+interface CtlOptions {
+  config?: string;
+  node?: string;
+  socket?: string;
+}
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError("expected a whole number ≥ 1");
+  }
+  return n;
+}
+
+/** Register `hastmon ctl …`. */
+export const registerCtl: Register = (program: Command, io: CliIO) => {
+  const ctl = program.command("ctl")
+    .description("change roles, show status and follow events of the daemon on this node")
+    .option("-c, --config <file>", CONFIG_HELP)
+    .option("--node <name>", NODE_HELP)
+    .option("-s, --socket <path>", SOCKET_HELP)
+    .addHelpText("after", EXAMPLES);
+
+  ctl.command("role")
+    .description("set the role of resources on this node, as hastmonctl role")
+    .addArgument(new Argument("<role>", "the new role").choices(ROLES))
+    .argument("<resources...>", "all, or resource names")
+    .addOption(
+      new Option(
+        "--force",
+        "with primary: start without waiting for a lease; if another node runs the " +
+          "resource, both will (the operator's risk)",
+      ),
+    )
+    .action(async (role, resources, opts, cmd) => {
+      const target = resourceList(resources);
+      if (target === undefined) throw new CliError("role needs `all` or resource names", EX.USAGE);
+      if (opts.force && role !== "primary") {
+        throw new CliError("--force only applies to `role primary`", EX.USAGE);
+      }
+      if (opts.force) {
+        io.err(
+          "hastmon: warning: --force starts the resource without a lease: nothing stops " +
+            "another node from running it at the same time\n",
+        );
+      }
+      const response = await ask(
+        cmd.optsWithGlobals() as CtlOptions,
+        (c) => c.request({ type: "role", role, resources: target, force: opts.force === true }),
+      );
+      const result = answer<RoleResult>(response, isRoleResult);
+      if (result) io.out(formatRoleText(result));
+      unknownResources(response);
+    });
+
+  ctl.command("status")
+    .description("show the status of resources on this node (no names: all)")
+    .argument("[resources...]", "all, or resource names")
+    .option("--json", "print JSON (versioned schema, durations in seconds; docs/STATUS_JSON.md)")
+    .action(async (resources, opts, cmd) => {
+      const names = resourceList(resources);
+      const response = await ask(
+        cmd.optsWithGlobals() as CtlOptions,
+        (c) =>
+          c.request(
+            names === "all" || names === undefined ? { type: "status" } : {
+              type: "status",
+              resources: names,
+            },
+          ),
+      );
+      const result = answer<StatusResult>(response, isStatusResult);
+      if (result) {
+        io.out(
+          opts.json ? JSON.stringify(statusJson(result), null, 2) + "\n" : formatStatusText(result),
+        );
+      }
+      unknownResources(response);
+    });
+
+  ctl.command("events")
+    .description("print the daemon's recent events in order; with --follow, then every new one")
+    .option("-f, --follow", "keep printing events as they happen, until interrupted")
+    .option("--json", "one JSON object per line (docs/STATUS_JSON.md)")
+    .option("-n, --limit <count>", "at most this many recent events first", positiveInt)
+    .action(async (opts, cmd) => {
+      const print = (e: DaemonEvent) => io.out((opts.json ? eventJson(e) : formatEvent(e)) + "\n");
+      const limit = opts.limit === undefined ? {} : { limit: opts.limit };
+      try {
+        if (opts.follow) {
+          await ask(cmd.optsWithGlobals() as CtlOptions, (c) => c.follow(print, limit));
+          return;
+        }
+        const response = await ask(
+          cmd.optsWithGlobals() as CtlOptions,
+          (c) => c.request({ type: "events", ...limit }),
+        );
+        const result = answer<EventsResult>(response, isEventsResult);
+        for (const e of result?.events ?? []) print(e);
+      } catch (e) {
+        // `ctl events | head`: the reader left, which is not an error.
+        if (e instanceof Deno.errors.BrokenPipe) return;
+        throw e;
+      }
+    });
+};
+
+/** `all` alone means every resource; `all` among names is a mistake. */
+function resourceList(names: string[]): string[] | "all" | undefined {
+  if (names.length === 0) return undefined;
+  if (names.includes("all")) {
+    if (names.length > 1) throw new CliError("`all` cannot be combined with names", EX.USAGE);
+    return "all";
+  }
+  return names;
+}
+
+/**
+ * Where the daemon listens: --socket, else `control` of this node in the
+ * configuration, else $HASTMON_CONTROL when no configuration file was named
+ * and the default one does not exist.
+ */
+async function socketPath(opts: CtlOptions): Promise<string> {
+  if (opts.socket !== undefined) return controlAddress(opts.socket, "--socket");
+  const named = opts.config !== undefined || !!Deno.env.get("HASTMON_CONFIG");
+  const file = configPath(opts.config);
+  const fromEnv = Deno.env.get("HASTMON_CONTROL");
+  let loaded;
+  try {
+    loaded = await loadConfig(file, { node: opts.node });
+  } catch (e) {
+    if (!(e instanceof ConfigFileError)) throw e;
+    if (!named && fromEnv) return controlAddress(fromEnv, "HASTMON_CONTROL");
+    throw new CliError(
+      `${e.message}; cannot tell where the daemon listens (give -c FILE or --socket PATH)`,
+      EX.NOINPUT,
+    );
+  }
+  // Node-wide values, `control` among them, are only trusted in a file without
+  // file-wide errors; problems of single resources do not matter here.
+  const fileErrors = loaded.errors.filter((e) => e.resource === undefined);
+  if (loaded.config === null || fileErrors.length > 0) {
+    throw new CliError(
+      `${file} is invalid, so the control socket is unknown (give --socket PATH):\n` +
+        fileErrors.map((e) => `  ${formatDiagnostic(e)}`).join("\n"),
+      EX.CONFIG,
+    );
+  }
+  return loaded.config.global.control.path;
+}
+
+function controlAddress(text: string, where: string): string {
+  const parsed = parseControlAddress(text);
+  if (!parsed.ok) throw new CliError(`${where}: ${parsed.error}`, EX.USAGE);
+  return parsed.value.path;
+}
+
+/** Connect, run `call`, close; connection failures become exit codes. */
+async function ask<T>(opts: CtlOptions, call: (client: ControlClient) => Promise<T>): Promise<T> {
+  const path = await socketPath(opts);
+  let client: ControlClient | undefined;
+  try {
+    client = await ControlClient.connect(path, { timeoutMs: TIMEOUT_MS });
+    return await call(client);
+  } catch (e) {
+    if (!(e instanceof ControlClientError)) throw e;
+    const code = e.kind === "permission"
+      ? EX.NOPERM
+      : e.kind === "no_daemon" || e.kind === "timeout" || e.kind === "closed"
+      ? EX.UNAVAILABLE
+      : EX.SOFTWARE;
+    throw new CliError(e.message, code);
+  } finally {
+    await client?.close();
+  }
+}
+
+/**
+ * The result to print: the whole result, the known part with
+ * `unknown_resource`, or a CliError (70) for any other refusal or a result
+ * of the wrong shape.
+ */
+function answer<T>(response: ControlResponse, valid: (v: unknown) => v is T): T | undefined {
+  if (!response.ok && response.error.code !== "unknown_resource") {
+    throw new CliError(
+      `the daemon refused the request (${response.error.code}): ${response.error.message}`,
+      EX.SOFTWARE,
+    );
+  }
+  const result = response.result;
+  if (result === undefined && !response.ok) return undefined;
+  if (!valid(result)) {
+    throw new CliError("the daemon's answer has an unexpected shape", EX.SOFTWARE);
+  }
+  return result;
+}
+
+/** After printing the known ones: list the unknown ones on stderr and exit 65. */
+function unknownResources(response: ControlResponse): void {
+  if (response.ok) return;
+  const unknown = response.error.unknown ?? [];
+  throw new CliError(
+    unknown.length > 0
+      ? `unknown resource${unknown.length === 1 ? "" : "s"}: ${unknown.join(", ")}`
+      : response.error.message,
+    EX.DATAERR,
+  );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStatusResult(v: unknown): v is StatusResult {
+  return isObject(v) && Array.isArray(v.resources) && typeof v.node === "string";
+}
+
+function isRoleResult(v: unknown): v is RoleResult {
+  return isObject(v) && Array.isArray(v.changed);
+}
+
+function isEventsResult(v: unknown): v is EventsResult {
+  return isObject(v) && Array.isArray(v.events);
+}

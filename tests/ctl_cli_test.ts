@@ -1,0 +1,266 @@
+/**
+ * `hastmon ctl …` as a user runs it: a subprocess of main.ts with NO_COLOR=1,
+ * against no daemon at all or against a control server with a fake daemon
+ * behind it in this process (the real daemon's end-to-end tests live
+ * elsewhere). Help texts are compared with snapshots under
+ * tests/data/ctl/snapshots/; UPDATE_SNAPSHOTS=1 rewrites them.
+ */
+
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { ControlServer } from "../src/control/server.ts";
+import { FakeDaemon, makeStaleSocket, tempSocketDir } from "../src/control/test_helpers.ts";
+import { formatStatusText } from "../src/control/format.ts";
+
+const ROOT = new URL("../", import.meta.url);
+const SNAPSHOTS = new URL("data/ctl/snapshots/", import.meta.url);
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** The environment of a run: the caller's, without any HASTMON_* variable. */
+function cleanEnv(env: Record<string, string>): Record<string, string> {
+  const base = Object.fromEntries(
+    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("HASTMON_")),
+  );
+  return { ...base, NO_COLOR: "1", ...env };
+}
+
+function command(args: string[], env: Record<string, string>, stdout: "piped" | "null") {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: ROOT,
+    env: cleanEnv(env),
+    clearEnv: true,
+    stdin: "null",
+    stdout,
+    stderr: "piped",
+  });
+}
+
+/** Run `hastmon ARGS` from the repository root with a clean HASTMON_* environment. */
+async function hastmon(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  const { code, stdout, stderr } = await command(args, env, "piped").output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+/** Compare `actual` with the snapshot `name`, or write it when UPDATE_SNAPSHOTS=1. */
+async function assertSnapshot(name: string, actual: string): Promise<void> {
+  const url = new URL(name, SNAPSHOTS);
+  if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") {
+    await Deno.mkdir(SNAPSHOTS, { recursive: true });
+    await Deno.writeTextFile(url, actual);
+    return;
+  }
+  let expected: string;
+  try {
+    expected = await Deno.readTextFile(url);
+  } catch {
+    throw new Error(`no snapshot ${name}: run with UPDATE_SNAPSHOTS=1 to create it`);
+  }
+  assertEquals(actual, expected, `snapshot ${name} differs (UPDATE_SNAPSHOTS=1 rewrites it)`);
+}
+
+/** A control server with a fake daemon on a temp socket, closed after `fn`. */
+async function withFakeDaemon(
+  fn: (path: string, daemon: FakeDaemon) => Promise<void>,
+): Promise<void> {
+  const tmp = await tempSocketDir();
+  const daemon = new FakeDaemon();
+  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  try {
+    await fn(tmp.path, daemon);
+  } finally {
+    await server.close();
+    await tmp.remove();
+  }
+}
+
+Deno.test("ctl help: ctl and each ctl command", async () => {
+  const cases: [string[], string][] = [
+    [["ctl", "--help"], "help-ctl.txt"],
+    [["ctl", "role", "--help"], "help-ctl-role.txt"],
+    [["ctl", "status", "--help"], "help-ctl-status.txt"],
+    [["ctl", "events", "--help"], "help-ctl-events.txt"],
+  ];
+  for (const [args, snapshot] of cases) {
+    const r = await hastmon(args);
+    assertEquals([r.code, r.err], [0, ""], args.join(" "));
+    await assertSnapshot(snapshot, r.out);
+  }
+});
+
+Deno.test("ctl: no daemon → exit 69 naming the socket (no file, stale file)", async () => {
+  const tmp = await tempSocketDir();
+  try {
+    for (const args of [["status"], ["role", "secondary", "all"], ["events"]]) {
+      const r = await hastmon(["ctl", "-s", tmp.path, ...args]);
+      assertEquals([r.code, r.out], [69, ""], args.join(" "));
+      assertEquals(
+        r.err,
+        `hastmon: no daemon is listening on ${tmp.path} (no such socket); ` +
+          "is `hastmon daemon` running?\n",
+      );
+    }
+    makeStaleSocket(tmp.path);
+    const r = await hastmon(["ctl", "status", "--socket", `unix://${tmp.path}`]);
+    assertEquals(r.code, 69);
+    assertStringIncludes(r.err, `no daemon is listening on ${tmp.path} (connection refused)`);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("ctl: the socket comes from this node's `control` in the configuration", async () => {
+  const tmp = await tempSocketDir();
+  try {
+    const config = `${tmp.dir}/hastmon.toml`;
+    await Deno.writeTextFile(
+      config,
+      `control = "${tmp.dir}/global.sock"\n\n[on.alpha]\ncontrol = "uds://${tmp.path}"\n`,
+    );
+    const alpha = await hastmon(["ctl", "-c", config, "--node", "alpha", "status"]);
+    assertEquals(alpha.code, 69);
+    assertStringIncludes(alpha.err, `no daemon is listening on ${tmp.path} `);
+    const beta = await hastmon(["ctl", "status"], {
+      HASTMON_CONFIG: config,
+      HASTMON_NODE: "beta",
+    });
+    assertEquals(beta.code, 69);
+    assertStringIncludes(beta.err, `no daemon is listening on ${tmp.dir}/global.sock `);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("ctl: an unreadable configuration → 66, an invalid one → 78", async () => {
+  const tmp = await tempSocketDir();
+  try {
+    const missing = await hastmon(["ctl", "-c", `${tmp.dir}/none.toml`, "status"]);
+    assertEquals(missing.code, 66);
+    assertEquals(
+      missing.err,
+      `hastmon: cannot read ${tmp.dir}/none.toml: no such file; cannot tell where the daemon ` +
+        "listens (give -c FILE or --socket PATH)\n",
+    );
+    const bad = `${tmp.dir}/bad.toml`;
+    await Deno.writeTextFile(bad, 'control = "tcp://127.0.0.1:9000"\n');
+    const invalid = await hastmon(["ctl", "-c", bad, "status"]);
+    assertEquals(invalid.code, 78);
+    assertStringIncludes(invalid.err, "so the control socket is unknown (give --socket PATH)");
+    assertStringIncludes(invalid.err, `${bad}:1:11: bad control address`);
+  } finally {
+    await tmp.remove();
+  }
+});
+
+Deno.test("ctl: usage errors → 64", async () => {
+  const cases: [string[], string][] = [
+    [["role", "boss", "all"], "argument 'role'. Allowed choices are init, primary, secondary"],
+    [["role", "primary"], "missing required argument 'resources'"],
+    [["role", "primary", "all", "web"], "`all` cannot be combined with names"],
+    [["role", "secondary", "--force", "web"], "--force only applies to `role primary`"],
+    [["status", "--colour"], "unknown option '--colour'"],
+    [["events", "--limit", "0"], "expected a whole number ≥ 1"],
+    [["reboot"], "unknown command 'reboot'"],
+  ];
+  for (const [args, message] of cases) {
+    const r = await hastmon(["ctl", "-s", "/nonexistent/hastmon.sock", ...args]);
+    assertEquals([r.code, r.out], [64, ""], args.join(" "));
+    assertStringIncludes(r.err, message, args.join(" "));
+  }
+});
+
+Deno.test("ctl status: text and JSON from the daemon; unknown names → 65 after the known ones", async () => {
+  await withFakeDaemon(async (path, daemon) => {
+    const all = await hastmon(["ctl", "-s", path, "status"]);
+    assertEquals([all.code, all.err], [0, ""]);
+    assertEquals(all.out, formatStatusText(daemon.status().result));
+    assertEquals((await hastmon(["ctl", "-s", path, "status", "all"])).out, all.out);
+
+    const json = await hastmon(["ctl", "status", "db", "--json", "-s", path]);
+    assertEquals([json.code, json.err], [0, ""]);
+    const doc = JSON.parse(json.out);
+    assertEquals([doc.version, doc.resources.map((r: { name: string }) => r.name)], [1, ["db"]]);
+
+    const mixed = await hastmon(["ctl", "-s", path, "status", "web", "nope", "gone"]);
+    assertEquals(mixed.code, 65);
+    assert(mixed.out.startsWith("web:\n  role: primary\n"), mixed.out);
+    assertEquals(mixed.err, "hastmon: unknown resources: nope, gone\n");
+  });
+});
+
+Deno.test("ctl role: prints each change; --force warns; unknown names → 65", async () => {
+  await withFakeDaemon(async (path, daemon) => {
+    const r = await hastmon(["ctl", "-s", path, "role", "secondary", "all"]);
+    assertEquals([r.code, r.err], [0, ""]);
+    assertEquals(r.out, "web: primary -> secondary\ndb: secondary (unchanged)\n");
+
+    const forced = await hastmon(["ctl", "-s", path, "role", "primary", "--force", "db", "nope"]);
+    assertEquals(forced.code, 65);
+    assertEquals(forced.out, "db: secondary -> primary\n");
+    assertEquals(
+      forced.err,
+      "hastmon: warning: --force starts the resource without a lease: nothing stops another " +
+        "node from running it at the same time\nhastmon: unknown resource: nope\n",
+    );
+    assertEquals(daemon.statuses.get("db")!.role, "primary");
+  });
+});
+
+Deno.test("ctl: a daemon that refuses → 70", async () => {
+  await withFakeDaemon(async (path, daemon) => {
+    daemon.failWith = new Error("disk full");
+    const r = await hastmon(["ctl", "-s", path, "status"]);
+    assertEquals([r.code, r.out], [70, ""]);
+    assertEquals(
+      r.err,
+      "hastmon: the daemon refused the request (internal): the daemon failed: disk full\n",
+    );
+  });
+});
+
+Deno.test("ctl events: recent events, then with --follow new ones until the daemon goes", async () => {
+  const tmp = await tempSocketDir();
+  const daemon = new FakeDaemon();
+  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  try {
+    daemon.emit("daemon started");
+    daemon.emit("web became primary", "web");
+    const recent = await hastmon(["ctl", "-s", tmp.path, "events", "--limit", "1"]);
+    assertEquals([recent.code, recent.err], [0, ""]);
+    assertEquals(recent.out, "2026-11-25T10:00:01.000Z alpha web info log: web became primary\n");
+    const json = await hastmon(["ctl", "-s", tmp.path, "events", "--json"]);
+    assertEquals(json.out.trim().split("\n").map((l) => JSON.parse(l).seq), [1, 2]);
+
+    const child = command(["ctl", "-s", tmp.path, "events", "--follow"], {}, "piped").spawn();
+    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    const waitFor = async (text: string) => {
+      while (!seen.includes(text)) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`stream ended before ${JSON.stringify(text)}:\n${seen}`);
+        seen += value;
+      }
+    };
+    await waitFor("web became primary\n");
+    daemon.emit("db became secondary", "db");
+    await waitFor("db became secondary\n");
+    await server.close();
+    const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
+    while (!(await lines.read()).done) { /* drain */ }
+    assertEquals(status.code, 69);
+    assertEquals(err, `hastmon: the daemon closed the event stream on ${tmp.path}\n`);
+    assertEquals(seen.trim().split("\n").map((l) => l.split(" ").at(-1)), [
+      "started",
+      "primary",
+      "secondary",
+    ]);
+  } finally {
+    await server.close();
+    await tmp.remove();
+  }
+});
