@@ -209,6 +209,34 @@ Deno.test("control server: a follower gets the recent events, then every new one
   });
 });
 
+Deno.test("control server: an event racing the subscription is delivered exactly once", async () => {
+  /** A daemon whose event arrives after the subscription but before the snapshot. */
+  class RacingDaemon extends FakeDaemon {
+    override recentEvents(limit?: number): DaemonEvent[] {
+      if (this.events.length === 0) this.emit("raced");
+      return super.recentEvents(limit);
+    }
+  }
+  const tmp = await tempSocketDir();
+  const daemon = new RacingDaemon();
+  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  const client = await ControlClient.connect(tmp.path, { timeoutMs: 2000 });
+  try {
+    const got: string[] = [];
+    const following = client.follow((e) => got.push(e.message));
+    await eventually(() => got.length >= 1 && daemon.subscribers.size === 1, "subscribed");
+    daemon.emit("next");
+    await eventually(() => got.length >= 2, "second event");
+    assertEquals(got, ["raced", "next"]);
+    await client.close();
+    await following;
+  } finally {
+    await client.close();
+    await server.close();
+    await tmp.remove();
+  }
+});
+
 Deno.test("control server: followers survive the idle timeout that closes silent clients", async () => {
   await withServer(async ({ path, daemon }) => {
     const silent = await raw(path);
