@@ -149,7 +149,15 @@ export class ControlClient {
     const id = response.id;
     this.#following = true;
     try {
-      for (const event of (response.result as EventsResult).events) onEvent(event);
+      const recent = (response.result as Partial<EventsResult> | null)?.events;
+      if (!Array.isArray(recent) || !recent.every(isEvent)) {
+        throw new ControlClientError(
+          "protocol",
+          this.path,
+          `unexpected answer to the event request on ${this.path}`,
+        );
+      }
+      for (const event of recent) onEvent(event);
       for (;;) {
         let frame;
         try {

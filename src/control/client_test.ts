@@ -153,3 +153,27 @@ Deno.test("control client: requests are numbered and sent one at a time", async 
     { type: "events", limit: 5, v: 1, id: 3 },
   ]);
 });
+
+Deno.test("control client: a follow answer without an event list → protocol error", async () => {
+  await withRawDaemon(
+    async (conn, reader) => {
+      const req = await reader.read(2000);
+      assertEquals([req.type, req.follow], ["events", true]);
+      await writeFrame(
+        conn,
+        { v: 1, id: req.id as number, ok: true, result: { events: "x" } },
+        2000,
+      );
+      await reader.read(2000).catch(() => {});
+    },
+    async (path) => {
+      const client = await ControlClient.connect(path, { timeoutMs: 2000 });
+      try {
+        const err = await clientError(() => client.follow(() => {}), "protocol");
+        assertEquals(err.message, `unexpected answer to the event request on ${path}`);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});
