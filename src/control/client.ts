@@ -9,7 +9,7 @@
  *     await client.close();
  *   }
  */
-import { FrameError, FrameReader, raceTimeout, writeFrame } from "../wire/frame.ts";
+import { FrameError, FrameReader, writeFrame } from "../wire/frame.ts";
 import type {
   ControlErrorCode,
   ControlRequest,
@@ -17,6 +17,7 @@ import type {
   DaemonEvent,
   EventsResult,
 } from "./protocol.ts";
+import { connectWithin } from "./socket_file.ts";
 
 /** Why a control call failed. */
 export type ControlClientErrorKind =
@@ -97,13 +98,8 @@ export class ControlClient {
    */
   static async connect(path: string, options: ControlClientOptions = {}): Promise<ControlClient> {
     const timeoutMs = options.timeoutMs ?? 5_000;
-    const attempt = Deno.connect({ transport: "unix", path }).then(
-      (conn) => ({ conn }),
-      (error: unknown) => ({ error }),
-    );
-    const outcome = await raceTimeout(attempt, timeoutMs);
+    const outcome = await connectWithin(path, timeoutMs);
     if (outcome === "timeout") {
-      void attempt.then((late) => "conn" in late && late.conn.close());
       throw new ControlClientError(
         "timeout",
         path,

@@ -5,6 +5,7 @@ import { ControlClient, ControlClientError } from "./client.ts";
 import type { DaemonEvent, EventsResult, RoleResult, StatusResult } from "./protocol.ts";
 import { ControlServer, type ControlServerOptions, SocketFileError } from "./server.ts";
 import { FakeDaemon, makeStaleSocket, tempSocketDir } from "./test_helpers.ts";
+import { waitFor } from "../daemon/test_helpers.ts";
 
 /** Log lines of one server, for asserting on what it said. */
 class Log {
@@ -89,15 +90,6 @@ async function sendBytes(conn: Deno.UnixConn, bytes: Uint8Array): Promise<void> 
   }
 }
 
-/** Poll until `cond` holds (state changes that have no event to await). */
-async function eventually(cond: () => boolean, what: string, ms = 2000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 Deno.test("control server: the socket is 0600 from the start, and close removes it", async () => {
   const tmp = await tempSocketDir();
   const oldUmask = Deno.umask();
@@ -166,7 +158,7 @@ Deno.test("control server: many clients at once each get their own answers", asy
       Array.from({ length: 20 }, () => ControlClient.connect(path, { timeoutMs: 2000 })),
     );
     try {
-      await eventually(() => server.connectionCount === 20, "20 connections");
+      await waitFor(() => server.connectionCount === 20, 2000, "20 connections");
       const answers = await Promise.all(clients.map(async (c, i) => {
         const names = i % 2 === 0 ? ["web"] : ["db"];
         const got: string[] = [];
@@ -181,7 +173,7 @@ Deno.test("control server: many clients at once each get their own answers", asy
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
-    await eventually(() => server.connectionCount === 0, "all connections gone");
+    await waitFor(() => server.connectionCount === 0, 2000, "all connections gone");
   });
 });
 
@@ -192,9 +184,9 @@ Deno.test("control server: a follower gets the recent events, then every new one
     const client = await ControlClient.connect(path, { timeoutMs: 2000 });
     const got: DaemonEvent[] = [];
     const following = client.follow((e) => got.push(e));
-    await eventually(() => got.length === 2 && daemon.subscribers.size === 1, "subscribed");
+    await waitFor(() => got.length === 2 && daemon.subscribers.size === 1, 2000, "subscribed");
     for (let i = 3; i <= 200; i++) daemon.emit(`event ${i}`);
-    await eventually(() => got.length === 200, "200 events");
+    await waitFor(() => got.length === 200, 2000, "200 events");
     assertEquals(got.map((e) => e.seq), Array.from({ length: 200 }, (_, i) => i + 1));
     assertEquals(got[0].message, "one");
 
@@ -202,8 +194,9 @@ Deno.test("control server: a follower gets the recent events, then every new one
     await assertRejects(() => client.request({ type: "status" }), "following events");
     await client.close();
     await following;
-    await eventually(
+    await waitFor(
       () => daemon.subscribers.size === 0 && server.connectionCount === 0,
+      2000,
       "unsubscribed and closed",
     );
   });
@@ -224,9 +217,9 @@ Deno.test("control server: an event racing the subscription is delivered exactly
   try {
     const got: string[] = [];
     const following = client.follow((e) => got.push(e.message));
-    await eventually(() => got.length >= 1 && daemon.subscribers.size === 1, "subscribed");
+    await waitFor(() => got.length >= 1 && daemon.subscribers.size === 1, 2000, "subscribed");
     daemon.emit("next");
-    await eventually(() => got.length >= 2, "second event");
+    await waitFor(() => got.length >= 2, 2000, "second event");
     assertEquals(got, ["raced", "next"]);
     await client.close();
     await following;
@@ -243,10 +236,10 @@ Deno.test("control server: followers survive the idle timeout that closes silent
     const client = await ControlClient.connect(path, { timeoutMs: 2000 });
     const got: string[] = [];
     const following = client.follow((e) => got.push(e.message));
-    await eventually(() => daemon.subscribers.size === 1, "subscribed");
+    await waitFor(() => daemon.subscribers.size === 1, 2000, "subscribed");
     assertEquals(await nextReadError(silent.reader), "closed");
     daemon.emit("still here");
-    await eventually(() => got.length === 1, "event after the idle timeout");
+    await waitFor(() => got.length === 1, 2000, "event after the idle timeout");
     await client.close();
     await following;
     await closeRaw(silent);
@@ -260,7 +253,7 @@ Deno.test("control server: closing the server ends a follow stream with a clear 
   const client = await ControlClient.connect(tmp.path, { timeoutMs: 2000 });
   try {
     const following = client.follow(() => {});
-    await eventually(() => daemon.subscribers.size === 1, "subscribed");
+    await waitFor(() => daemon.subscribers.size === 1, 2000, "subscribed");
     await server.close();
     const err = await assertRejects(() => following, "closed the event stream");
     assert(err instanceof ControlClientError && err.kind === "closed");
@@ -426,11 +419,11 @@ Deno.test("control server: connections beyond the limit are closed at once", asy
   await withServer(async ({ path, server }) => {
     const a = await raw(path);
     const b = await raw(path);
-    await eventually(() => server.connectionCount === 2, "two connections");
+    await waitFor(() => server.connectionCount === 2, 2000, "two connections");
     const c = await raw(path);
     assertEquals(await nextReadError(c.reader), "closed");
     await closeRaw(a);
-    await eventually(() => server.connectionCount === 1, "one left");
+    await waitFor(() => server.connectionCount === 1, 2000, "one left");
     await assertServes(path);
     await closeRaw(b);
     await closeRaw(c);

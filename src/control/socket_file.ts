@@ -1,7 +1,7 @@
 /**
- * The control socket's file: make it 0600 from its first instant, and tell a
+ * The control socket's file: make it 0600 from its first instant, tell a
  * stale file left by a crashed daemon (safe to remove) from a live one (never
- * to be stolen).
+ * to be stolen), and connect to it within a deadline.
  */
 import { raceTimeout } from "../wire/frame.ts";
 
@@ -42,21 +42,31 @@ export async function probeSocket(path: string, timeoutMs: number): Promise<Sock
     throw ioError(path, "cannot inspect", e);
   }
   if (!info.isSocket) return "not_socket";
-  const attempt = Deno.connect({ transport: "unix", path }).then(
-    (conn) => ({ conn }),
-    (error: unknown) => ({ error }),
-  );
-  const outcome = await raceTimeout(attempt, timeoutMs);
-  if (outcome === "timeout") {
-    void attempt.then((late) => "conn" in late && late.conn.close());
-    return "live";
-  }
+  const outcome = await connectWithin(path, timeoutMs);
+  if (outcome === "timeout") return "live";
   if ("conn" in outcome) {
     outcome.conn.close();
     return "live";
   }
   if (outcome.error instanceof Deno.errors.ConnectionRefused) return "stale";
   throw ioError(path, "cannot probe", outcome.error);
+}
+
+/**
+ * Connect to the Unix socket at `path`: the connection, the error, or
+ * "timeout" after `timeoutMs` (a connection that comes later is closed).
+ */
+export async function connectWithin(
+  path: string,
+  timeoutMs: number,
+): Promise<{ conn: Deno.UnixConn } | { error: unknown } | "timeout"> {
+  const attempt = Deno.connect({ transport: "unix", path }).then(
+    (conn) => ({ conn }),
+    (error: unknown) => ({ error }),
+  );
+  const outcome = await raceTimeout(attempt, timeoutMs);
+  if (outcome === "timeout") void attempt.then((late) => "conn" in late && late.conn.close());
+  return outcome;
 }
 
 /**
