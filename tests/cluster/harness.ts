@@ -1,0 +1,658 @@
+/**
+ * Multi-process end-to-end clusters on loopback: real `hastmon daemon -F`
+ * processes (each with its real guard), a real hook script running a real
+ * long-lived service, a TCP relay between every pair of nodes, and a shared
+ * service timeline that {@link TestCluster.assertNeverTwoActive} checks.
+ *
+ * Everything a cluster starts carries `HASTMON_TEST_CLUSTER=<its temp dir>`
+ * in its environment (daemons, guards, hooks, services inherit it), so
+ * {@link TestCluster.stop} finds and kills every process of the cluster, and
+ * of no other cluster, even after a daemon was killed with -9 and its guard
+ * and services were orphaned.
+ *
+ *     await withCluster({}, async (c) => {
+ *       await c.waitForActive("a");
+ *       ...
+ *     }); // checks the timeline, then tears everything down
+ */
+import { ControlClient } from "../../src/control/client.ts";
+import type { StatusResult } from "../../src/control/protocol.ts";
+import type { ResourceStatus } from "../../src/core/status.ts";
+import { Relay } from "./relay.ts";
+import {
+  activeAtEnd,
+  assertNeverTwoActive,
+  formatTimeline,
+  readTimeline,
+  type TimelineEvent,
+} from "./timeline.ts";
+
+/** The repository root and the one executable's entry point. */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
+export const MAIN = `${REPO_ROOT}main.ts`;
+
+/** A role as written in the configuration. */
+export type Role = "init" | "primary" | "secondary" | "watchdog";
+
+/** One node of a test cluster. */
+export interface NodeSpec {
+  name: string;
+  priority: number;
+  /** role_on_start of every resource on this node. */
+  role: Role;
+}
+
+/** Two nodes that can run the service and a watchdog. */
+export const DEFAULT_NODES: readonly NodeSpec[] = [
+  { name: "a", priority: 10, role: "primary" },
+  { name: "b", priority: 20, role: "secondary" },
+  { name: "w", priority: 30, role: "watchdog" },
+];
+
+/** How to build a cluster; times in seconds as in the configuration. */
+export interface ClusterOptions {
+  nodes?: readonly NodeSpec[];
+  /** Default 0.25. */
+  heartbeatInterval?: number;
+  /** Default 0.25. */
+  timeout?: number;
+  /** Default 0.25. */
+  stopTimeout?: number;
+  /** Default: the daemon's (3). */
+  complaintCount?: number;
+  /** Default 5. */
+  complaintInterval?: number;
+  /** status_timeout; default: the daemon's (hook_timeout). */
+  statusTimeout?: number;
+  /** A `[key]` with this secret; none by default. */
+  secret?: string;
+  /** Resource names, every one on every node; default ["r0"]. */
+  resources?: readonly string[];
+  /** Raw TOML lines added at the top level. */
+  extraToml?: string;
+  /** `-d` count of the daemons; default 1. */
+  debug?: number;
+  /** Nodes started by {@link TestCluster.start}; default all. */
+  startNodes?: readonly string[];
+}
+
+/** What `hastmon ctl` printed and how it exited. */
+export interface CtlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface NodeProc {
+  spec: NodeSpec;
+  listenPort: number;
+  controlPath: string;
+  logPath: string;
+  child: Deno.ChildProcess | null;
+}
+
+const ENV_MARK = "HASTMON_TEST_CLUSTER";
+const POLL_MS = 50;
+
+/** A running test cluster; create with {@link TestCluster.start}. */
+export class TestCluster {
+  readonly dir: string;
+  readonly configPath: string;
+  readonly timelinePath: string;
+  readonly relay = new Relay();
+  readonly resources: readonly string[];
+  readonly nodes: readonly NodeSpec[];
+  #procs = new Map<string, NodeProc>();
+  #opts: ClusterOptions;
+  #stopped = false;
+
+  private constructor(dir: string, opts: ClusterOptions) {
+    this.dir = dir;
+    this.#opts = opts;
+    this.configPath = `${dir}/hastmon.toml`;
+    this.timelinePath = `${dir}/timeline`;
+    this.nodes = opts.nodes ?? DEFAULT_NODES;
+    this.resources = opts.resources ?? ["r0"];
+  }
+
+  /** Write the hook script and the configuration, open the relay, start the daemons. */
+  static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
+    const dir = await Deno.makeTempDir({ prefix: "hastmon-e2e-" });
+    const c = new TestCluster(dir, opts);
+    try {
+      await c.#setUp();
+      await Promise.all((opts.startNodes ?? c.nodes.map((n) => n.name)).map((n) => c.startNode(n)));
+    } catch (e) {
+      await c.dumpDiagnostics(`cluster start failed: ${(e as Error).message}`);
+      await c.stop();
+      throw e;
+    }
+    return c;
+  }
+
+  async #setUp() {
+    for (const spec of this.nodes) {
+      this.#procs.set(spec.name, {
+        spec,
+        listenPort: freePort(),
+        controlPath: `${this.dir}/${spec.name}.sock`,
+        logPath: `${this.dir}/${spec.name}.log`,
+        child: null,
+      });
+    }
+    await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
+    await Deno.writeTextFile(this.configPath, this.#config());
+  }
+
+  #config(): string {
+    const o = this.#opts;
+    const lines = [
+      `heartbeat_interval = ${o.heartbeatInterval ?? 0.25}`,
+      `timeout = ${o.timeout ?? 0.25}`,
+      `stop_timeout = ${o.stopTimeout ?? 0.25}`,
+      `complaint_interval = ${o.complaintInterval ?? 5}`,
+      ...(o.complaintCount !== undefined ? [`complaint_count = ${o.complaintCount}`] : []),
+      ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
+      `exec = "${this.dir}/svc.sh"`,
+      ...(o.extraToml ? [o.extraToml] : []),
+    ];
+    if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
+    for (const p of this.#procs.values()) {
+      lines.push(
+        "",
+        `[on.${p.spec.name}]`,
+        `listen = "tcp://127.0.0.1:${p.listenPort}"`,
+        `control = "${p.controlPath}"`,
+        `state_dir = "${this.dir}/state-${p.spec.name}"`,
+        `priority = ${p.spec.priority}`,
+      );
+    }
+    // Every node reaches every other through the relay's port for that direction.
+    const relayPorts = new Map<string, number>();
+    for (const from of this.#procs.values()) {
+      for (const to of this.#procs.values()) {
+        if (from === to) continue;
+        const port = this.relay.route(from.spec.name, to.spec.name, to.listenPort);
+        relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
+      }
+    }
+    for (const r of this.resources) {
+      for (const n of this.nodes) {
+        const remote = this.nodes.filter((m) => m !== n).map((m) =>
+          `"127.0.0.1:${relayPorts.get(`${n.name}>${m.name}`)}"`
+        );
+        lines.push(
+          "",
+          `[resource.${r}.on.${n.name}]`,
+          `remote = [${remote.join(", ")}]`,
+          `role_on_start = "${n.role}"`,
+        );
+      }
+    }
+    return lines.join("\n") + "\n";
+  }
+
+  #proc(node: string): NodeProc {
+    const p = this.#procs.get(node);
+    if (!p) throw new Error(`no node ${node} in this cluster`);
+    return p;
+  }
+
+  /** The real (not relayed) peer port of `node`, for raw-socket tests. */
+  listenPort(node: string): number {
+    return this.#proc(node).listenPort;
+  }
+
+  /** The control socket of `node`. */
+  controlPath(node: string): string {
+    return this.#proc(node).controlPath;
+  }
+
+  /** The daemon's pid, or null when it is not running. */
+  daemonPid(node: string): number | null {
+    return this.#proc(node).child?.pid ?? null;
+  }
+
+  /** Start `node`'s daemon in the foreground; resolves once its control socket answers. */
+  async startNode(node: string): Promise<void> {
+    const p = this.#proc(node);
+    if (p.child) throw new Error(`${node} is already running`);
+    const d = Math.max(0, this.#opts.debug ?? 1);
+    const debug = d > 0 ? ` -${"d".repeat(d)}` : "";
+    // sh redirects the daemon's (and its guard's) stderr into the node's log, then becomes it.
+    const child = new Deno.Command("/bin/sh", {
+      args: [
+        "-c",
+        `exec "$0" run -A "$1" daemon -F -c "$2" --node "$3" -P "$4"${debug} 2>>"$5"`,
+        Deno.execPath(),
+        MAIN,
+        this.configPath,
+        node,
+        `${this.dir}/${node}.pid`,
+        p.logPath,
+      ],
+      cwd: REPO_ROOT,
+      env: { [ENV_MARK]: this.dir, NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    p.child = child;
+    let exited: Deno.CommandStatus | null = null;
+    child.status.then((s) => exited = s);
+    await this.waitFor(
+      async () => {
+        if (exited) {
+          throw new Error(`daemon ${node} exited with ${exited.code} during start-up`);
+        }
+        try {
+          (await Deno.connect({ transport: "unix", path: p.controlPath })).close();
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      15_000,
+      `daemon ${node} to open its control socket`,
+    );
+  }
+
+  /** kill -9 the daemon of `node` (its guard and service live on); returns the time of the kill. */
+  async kill9(node: string): Promise<number> {
+    const p = this.#proc(node);
+    if (!p.child) throw new Error(`${node} is not running`);
+    const at = Date.now();
+    Deno.kill(p.child.pid, "SIGKILL");
+    await p.child.status;
+    p.child = null;
+    return at;
+  }
+
+  /** kill -9 the daemon and, at once, every service it runs; returns the time of the kill. */
+  async kill9WithService(node: string): Promise<number> {
+    const pids = this.resources.map((r) => this.servicePid(node, r)).filter((p) => p !== null);
+    const at = await this.kill9(node);
+    for (const pid of pids) {
+      try {
+        Deno.kill(pid!, "SIGKILL");
+      } catch { /* already gone */ }
+    }
+    for (const r of this.resources) await this.#confirmDead(node, r);
+    return at;
+  }
+
+  /** kill -9 the service of `resource` on `node` and note its death in the timeline. */
+  async killService(node: string, resource = this.resources[0]): Promise<void> {
+    const pid = this.servicePid(node, resource);
+    if (pid === null) throw new Error(`no service of ${resource} on ${node}`);
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* already gone */ }
+    await this.#confirmDead(node, resource);
+  }
+
+  async #confirmDead(node: string, resource: string) {
+    const pid = this.servicePid(node, resource);
+    if (pid === null) return;
+    await this.waitFor(() => !processAlive(pid), 5000, `service ${pid} of ${node} to die`);
+    await Deno.writeTextFile(this.timelinePath, `${stamp(Date.now())} ${node} ${resource} died\n`, {
+      append: true,
+    });
+  }
+
+  /** Freeze the daemon (SIGSTOP); its guard and service run on. */
+  sigstop(node: string): void {
+    Deno.kill(this.#running(node), "SIGSTOP");
+  }
+
+  /** Thaw the daemon (SIGCONT). */
+  sigcont(node: string): void {
+    Deno.kill(this.#running(node), "SIGCONT");
+  }
+
+  #running(node: string): number {
+    const pid = this.daemonPid(node);
+    if (pid === null) throw new Error(`${node} is not running`);
+    return pid;
+  }
+
+  /** kill -9 the daemon if it runs, then start it again (state_dir is kept). */
+  async restart(node: string): Promise<void> {
+    if (this.daemonPid(node) !== null) await this.kill9(node);
+    await this.startNode(node);
+  }
+
+  /** Run `hastmon ctl -c CONFIG --node NODE ...args` as a whole process. */
+  async ctl(node: string, ...args: string[]): Promise<CtlResult> {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "ctl", "-c", this.configPath, "--node", node, ...args],
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  /** `hastmon ctl` that must exit 0; returns its standard output. */
+  async ctlOk(node: string, ...args: string[]): Promise<string> {
+    const r = await this.ctl(node, ...args);
+    if (r.code !== 0) {
+      throw new Error(`ctl ${args.join(" ")} on ${node} exited ${r.code}:\n${r.stdout}${r.stderr}`);
+    }
+    return r.stdout;
+  }
+
+  /** The daemon's status through the control client (in-process: cheap to poll); null if it does not answer. */
+  async status(node: string, timeoutMs = 1000): Promise<StatusResult | null> {
+    let client: ControlClient | null = null;
+    try {
+      client = await ControlClient.connect(this.#proc(node).controlPath, { timeoutMs });
+      const r = await client.request({ type: "status" });
+      return r.ok ? r.result as StatusResult : null;
+    } catch {
+      return null;
+    } finally {
+      await client?.close();
+    }
+  }
+
+  /** One resource's status on `node`, or null if the daemon does not answer. */
+  async resourceStatus(node: string, resource = this.resources[0]): Promise<ResourceStatus | null> {
+    const st = await this.status(node);
+    return st?.resources.find((r) => r.resource === resource) ?? null;
+  }
+
+  /** Poll `predicate` until it returns something truthy (returned), or fail after `timeoutMs`. */
+  async waitFor<T>(
+    predicate: () => T | Promise<T>,
+    timeoutMs: number,
+    what: string,
+  ): Promise<NonNullable<T>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const v = await predicate();
+      if (v) return v as NonNullable<T>;
+      if (performance.now() > deadline) {
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+      }
+      await sleep(POLL_MS);
+    }
+  }
+
+  /** Wait until `node`'s service of `resource` runs and is the only one; returns the timeline. */
+  async waitForActive(
+    node: string,
+    timeoutMs = 10_000,
+    resource = this.resources[0],
+  ): Promise<TimelineEvent[]> {
+    return await this.waitFor(
+      async () => {
+        const events = await this.timeline();
+        const active = activeAtEnd(events, resource);
+        return active.length === 1 && active[0] === node && this.servicePid(node, resource) !== null
+          ? events
+          : null;
+      },
+      timeoutMs,
+      `${resource} to be active on ${node} alone`,
+    );
+  }
+
+  /** Wait until `node` reports `role` for `resource`. */
+  async waitForRole(node: string, role: Role, timeoutMs = 10_000, resource = this.resources[0]) {
+    return await this.waitFor(
+      async () => (await this.resourceStatus(node, resource))?.role === role,
+      timeoutMs,
+      `${node} to become ${role} for ${resource}`,
+    );
+  }
+
+  /** The pid of `node`'s live service of `resource`, or null. */
+  servicePid(node: string, resource = this.resources[0]): number | null {
+    let pid: number;
+    try {
+      pid = Number(Deno.readTextFileSync(`${this.dir}/svc-${node}-${resource}.pid`).trim());
+    } catch {
+      return null;
+    }
+    return pid > 0 && processAlive(pid) ? pid : null;
+  }
+
+  /** Nodes on which a service process of `resource` is alive right now. */
+  runningNodes(resource = this.resources[0]): string[] {
+    return this.nodes.map((n) => n.name).filter((n) => this.servicePid(n, resource) !== null);
+  }
+
+  /** Make `node`'s status hook hang (until killed) or behave again. */
+  async hangStatus(node: string, hang: boolean): Promise<void> {
+    const flag = `${this.dir}/hang-status-${node}`;
+    if (hang) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
+  /** The parsed service timeline. */
+  timeline(): Promise<TimelineEvent[]> {
+    return readTimeline(this.timelinePath);
+  }
+
+  /** Throw if two nodes were ever active at once for one resource. */
+  async assertNeverTwoActive(): Promise<void> {
+    assertNeverTwoActive(await this.timeline());
+  }
+
+  /** The log of `node`'s daemon and guard. */
+  async log(node: string): Promise<string> {
+    return await Deno.readTextFile(this.#proc(node).logPath).catch(() => "");
+  }
+
+  /** Run `hastmon config check` for `node`; returns its output. */
+  async configCheck(node: string): Promise<CtlResult> {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", MAIN, "config", "check", "-c", this.configPath, "--node", node],
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  /** Print every log and the timeline (on failure). */
+  async dumpDiagnostics(why: string): Promise<void> {
+    const parts = [`==== ${why} (cluster ${this.dir})`];
+    for (const p of this.#procs.values()) {
+      const text = await this.log(p.spec.name);
+      parts.push(`---- log of ${p.spec.name} (last 150 lines)`, tail(text, 150));
+    }
+    parts.push("---- timeline", formatTimeline(await this.timeline().catch(() => [])));
+    console.error(parts.join("\n"));
+  }
+
+  /**
+   * Tear down everything: the daemons, then every process that carries this
+   * cluster's mark (guards, hooks, services), the relay, the temp directory.
+   * Safe to call twice; never throws.
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    for (const p of this.#procs.values()) {
+      if (!p.child) continue;
+      try {
+        Deno.kill(p.child.pid, "SIGKILL");
+      } catch { /* gone */ }
+      await p.child.status;
+      p.child = null;
+    }
+    for (let round = 0; round < 50; round++) {
+      const left = markedProcesses(this.dir);
+      if (left.length === 0) break;
+      for (const pid of left) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch { /* gone */ }
+      }
+      await sleep(20);
+    }
+    const leaked = markedProcesses(this.dir);
+    await this.relay.close();
+    if (leaked.length > 0) {
+      console.error(`cluster ${this.dir}: processes survived SIGKILL: ${leaked.join(" ")}`);
+    }
+    if (!Deno.env.get("HASTMON_E2E_KEEP")) {
+      await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Run `fn` on a fresh cluster; afterwards check that no two nodes were ever
+ * active at once, print the logs and the timeline if anything failed, and
+ * tear the cluster down in every case.
+ */
+export async function withCluster(
+  opts: ClusterOptions,
+  fn: (c: TestCluster) => Promise<void>,
+): Promise<void> {
+  const c = await TestCluster.start(opts);
+  try {
+    await fn(c);
+    await c.assertNeverTwoActive();
+  } catch (e) {
+    await c.dumpDiagnostics(`test failed: ${(e as Error).message.split("\n")[0]}`);
+    throw e;
+  } finally {
+    await c.stop();
+  }
+}
+
+/** The takeover bound that `hastmon config check` prints for `primary → secondary`, in ms. */
+export function takeoverBoundMs(checkOutput: string, primary: string, secondary: string): number {
+  const header = checkOutput.split("\n").find((l) => /primary → secondary.*takeover/.test(l));
+  if (!header) throw new Error(`no timing table in:\n${checkOutput}`);
+  const columns = header.trim().split(/\s{2,}/);
+  const col = columns.indexOf("takeover");
+  const row = checkOutput.split("\n").find((l) =>
+    l.trim().startsWith(`${primary} → ${secondary} `)
+  );
+  if (!row || col < 0) throw new Error(`no row ${primary} → ${secondary} in:\n${checkOutput}`);
+  const cell = row.trim().split(/\s{2,}/)[col];
+  const m = /^([\d.]+)s$/.exec(cell ?? "");
+  if (!m) throw new Error(`takeover cell ${JSON.stringify(cell)} is not a duration`);
+  return Number(m[1]) * 1000;
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = l.addr.port;
+  l.close();
+  return port;
+}
+
+/** Whether `pid` exists and is not a zombie. */
+export function processAlive(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // The state follows the parenthesised command name, which may contain spaces.
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of live processes whose environment carries this cluster's mark. */
+function markedProcesses(dir: string): number[] {
+  const mark = new TextEncoder().encode(`${ENV_MARK}=${dir}\0`);
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    const pid = Number(e.name);
+    try {
+      if (contains(Deno.readFileSync(`/proc/${pid}/environ`), mark) && processAlive(pid)) {
+        out.push(pid);
+      }
+    } catch { /* gone or not ours */ }
+  }
+  return out;
+}
+
+function contains(hay: Uint8Array, needle: Uint8Array): boolean {
+  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
+    if (i > 0 && hay[i - 1] !== 0) continue; // variables start after a NUL
+    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** `date +%s.%N` format of a ms timestamp. */
+function stamp(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  return `${s}.${String(Math.round((ms - s * 1000) * 1e6)).padStart(9, "0")}`;
+}
+
+function tail(text: string, n: number): string {
+  const lines = text.split("\n");
+  return lines.slice(Math.max(0, lines.length - n - 1)).join("\n");
+}
+
+/** Sleep without leaving a timer behind. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The hook script: `svc.sh EVENT RESOURCE [args]`. `start` notes `begin`
+ * before launching `sleep 1000` in a session of its own (so it outlives the
+ * hook and the daemon, as a real service does), waits for its pid file and
+ * notes `up`; `stop` kills it, waits until it is really gone (a zombie counts
+ * as gone) and only then notes `end`; `status` exits 0 when it runs, 1 when
+ * not, and hangs while the node's hang-status flag file exists.
+ */
+function hookScript(dir: string): string {
+  return `#!/bin/sh
+D='${dir}'
+node="\${HASTMON_NODE:?}"
+res="$2"
+pf="$D/svc-$node-$res.pid"
+note() { echo "$(date +%s.%N) $node $res $*" >> "$D/timeline"; }
+alive() { s=$(sed -n 's/.*) \\(.\\).*/\\1/p' "/proc/$1/stat" 2>/dev/null) && [ -n "$s" ] && [ "$s" != Z ]; }
+running() { [ -s "$pf" ] && alive "$(cat "$pf")"; }
+case "$1" in
+start)
+  note begin "epoch=\${HASTMON_EPOCH:-?}"
+  if running; then note up "$(cat "$pf")" already-running; exit 0; fi
+  rm -f "$pf"
+  setsid sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 1000' "$pf" </dev/null >/dev/null 2>&1 &
+  i=0
+  while [ ! -s "$pf" ]; do
+    i=$((i + 1)); [ $i -gt 400 ] && { note start-failed; exit 1; }
+    sleep 0.005
+  done
+  note up "$(cat "$pf")"
+  ;;
+stop)
+  if [ -s "$pf" ]; then
+    p=$(cat "$pf")
+    kill -KILL "$p" 2>/dev/null
+    while alive "$p"; do sleep 0.005; done
+    rm -f "$pf"
+    note end "$p" "by=$HASTMON_ROLE"
+  else
+    note stop-noop
+  fi
+  ;;
+status)
+  if [ -e "$D/hang-status-$node" ]; then note hang $$; exec sleep 999; fi
+  running || exit 1
+  ;;
+esac
+exit 0
+`;
+}

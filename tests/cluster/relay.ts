@@ -1,0 +1,173 @@
+/**
+ * A controllable TCP relay between the nodes of a test cluster, to partition
+ * them symmetrically or in one direction only.
+ *
+ * For every ordered pair (X, Y) the relay listens on a port of its own that
+ * X's configuration lists as Y's address; each connection accepted there is
+ * forwarded to Y's real listener. X is the client of such a connection and Y
+ * the server, but bytes flow both ways on it, and both X and Y dial each
+ * other, so "X → Y" traffic crosses both the (X, Y) and the (Y, X) routes.
+ *
+ * `block(X, Y)` drops every byte travelling from X to Y, on every route, as a
+ * lost link would: nothing is closed, end-of-stream from X is not passed on
+ * either (a FIN is a packet too), and new connections are still accepted but
+ * then carry nothing from X. The daemons notice through their own timeouts.
+ * `heal()` lets bytes through again and closes every connection that lost
+ * data or an end-of-stream, since its byte stream can no longer be trusted;
+ * the daemons dial again.
+ */
+
+/** One forwarded connection. */
+interface Link {
+  client: Deno.Conn;
+  server: Deno.Conn | null;
+  /** Lost bytes or an end-of-stream while blocked: its stream is broken. */
+  broken: boolean;
+  closed: boolean;
+}
+
+/** A route: connections to `port` come from `from` and go to `to`'s real listener. */
+interface Route {
+  from: string;
+  to: string;
+  port: number;
+  listener: Deno.TcpListener;
+}
+
+/** The relay of one test cluster. */
+export class Relay {
+  #routes: Route[] = [];
+  #links = new Set<Link>();
+  #blocked = new Set<string>();
+  #tasks = new Set<Promise<void>>();
+  #closed = false;
+
+  /**
+   * Listen on a fresh loopback port for traffic from `from` to `to`, whose
+   * real listener is on `targetPort`. Returns the relay port.
+   */
+  route(from: string, to: string, targetPort: number): number {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const route = { from, to, port: listener.addr.port, listener };
+    this.#routes.push(route);
+    this.#track(this.#accept(route, targetPort));
+    return route.port;
+  }
+
+  /** Drop bytes travelling from `from` to `to` (one direction). */
+  block(from: string, to: string): void {
+    this.#blocked.add(`${from}>${to}`);
+  }
+
+  /** Drop bytes both ways between `a` and `b`. */
+  blockBoth(a: string, b: string): void {
+    this.block(a, b);
+    this.block(b, a);
+  }
+
+  /** Whether bytes from `from` to `to` are dropped. */
+  isBlocked(from: string, to: string): boolean {
+    return this.#blocked.has(`${from}>${to}`);
+  }
+
+  /** Let everything through again; connections that lost data are closed. */
+  heal(): void {
+    this.#blocked.clear();
+    for (const link of this.#links) if (link.broken) this.#closeLink(link);
+  }
+
+  /** Stop listening, close every connection, and wait for every task to end. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const r of this.#routes) {
+      try {
+        r.listener.close();
+      } catch { /* already closed */ }
+    }
+    for (const link of this.#links) this.#closeLink(link);
+    while (this.#tasks.size > 0) await Promise.all([...this.#tasks]);
+  }
+
+  #track(p: Promise<void>): void {
+    const task = p.catch(() => {}).finally(() => this.#tasks.delete(task));
+    this.#tasks.add(task);
+  }
+
+  async #accept(route: Route, targetPort: number): Promise<void> {
+    for (;;) {
+      let client: Deno.Conn;
+      try {
+        client = await route.listener.accept();
+      } catch {
+        return; // listener closed
+      }
+      if (this.#closed) {
+        client.close();
+        return;
+      }
+      const link: Link = { client, server: null, broken: false, closed: false };
+      this.#links.add(link);
+      this.#track(this.#connect(route, targetPort, link));
+    }
+  }
+
+  async #connect(route: Route, targetPort: number, link: Link): Promise<void> {
+    try {
+      link.server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+    } catch {
+      // The node is down: the dialler sees its connection closed, as with a refused connect.
+      this.#closeLink(link);
+      return;
+    }
+    if (link.closed) {
+      link.server.close();
+      return;
+    }
+    await Promise.all([
+      this.#pump(link, link.client, link.server, route.from, route.to),
+      this.#pump(link, link.server, link.client, route.to, route.from),
+    ]);
+  }
+
+  /** Copy bytes from `src` (node `from`) to `dst` (node `to`) until either end closes. */
+  async #pump(link: Link, src: Deno.Conn, dst: Deno.Conn, from: string, to: string) {
+    const buf = new Uint8Array(64 * 1024);
+    for (;;) {
+      let n: number | null;
+      try {
+        n = await src.read(buf);
+      } catch {
+        n = null;
+      }
+      if (link.closed) return;
+      if (n === null) {
+        // An end-of-stream is lost like any packet while the link is cut.
+        if (this.isBlocked(from, to)) link.broken = true;
+        else this.#closeLink(link);
+        return;
+      }
+      if (this.isBlocked(from, to)) {
+        link.broken = true;
+        continue;
+      }
+      try {
+        let off = 0;
+        while (off < n) off += await dst.write(buf.subarray(off, n));
+      } catch {
+        this.#closeLink(link);
+        return;
+      }
+    }
+  }
+
+  #closeLink(link: Link): void {
+    if (link.closed) return;
+    link.closed = true;
+    this.#links.delete(link);
+    for (const c of [link.client, link.server]) {
+      try {
+        c?.close();
+      } catch { /* already closed */ }
+    }
+  }
+}

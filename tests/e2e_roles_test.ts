@@ -1,0 +1,105 @@
+/**
+ * End to end, real daemons on loopback: roles from role_on_start and from
+ * `hastmon ctl role`, what `ctl status` shows, and two nodes told to be
+ * primary at once. Every test also checks the service timeline: never two
+ * nodes active at once.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { sleep, withCluster } from "./cluster/harness.ts";
+import { activeIntervals } from "./cluster/timeline.ts";
+
+Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all: a takeover", async () => {
+  await withCluster({}, async (c) => {
+    // role_on_start: a primary, b secondary, w watchdog; the primary starts once leased.
+    await c.waitForActive("a");
+    const text = await c.waitFor(
+      async () => {
+        const out = await c.ctlOk("a", "status");
+        const ready = ["b (connected)", "w (connected)", "state: running"];
+        return ready.every((part) => out.includes(part)) ? out : null;
+      },
+      5000,
+      "a's ctl status to show both remotes connected and the service running",
+    );
+    assertStringIncludes(text, "role: primary");
+    assertStringIncludes(text, "state: running");
+    assertStringIncludes(text, "lease: held");
+
+    const b = JSON.parse(await c.ctlOk("b", "status", "--json"));
+    const rb = b.resources[0];
+    assertEquals([b.node, rb.name, rb.role, rb.state], ["b", "r0", "secondary", "stopped"]);
+    assertEquals(
+      rb.peers.map((p: { node: string; connected: boolean; role: string }) => [
+        p.node,
+        p.connected,
+        p.role,
+      ]),
+      [["a", true, "primary"], ["w", true, "watchdog"]],
+    );
+    const w = JSON.parse(await c.ctlOk("w", "status", "--json"));
+    assertEquals(w.resources[0].role, "watchdog");
+    assert(w.resources[0].peers.every((p: { connected: boolean }) => p.connected));
+
+    // ctl role primary on b: a higher epoch, so a yields, stops, and only then b starts.
+    assertStringIncludes(await c.ctlOk("b", "role", "primary", "r0"), "r0");
+    const moved = await c.waitForActive("b");
+    await c.waitForRole("a", "secondary");
+    const [ia, ib] = activeIntervals(moved);
+    assertEquals([ia.node, ib.node], ["a", "b"]);
+    assert(ia.to < ib.from, "a's stop ended before b's start began");
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+
+    // role secondary all on b: b stops, nobody is primary; the watchdog complains to both
+    // secondaries and one of them takes over with a new epoch (b may: its service is stopped).
+    await c.ctlOk("b", "role", "secondary", "all");
+    const next = await c.waitFor(
+      async () => {
+        const events = await c.timeline();
+        const begins = events.filter((e) => e.kind === "begin");
+        return begins.length === 3 && c.runningNodes().length === 1 ? c.runningNodes()[0] : null;
+      },
+      8000,
+      "a takeover after b became secondary",
+    );
+    const sn = await c.resourceStatus(next);
+    assertEquals([sn?.role, sn?.epoch], ["primary", 3]);
+    assertStringIncludes(sn?.lastTransition?.reason ?? "", "takeover");
+  });
+});
+
+Deno.test("e2e roles: both nodes told to be primary at once: exactly one runs", async () => {
+  await withCluster({
+    nodes: [
+      { name: "a", priority: 10, role: "init" },
+      { name: "b", priority: 20, role: "init" },
+      { name: "w", priority: 30, role: "watchdog" },
+    ],
+  }, async (c) => {
+    const [ra, rb] = await Promise.all([
+      c.ctl("a", "role", "primary", "r0"),
+      c.ctl("b", "role", "primary", "r0"),
+    ]);
+    assertEquals([ra.code, rb.code], [0, 0], ra.stderr + rb.stderr);
+    // Same epoch: the better priority (a) wins the leases; b yields without ever starting.
+    const winner = await c.waitFor(
+      () => {
+        const running = c.runningNodes();
+        return running.length === 1 ? running[0] : null;
+      },
+      8000,
+      "one node to run r0",
+    );
+    const loser = winner === "a" ? "b" : "a";
+    await c.waitForRole(loser, "secondary");
+    // Hold for longer than a takeover would take: still exactly one.
+    const until = performance.now() + 2000;
+    while (performance.now() < until) {
+      assertEquals(c.runningNodes(), [winner]);
+      await sleep(100);
+    }
+    const events = await c.timeline();
+    assertEquals(events.filter((e) => e.kind === "begin").map((e) => e.node), [winner]);
+    assertEquals((await c.resourceStatus(winner))?.role, "primary");
+  });
+});
