@@ -3,8 +3,10 @@ import type { Register } from "./main.ts";
 import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
+import { registerDaemon } from "./daemon.ts";
 
 export const registers: Register[] = [
+  registerDaemon,
   registerCtl,
   registerConfig,
   registerSimulate,
