@@ -2,11 +2,11 @@
 
 import type { Command } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
+import { CONFIG_HELP, NODE_HELP } from "./options.ts";
 import { type CliIO, type Register, setExitCode } from "./main.ts";
 import {
   ConfigFileError,
   configPath,
-  DEFAULT_CONFIG_PATH,
   loadConfig,
   type LoadResult,
   renderCheck,
@@ -16,9 +16,6 @@ import {
 import { formatDiagnostic } from "../config/diagnostics.ts";
 import { convertLegacy } from "../config/legacy/convert.ts";
 import { LegacyConfigError } from "../config/legacy/parser.ts";
-
-const CONFIG_HELP = `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
-const NODE_HELP = "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
 
 async function load(opts: { config?: string; node?: string }): Promise<LoadResult> {
   try {

@@ -1,11 +1,11 @@
 /** `hastmon ctl role|status|events`: the local daemon, through its control socket. */
-import { Argument, type Command, InvalidArgumentError, Option } from "@commander-js/extra-typings";
+import { Argument, type Command, Option } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
+import { CONFIG_HELP, NODE_HELP, positiveInt } from "./options.ts";
 import type { CliIO, Register } from "./main.ts";
 import {
   ConfigFileError,
   configPath,
-  DEFAULT_CONFIG_PATH,
   formatDiagnostic,
   loadConfig,
   parseControlAddress,
@@ -27,8 +27,6 @@ import type {
   StatusResult,
 } from "../control/protocol.ts";
 
-const CONFIG_HELP = `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
-const NODE_HELP = "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
 const SOCKET_HELP = "control socket (default: `control` of this node in the configuration)";
 
 /** Bound on connecting and on each answer; a daemon answers in milliseconds. */
@@ -58,14 +56,6 @@ interface CtlOptions {
   config?: string;
   node?: string;
   socket?: string;
-}
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError("expected a whole number ≥ 1");
-  }
-  return n;
 }
 
 /** Register `hastmon ctl …`. */

@@ -1,11 +1,11 @@
 /** `hastmon daemon`: run this node. Background by default, foreground with -F. */
 import type { Command } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
+import { CONFIG_HELP, NODE_HELP } from "./options.ts";
 import type { CliIO, Register } from "./main.ts";
 import {
   ConfigFileError,
   configPath,
-  DEFAULT_CONFIG_PATH,
   formatDiagnostic,
   loadConfig,
   usableResources,
@@ -25,7 +25,7 @@ export const registerDaemon: Register = (program: Command, io: CliIO) => {
     .description("run this node's hastmon daemon")
     .option(
       "-c, --config <file>",
-      `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`,
+      CONFIG_HELP,
     )
     .option(
       "-d, --debug",
@@ -38,7 +38,7 @@ export const registerDaemon: Register = (program: Command, io: CliIO) => {
       "-P, --pidfile <file>",
       `pidfile, locked while the daemon runs (default: ${DEFAULT_PIDFILE})`,
     )
-    .option("--node <name>", "this node's name (default: $HASTMON_NODE, else the hostname)")
+    .option("--node <name>", NODE_HELP)
     .option("--log <file>", "log file in the background (default: <state_dir>/hastmon.log)")
     .addHelpText(
       "after",

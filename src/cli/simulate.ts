@@ -1,28 +1,13 @@
 /** `hastmon simulate`: the failover core against a virtual clock, a simulated network and faults. */
 import { type Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
+import { nonNegativeInt, positiveInt } from "./options.ts";
 import { type CliIO, type Register, setExitCode } from "./main.ts";
 import { configPath, formatDiagnostic, loadConfig, resourceSettings } from "../config/mod.ts";
 import { ConfigFileError } from "../config/load.ts";
 import type { NodeId, ResourceSettings, Role } from "../core/types.ts";
 import { defaultLayout, FAULT_KINDS, type FaultKind, type Layout } from "../sim/scenario.ts";
 import { formatBatch, percentile, runBatch } from "../sim/run.ts";
-
-function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 1) {
-    throw new InvalidArgumentError("expected a whole number ≥ 1");
-  }
-  return n;
-}
-
-function nonNegativeInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isSafeInteger(n) || n < 0) {
-    throw new InvalidArgumentError("expected a whole number ≥ 0");
-  }
-  return n;
-}
 
 function seconds(v: string): number {
   const n = Number(v);
