@@ -1,0 +1,86 @@
+/**
+ * End to end: the primary node dies. kill -9 of the daemon with its service
+ * (a crashed node) must lead to a takeover within the bound that
+ * `hastmon config check` prints; kill -9 of the daemon alone leaves a live
+ * service behind, which the guard must stop before the secondary starts.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { sleep, takeoverBoundMs, withCluster } from "./cluster/harness.ts";
+import { activeIntervals } from "./cluster/timeline.ts";
+
+Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover within the promised bound", async () => {
+  await withCluster({}, async (c) => {
+    const check = await c.configCheck("b");
+    assertEquals(check.code, 0, check.stdout + check.stderr);
+    const boundMs = takeoverBoundMs(check.stdout, "a", "b");
+    await c.waitForActive("a");
+    // Let the lease settle into its steady rhythm, as after any time in service.
+    await c.waitFor(
+      async () => (await c.resourceStatus("b"))?.peers.every((p) => p.connected),
+      5000,
+      "b to see a and w",
+    );
+    const killedAt = await c.kill9WithService("a");
+    const events = await c.waitForActive("b", boundMs + 5000);
+    const begin = events.find((e) => e.node === "b" && e.kind === "begin")!;
+    const measured = begin.t - killedAt;
+    console.log(
+      `takeover after kill -9: ${(measured / 1000).toFixed(3)} s ` +
+        `(config check promises at most ${(boundMs / 1000).toFixed(3)} s)`,
+    );
+    assert(measured <= boundMs, `takeover took ${measured} ms, more than ${boundMs} ms`);
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+    assertStringIncludes(sb?.lastTransition?.reason ?? "", "takeover");
+  });
+});
+
+Deno.test("e2e failover: kill -9 of the daemon alone: the guard stops the service, then the secondary takes over", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForActive("a");
+    const servicePid = c.servicePid("a")!;
+    const killedAt = await c.kill9("a");
+    const events = await c.waitForActive("b", 8000);
+    assertEquals(c.servicePid("a"), null);
+    const [ia, ib] = activeIntervals(events);
+    assertEquals([ia.node, ib.node], ["a", "b"]);
+    // The guard noticed at once (its pipe from the daemon closed), long before any takeover.
+    assert(ia.to - killedAt < 1000, `a's service stopped ${ia.to - killedAt} ms after the kill`);
+    const end = events.find((e) => e.node === "a" && e.kind === "end")!;
+    assertEquals(end.detail[0], String(servicePid));
+    const log = await c.log("a");
+    assertStringIncludes(log, "the daemon is gone: running stop");
+    assertEquals(c.runningNodes(), ["b"]);
+  });
+});
+
+Deno.test("e2e failover: watchdog down: status says so, and the primary's death causes no failover until it is back", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForActive("a");
+    await c.kill9("w");
+    const NO_FAILOVER = "watchdog w unreachable: no automatic failover";
+    for (const node of ["a", "b"]) {
+      await c.waitFor(
+        async () => (await c.ctlOk(node, "status")).includes(NO_FAILOVER),
+        5000,
+        `${node}'s status to say "${NO_FAILOVER}"`,
+      );
+    }
+    // a keeps its lease through b alone (a quorum of two of three).
+    assertEquals(c.runningNodes(), ["a"]);
+    assertEquals((await c.resourceStatus("a"))?.lease?.held, true);
+
+    // The primary dies: without complaints b waits, longer than any takeover would take.
+    await c.kill9WithService("a");
+    await sleep(2500);
+    assertEquals(c.runningNodes(), []);
+    const sb = await c.resourceStatus("b");
+    assertEquals(sb?.role, "secondary");
+    assert(sb?.explanations.includes(NO_FAILOVER), JSON.stringify(sb?.explanations));
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin").length, 1);
+
+    // The watchdog is back: its complaints let b take over.
+    await c.startNode("w");
+    await c.waitForActive("b", 8000);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * End to end: a daemon frozen with SIGSTOP (short, then long enough for a
+ * takeover, then thawed), and a status hook that hangs.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { processAlive, sleep, withCluster } from "./cluster/harness.ts";
+
+Deno.test("e2e freeze: SIGSTOP of the primary daemon, short then long, then SIGCONT", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForActive("a");
+    const pid = c.servicePid("a");
+
+    // A freeze shorter than the lease changes nothing.
+    c.sigstop("a");
+    await sleep(300);
+    c.sigcont("a");
+    await sleep(1500);
+    assertEquals(c.runningNodes(), ["a"]);
+    assertEquals(c.servicePid("a"), pid);
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin").length, 1);
+
+    // Frozen for good: the guard stops a's service when the lease runs out, b takes over.
+    c.sigstop("a");
+    await c.waitForActive("b", 8000);
+    assertStringIncludes(await c.log("a"), "lease deadline passed without a new arm");
+    assertEquals(c.servicePid("a"), null);
+
+    // Thawed: a finds its lease gone and follows b; it must not start the service again.
+    c.sigcont("a");
+    await c.waitFor(
+      async () => {
+        const s = await c.resourceStatus("a");
+        return s?.role === "secondary" && s.peers.some((p) => p.role === "primary" && p.connected);
+      },
+      5000,
+      "a to follow b as secondary",
+    );
+    await sleep(500);
+    assertEquals(c.runningNodes(), ["b"]);
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin").map((e) => e.node), [
+      "a",
+      "b",
+    ]);
+  });
+});
+
+Deno.test("e2e freeze: a hung status hook is killed after status_timeout and never reads as running", async () => {
+  const statusTimeout = 0.5;
+  await withCluster({ statusTimeout }, async (c) => {
+    await c.waitForActive("a");
+    await c.hangStatus("a", true);
+    const hang = await c.waitFor(
+      async () => (await c.timeline()).find((e) => e.node === "a" && e.kind === "hang"),
+      5000,
+      "a's status hook to hang",
+    );
+    const hungPid = Number(hang.detail[0]);
+    await c.waitFor(() => !processAlive(hungPid), 5000, "the hung status hook to be killed");
+    const killedAfter = Date.now() - hang.t;
+    // SIGTERM at status_timeout (sleep dies of it); the grace before SIGKILL is not needed.
+    assert(
+      killedAfter >= statusTimeout * 1000 * 0.9 && killedAfter < statusTimeout * 1000 + 1000,
+      `hung status killed ${killedAfter} ms after it began`,
+    );
+    // The daemon reports what it knows: unknown, not running.
+    const st = await c.waitFor(
+      async () => {
+        const s = await c.resourceStatus("a");
+        return s && s.state !== "running" ? s : null;
+      },
+      3000,
+      "a to stop believing its service is running",
+    );
+    assert(["unknown", "starting"].includes(st.state), `state ${st.state}`);
+    const events = await c.ctlOk("a", "events");
+    assertStringIncludes(events, "status: unknown (timed out)");
+
+    // Status answers again: running, and the service never moved nor ran twice.
+    await c.hangStatus("a", false);
+    await c.waitFor(
+      async () => (await c.resourceStatus("a"))?.state === "running",
+      5000,
+      "a's status to read running again",
+    );
+    assertEquals(c.runningNodes(), ["a"]);
+    assertEquals((await c.resourceStatus("b"))?.role, "secondary");
+  });
+});
