@@ -1,0 +1,181 @@
+/**
+ * End to end: hostile or broken input to a running daemon closes that one
+ * connection and nothing else (the original's main process died of five zero
+ * bytes). After each attempt every daemon must still run, still answer
+ * `ctl status`, and the service must not have moved.
+ */
+import net from "node:net";
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { type TestCluster, withCluster } from "./cluster/harness.ts";
+import { importSecret } from "../src/wire/auth.ts";
+import { batchBody } from "../src/wire/codec.ts";
+import { encodeFrame, FrameReader, writeFrame } from "../src/wire/frame.ts";
+import { connectorHandshake } from "../src/wire/handshake.ts";
+
+const SECRET = "e2e-shared-secret-0123456789";
+
+/** Read (and drop) whatever comes until the daemon closes the connection; fail after `ms`. */
+async function expectClosed(conn: Deno.Conn, what: string, ms = 3000): Promise<void> {
+  const buf = new Uint8Array(4096);
+  const timer = setTimeout(() => conn.close(), ms);
+  let closedByDaemon = false;
+  try {
+    for (;;) {
+      if (await conn.read(buf) === null) {
+        closedByDaemon = true;
+        break;
+      }
+    }
+  } catch (e) {
+    // Reset by the daemon counts; our own timeout's close does not.
+    closedByDaemon =
+      !(e instanceof Deno.errors.BadResource || e instanceof Deno.errors.Interrupted);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (closedByDaemon) {
+    try {
+      conn.close();
+    } catch { /* closed by our timer */ }
+  }
+  assert(closedByDaemon, `the daemon did not close the connection after ${what} within ${ms} ms`);
+}
+
+/** Every daemon still runs and answers; the service still runs on a alone. */
+async function assertClusterHealthy(c: TestCluster, after: string) {
+  for (const n of c.nodes) {
+    assert(c.daemonPid(n.name) !== null, `${n.name}'s daemon exited after ${after}`);
+    const st = await c.status(n.name);
+    assert(st !== null, `${n.name} does not answer status after ${after}`);
+  }
+  assertEquals(c.runningNodes(), ["a"], `after ${after}`);
+}
+
+function connectRaw(c: TestCluster, node: string): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: c.listenPort(node) });
+}
+
+async function sendRaw(c: TestCluster, bytes: Uint8Array, what: string) {
+  const conn = await connectRaw(c, "a");
+  await conn.write(bytes);
+  await expectClosed(conn, what);
+  await assertClusterHealthy(c, what);
+}
+
+/** Handshake with a as node w (with the shared key): the sealed session. */
+async function authenticated(c: TestCluster) {
+  const conn = await connectRaw(c, "a");
+  const reader = new FrameReader(conn);
+  const session = await connectorHandshake(conn, reader, {
+    self: "w",
+    secret: await importSecret(SECRET),
+    timeoutMs: 3000,
+    expectNode: "a",
+  });
+  return { conn, reader, sealer: session.sealer! };
+}
+
+Deno.test("e2e bad input (keyed peers): garbage, zero bytes, huge length, wrong MAC, replay, bad control requests", async () => {
+  await withCluster({ secret: SECRET }, async (c) => {
+    await c.waitForActive("a");
+
+    const random = crypto.getRandomValues(new Uint8Array(512));
+    random[0] = 0x17; // never the frame magic by chance, and told apart from the zeros
+    await sendRaw(c, random, "random bytes");
+    await sendRaw(c, new Uint8Array(5), "five zero bytes");
+    await sendRaw(c, Uint8Array.of(0x48, 0x4d, 0x46, 1, 0xff, 0xff, 0xff, 0xff), "a 4 GiB length");
+
+    // Authenticated, then a frame whose MAC is wrong.
+    {
+      const { conn, reader, sealer } = await authenticated(c);
+      const sealed = await sealer.seal(batchBody([]));
+      const bad = (sealed.mac[0] === "0" ? "1" : "0") + sealed.mac.slice(1);
+      await writeFrame(conn, { ...sealed, mac: bad }, 1000);
+      await expectClosed(conn, "a frame with a wrong MAC");
+      await reader.settle();
+    }
+    await assertClusterHealthy(c, "a wrong MAC");
+    // Authenticated, a valid frame, then the same frame again.
+    {
+      const { conn, reader, sealer } = await authenticated(c);
+      const frame = encodeFrame({ ...await sealer.seal(batchBody([])) });
+      await conn.write(frame);
+      await conn.write(frame);
+      await expectClosed(conn, "a replayed frame");
+      await reader.settle();
+    }
+    await assertClusterHealthy(c, "a replayed frame");
+    const log = await c.log("a");
+    for (
+      const reason of [
+        "not a hastmon frame (byte 0 is 0x17)",
+        "not a hastmon frame (byte 0 is 0x00)",
+        "frame body of 4294967295 bytes exceeds",
+        "wrong MAC",
+        "replayed or out of order",
+      ]
+    ) {
+      assertStringIncludes(log, reason);
+    }
+
+    // The control socket: garbage closes that connection; a bad request gets an error answer.
+    const ctlConn = () => Deno.connect({ transport: "unix", path: c.controlPath("a") });
+    {
+      const conn = await ctlConn();
+      await conn.write(new TextEncoder().encode("GET / HTTP/1.0\r\n\r\n"));
+      await expectClosed(conn, "garbage on the control socket");
+    }
+    {
+      const conn = await ctlConn();
+      const reader = new FrameReader(conn);
+      await writeFrame(conn, { v: 1, id: 7, type: "role", role: "king", resources: "all" }, 1000);
+      const answer = await reader.read(3000);
+      assertEquals([answer.id, answer.ok], [7, false]);
+      assertEquals((answer.error as { code: string }).code, "bad_request");
+      await writeFrame(conn, { v: 1, id: 8, type: "reboot" }, 1000);
+      assertEquals(((await reader.read(3000)).error as { code: string }).code, "unsupported");
+      // The same connection still serves a good request.
+      await writeFrame(conn, { v: 1, id: 9, type: "status" }, 1000);
+      assertEquals((await reader.read(3000)).ok, true);
+      conn.close();
+      await reader.settle();
+    }
+    await assertClusterHealthy(c, "bad control requests");
+    for (const n of c.nodes) await c.ctlOk(n.name, "status");
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin").length, 1);
+  });
+});
+
+Deno.test("e2e bad input (no key): a connection from an address not in remote/friends is refused", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForActive("a");
+    // The configuration lists only 127.0.0.1; come from 127.0.0.2.
+    const closed = await new Promise<{ bytes: number; error: string | null }>((resolve) => {
+      let bytes = 0;
+      let error: string | null = null;
+      const sock = net.createConnection({
+        host: "127.0.0.1",
+        port: c.listenPort("a"),
+        localAddress: "127.0.0.2",
+      });
+      const timer = setTimeout(() => sock.destroy(new Error("not closed by the daemon")), 3000);
+      sock.on("connect", () => sock.write(encodeFrame({ type: "hello", node: "w" })));
+      sock.on("data", (d: Uint8Array) => bytes += d.length);
+      sock.on("error", (e: Error) => error = e.message);
+      sock.on("close", () => {
+        clearTimeout(timer);
+        resolve({ bytes, error });
+      });
+    });
+    assert(closed.error === null || !closed.error.includes("not closed"), closed.error ?? "");
+    assertEquals(closed.bytes, 0, "the daemon answered a refused address");
+    await c.waitFor(
+      async () => (await c.log("a")).includes("127.0.0.2"),
+      2000,
+      "a to log the refusal",
+    );
+    assertStringIncludes(await c.log("a"), "address not allowed");
+    await assertClusterHealthy(c, "a connection from 127.0.0.2");
+    await c.ctlOk("a", "status");
+  });
+});
