@@ -70,7 +70,7 @@ Examples:
       const cfg = result.config;
       const verbosity = typeof opts.debug === "number" ? opts.debug : 1;
       if (!opts.foreground && !Deno.env.get("HASTMON_DAEMONIZED")) {
-        return await daemonize(cfg.global.control.path, io);
+        return await daemonize(cfg.global.control.path, opts.pidfile ?? DEFAULT_PIDFILE, io);
       }
       const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
       if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
@@ -137,7 +137,7 @@ Examples:
  * then wait until its control socket answers (or it dies) so that errors are
  * reported here, with the right exit status.
  */
-async function daemonize(controlPath: string, io: CliIO): Promise<void> {
+async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
   const args = Deno.args.includes("daemon") ? [...Deno.args] : ["daemon", ...Deno.args];
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
@@ -170,6 +170,9 @@ async function daemonize(controlPath: string, io: CliIO): Promise<void> {
       );
     }
     try {
+      // Ours is up when it holds the pidfile and its socket answers (not an older daemon's).
+      const pid = Number((await Deno.readTextFile(pidPath)).trim());
+      if (pid !== child.pid) throw new Error("not yet");
       const conn = await Deno.connect({ transport: "unix", path: controlPath });
       conn.close();
       await reader.cancel().catch(() => {});
