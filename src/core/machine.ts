@@ -760,14 +760,14 @@ function updateLease(m: Machine, fx: Effect[]) {
     until = valid.length >= need ? valid[need - 1] : null;
     if (until !== null && until <= m.now) until = null;
   }
-  if (until !== m.leaseUntil) {
-    if (m.leaseUntil === null && until !== null) {
-      log(fx, "info", `lease acquired (quorum ${quorum(m)} of ${m.settings.nodes.length})`);
-      m.note = "";
-    }
-    if (until !== null) m.leaseUntil = until;
-    fx.push({ type: "lease", until: Number.isFinite(until ?? 0) ? until : null });
+  // No quorum now: a lease already held simply runs out (checkLease acts then).
+  if (until === null || until === m.leaseUntil) return;
+  if (m.leaseUntil === null) {
+    log(fx, "info", `lease acquired (quorum ${quorum(m)} of ${m.settings.nodes.length})`);
+    m.note = "";
   }
+  m.leaseUntil = until;
+  fx.push({ type: "lease", until: Number.isFinite(until) ? until : null });
 }
 
 function checkLease(m: Machine, fx: Effect[]) {
