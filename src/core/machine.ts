@@ -124,6 +124,8 @@ export interface Machine {
   /** Watchdog: last time a primary was seen running. */
   lastRunningSeen: Time | null;
   fenced: boolean;
+  /** Complaints processed before this time may be stale (after a freeze). */
+  staleUntil: Time;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
   /** After stepping down with the service still up: where to hand over once stopped. */
@@ -176,6 +178,7 @@ export function createMachine(
     lastRunningSeen: null,
     fenced: false,
     probeSaidUnknown: false,
+    staleUntil: now,
     releasePending: null,
     shuttingDown: false,
     quiesced: false,
@@ -222,6 +225,18 @@ export function updateSettings(m: Machine, s: ResourceSettings): void {
 /** Feed one event to the machine; returns the effects to run, in order. */
 export function step(m: Machine, ev: Event): Effect[] {
   const fx: Effect[] = [];
+  // The machine wakes at least every interval; a longer gap means this process was
+  // frozen (SIGSTOP) or starved, and what arrives now may have waited in a buffer.
+  const gap = ev.now - m.now;
+  if (gap > livenessMs(m.settings)) {
+    m.staleUntil = ev.now + m.settings.timeoutMs;
+    if (m.complaints.length > 0) m.complaints = [];
+    log(
+      fx,
+      "warning",
+      `no event for ${fmt(gap)}: was this daemon frozen? stale complaints ignored`,
+    );
+  }
   m.now = Math.max(m.now, ev.now);
   switch (ev.type) {
     case "tick":
@@ -497,6 +512,14 @@ function onComplaint(
     log(fx, "debug", `complaint from ${from} ignored: role is ${m.role}`);
     return;
   }
+  if (m.now < m.staleUntil) {
+    log(
+      fx,
+      "debug",
+      `complaint from ${from} ignored: it may have waited while this node was frozen`,
+    );
+    return;
+  }
   if (primaryConnected(m) && !m.defects.countComplaintsWhileConnected) {
     log(fx, "debug", `complaint from ${from} ignored: primary ${m.lastPrimary} is connected`);
     return;
@@ -551,6 +574,8 @@ function onHookDone(
     }
     m.service = state;
     m.probeSaidUnknown = state === "unknown";
+    // A step-down waits for "stopped": a probe saying so is as good as a stop.
+    if (state === "stopped") stoppedAfterStepDown(m, fx);
     if (state === "running") {
       m.attempts = 0;
       m.note = "";

@@ -306,3 +306,21 @@ Deno.test("shutdown of a primary with a live secondary hands over after the stop
   assertEquals((release?.msg as Message & { type: "release" }).successor, "b");
   assertEquals(ofType(fx, "quiesced").length, 1);
 });
+
+Deno.test("after a freeze (no event for longer than a liveness window) complaints are stale for one timeout", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
+  run(m, { type: "tick", now: 500 });
+  const complaint = (now: number): Event => ({
+    type: "message",
+    now,
+    from: "w",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs: now },
+  });
+  // 10 s without an event: what arrives now waited in a buffer.
+  const fx = run(m, complaint(10_500));
+  assert(ofType(fx, "log").some((l) => l.message.includes("frozen")));
+  assertEquals(m.complaints.length, 0);
+  run(m, complaint(10_500 + I + 1)); // one timeout later: fresh again
+  assertEquals(m.complaints.length, 1);
+});
