@@ -180,6 +180,7 @@ Deno.test("complaints count only while the primary is not heard, and takeover wa
   assertEquals(m.complaints.length, 4);
   assertEquals(m.role, "secondary"); // 4 > 3, but the silence is not long enough yet
   // Silence must exceed (3 + 1) × 1.1 + 1 = 5.4 s; the shortest report (1 s at 5 s) rules.
+  for (let t = 6000; t <= 9000; t += 1000) run(m, { type: "tick", now: t }); // a live daemon ticks
   fx = run(m, { type: "tick", now: 5000 + 5400 - 1000 });
   assertEquals(m.role, "secondary");
   fx = run(m, { type: "tick", now: 5000 + 5401 - 1000 });
