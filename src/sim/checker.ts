@@ -30,7 +30,7 @@ export class Checker {
   /** Real times at which some node became active, per resource (for failover timing). */
   readonly activations: { t: number; resource: string; node: NodeId }[] = [];
   private complaints = new Map<string, DeliveredComplaint[]>();
-  private lastPrimaryHeard = new Map<string, number>();
+  private lastClaim = new Map<string, { t: number; role: Role }>();
   private roles = new Map<string, Role>();
   private downAt = new Map<string, number>();
   private outageSince = new Map<string, number | null>();
@@ -64,21 +64,22 @@ export class Checker {
   onDeliver(resource: string, from: NodeId, to: NodeId, msg: Message) {
     const key = `${resource}/${to}`;
     const real = this.cluster.now;
-    if ((msg.type === "heartbeat" || msg.type === "ack") && msg.role === "primary") {
-      this.lastPrimaryHeard.set(`${key}/${from}`, real);
+    if (msg.type === "heartbeat" || msg.type === "ack") {
+      // What `to` last heard `from` claim: the receiver's knowledge, not the omniscient truth.
+      this.lastClaim.set(`${key}/${from}`, { t: real, role: msg.role });
     }
     if (msg.type === "complaint" && this.roles.get(`${resource}/${from}`) === "watchdog") {
       const s = this.settings.get(resource)?.get(to);
       if (!s) return;
-      // Real time, generous by the skew bound: "connected" as the node could judge it,
-      // to a node that really is primary now.
+      // "Connected" as the receiver could judge it from what reached it, in real time
+      // and generous by the skew bound: a peer whose last word was "primary", recently.
       const window = livenessMs(s) / (1 + s.clockSkew);
       let connected = false;
       for (const peer of s.peers) {
-        const last = this.lastPrimaryHeard.get(`${key}/${peer}`);
-        if (last === undefined || this.roles.get(`${resource}/${peer}`) !== "primary") continue;
+        const last = this.lastClaim.get(`${key}/${peer}`);
+        if (last === undefined || last.role !== "primary") continue;
         const down = this.downAt.get(`${key}/${peer}`);
-        if (real - last <= window && !(down !== undefined && down >= last)) connected = true;
+        if (real - last.t <= window && !(down !== undefined && down >= last.t)) connected = true;
       }
       const list = this.complaints.get(key) ?? [];
       list.push({ from, at: real, whileDisconnected: !connected });
