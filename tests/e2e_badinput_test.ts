@@ -77,7 +77,7 @@ async function authenticated(c: TestCluster) {
 
 Deno.test("e2e bad input (keyed peers): garbage, zero bytes, huge length, wrong MAC, replay, bad control requests", async () => {
   await withCluster({ secret: SECRET }, async (c) => {
-    await c.waitForActive("a");
+    await c.waitForSteady("a");
 
     const random = crypto.getRandomValues(new Uint8Array(512));
     random[0] = 0x17; // never the frame magic by chance, and told apart from the zeros
@@ -148,7 +148,7 @@ Deno.test("e2e bad input (keyed peers): garbage, zero bytes, huge length, wrong 
 
 Deno.test("e2e bad input (no key): a connection from an address not in remote/friends is refused", async () => {
   await withCluster({}, async (c) => {
-    await c.waitForActive("a");
+    await c.waitForSteady("a");
     // The configuration lists only 127.0.0.1; come from 127.0.0.2.
     const closed = await new Promise<{ bytes: number; error: string | null }>((resolve) => {
       let bytes = 0;

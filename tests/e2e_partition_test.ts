@@ -35,7 +35,7 @@ async function settlesOn(c: TestCluster, primary: string, follower: string) {
 
 Deno.test("e2e partition: a and b cut apart, the watchdog sees both: no failover", async () => {
   await withCluster({}, async (c) => {
-    await c.waitForActive("a");
+    await c.waitForSteady("a");
     c.relay.blockBoth("a", "b");
     // Longer than the worst-case takeover (1.85 s): the lease holds through the watchdog.
     await holdAlone(c, "a", 3000);
@@ -52,7 +52,7 @@ Deno.test("e2e partition: a and b cut apart, the watchdog sees both: no failover
 
 Deno.test("e2e partition: the watchdog sees only the secondary: the primary fences itself, then b takes over", async () => {
   await withCluster({}, async (c) => {
-    await c.waitForActive("a");
+    await c.waitForSteady("a");
     const cutAt = Date.now();
     c.relay.blockBoth("a", "b");
     c.relay.blockBoth("a", "w");
@@ -70,7 +70,7 @@ Deno.test("e2e partition: the watchdog sees only the secondary: the primary fenc
 
 Deno.test("e2e partition: asymmetric, a is heard by all but hears nobody: a fences itself, b takes over", async () => {
   await withCluster({}, async (c) => {
-    await c.waitForActive("a");
+    await c.waitForSteady("a");
     c.relay.block("b", "a");
     c.relay.block("w", "a");
     const events = await c.waitForActive("b", 8000);

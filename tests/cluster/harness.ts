@@ -401,6 +401,74 @@ export class TestCluster {
     );
   }
 
+  /**
+   * Wait until `node` runs `resource` alone, in steady state: every node is
+   * connected to every other, its lease has been renewed (more than a
+   * heartbeat of it left), and the service has kept its pid for `stableMs`.
+   * Faults are injected from here, not from a cluster still settling: a
+   * first lease is often nearly spent on arrival (the granters persist their
+   * grant before they acknowledge), and on a loaded machine the service may
+   * then be stopped and started again once.
+   */
+  async waitForSteady(
+    node: string,
+    timeoutMs = 10_000,
+    resource = this.resources[0],
+    stableMs = 500,
+  ): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const left = () => Math.max(1, deadline - performance.now());
+    for (;;) {
+      await this.waitForActive(node, left(), resource);
+      const pid = this.servicePid(node, resource);
+      await this.waitFor(
+        async () => {
+          const statuses = await Promise.all(this.nodes.map((n) => this.status(n.name)));
+          const mine = statuses.find((s) => s?.node === node)?.resources
+            .find((r) => r.resource === resource);
+          const lease = mine?.lease;
+          return statuses.every((s) =>
+            s?.resources.every((r) => r.peers.every((p) => p.connected))
+          ) &&
+            lease?.held && (lease.remainingMs ?? 0) > lease.lengthMs / 3;
+        },
+        left(),
+        `${node}'s lease to be renewed with every node connected`,
+      );
+      await sleep(stableMs);
+      if (pid !== null && this.servicePid(node, resource) === pid) return;
+      if (performance.now() > deadline) {
+        throw new Error(`${resource} on ${node} did not settle within ${timeoutMs} ms`);
+      }
+    }
+  }
+
+  /**
+   * The node that is the one primary of `resource` and alone runs it, the
+   * others being secondary or watchdog; null while that is not so.
+   */
+  async settledPrimary(resource = this.resources[0]): Promise<string | null> {
+    const roles = await Promise.all(this.nodes.map(async (n) => {
+      const s = await this.status(n.name);
+      return [n.name, s?.resources.find((r) => r.resource === resource)?.role] as const;
+    }));
+    const primaries = roles.filter(([, r]) => r === "primary").map(([n]) => n);
+    if (primaries.length !== 1) return null;
+    if (!roles.every(([, r]) => r === "primary" || r === "secondary" || r === "watchdog")) {
+      return null;
+    }
+    return this.runningNodes(resource).join() === primaries[0] ? primaries[0] : null;
+  }
+
+  /** Wait for {@link settledPrimary}; returns the primary. */
+  waitForSettled(timeoutMs = 10_000, resource = this.resources[0]): Promise<string> {
+    return this.waitFor(
+      () => this.settledPrimary(resource),
+      timeoutMs,
+      `one primary running ${resource} alone`,
+    );
+  }
+
   /** Wait until `node` reports `role` for `resource`. */
   async waitForRole(node: string, role: Role, timeoutMs = 10_000, resource = this.resources[0]) {
     return await this.waitFor(
