@@ -68,6 +68,10 @@ export class Checker {
       // What `to` last heard `from` claim: the receiver's knowledge, not the omniscient truth.
       this.lastClaim.set(`${key}/${from}`, { t: real, role: msg.role });
     }
+    if (msg.type === "release") {
+      // A released lease says "no longer primary" as plainly as a heartbeat would.
+      this.lastClaim.set(`${key}/${from}`, { t: real, role: "secondary" });
+    }
     if (msg.type === "complaint" && this.roles.get(`${resource}/${from}`) === "watchdog") {
       const s = this.settings.get(resource)?.get(to);
       if (!s) return;
