@@ -113,6 +113,13 @@ export class Checker {
     return Math.max(this.longestOutage.get(resource) ?? 0, ongoing);
   }
 
+  /** A daemon (re)started on `node`: its machines know nothing of before. */
+  onDaemonStart(node: NodeId) {
+    for (const map of [this.lastClaim, this.downAt, this.complaints] as Map<string, unknown>[]) {
+      for (const key of [...map.keys()]) if (key.split("/")[1] === node) map.delete(key);
+    }
+  }
+
   /** The transport told `to` that `peer` is gone (its daemon died). */
   onPeerDown(resource: string, to: NodeId, peer: NodeId) {
     this.downAt.set(`${resource}/${to}/${peer}`, this.cluster.now);

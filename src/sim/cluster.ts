@@ -125,7 +125,7 @@ interface SimNode {
   lease: Map<string, number | null>;
   hangStatus: boolean;
   hangStop: boolean;
-  backlog: { resource: string; ev: (now: number) => Event }[];
+  backlog: { resource: string; ev: (now: number) => Event; seen?: () => void }[];
 }
 
 /** One line of the readable transcript. */
@@ -237,6 +237,7 @@ export class Cluster {
     node.paused = false;
     node.incarnation++;
     node.machines.clear();
+    this.checker.onDaemonStart(name);
     this.note(name, `daemon start${opts.loseState ? " (state lost)" : ""}`);
     for (const r of this.resources) {
       const settings = this.opts.settings.get(r)?.get(name);
@@ -290,8 +291,12 @@ export class Cluster {
       for (const r of this.resources) {
         if (!other.machines.has(r)) continue;
         this.at(this.now + delay, () => {
-          this.checker.onPeerDown(r, other.name, name);
-          this.deliver(other, r, (now) => ({ type: "peer_down", now, peer: name }));
+          this.deliver(
+            other,
+            r,
+            (now) => ({ type: "peer_down", now, peer: name }),
+            () => this.checker.onPeerDown(r, other.name, name),
+          );
         });
       }
     }
@@ -313,7 +318,7 @@ export class Cluster {
     node.paused = false;
     const backlog = node.backlog;
     node.backlog = [];
-    for (const b of backlog) this.deliver(node, b.resource, b.ev);
+    for (const b of backlog) this.deliver(node, b.resource, b.ev, b.seen);
     for (const r of node.machines.keys()) this.scheduleTick(node, r);
   }
 
@@ -356,14 +361,21 @@ export class Cluster {
   // -------------------------------------------------------------------------
   // Event delivery and effects
 
-  private deliver(node: SimNode, resource: string, ev: (now: number) => Event) {
+  /** Step the machine with `ev` now, or at SIGCONT; `seen` runs when the machine gets it. */
+  private deliver(
+    node: SimNode,
+    resource: string,
+    ev: (now: number) => Event,
+    seen?: () => void,
+  ) {
     if (!node.daemonUp) return;
     if (node.paused) {
-      node.backlog.push({ resource, ev });
+      node.backlog.push({ resource, ev, seen });
       return;
     }
     const m = node.machines.get(resource);
     if (!m) return;
+    seen?.();
     const effects = step(m, ev(this.local(node)));
     this.apply(node, resource, effects);
   }
@@ -427,8 +439,12 @@ export class Cluster {
     this.lastDelivery.set(key, at);
     this.at(at, () => {
       if (this.blocked.has(key)) return;
-      this.checker.onDeliver(msg.resource, from, to, msg);
-      this.deliver(dest, msg.resource, (now) => ({ type: "message", now, from, msg }));
+      this.deliver(
+        dest,
+        msg.resource,
+        (now) => ({ type: "message", now, from, msg }),
+        () => this.checker.onDeliver(msg.resource, from, to, msg),
+      );
     });
   }
 
