@@ -32,6 +32,7 @@ import type {
   ServiceState,
   Time,
 } from "./types.ts";
+import { describeOutcome } from "./types.ts";
 import { fmt, holdMs, leaseMs, livenessMs } from "./timing.ts";
 
 /**
@@ -570,7 +571,7 @@ function onHookDone(
     if (state !== m.service) {
       const wasUp = m.service === "running" || m.service === "starting";
       const level = wasUp && state !== "running" ? "warning" : "info";
-      log(fx, level, `status: ${state} (${describe(outcome)})`);
+      log(fx, level, `status: ${state} (${describeOutcome(outcome)})`);
     }
     m.service = state;
     m.probeSaidUnknown = state === "unknown";
@@ -592,7 +593,7 @@ function onHookDone(
       } else {
         m.service = "unknown";
         m.probeSaidUnknown = false;
-        log(fx, "error", `start failed (${describe(outcome)})`);
+        log(fx, "error", `start failed (${describeOutcome(outcome)})`);
       }
       m.nextProbeAt = m.now + m.settings.heartbeatIntervalMs;
       break;
@@ -603,12 +604,16 @@ function onHookDone(
         stoppedAfterStepDown(m, fx);
       } else {
         m.service = "stop_failed";
-        log(fx, "error", `stop failed (${describe(outcome)})`);
+        log(fx, "error", `stop failed (${describeOutcome(outcome)})`);
         if (m.settings.hasPanic) runBusy(m, fx, "panic", []);
       }
       break;
     case "panic":
-      log(fx, "error", `panic finished (${describe(outcome)}), the service state is unknown`);
+      log(
+        fx,
+        "error",
+        `panic finished (${describeOutcome(outcome)}), the service state is unknown`,
+      );
       m.service = "stop_failed";
       break;
     case "fence":
@@ -616,7 +621,7 @@ function onHookDone(
         m.fenced = true;
         log(fx, "warning", `fence of ${m.lastPrimary ?? "the primary"} succeeded`);
       } else {
-        log(fx, "error", `fence failed (${describe(outcome)})`);
+        log(fx, "error", `fence failed (${describeOutcome(outcome)})`);
       }
       break;
   }
@@ -1038,17 +1043,4 @@ export function probeResult(outcome: HookOutcome): ServiceState {
   if (outcome.code === 0) return "running";
   if (outcome.code === 1) return "stopped";
   return "unknown";
-}
-
-function describe(o: HookOutcome): string {
-  switch (o.kind) {
-    case "exit":
-      return `exit ${o.code}`;
-    case "timeout":
-      return "timed out";
-    case "killed":
-      return `killed by ${o.signal}`;
-    case "error":
-      return o.message;
-  }
 }

@@ -85,6 +85,20 @@ export type HookOutcome =
   | { kind: "killed"; signal: string }
   | { kind: "error"; message: string };
 
+/** An outcome in a few words, for logs: "exit 3", "timed out", "killed by SIGKILL". */
+export function describeOutcome(o: HookOutcome): string {
+  switch (o.kind) {
+    case "exit":
+      return `exit ${o.code}`;
+    case "timeout":
+      return "timed out";
+    case "killed":
+      return `killed by ${o.signal}`;
+    case "error":
+      return o.message;
+  }
+}
+
 /** A claimant for the primary role, ordered by epoch, then priority, then name. */
 export interface Claim {
   node: NodeId;

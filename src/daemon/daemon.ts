@@ -27,7 +27,7 @@ import type {
   NodeId,
   Role,
 } from "../core/types.ts";
-import { TRACKED_METHODS } from "../core/types.ts";
+import { describeOutcome, TRACKED_METHODS } from "../core/types.ts";
 import type { ControlHandler, DaemonEvent, RoleResult, StatusResult } from "../control/protocol.ts";
 import {
   type EffectiveConfig,
@@ -376,7 +376,7 @@ export class Daemon implements ControlHandler {
         ),
     });
     this.opts.logger.debug(
-      `${e.method} ${argv.join(" ")}: ${describe(result.outcome)} in ${
+      `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
         result.durationMs.toFixed(0)
       } ms`,
       rt.name,
@@ -802,16 +802,6 @@ function ok(o: HookOutcome) {
 function worse(a: HookOutcome, b: HookOutcome): HookOutcome {
   const rank = (o: HookOutcome) => o.kind !== "exit" ? 3 : o.code === 0 ? 0 : o.code === 1 ? 1 : 2;
   return rank(b) > rank(a) ? b : a;
-}
-
-function describe(o: HookOutcome): string {
-  return o.kind === "exit"
-    ? `exit ${o.code}`
-    : o.kind === "killed"
-    ? `killed (${o.signal})`
-    : o.kind === "error"
-    ? o.message
-    : "timed out";
 }
 
 function shellQuote(s: string): string {

@@ -26,6 +26,7 @@
  * followed by panic, when one is set. Stops run through the one hook runner,
  * and never overlap for one resource.
  */
+import { describeOutcome } from "../core/types.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { HookSerializer } from "./hook_serializer.ts";
@@ -248,7 +249,7 @@ class LeaseWatch {
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
     this.logger.log(
       ok ? "info" : "error",
-      `${name} ended after ${result.durationMs} ms: ${JSON.stringify(result.outcome)}`,
+      `${name} ended after ${result.durationMs} ms: ${describeOutcome(result.outcome)}`,
       resource,
     );
     return result;
