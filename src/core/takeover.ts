@@ -1,0 +1,143 @@
+/**
+ * Watchdogs and takeover. A watchdog complains to the secondaries when no
+ * primary is seen running; a secondary takes over only after more than
+ * complaint_count complaints received while no primary is heard, and after
+ * the old primary's hold time of silence (or a successful fence).
+ */
+import type { Effect, Message, NodeId, Time } from "./types.ts";
+import { fmt, holdMs, leaseMs } from "./timing.ts";
+import { hookEffect, isLive, log, type Machine, type PeerView, primaryConnected } from "./state.ts";
+import { promote } from "./transitions.ts";
+import { runBusy } from "./service.ts";
+
+/** A secondary records a watchdog's complaint, unless a primary is heard or the complaint may be stale. */
+export function onComplaint(
+  m: Machine,
+  fx: Effect[],
+  from: NodeId,
+  peer: PeerView,
+  msg: Message & { type: "complaint" },
+) {
+  if (peer.role !== "watchdog") {
+    log(fx, "debug", `complaint from ${from}, which is not a watchdog: ignored`);
+    return;
+  }
+  if (m.role !== "secondary") {
+    log(fx, "debug", `complaint from ${from} ignored: role is ${m.role}`);
+    return;
+  }
+  if (m.now < m.staleUntil) {
+    log(
+      fx,
+      "debug",
+      `complaint from ${from} ignored: it may have waited while this node was frozen`,
+    );
+    return;
+  }
+  if (primaryConnected(m) && !m.defects.countComplaintsWhileConnected) {
+    log(fx, "debug", `complaint from ${from} ignored: primary ${m.lastPrimary} is connected`);
+    return;
+  }
+  m.complaints.push({ from, at: m.now, silenceMs: msg.silenceMs, reason: msg.reason });
+  pruneComplaints(m);
+  fx.push(hookEffect(m, "complain", [from, msg.reason]));
+  log(
+    fx,
+    "info",
+    `complaint from ${from}: ${msg.reason} (${m.complaints.length} within ` +
+      `${fmt(m.settings.complaintIntervalMs)}, threshold ${m.settings.complaintCount})`,
+  );
+}
+
+/** Watchdog: complain to the secondaries when no primary is seen running. */
+export function watch(m: Machine, fx: Effect[]) {
+  const live = [...m.peers.entries()].filter(([, p]) => isLive(m, p));
+  const primaries = live.filter(([, p]) => p.role === "primary");
+  if (primaries.some(([, p]) => p.state === "running")) {
+    m.note = "";
+    return;
+  }
+  const since = m.lastRunningSeen ?? m.roleSince;
+  const silence = m.now - since;
+  const reason = primaries.length > 0
+    ? `primary ${primaries[0][0]} is ${primaries[0][1].state}`
+    : m.lastPrimary
+    ? `primary ${m.lastPrimary} unreachable for ${fmt(m.now - m.lastPrimaryHeard)}`
+    : "no primary seen";
+  const secondaries = live.filter(([, p]) => p.role === "secondary").map(([n]) => n);
+  m.note = `complaining: ${reason}`;
+  if (secondaries.length === 0) return;
+  for (const to of secondaries) {
+    fx.push({
+      type: "send",
+      to,
+      msg: {
+        type: "complaint",
+        resource: m.settings.name,
+        epoch: m.epoch,
+        reason,
+        primary: m.lastPrimary,
+        silenceMs: silence,
+      },
+    });
+  }
+  fx.push(hookEffect(m, "complain", [reason]));
+}
+
+/** Forget complaints older than complaint_interval. */
+export function pruneComplaints(m: Machine) {
+  const from = m.now - m.settings.complaintIntervalMs;
+  m.complaints = m.complaints.filter((c) => c.at >= from);
+}
+
+/** More than complaint_count recent complaints, and no primary heard. */
+export function complaintsReady(m: Machine): boolean {
+  pruneComplaints(m);
+  return m.complaints.length > m.settings.complaintCount &&
+    (!primaryConnected(m) || !!m.defects.countComplaintsWhileConnected);
+}
+
+/** The wait a secondary observes: the announced primary's hold time, or its own if longer. */
+export function takeoverWaitMs(m: Machine): number {
+  return holdMs(
+    Math.max(m.primaryLeaseMs, leaseMs(m.settings)),
+    Math.max(m.primaryStopMs, m.settings.stopTimeoutMs),
+    m.settings.clockSkew,
+    m.settings.timeoutMs,
+  );
+}
+
+/** How long the primary has provably been silent: our own view and every complaint's. */
+export function primarySilenceMs(m: Machine): number {
+  let silence = m.now - m.lastPrimaryHeard;
+  for (const c of m.complaints) silence = Math.min(silence, c.silenceMs + (m.now - c.at));
+  return silence;
+}
+
+/** When the silence condition will hold, if nothing changes. */
+export function takeoverAllowedAt(m: Machine): Time {
+  return m.now + Math.max(0, takeoverWaitMs(m) - primarySilenceMs(m)) + 1;
+}
+
+/** Take over once complaints and silence allow it; run the fence meanwhile if there is one. */
+export function checkTakeover(m: Machine, fx: Effect[]) {
+  if (m.shuttingDown || !complaintsReady(m)) return;
+  const silence = primarySilenceMs(m);
+  const wait = takeoverWaitMs(m);
+  const from = [...new Set(m.complaints.map((c) => c.from))].join(", ");
+  if (silence > wait || m.fenced || m.defects.noLeaseWait) {
+    promote(
+      m,
+      fx,
+      `takeover: ${m.complaints.length} complaints from ${from} within ` +
+        `${fmt(m.settings.complaintIntervalMs)}; primary ${m.lastPrimary ?? "(none seen)"} ` +
+        (m.fenced ? "fenced" : `silent for ${fmt(silence)} > ${fmt(wait)}`),
+      false,
+    );
+    return;
+  }
+  m.note = `takeover in ${fmt(wait - silence)}: waiting out the old primary's lease`;
+  if (m.settings.hasFence && !m.busy && !m.fenced) {
+    runBusy(m, fx, "fence", [m.lastPrimary ?? ""]);
+  }
+}
