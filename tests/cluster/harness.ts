@@ -270,14 +270,10 @@ export class TestCluster {
 
   /** kill -9 the daemon and, at once, every service it runs; returns the time of the kill. */
   async kill9WithService(node: string): Promise<number> {
-    const pids = this.resources.map((r) => this.servicePid(node, r)).filter((p) => p !== null);
+    const services = this.resources.map((r) => [r, this.servicePid(node, r)] as const);
     const at = await this.kill9(node);
-    for (const pid of pids) {
-      try {
-        Deno.kill(pid!, "SIGKILL");
-      } catch { /* already gone */ }
-    }
-    for (const r of this.resources) await this.#confirmDead(node, r);
+    for (const [, pid] of services) if (pid !== null) killQuietly(pid);
+    for (const [r, pid] of services) if (pid !== null) await this.#confirmDead(node, r, pid);
     return at;
   }
 
@@ -285,19 +281,18 @@ export class TestCluster {
   async killService(node: string, resource = this.resources[0]): Promise<void> {
     const pid = this.servicePid(node, resource);
     if (pid === null) throw new Error(`no service of ${resource} on ${node}`);
-    try {
-      Deno.kill(pid, "SIGKILL");
-    } catch { /* already gone */ }
-    await this.#confirmDead(node, resource);
+    killQuietly(pid);
+    await this.#confirmDead(node, resource, pid);
   }
 
-  async #confirmDead(node: string, resource: string) {
-    const pid = this.servicePid(node, resource);
-    if (pid === null) return;
+  /** Once `pid` is gone, note `died`: the service was active until then at the latest. */
+  async #confirmDead(node: string, resource: string, pid: number) {
     await this.waitFor(() => !processAlive(pid), 5000, `service ${pid} of ${node} to die`);
-    await Deno.writeTextFile(this.timelinePath, `${stamp(Date.now())} ${node} ${resource} died\n`, {
-      append: true,
-    });
+    await Deno.writeTextFile(
+      this.timelinePath,
+      `${stamp(Date.now())} ${node} ${resource} died ${pid}\n`,
+      { append: true },
+    );
   }
 
   /** Freeze the daemon (SIGSTOP); its guard and service run on. */
@@ -560,11 +555,7 @@ export class TestCluster {
     for (let round = 0; round < 50; round++) {
       const left = markedProcesses(this.dir);
       if (left.length === 0) break;
-      for (const pid of left) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch { /* gone */ }
-      }
+      for (const pid of left) killQuietly(pid);
       await sleep(20);
     }
     const leaked = markedProcesses(this.dir);
@@ -632,6 +623,12 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch { /* already gone */ }
 }
 
 /** Pids of live processes whose environment carries this cluster's mark. */
