@@ -8,6 +8,9 @@ import { describeOutcome } from "./types.ts";
 import { hasLease, hookEffect, log, type Machine } from "./state.ts";
 import { stepDown, stoppedAfterStepDown } from "./transitions.ts";
 
+/** A secondary re-checks that its copy is stopped every this many intervals. */
+export const SECONDARY_PROBE_INTERVALS = 6;
+
 /** Bring the service where the role wants it: one start/stop at a time, probes in between. */
 export function reconcile(m: Machine, fx: Effect[]) {
   m.reconcileAt = null;
@@ -107,7 +110,10 @@ export function onHookDone(
   if (m.probe && m.probe.id === id) {
     const stale = m.probe.stale;
     m.probe = null;
-    m.nextProbeAt = m.now + m.settings.heartbeatIntervalMs;
+    // A primary watches its service every interval; a standby checks now and then
+    // that its own copy stays stopped (each probe is a process: it costs CPU).
+    const every = m.role === "primary" ? 1 : SECONDARY_PROBE_INTERVALS;
+    m.nextProbeAt = m.now + every * m.settings.heartbeatIntervalMs;
     if (stale || m.busy) return;
     const state = m.defects.timeoutIsRunning && outcome.kind === "timeout"
       ? "running"
