@@ -79,7 +79,7 @@ export class Daemon implements ControlHandler {
   private peerConns = new Map<NodeId, Set<PeerConnection>>();
   private outbox = new Map<NodeId, Message[]>();
   private listener: PeerListener | null = null;
-  private dialers = new Map<string, { stop: boolean; done: Promise<void> }>();
+  private dialers = new Map<string, { stop: AbortController; done: Promise<void> }>();
   /** Aborted on exit: ends every wait of the dialers and kills running hooks. */
   private lifetime = new AbortController();
   private shutdownTimer: ReturnType<typeof setTimeout> | null = null;
@@ -502,59 +502,64 @@ export class Daemon implements ControlHandler {
     }
     for (const [key, d] of this.dialers) {
       if (!wanted.has(key)) {
-        d.stop = true;
+        d.stop.abort();
         this.dialers.delete(key);
       }
     }
     for (const [key, addr] of wanted) {
       if (this.dialers.has(key)) continue;
-      const state = { stop: false, done: Promise.resolve() };
-      state.done = this.dial(addr, state);
-      this.dialers.set(key, state);
+      const stop = new AbortController();
+      this.lifetime.signal.addEventListener("abort", () => stop.abort(), { once: true });
+      this.dialers.set(key, { stop, done: this.dial(addr, stop.signal) });
     }
   }
 
-  private async dial(addr: { host: string; port: number }, state: { stop: boolean }) {
-    let conn: PeerConnection | null = null;
+  private async dial(addr: { host: string; port: number }, stop: AbortSignal) {
     let failures = 0;
-    while (!state.stop && !this.stopped) {
-      if (!conn || conn.closed) {
-        try {
-          conn = await connectPeer({
-            hostname: addr.host,
-            port: addr.port,
-            self: this.node,
-            secret: this.secret,
-            timeoutMs: this.minTimeoutMs(),
-            idleTimeoutMs: this.idleTimeoutMs(),
-            log: (level, msg) =>
-              this.opts.logger.log(level === "info" ? "debug" : level, `peer: ${msg}`),
-          });
-          if (!this.knownNodes.has(conn.node) || conn.node === this.node) {
-            this.opts.logger.warning(
-              `${addr.host}:${addr.port} is ${conn.node}, not a node of ours`,
-            );
-            await conn.close("not a configured node");
-          } else {
-            failures = 0;
-            this.adopt(conn);
-          }
-        } catch (e) {
-          if (failures++ === 0) {
-            this.opts.logger.info(
-              `cannot reach ${addr.host}:${addr.port}: ${(e as Error).message}`,
-            );
-          }
-          conn = null;
+    while (!stop.aborted) {
+      let conn: PeerConnection;
+      try {
+        conn = await connectPeer({
+          hostname: addr.host,
+          port: addr.port,
+          self: this.node,
+          secret: this.secret,
+          timeoutMs: this.minTimeoutMs(),
+          idleTimeoutMs: this.idleTimeoutMs(),
+          log: (level, msg) =>
+            this.opts.logger.log(level === "info" ? "debug" : level, `peer: ${msg}`),
+        });
+      } catch (e) {
+        if (failures++ === 0) {
+          this.opts.logger.info(`cannot reach ${addr.host}:${addr.port}: ${(e as Error).message}`);
         }
+        // Retry soon at first, then every interval.
+        await sleep(Math.min(this.minIntervalMs(), 200 * 2 ** Math.min(failures, 6)), stop);
+        continue;
       }
-      // Reconnect every interval, a little sooner at first.
-      await sleep(
-        Math.min(this.minIntervalMs(), 200 * 2 ** Math.min(failures, 6)),
-        this.lifetime.signal,
-      );
+      if (!this.knownNodes.has(conn.node) || conn.node === this.node) {
+        this.opts.logger.warning(`${addr.host}:${addr.port} is ${conn.node}, not a node of ours`);
+        await conn.close("not a configured node");
+        await sleep(this.minIntervalMs(), stop);
+        continue;
+      }
+      failures = 0;
+      this.adopt(conn);
+      // Nothing to do while it lives: wait for its end (or ours), then dial again.
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          stop.removeEventListener("abort", done);
+          resolve();
+        };
+        conn.onClose(done);
+        stop.addEventListener("abort", done);
+      });
+      if (stop.aborted) {
+        if (!conn.closed) await conn.close("remote removed from configuration");
+        return;
+      }
+      await sleep(100, stop);
     }
-    if (conn && !conn.closed) await conn.close("remote removed from configuration");
   }
 
   private updateAccess(cfg: EffectiveConfig) {
@@ -767,8 +772,7 @@ export class Daemon implements ControlHandler {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.shutdownTimer !== null) clearTimeout(this.shutdownTimer);
-    for (const d of this.dialers.values()) d.stop = true;
-    this.lifetime.abort();
+    this.lifetime.abort(); // ends every dialer
     this.hookAbort.abort();
     await Promise.all([...this.dialers.values()].map((d) => d.done));
     await this.serializer.idle();
