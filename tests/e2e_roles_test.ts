@@ -92,3 +92,23 @@ Deno.test("e2e roles: both nodes told to be primary at once: exactly one runs", 
     assertEquals(begins.at(-1), winner);
   });
 });
+
+Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one runs", async () => {
+  await withCluster({
+    nodes: [
+      { name: "a", priority: 10, role: "primary" },
+      { name: "b", priority: 20, role: "primary" },
+      { name: "w", priority: 30, role: "watchdog" },
+    ],
+  }, async (c) => {
+    // Both claim epoch 1 at start-up; priority decides, whoever the watchdog heard first.
+    const winner = await c.waitForSettled(8000);
+    const until = performance.now() + 1500;
+    while (performance.now() < until) {
+      assertEquals(await c.settledPrimary(), winner);
+      await sleep(100);
+    }
+    const loser = winner === "a" ? "b" : "a";
+    assertEquals((await c.resourceStatus(loser))?.role, "secondary");
+  });
+});
