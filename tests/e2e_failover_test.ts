@@ -84,3 +84,19 @@ Deno.test("e2e failover: watchdog down: status says so, and the primary's death 
     await c.waitForActive("b", 8000);
   });
 });
+
+Deno.test("e2e failover: the service dies: the primary starts it again in place, no failover", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const before = c.servicePid("a");
+    await c.killService("a");
+    await c.waitFor(
+      () => c.servicePid("a") !== null && c.servicePid("a") !== before,
+      5000,
+      "a to start its service again",
+    );
+    const events = await c.timeline();
+    assertEquals(events.filter((e) => e.kind === "begin").map((e) => e.node), ["a", "a"]);
+    assertEquals((await c.resourceStatus("b"))?.role, "secondary");
+  });
+});
