@@ -433,17 +433,17 @@ process (Deno start-up included, module cache warm), ${o.ctlRuns} runs: median $
 
 ## Where the misses come from (found while writing this benchmark, 2026-11-25)
 
-- **Idle CPU.** At \`heartbeat_interval = 10\` most of a daemon's idle cost is wake-ups, which
-  are dear on this virtual machine (\`perf\`: a third of the samples in \`epoll_wait\` and the
-  hypervisor's interrupt path). Each outbound peer connection's dial loop in
-  \`src/daemon/daemon.ts\` (\`dial()\`) sleeps \`min(interval, 200 ms × 2^failures)\` and resets
-  \`failures\` to 0 once connected, so while connected it wakes every 200 ms just to look at
-  \`conn.closed\`: 10 wake-ups a second with two remotes (\`strace\`). In a scratch copy where the
-  loop awaits the connection's close instead, the same idle run measured 0.82 / 0.75 / 0.40 %
-  (primary / secondary / watchdog) against 1.13 / 1.02 / 0.75 % unchanged. The rest is mostly
-  the \`status\` probes (one process spawn per resource per heartbeat on the primary and the
-  secondary) and V8's own housekeeping. At \`heartbeat_interval = 0.25\` the probes dominate: 12
-  spawns a second cost the primary about 12 % of a core, the watchdog (no probes) 2.6 %.
+- **Idle CPU.** Wake-ups and process spawns are dear on this virtual machine (\`perf\`: a third
+  of an idle daemon's samples in \`epoll_wait\` and the hypervisor's interrupt path). The first
+  runs of this benchmark found each outbound peer connection's dial loop waking every 200 ms
+  while connected (10 wake-ups a second with two remotes, \`strace\`): 1.13 / 1.02 / 0.75 %
+  (primary / secondary / watchdog) at \`heartbeat_interval = 10\`, 0.82 / 0.75 / 0.40 % in a
+  scratch copy without the poll. Commit 14fc303 removed the poll and 0768a0d made the secondary
+  probe every 6 intervals; the figures above are measured with both. What remains is about
+  **10 ms of daemon CPU per hook process spawned** (a \`status\` probe per resource per heartbeat
+  on the primary): at \`heartbeat_interval = 0.25\` the watchdog (no probes) uses 2.6 %, the
+  secondary (2 probes a second) 4.9 %, the primary (12 a second) 14.5 %; at 10 s the primary's
+  0.3 probes a second still keep it above 0.5 %.
 - **\`ctl status\`.** \`deno run -A main.ts --version\` alone takes about 0.25 s here (an empty
   script 0.12–0.18 s): Deno's start-up plus loading every command's module graph (\`runCli\`
   imports all of \`src/cli/commands.ts\`, so \`ctl\` loads the config checker, the simulator and
