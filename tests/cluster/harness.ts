@@ -317,10 +317,10 @@ export class TestCluster {
     await this.startNode(node);
   }
 
-  /** Run `hastmon ctl -c CONFIG --node NODE ...args` as a whole process. */
-  async ctl(node: string, ...args: string[]): Promise<CtlResult> {
+  /** Run `hastmon ARGS...` (this checkout's main.ts) as a whole process. */
+  async hastmon(...args: string[]): Promise<CtlResult> {
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "ctl", "-c", this.configPath, "--node", node, ...args],
+      args: ["run", "-A", MAIN, ...args],
       cwd: REPO_ROOT,
       env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
       stdin: "null",
@@ -329,6 +329,11 @@ export class TestCluster {
     }).output();
     const dec = new TextDecoder();
     return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  }
+
+  /** Run `hastmon ctl -c CONFIG --node NODE ...args` as a whole process. */
+  ctl(node: string, ...args: string[]): Promise<CtlResult> {
+    return this.hastmon("ctl", "-c", this.configPath, "--node", node, ...args);
   }
 
   /** `hastmon ctl` that must exit 0; returns its standard output. */
@@ -512,17 +517,8 @@ export class TestCluster {
   }
 
   /** Run `hastmon config check` for `node`; returns its output. */
-  async configCheck(node: string): Promise<CtlResult> {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, "config", "check", "-c", this.configPath, "--node", node],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  configCheck(node: string): Promise<CtlResult> {
+    return this.hastmon("config", "check", "-c", this.configPath, "--node", node);
   }
 
   /** Print every log and the timeline (on failure). */
