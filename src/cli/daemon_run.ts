@@ -1,0 +1,161 @@
+/** What `hastmon daemon` does; loaded only when the daemon runs (ctl stays light). */
+import { CliError, EX } from "./exit.ts";
+import type { CliIO } from "./main.ts";
+import { DEFAULT_PIDFILE } from "./options.ts";
+import {
+  ConfigFileError,
+  configPath,
+  formatDiagnostic,
+  loadConfig,
+  usableResources,
+} from "../config/mod.ts";
+import { Daemon } from "../daemon/daemon.ts";
+import { Guard } from "../daemon/guard.ts";
+import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
+import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
+import { ControlServer } from "../control/server.ts";
+
+/** The options of `hastmon daemon`. */
+export interface DaemonOptions {
+  config?: string;
+  debug: number | true;
+  foreground?: true;
+  pidfile?: string;
+  node?: string;
+  log?: string;
+}
+
+const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+
+/** Run the daemon (or start it in the background) with the parsed options. */
+export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
+  const path = configPath(opts.config);
+  let result;
+  try {
+    result = await loadConfig(path, { node: opts.node });
+  } catch (e) {
+    if (e instanceof ConfigFileError) throw new CliError(e.message, EX.NOINPUT);
+    throw e;
+  }
+  for (const e of result.errors) io.err(formatDiagnostic(e) + "\n");
+  const usable = usableResources(result);
+  if (!result.config || usable.length === 0) {
+    throw new CliError(`${path}: no resource this node can run`, EX.CONFIG);
+  }
+  const cfg = result.config;
+  const verbosity = typeof opts.debug === "number" ? opts.debug : 1;
+  if (!opts.foreground && !Deno.env.get("HASTMON_DAEMONIZED")) {
+    return await daemonize(cfg.global.control.path, opts.pidfile ?? DEFAULT_PIDFILE, io);
+  }
+  const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
+  if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
+  const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
+    verbosity,
+  });
+  let pidfile: Pidfile;
+  try {
+    pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);
+  } catch (e) {
+    if (e instanceof PidfileLockedError) throw new CliError(e.message, EX.UNAVAILABLE);
+    throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
+  }
+  const guard = Guard.spawn({
+    logPath: logPath ?? undefined,
+    verbosity,
+    stderr: opts.foreground ? "inherit" : "null",
+  });
+  let exit!: (code: number) => void;
+  const exited = new Promise<number>((r) => exit = r);
+  let daemon: Daemon;
+  let control: ControlServer;
+  try {
+    daemon = await Daemon.start(cfg, {
+      configPath: path,
+      node: opts.node,
+      logger,
+      guard,
+      onExit: (code) => exit(code),
+    });
+    control = await ControlServer.listen(
+      cfg.global.control.path,
+      daemon,
+      (level, msg) => logger.log(level, `control: ${msg}`),
+    );
+  } catch (e) {
+    await guard.close().catch(() => {});
+    await pidfile.release();
+    throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
+  }
+  logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
+  const onTerm = () => daemon.shutdown("SIGTERM");
+  const onInt = () => daemon.shutdown("SIGINT");
+  const onHup = () => {
+    if (logPath) (logger.sink as FileSink).reopen();
+    daemon.reload();
+  };
+  Deno.addSignalListener("SIGTERM", onTerm);
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGHUP", onHup);
+  const code = await exited;
+  Deno.removeSignalListener("SIGTERM", onTerm);
+  Deno.removeSignalListener("SIGINT", onInt);
+  Deno.removeSignalListener("SIGHUP", onHup);
+  await control.close();
+  await guard.close().catch(() => {});
+  await pidfile.release();
+  Deno.exit(code);
+}
+
+/**
+ * Start a detached copy of this command in the foreground mode's code path,
+ * then wait until its control socket answers (or it dies) so that errors are
+ * reported here, with the right exit status.
+ */
+async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
+  const args = Deno.args.includes("daemon") ? [...Deno.args] : ["daemon", ...Deno.args];
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
+    env: { HASTMON_DAEMONIZED: "1" },
+    detached: true,
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let done: Deno.CommandStatus | null = null;
+  child.status.then((s) => done = s);
+  // Collect what the child says while it starts; stop listening once it runs.
+  let errText = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  const reading = (async () => {
+    for (;;) {
+      const { value, done: end } = await reader.read().catch(() => ({ value: "", done: true }));
+      if (end) return;
+      errText += value;
+    }
+  })();
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (done) {
+      await reading;
+      io.err(errText);
+      throw new CliError(
+        "daemon exited during start-up",
+        (done as Deno.CommandStatus).code || EX.SOFTWARE,
+      );
+    }
+    try {
+      // Ours is up when it holds the pidfile and its socket answers (not an older daemon's).
+      const pid = Number((await Deno.readTextFile(pidPath)).trim());
+      if (pid !== child.pid) throw new Error("not yet");
+      const conn = await Deno.connect({ transport: "unix", path: controlPath });
+      conn.close();
+      await reader.cancel().catch(() => {});
+      child.unref();
+      io.out(`hastmon daemon started (pid ${child.pid})\n`);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new CliError(`daemon did not open ${controlPath} within 15 s`, EX.SOFTWARE);
+}
