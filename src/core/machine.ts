@@ -29,7 +29,7 @@ import type {
   Time,
 } from "./types.ts";
 import { fmt, leaseMs, livenessMs } from "./timing.ts";
-import { type Defects, hold, log, type Machine, type PeerView } from "./state.ts";
+import { type Defects, hold, log, type Machine, mayBeActive, type PeerView } from "./state.ts";
 import { bestSecondary, promote, setRole, stepDown, stoppedAfterStepDown } from "./transitions.ts";
 import { checkLease, onAck, onHeartbeat, onRelease, sendHeartbeats } from "./lease.ts";
 import {
@@ -80,6 +80,7 @@ export function createMachine(
     primaryStopMs: settings.stopTimeoutMs,
     lastRunningSeen: null,
     fenced: false,
+    dirty: false,
     probeSaidUnknown: false,
     staleUntil: now,
     releasePending: null,
@@ -285,7 +286,7 @@ function afterEvent(m: Machine, fx: Effect[]) {
 
 /** Nothing left to stop on shutdown: stopped, hopelessly failed, or never ours to stop. */
 function quiet(m: Machine): boolean {
-  if (m.service === "stopped" || m.service === "stop_failed") return true;
+  if (!mayBeActive(m) || m.service === "stop_failed") return true;
   return m.role !== "primary" && m.releasePending === null && m.service !== "running" &&
     m.service !== "starting";
 }

@@ -325,3 +325,40 @@ Deno.test("after a freeze (no event for longer than a liveness window) complaint
   run(m, complaint(10_500 + I + 1)); // one timeout later: fresh again
   assertEquals(m.complaints.length, 1);
 });
+
+Deno.test("a service that stopped by itself still gets its stop before the lease is released", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 1);
+  fx = finish(m, fx, "start", 30, 0);
+  // The process dies; the next probe says stopped; then the lease runs out.
+  fx = run(m, { type: "tick", now: 1000 });
+  fx = finish(m, fx, "status", 1010, 1);
+  fx = run(m, { type: "tick", now: 3000 });
+  assertEquals(m.role, "secondary");
+  assertEquals(hooks(fx).includes("stop"), true, "stop must run although status said stopped");
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  fx = finish(m, fx, "stop", 3100, 0);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
+});
+
+Deno.test("a secondary gives a better-placed live secondary two intervals to take over first", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
+  const complaint = (now: number): Event => ({
+    type: "message",
+    now,
+    from: "w",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs: now },
+  });
+  // a (priority 10) is a live secondary too: b (priority 20) waits 2 s more.
+  for (let t = 1000; t <= 6000; t += 1000) {
+    run(m, { type: "message", now: t, from: "a", msg: hb({ role: "secondary", seq: t }) });
+    run(m, complaint(t));
+  }
+  run(m, { type: "tick", now: 6500 });
+  assertEquals(m.role, "secondary");
+  run(m, { type: "message", now: 7000, from: "a", msg: hb({ role: "secondary", seq: 7 }) });
+  run(m, { type: "tick", now: 7500 });
+  assertEquals(m.role, "primary");
+});

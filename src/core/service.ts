@@ -16,6 +16,9 @@ export function reconcile(m: Machine, fx: Effect[]) {
   m.reconcileAt = null;
   if (m.busy || m.role === "watchdog") return;
   const wantUp = m.role === "primary" && !m.shuttingDown && hasLease(m);
+  // A start needs some lease left: one about to run out would fence right after.
+  const mayStart = wantUp &&
+    (m.forced || m.leaseUntil === null || m.leaseUntil - m.now >= m.settings.timeoutMs);
   const probeDue = !m.probe && m.now >= m.nextProbeAt;
   // Whatever waits for the next probe slot below wakes the machine then.
   if (!m.probe && !probeDue) m.reconcileAt = m.nextProbeAt;
@@ -26,7 +29,9 @@ export function reconcile(m: Machine, fx: Effect[]) {
       if (probeDue) runProbe(m, fx);
       return;
     case "stopped":
-      if (wantUp && !m.probe) return runStart(m, fx);
+      if (mayStart && !m.probe) return runStart(m, fx);
+      // Stopped by itself after a start: run stop anyway before it counts as inactive.
+      if (!wantUp && m.dirty) return runStop(m, fx);
       if (m.role === "secondary" && probeDue && !m.shuttingDown) runProbe(m, fx);
       return;
     case "unknown":
@@ -36,7 +41,8 @@ export function reconcile(m: Machine, fx: Effect[]) {
         if (probeDue) runProbe(m, fx);
         return;
       }
-      return wantUp ? runStart(m, fx) : runStop(m, fx);
+      if (wantUp) return mayStart ? runStart(m, fx) : undefined;
+      return runStop(m, fx);
     case "stop_failed":
       if (probeDue) {
         m.nextProbeAt = m.now + m.settings.heartbeatIntervalMs;
@@ -72,6 +78,7 @@ export function runStart(m: Machine, fx: Effect[]) {
   }
   m.attempts += 1;
   m.service = "starting";
+  m.dirty = true;
   runBusy(m, fx, "start", []);
   log(fx, "info", `starting (attempt ${m.attempts} of ${m.settings.attempts})`);
 }
@@ -150,6 +157,7 @@ export function onHookDone(
     case "stop":
       if (ok) {
         m.service = "stopped";
+        m.dirty = false;
         log(fx, "info", "stopped");
         stoppedAfterStepDown(m, fx);
       } else {

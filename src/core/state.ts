@@ -107,6 +107,11 @@ export interface Machine {
   fenced: boolean;
   /** Complaints processed before this time may be stale (after a freeze). */
   staleUntil: Time;
+  /**
+   * A start began and no stop has completed since: the service may still hold
+   * what it took (an address, a mount) even when its status says stopped.
+   */
+  dirty: boolean;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
   /** After stepping down with the service still up: where to hand over once stopped. */
@@ -138,7 +143,7 @@ export function isLive(m: Machine, p: PeerView): boolean {
 
 /** Is this node's service possibly running (from start begin to stop completion)? */
 export function mayBeActive(m: Machine): boolean {
-  return m.service !== "stopped" || m.busy?.method === "start";
+  return m.dirty || m.service !== "stopped" || m.busy?.method === "start";
 }
 
 /** This node as a claimant for the primary role. */

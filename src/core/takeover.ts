@@ -107,6 +107,22 @@ export function takeoverWaitMs(m: Machine): number {
   );
 }
 
+/**
+ * Extra wait of a secondary when better-placed secondaries (lower priority
+ * number, then name) are heard: two intervals for each, so that the best one
+ * usually takes over alone instead of two claimants racing.
+ */
+export function deferMs(m: Machine): number {
+  let rank = 0;
+  for (const [node, p] of m.peers) {
+    if (p.role !== "secondary" || !isLive(m, p)) continue;
+    const better = p.priority < m.settings.priority ||
+      (p.priority === m.settings.priority && node < m.settings.self);
+    if (better) rank++;
+  }
+  return rank * 2 * m.settings.heartbeatIntervalMs;
+}
+
 /** How long the primary has provably been silent: our own view and every complaint's. */
 export function primarySilenceMs(m: Machine): number {
   let silence = m.now - m.lastPrimaryHeard;
@@ -116,7 +132,7 @@ export function primarySilenceMs(m: Machine): number {
 
 /** When the silence condition will hold, if nothing changes. */
 export function takeoverAllowedAt(m: Machine): Time {
-  return m.now + Math.max(0, takeoverWaitMs(m) - primarySilenceMs(m)) + 1;
+  return m.now + Math.max(0, takeoverWaitMs(m) + deferMs(m) - primarySilenceMs(m)) + 1;
 }
 
 /** Take over once complaints and silence allow it; run the fence meanwhile if there is one. */
@@ -124,8 +140,9 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
   if (m.shuttingDown || !complaintsReady(m)) return;
   const silence = primarySilenceMs(m);
   const wait = takeoverWaitMs(m);
+  const defer = deferMs(m);
   const from = [...new Set(m.complaints.map((c) => c.from))].join(", ");
-  if (silence > wait || m.fenced || m.defects.noLeaseWait) {
+  if (silence > wait + defer || m.fenced || m.defects.noLeaseWait) {
     promote(
       m,
       fx,
@@ -136,7 +153,8 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
     );
     return;
   }
-  m.note = `takeover in ${fmt(wait - silence)}: waiting out the old primary's lease`;
+  m.note = `takeover in ${fmt(wait + defer - silence)}: waiting out the old primary's lease` +
+    (defer > 0 ? ` and giving a better-placed secondary ${fmt(defer)} first` : "");
   if (m.settings.hasFence && !m.busy && !m.fenced) {
     runBusy(m, fx, "fence", [m.lastPrimary ?? ""]);
   }

@@ -68,7 +68,7 @@ export function transition(m: Machine, fx: Effect[], from: Role, to: Role, reaso
 /** Once the service is stopped after a step-down, release the lease to every peer. */
 export function stoppedAfterStepDown(m: Machine, fx: Effect[]) {
   const r = m.releasePending;
-  if (!r) return;
+  if (!r || mayBeActive(m)) return;
   m.releasePending = null;
   fx.push({ type: "lease", until: null });
   for (const to of m.settings.peers) {

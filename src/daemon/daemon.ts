@@ -56,6 +56,8 @@ interface RuntimeResource {
   armedUntil: number | null;
   guardStopping: boolean;
   quiesced: boolean;
+  /** The chain of this resource's effects, run one batch after the other. */
+  effects: Promise<void>;
 }
 
 /** What the daemon needs from its caller. */
@@ -86,7 +88,6 @@ export class Daemon implements ControlHandler {
   private secret: PeerSecret | null = null;
   private allowedHosts = new Set<string>();
   private knownNodes = new Set<NodeId>();
-  private effects: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private serializer = new HookSerializer();
@@ -158,6 +159,7 @@ export class Daemon implements ControlHandler {
       armedUntil: null,
       guardStopping: false,
       quiesced: false,
+      effects: Promise.resolve(),
     };
     this.resources.set(res.name, rt);
     this.enqueue(rt, effects);
@@ -177,7 +179,8 @@ export class Daemon implements ControlHandler {
   }
 
   private enqueue(rt: RuntimeResource, fx: Effect[]) {
-    this.effects = this.effects.then(() => this.run(rt, fx)).catch((e) => {
+    // Effects of one resource run in order; a slow persist of one does not hold up the others.
+    rt.effects = rt.effects.then(() => this.run(rt, fx)).catch((e) => {
       this.opts.logger.error(`internal error running effects: ${(e as Error).stack ?? e}`, rt.name);
     });
     this.scheduleTimer();
@@ -762,7 +765,8 @@ export class Daemon implements ControlHandler {
     if (!this.shuttingDown || this.stopped) return;
     for (const rt of this.resources.values()) if (!rt.quiesced) return;
     // Let the releases reach the peers before closing.
-    this.effects = this.effects.then(() => sleep(100, this.lifetime.signal)).then(() =>
+    const pending = [...this.resources.values()].map((rt) => rt.effects);
+    Promise.all(pending).then(() => sleep(100, this.lifetime.signal)).then(() =>
       this.finish(0)
     );
   }
