@@ -65,12 +65,12 @@ Deno.test("daemon: background start, a second one refused (69), SIGTERM stops an
     assertStringIncludes(status.out, "role: primary");
 
     Deno.kill(pid, "SIGTERM");
-    await waitFor("the daemon to exit", async () => {
+    await waitFor("the daemon to exit", () => {
       try {
         Deno.kill(pid, "SIGCONT"); // signal 0 is not offered; SIGCONT is harmless
-        return false;
+        return Promise.resolve(false);
       } catch {
-        return true;
+        return Promise.resolve(true);
       }
     });
     pid = 0;

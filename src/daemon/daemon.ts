@@ -766,9 +766,7 @@ export class Daemon implements ControlHandler {
     for (const rt of this.resources.values()) if (!rt.quiesced) return;
     // Let the releases reach the peers before closing.
     const pending = [...this.resources.values()].map((rt) => rt.effects);
-    Promise.all(pending).then(() => sleep(100, this.lifetime.signal)).then(() =>
-      this.finish(0)
-    );
+    Promise.all(pending).then(() => sleep(100, this.lifetime.signal)).then(() => this.finish(0));
   }
 
   private async finish(code: number) {
