@@ -6,48 +6,11 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assertSnapshot as snapshotIn, hastmon } from "./cli.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const SNAPSHOTS = new URL("data/config/snapshots/", import.meta.url);
 const DATA = "tests/data/config";
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Run `hastmon ARGS` from the repository root with a clean HASTMON_* environment. */
-async function hastmon(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const base = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("HASTMON_")),
-  );
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: ROOT,
-    env: { ...base, NO_COLOR: "1", ...env },
-    clearEnv: true,
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
-
-/** Compare `actual` with the snapshot `name`, or write it when UPDATE_SNAPSHOTS=1. */
-async function assertSnapshot(name: string, actual: string): Promise<void> {
-  const url = new URL(name, SNAPSHOTS);
-  if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") {
-    await Deno.writeTextFile(url, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = await Deno.readTextFile(url);
-  } catch {
-    throw new Error(`no snapshot ${name}: run with UPDATE_SNAPSHOTS=1 to create it`);
-  }
-  assertEquals(actual, expected, `snapshot ${name} differs (UPDATE_SNAPSHOTS=1 rewrites it)`);
-}
+const assertSnapshot = (name: string, actual: string) => snapshotIn(SNAPSHOTS, name, actual);
 
 Deno.test("help of hastmon, hastmon config and each config command", async () => {
   const cases: [string[], string][] = [

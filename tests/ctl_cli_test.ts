@@ -7,62 +7,14 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { assertSnapshot as snapshotIn, hastmon, hastmonCommand } from "./cli.ts";
 import { ControlServer } from "../src/control/server.ts";
 import { FakeDaemon, makeStaleSocket, tempSocketDir } from "../src/control/test_helpers.ts";
 import { formatStatusText } from "../src/control/format.ts";
 
-const ROOT = new URL("../", import.meta.url);
 const SNAPSHOTS = new URL("data/ctl/snapshots/", import.meta.url);
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** The environment of a run: the caller's, without any HASTMON_* variable. */
-function cleanEnv(env: Record<string, string>): Record<string, string> {
-  const base = Object.fromEntries(
-    Object.entries(Deno.env.toObject()).filter(([k]) => !k.startsWith("HASTMON_")),
-  );
-  return { ...base, NO_COLOR: "1", ...env };
-}
-
-function command(args: string[], env: Record<string, string>, stdout: "piped" | "null") {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: ROOT,
-    env: cleanEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout,
-    stderr: "piped",
-  });
-}
-
-/** Run `hastmon ARGS` from the repository root with a clean HASTMON_* environment. */
-async function hastmon(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  const { code, stdout, stderr } = await command(args, env, "piped").output();
-  const dec = new TextDecoder();
-  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
-}
-
-/** Compare `actual` with the snapshot `name`, or write it when UPDATE_SNAPSHOTS=1. */
-async function assertSnapshot(name: string, actual: string): Promise<void> {
-  const url = new URL(name, SNAPSHOTS);
-  if (Deno.env.get("UPDATE_SNAPSHOTS") === "1") {
-    await Deno.mkdir(SNAPSHOTS, { recursive: true });
-    await Deno.writeTextFile(url, actual);
-    return;
-  }
-  let expected: string;
-  try {
-    expected = await Deno.readTextFile(url);
-  } catch {
-    throw new Error(`no snapshot ${name}: run with UPDATE_SNAPSHOTS=1 to create it`);
-  }
-  assertEquals(actual, expected, `snapshot ${name} differs (UPDATE_SNAPSHOTS=1 rewrites it)`);
-}
+const assertSnapshot = (name: string, actual: string) => snapshotIn(SNAPSHOTS, name, actual);
 
 /** A control server with a fake daemon on a temp socket, closed after `fn`. */
 async function withFakeDaemon(
@@ -236,7 +188,7 @@ Deno.test("ctl events: recent events, then with --follow new ones until the daem
     const json = await hastmon(["ctl", "-s", tmp.path, "events", "--json"]);
     assertEquals(json.out.trim().split("\n").map((l) => JSON.parse(l).seq), [1, 2]);
 
-    const child = command(["ctl", "-s", tmp.path, "events", "--follow"], {}, "piped").spawn();
+    const child = hastmonCommand(["ctl", "-s", tmp.path, "events", "--follow"]).spawn();
     const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let seen = "";
     const waitFor = async (text: string) => {

@@ -5,18 +5,7 @@
  * with exit 78.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function hastmon(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const r = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--quiet", MAIN, ...args],
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+import { hastmon } from "./cli.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
