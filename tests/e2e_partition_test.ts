@@ -80,3 +80,30 @@ Deno.test("e2e partition: asymmetric, a is heard by all but hears nobody: a fenc
     await settlesOn(c, "b", "a");
   });
 });
+
+Deno.test("e2e partition: the primary's links flap: never two active, one primary after", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    // Cut a off from everyone and heal, every 0.2–1.2 s for 6 s: a cut longer than the lease
+    // (0.75 s) fences a and may move the service, but two nodes are never active at once.
+    const until = performance.now() + 6000;
+    let cut = false;
+    while (performance.now() < until) {
+      if (cut) c.relay.heal();
+      else {
+        c.relay.blockBoth("a", "b");
+        c.relay.blockBoth("a", "w");
+      }
+      cut = !cut;
+      await sleep(200 + Math.floor(Math.random() * 1000));
+    }
+    c.relay.heal();
+    const primary = await c.waitForSettled(10_000);
+    await c.waitFor(
+      () => Promise.resolve(c.runningNodes().length === 1),
+      5000,
+      "exactly one node running after the flapping",
+    );
+    assertEquals(c.runningNodes(), [primary]);
+  });
+});
