@@ -286,12 +286,22 @@ Deno.test("the same role again is a no-op; a forced primary starts without a lea
   const { m } = make("a", { roleOnStart: "secondary" });
   let fx = run(m, { type: "command", now: 10, command: { role: "secondary" } });
   assertEquals(ofType(fx, "transition"), []);
+  // No peer has answered anything: without force, no start would ever come.
   fx = run(m, { type: "command", now: 20, command: { role: "primary", force: true } });
-  assertEquals(m.forced, true);
-  // The secondary's boot probe is still in flight; when it says stopped, start follows.
-  const probe = ofType(run(m, { type: "tick", now: 30 }), "hook");
-  assertEquals(probe.length >= 0, true);
-  assert(m.probe !== null || hooks(fx).includes("status"));
+  assertEquals([m.role, m.forced], ["primary", true]);
+  assert(ofType(fx, "log").some((l) => l.message.includes("without a lease")));
+  // The boot probe (still out) says stopped: start follows at once, with no grant at all.
+  fx = finish(m, fx, "status", 30, 1);
+  assertEquals(hooks(fx), ["start"]);
+  assertEquals(m.grantsFrom.size, 0);
+});
+
+Deno.test("without force, a primary that hears no peer never starts", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = finish(m, [], "status", 10, 1);
+  for (let t = 1000; t <= 10_000; t += 1000) fx = [...fx, ...run(m, { type: "tick", now: t })];
+  assertEquals(hooks(fx).includes("start"), false);
+  assertEquals(m.role, "primary");
 });
 
 Deno.test("shutdown of a primary with a live secondary hands over after the stop", () => {
