@@ -3,6 +3,7 @@
  * value is checked and converted (seconds to ms, addresses to host and port,
  * relative paths to absolute ones).
  */
+import { HOOK_METHODS } from "../core/types.ts";
 
 import {
   type ControlAddress,
@@ -31,18 +32,7 @@ export const FAILOVER_MODES = ["NONE", "SOFT", "HARD", "RESTART_ONLY", "LOG_ONLY
 export type FailoverMode = typeof FAILOVER_MODES[number];
 
 /** Methods whose timeout can be set with `<method>_timeout`. */
-export const TIMED_METHODS = [
-  "start",
-  "stop",
-  "status",
-  "role",
-  "connect",
-  "disconnect",
-  "complain",
-  "fence",
-  "panic",
-  "monitor_check",
-] as const;
+export const TIMED_METHODS = [...HOOK_METHODS, "monitor_check"] as const;
 export type TimedMethod = typeof TIMED_METHODS[number];
 
 /** Methods a member runs with its own command (or through `exec`). */

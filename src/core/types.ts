@@ -30,16 +30,18 @@ export type ServiceState =
   | "stop_failed";
 
 /** Hook methods the core can ask the runtime to run. */
-export type HookMethod =
-  | "start"
-  | "stop"
-  | "status"
-  | "role"
-  | "connect"
-  | "disconnect"
-  | "complain"
-  | "fence"
-  | "panic";
+export const HOOK_METHODS = [
+  "start",
+  "stop",
+  "status",
+  "role",
+  "connect",
+  "disconnect",
+  "complain",
+  "fence",
+  "panic",
+] as const;
+export type HookMethod = typeof HOOK_METHODS[number];
 
 /** Methods whose outcome the core waits for. The others are notifications. */
 export const TRACKED_METHODS: readonly HookMethod[] = ["start", "stop", "status", "fence", "panic"];

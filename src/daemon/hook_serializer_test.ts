@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
-import type { HookMethod } from "../core/types.ts";
+import { HOOK_METHODS, type HookMethod } from "../core/types.ts";
 import { HookSerializer, laneOf } from "./hook_serializer.ts";
 
 /** A task whose end the test controls, recording when it begins and ends. */
@@ -112,17 +112,7 @@ Deno.test("idle waits for tasks queued while waiting", async () => {
 });
 
 Deno.test("every method has a lane", () => {
-  const methods: HookMethod[] = [
-    "start",
-    "stop",
-    "status",
-    "role",
-    "connect",
-    "disconnect",
-    "complain",
-    "fence",
-    "panic",
-  ];
+  const methods: HookMethod[] = [...HOOK_METHODS];
   assertEquals(methods.map(laneOf), [
     "control",
     "control",
