@@ -1,14 +1,13 @@
 /** The bridge to the core: a resource's effective settings as src/core/types.ts wants them. */
 
-import type { HookMethod, NodeId, ResourceSettings } from "../core/types.ts";
+import {
+  HOOK_METHODS,
+  type HookMethod,
+  type NodeId,
+  type ResourceSettings,
+} from "../core/types.ts";
 import { timeoutKey } from "./effective.ts";
-import { TIMED_METHODS, type TimedMethod } from "./schema.ts";
 import type { EffectiveConfig, LoadResult, ResourceConfig, ResourceNodeConfig } from "./types.ts";
-
-/** The methods the core runs: every timed method but monitor_check (a member veto, run by the runtime). */
-const HOOK_METHODS = TIMED_METHODS.filter((m): m is TimedMethod & HookMethod =>
-  m !== "monitor_check"
-);
 
 /** Resource `name` as node `node` (default: this node) sees it. Throws if there is no such view. */
 export function resourceNode(
