@@ -39,6 +39,10 @@ const SCHEDULES: Record<FaultKind, Fault[]> = {
   "restart-lost-state": [{ kind: "restart-lost-state", at: 10 * I, duration: 8 * I, nodes: ["b"] }],
   "service-dies": [{ kind: "service-dies", at: 10 * I, duration: 0, nodes: ["a"] }],
   "slow-return": [{ kind: "slow-return", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
+  "slow-start": [
+    { kind: "slow-start", at: 9 * I, duration: 30 * I, nodes: ["a"] },
+    { kind: "partition", at: 11 * I, duration: 15 * I, nodes: ["a"] },
+  ],
 };
 
 for (const kind of FAULT_KINDS) {
@@ -115,6 +119,12 @@ const BROKEN: {
     schedule: SCHEDULES["both-primary"],
     layout: { equalPriorities: true },
     expect: "no-failover",
+  },
+  {
+    name: "a start left running past the lease",
+    defects: { noStartCancel: true },
+    schedule: SCHEDULES["slow-start"],
+    expect: "split-brain",
   },
   {
     name: "a timed-out probe read as running",

@@ -101,7 +101,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
   await control.close();
-  await guard.close().catch(() => {});
+  // After a clean shutdown nothing is armed; otherwise the guard finishes the job.
+  if (code === 0) await guard.close().catch(() => {});
+  else await guard.abandon();
   await pidfile.release();
   Deno.exit(code);
 }

@@ -155,7 +155,8 @@ export function betterWaitingClaimant(m: Machine, claim: Claim): Claim | null {
 
 /** A primary counts a granted ack towards its lease, and yields to a better holder it is told of. */
 export function onAck(m: Machine, fx: Effect[], from: NodeId, msg: Message & { type: "ack" }) {
-  if (m.role !== "primary") return;
+  // A primary on its way out asks for no more lease.
+  if (m.role !== "primary" || m.shuttingDown) return;
   const sentAt = m.sent.get(msg.seq);
   if (msg.granted) {
     // Too old or from before a restart: proves nothing.

@@ -30,7 +30,14 @@ import type {
 } from "./types.ts";
 import { fmt, leaseMs, livenessMs } from "./timing.ts";
 import { type Defects, hold, log, type Machine, mayBeActive, type PeerView } from "./state.ts";
-import { bestSecondary, promote, setRole, stepDown, stoppedAfterStepDown } from "./transitions.ts";
+import {
+  bestSecondary,
+  cancelStart,
+  promote,
+  setRole,
+  stepDown,
+  stoppedAfterStepDown,
+} from "./transitions.ts";
 import { checkLease, onAck, onHeartbeat, onRelease, sendHeartbeats } from "./lease.ts";
 import {
   checkTakeover,
@@ -170,7 +177,9 @@ export function step(m: Machine, ev: Event): Effect[] {
 /** The next instant at which the machine wants a tick. */
 export function wakeAt(m: Machine): Time {
   let t = m.nextHeartbeatAt;
-  if (m.role === "primary" && m.leaseUntil !== null) t = Math.min(t, m.leaseUntil);
+  if (m.role === "primary" && m.leaseUntil !== null && m.leaseUntil > m.now) {
+    t = Math.min(t, m.leaseUntil);
+  }
   if (m.role === "primary" && m.grant && m.grant.until > m.now) t = Math.min(t, m.grant.until);
   if (m.reconcileAt !== null) t = Math.min(t, m.reconcileAt);
   if (m.role === "secondary" && complaintsReady(m)) t = Math.min(t, takeoverAllowedAt(m));
@@ -265,6 +274,7 @@ function onShutdown(m: Machine, fx: Effect[]) {
       m.releasePending = { epoch: m.epoch, successor: null };
       m.leaseUntil = null;
       m.grantsFrom.clear();
+      cancelStart(m, fx);
     }
   }
 }

@@ -35,6 +35,8 @@ export function reconcile(m: Machine, fx: Effect[]) {
       if (m.role === "secondary" && probeDue && !m.shuttingDown) runProbe(m, fx);
       return;
     case "unknown":
+      // After a start that did not finish, stop at once: no probe can vouch for it.
+      if (!wantUp && m.dirty) return runStop(m, fx);
       // A probe first; only an unknown answer from the probe itself acts blind.
       if (m.probe) return;
       if (!m.probeSaidUnknown) {

@@ -30,6 +30,8 @@ export interface Defects {
   renewOnReceipt?: boolean;
   /** On equal epoch and priority both claimants yield (the original's tie). */
   bothYieldOnTie?: boolean;
+  /** A start still running when the lease is gone is left to finish. */
+  noStartCancel?: boolean;
   /** A status probe that timed out reads as running (the original's hung-status bug). */
   timeoutIsRunning?: boolean;
 }

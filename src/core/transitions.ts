@@ -41,7 +41,19 @@ export function stepDown(
   m.releasePending = { epoch, successor };
   m.leaseUntil = null;
   m.grantsFrom.clear();
+  cancelStart(m, fx);
   if (!mayBeActive(m)) stoppedAfterStepDown(m, fx);
+}
+
+/**
+ * A start still running when the lease is gone must not finish: it is killed,
+ * and the stop that follows at once undoes whatever it did.
+ */
+export function cancelStart(m: Machine, fx: Effect[]) {
+  if (m.busy?.method === "start" && !m.defects.noStartCancel) {
+    fx.push({ type: "cancel", id: m.busy.id });
+    log(fx, "warning", "start cancelled: this node may no longer run the service");
+  }
 }
 
 /** Set a role that is not a promotion; persisted, logged, and the `role` hook run. */

@@ -188,6 +188,8 @@ export type Effect =
     epoch: number;
     timeoutMs: number;
   }
+  /** Kill the hook `id` (its whole process group) now; its hook_done follows as usual. */
+  | { type: "cancel"; id: number }
   /** Persist role and epochs. Always comes before anything that announces or starts them. */
   | { type: "persist"; state: PersistedState }
   | { type: "log"; level: LogLevel; message: string }

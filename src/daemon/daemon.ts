@@ -98,6 +98,8 @@ export class Daemon implements ControlHandler {
   private shuttingDown = false;
   private stopped = false;
   private hookAbort = new AbortController();
+  /** Tracked hooks in flight, by effect id, so that a cancel can kill one. */
+  private running = new Map<number, AbortController>();
   private readonly startedAt = performance.now();
 
   private constructor(cfg: EffectiveConfig, private opts: DaemonOptions) {
@@ -197,7 +199,12 @@ export class Daemon implements ControlHandler {
           break;
         }
         case "hook":
+          // The guard knows of a start before it begins: a kill -9 right after is covered.
+          if (e.method === "start") await this.updateGuard(rt);
           this.startHook(rt, e);
+          break;
+        case "cancel":
+          this.running.get(e.id)?.abort();
           break;
         case "persist":
           this.flush(); // what came before the persist may go; what comes after waits for it
@@ -302,7 +309,17 @@ export class Daemon implements ControlHandler {
 
   private startHook(rt: RuntimeResource, e: Effect & { type: "hook" }) {
     const tracked = TRACKED_METHODS.includes(e.method);
-    this.serializer.run(rt.name, e.method, () => this.runMethod(rt, e)).then((outcome) => {
+    // Complaints come every interval: one waiting is enough when the script is slow.
+    if (e.method === "complain" && this.serializer.pending(rt.name, "complain") > 0) return;
+    const abort = new AbortController();
+    this.running.set(e.id, abort);
+    const onExit = () => abort.abort();
+    this.hookAbort.signal.addEventListener("abort", onExit, { once: true });
+    this.serializer.run(rt.name, e.method, () => this.runMethod(rt, e, abort.signal)).then((
+      outcome,
+    ) => {
+      this.running.delete(e.id);
+      this.hookAbort.signal.removeEventListener("abort", onExit);
       if (!tracked || this.stopped) return;
       this.feed(rt, {
         type: "hook_done",
@@ -315,11 +332,17 @@ export class Daemon implements ControlHandler {
   }
 
   /** Run one method: every member's command for start/stop/status, the exec script otherwise. */
-  private async runMethod(rt: RuntimeResource, e: Effect & { type: "hook" }): Promise<HookOutcome> {
+  private async runMethod(
+    rt: RuntimeResource,
+    e: Effect & { type: "hook" },
+    signal: AbortSignal,
+  ): Promise<HookOutcome> {
     const v = rt.view;
     const members = e.method === "stop" ? [...v.members].reverse() : v.members;
-    const one = (argv: string[], member: string, timeoutMs: number) =>
-      this.exec(rt, e, argv, member, timeoutMs);
+    // One deadline for the whole method, shared by its members in turn.
+    const deadline = performance.now() + e.timeoutMs;
+    const one = (argv: string[], member: string) =>
+      this.exec(rt, e, argv, member, Math.max(1, deadline - performance.now()), signal);
     switch (e.method) {
       case "start":
       case "stop":
@@ -330,7 +353,7 @@ export class Daemon implements ControlHandler {
           if (!cmd) {
             return { kind: "error", message: `member ${m.name} has no ${e.method} command` };
           }
-          const o = await one(cmd.argv, m.name, e.timeoutMs);
+          const o = await one(cmd.argv, m.name);
           if (e.method === "start" && !ok(o)) return o;
           worst = worse(worst, o);
         }
@@ -340,11 +363,11 @@ export class Daemon implements ControlHandler {
       case "panic": {
         const cmd = e.method === "fence" ? v.fence : v.panic;
         if (!cmd) return { kind: "error", message: `no ${e.method} command` };
-        return await one([...cmd, ...e.args], rt.name, e.timeoutMs);
+        return await one([...cmd, ...e.args], rt.name);
       }
       default: {
         if (!v.exec) return { kind: "exit", code: 0 };
-        return await one([v.exec, e.method, rt.name, ...e.args], rt.name, e.timeoutMs);
+        return await one([v.exec, e.method, rt.name, ...e.args], rt.name);
       }
     }
   }
@@ -355,6 +378,7 @@ export class Daemon implements ControlHandler {
     argv: string[],
     member: string,
     timeoutMs: number,
+    signal: AbortSignal,
   ): Promise<HookOutcome> {
     // A stop must be over within stop_timeout: SIGTERM at 80 %, SIGKILL at 100 %.
     const isStop = e.method === "stop";
@@ -370,7 +394,7 @@ export class Daemon implements ControlHandler {
       }),
       timeoutMs: isStop ? timeoutMs * 0.8 : timeoutMs,
       graceMs: isStop ? timeoutMs * 0.2 : Math.min(DEFAULT_GRACE_MS, timeoutMs),
-      signal: this.hookAbort.signal,
+      signal,
       log: (stream, line) =>
         this.opts.logger.log(
           stream === "stderr" ? "warning" : "info",
@@ -749,7 +773,9 @@ export class Daemon implements ControlHandler {
     // Bound the wait: the longest stop plus its panic, then leave regardless.
     let limit = 5000;
     for (const rt of this.resources.values()) {
-      limit = Math.max(limit, 2 * rt.machine.settings.stopTimeoutMs + rt.view.hookTimeoutMs);
+      const st = rt.machine.settings;
+      const hook = Math.max(st.hookTimeoutMs, st.methodTimeoutMs.start ?? 0);
+      limit = Math.max(limit, 2 * st.stopTimeoutMs + hook);
     }
     this.shutdownTimer = setTimeout(() => {
       this.shutdownTimer = null;

@@ -337,6 +337,15 @@ export class Guard {
   }
 
   /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
+  /**
+   * Leave without disarming: the guard sees the end of its input and stops
+   * whatever is still armed (a daemon that could not stop everything itself).
+   */
+  async abandon(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+    this.#child.unref();
+  }
+
   async close(): Promise<Deno.CommandStatus> {
     // Failures mean the guard is gone already; its status tells how it ended.
     try {

@@ -18,6 +18,7 @@ import type {
   RoleCommand,
 } from "../core/types.ts";
 import { Checker } from "./checker.ts";
+import { leaseMs as leaseOf } from "../core/timing.ts";
 import { Rng } from "./rng.ts";
 
 /** How hooks behave in the model (durations in ms of the node's clock). */
@@ -125,6 +126,9 @@ interface SimNode {
   lease: Map<string, number | null>;
   hangStatus: boolean;
   hangStop: boolean;
+  slowStart: boolean;
+  /** Start hooks in flight, by resource/id: calling one kills that start. */
+  running: Map<string, () => void>;
   backlog: { resource: string; ev: (now: number) => Event; seen?: () => void }[];
 }
 
@@ -172,6 +176,8 @@ export class Cluster {
         lease: new Map(),
         hangStatus: false,
         hangStop: false,
+        slowStart: false,
+        running: new Map(),
         backlog: [],
       });
     }
@@ -345,10 +351,11 @@ export class Cluster {
     for (const r of this.resources) this.setRunning(r, name, false);
   }
 
-  setHang(name: NodeId, what: "status" | "stop", on: boolean) {
+  setHang(name: NodeId, what: "status" | "stop" | "start", on: boolean) {
     const node = this.nodes.get(name)!;
     if (what === "status") node.hangStatus = on;
-    else node.hangStop = on;
+    else if (what === "stop") node.hangStop = on;
+    else node.slowStart = on;
   }
 
   /** An operator command on one node. */
@@ -419,6 +426,9 @@ export class Cluster {
             this.note(node.name, `${fx.level}: ${fx.message}`);
           }
           break;
+        case "cancel":
+          node.running.get(`${resource}/${fx.id}`)?.();
+          break;
         case "quiesced":
           break;
       }
@@ -452,10 +462,11 @@ export class Cluster {
     const svc = this.service(resource, node.name);
     const inc = node.incarnation;
     const rate = node.rate;
-    const finish = (localMs: number, outcome: () => HookOutcome) => {
+    const finish = (localMs: number, outcome: () => HookOutcome | null) => {
       this.at(this.now + localMs / rate, () => {
         if (node.incarnation !== inc || !node.daemonUp) return;
         const o = outcome();
+        if (o === null) return;
         this.deliver(
           node,
           resource,
@@ -478,7 +489,19 @@ export class Cluster {
       case "start": {
         this.note(node.name, `start ${resource} (epoch ${fx.epoch})`);
         this.beginActive(resource, node.name);
-        finish(this.rng.range(...this.opts.hooks.startMs), () => {
+        // A slow start may run past the lease; the daemon kills it then (cancel).
+        const ms = node.slowStart
+          ? this.rng.range(3, 8) * leaseOf(this.opts.settings.get(resource)!.get(node.name)!)
+          : this.rng.range(...this.opts.hooks.startMs);
+        const key = `${resource}/${fx.id}`;
+        node.running.set(key, () => {
+          node.running.delete(key);
+          this.note(node.name, `start ${resource} killed`);
+          finish(1, () => ({ kind: "killed", signal: "SIGTERM" }));
+        });
+        finish(Math.min(ms, fx.timeoutMs), () => {
+          if (!node.running.delete(key)) return null; // killed meanwhile
+          if (ms > fx.timeoutMs) return { kind: "timeout" };
           this.setRunning(resource, node.name, true);
           return { kind: "exit", code: 0 };
         });

@@ -25,6 +25,7 @@ export const FAULT_KINDS = [
   "restart-lost-state",
   "service-dies",
   "slow-return",
+  "slow-start",
 ] as const;
 export type FaultKind = typeof FAULT_KINDS[number];
 
@@ -119,7 +120,8 @@ export function defaultLayout(opts: {
         stopTimeoutMs: I * (opts.stopTimeoutRatio ?? 1),
         clockSkew: 0.1,
         hookTimeoutMs: 2 * I,
-        methodTimeoutMs: {},
+        // Starts may take long (a database recovering): longer than a lease.
+        methodTimeoutMs: { start: 8 * I },
         hasPanic: opts.hasPanic ?? true,
         hasFence: false,
       });
@@ -365,6 +367,12 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
       break;
     case "service-dies":
       c.at(f.at, () => c.serviceDies(a));
+      break;
+    case "slow-start":
+      // Start hooks take several leases; the service dies so that one is needed.
+      c.at(f.at, () => (c.note(a, "start hook slow"), c.setHang(a, "start", true)));
+      c.at(f.at + I, () => c.serviceDies(a));
+      c.at(end, () => c.setHang(a, "start", false));
       break;
     case "slow-return":
       // Replies to the node get slower and slower (a queue building up), with no gap
