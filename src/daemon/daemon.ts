@@ -393,7 +393,13 @@ export class Daemon implements ControlHandler {
         event: e.method,
       }),
       timeoutMs: isStop ? timeoutMs * 0.8 : timeoutMs,
-      graceMs: isStop ? timeoutMs * 0.2 : Math.min(DEFAULT_GRACE_MS, timeoutMs),
+      // A start cancelled when the lease is gone must die within half a timeout: the
+      // peers' hold covers one timeout beyond the lease and the stop.
+      graceMs: isStop
+        ? timeoutMs * 0.2
+        : e.method === "start"
+        ? Math.min(DEFAULT_GRACE_MS, rt.machine.settings.timeoutMs / 2)
+        : Math.min(DEFAULT_GRACE_MS, timeoutMs),
       signal,
       log: (stream, line) =>
         this.opts.logger.log(
