@@ -134,7 +134,7 @@ export function decideGrant(
     m.settings.clockSkew,
     m.settings.timeoutMs,
   );
-  m.grant = { holder: claim, until: m.now + h };
+  m.grant = { holder: claim, until: m.now + h, holdMs: h };
   if (changed) {
     if (m.role !== "primary") m.epoch = Math.max(m.epoch, claim.epoch);
     persist(m, fx);

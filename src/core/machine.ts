@@ -101,7 +101,9 @@ export function createMachine(
   const fx: Effect[] = [];
   if (persisted?.grantHolder) {
     // We may have granted a lease just before a crash: keep honouring it.
-    m.grant = { holder: persisted.grantHolder, until: now + hold(m) };
+    // As long as the claimant's own numbers asked for, if they were longer than ours.
+    const h = Math.max(hold(m), persisted.grantHoldMs ?? 0);
+    m.grant = { holder: persisted.grantHolder, until: now + h, holdMs: h };
   }
   const target = persisted ? persisted.role : settings.roleOnStart;
   if (target === "primary" && !persisted) {

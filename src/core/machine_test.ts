@@ -372,3 +372,21 @@ Deno.test("a secondary gives a better-placed live secondary two intervals to tak
   run(m, { type: "tick", now: 7500 });
   assertEquals(m.role, "primary");
 });
+
+Deno.test("a restarted granter honours its grant for as long as the claimant's numbers asked", () => {
+  const holder = { node: "a", epoch: 3, priority: 10 };
+  // Own hold: (3 + 1) × 1.1 + 1 = 5.4 s; the claimant had asked for 20 s.
+  const { m } = make("w", { roleOnStart: "watchdog" }, {
+    role: "watchdog",
+    epoch: 3,
+    maxEpoch: 3,
+    grantHolder: holder,
+    grantHoldMs: 20_000,
+  });
+  const claim = (now: number) =>
+    run(m, { type: "message", now, from: "b", msg: hb({ epoch: 4, priority: 20, seq: now }) });
+  const granted = (fx: Effect[]) =>
+    (ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted;
+  assertEquals(granted(claim(10_000)), false);
+  assertEquals(granted(claim(20_001)), true);
+});

@@ -95,7 +95,7 @@ export interface Machine {
   /** Primary: the lease end last announced; null when none is held. */
   leaseUntil: Time | null;
   /** Granter: the claimant this node honours, and until when (local clock). */
-  grant: { holder: Claim; until: Time } | null;
+  grant: { holder: Claim; until: Time; holdMs: number } | null;
   peers: Map<NodeId, PeerView>;
   complaints: ComplaintRecord[];
   /** Last time any primary was heard from (or boot: one might have been active). */
@@ -187,6 +187,7 @@ export function persist(m: Machine, fx: Effect[]) {
       epoch: m.epoch,
       maxEpoch: m.maxEpoch,
       grantHolder: m.grant?.holder ?? null,
+      grantHoldMs: m.grant?.holdMs ?? null,
     },
   });
 }

@@ -208,4 +208,6 @@ export interface PersistedState {
   maxEpoch: number;
   /** The claimant this node last granted a lease to: honoured again after a restart. */
   grantHolder: Claim | null;
+  /** How long that grant is honoured after the claimant was last heard (its own numbers). */
+  grantHoldMs?: number | null;
 }

@@ -196,8 +196,22 @@ export function parseState(text: string, resource: string): ResourceState {
   const maxEpoch = epochField(data, "maxEpoch");
   if (maxEpoch < epoch) throw new Error(`maxEpoch ${maxEpoch} is below epoch ${epoch}`);
   const grantHolder = data.grantHolder === null ? null : claimField(data.grantHolder);
+  const hold = data.grantHoldMs;
+  if (
+    hold !== undefined && hold !== null && !(typeof hold === "number" && hold >= 0 && hold < 1e12)
+  ) {
+    throw new Error(`bad grantHoldMs ${JSON.stringify(hold)}`);
+  }
+  const grantHoldMs = typeof hold === "number" ? hold : null;
   if (!isRecord(data.counters)) throw new Error("counters is not a JSON object");
-  return { role: data.role as Role, epoch, maxEpoch, grantHolder, counters: data.counters };
+  return {
+    role: data.role as Role,
+    epoch,
+    maxEpoch,
+    grantHolder,
+    ...(grantHoldMs !== null ? { grantHoldMs } : {}),
+    counters: data.counters,
+  };
 }
 
 function epochField(data: Record<string, unknown>, key: string): number {
