@@ -168,8 +168,20 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
   const onAbort = () => stop("abort");
   spec.signal?.addEventListener("abort", onAbort, { once: true });
 
-  const status = await child.status;
+  // A leader that even SIGKILL cannot end (stuck in the kernel, e.g. a hung NFS
+  // unmount) must not block its lane forever: past timeout + grace + 1 s it counts
+  // as timed out, and the caller moves on (to panic, for a stop).
+  let hardTimer: ReturnType<typeof setTimeout> | undefined;
+  const hardDeadline = new Promise<null>((resolve) => {
+    hardTimer = setTimeout(() => resolve(null), timerDelay(spec.timeoutMs + spec.graceMs + 1000));
+  });
+  const status = await Promise.race([child.status, hardDeadline]);
+  clearTimeout(hardTimer);
   clearTimeout(timer);
+  if (status === null) {
+    spec.signal?.removeEventListener("abort", onAbort);
+    return { outcome: { kind: "timeout" }, durationMs: elapsed(), outputClosed };
+  }
   spec.signal?.removeEventListener("abort", onAbort);
   // A terminated hook is over only when its whole group is: a grandchild that
   // ignores SIGTERM must not outlive the run.
