@@ -25,6 +25,7 @@ import type {
   HookOutcome,
   Message,
   NodeId,
+  PersistedState,
   Role,
 } from "../core/types.ts";
 import { describeOutcome, TRACKED_METHODS } from "../core/types.ts";
@@ -58,6 +59,8 @@ interface RuntimeResource {
   quiesced: boolean;
   /** The chain of this resource's effects, run one batch after the other. */
   effects: Promise<void>;
+  /** State the disk refused: sends wait until it is written. */
+  unpersisted: PersistedState | null;
 }
 
 /** What the daemon needs from its caller. */
@@ -162,6 +165,7 @@ export class Daemon implements ControlHandler {
       guardStopping: false,
       quiesced: false,
       effects: Promise.resolve(),
+      unpersisted: null,
     };
     this.resources.set(res.name, rt);
     this.enqueue(rt, effects);
@@ -190,9 +194,12 @@ export class Daemon implements ControlHandler {
 
   /** Run effects in order; a persist completes before anything after it. */
   private async run(rt: RuntimeResource, fx: Effect[]) {
+    if (rt.unpersisted && await this.save(rt, rt.unpersisted)) rt.unpersisted = null;
     for (const e of fx) {
       switch (e.type) {
         case "send": {
+          // Nothing is announced on top of state that is not on disk (a restart would forget it).
+          if (rt.unpersisted) break;
           let box = this.outbox.get(e.to);
           if (!box) this.outbox.set(e.to, box = []);
           box.push(e.msg);
@@ -208,11 +215,7 @@ export class Daemon implements ControlHandler {
           break;
         case "persist":
           this.flush(); // what came before the persist may go; what comes after waits for it
-          try {
-            await this.store.save(rt.name, { ...e.state, counters: {} });
-          } catch (err) {
-            this.opts.logger.error(`cannot persist state: ${(err as Error).message}`, rt.name);
-          }
+          rt.unpersisted = (await this.save(rt, e.state)) ? null : e.state;
           break;
         case "log":
           this.opts.logger.log(e.level, e.message, rt.name);
@@ -237,6 +240,20 @@ export class Daemon implements ControlHandler {
     }
     this.flush();
     await this.updateGuard(rt);
+  }
+
+  /** Write a resource's state; false (and logged) when the disk refuses. */
+  private async save(rt: RuntimeResource, state: PersistedState): Promise<boolean> {
+    try {
+      await this.store.save(rt.name, { ...state, counters: {} });
+      return true;
+    } catch (err) {
+      this.opts.logger.error(
+        `cannot persist state (nothing is announced until it can): ${(err as Error).message}`,
+        rt.name,
+      );
+      return false;
+    }
   }
 
   private flush() {
