@@ -774,7 +774,9 @@ export class Daemon implements ControlHandler {
         while (!this.stopped && (mayBeActive(rt.machine) || rt.machine.busy)) {
           await sleep(100, this.lifetime.signal);
         }
-        this.resources.delete(name);
+        // Unless a later reload brought it back meanwhile.
+        const back = this.cfg.resources.some((r) => r.name === name && r.self !== null);
+        if (!back && this.resources.get(name) === rt) this.resources.delete(name);
       };
       drop();
     }
