@@ -72,6 +72,16 @@ function hooks(fx: Effect[]) {
   return ofType(fx, "hook").map((h) => h.method);
 }
 
+/** A complaint from the watchdog w that has not seen a primary running for `silenceMs`. */
+function complaintFromW(now: number, silenceMs: number): Event {
+  return {
+    type: "message",
+    now,
+    from: "w",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs },
+  };
+}
+
 /** Finish the latest `method` hook started so far with an exit code. */
 function finish(m: Machine, _fx: Effect[], method: string, now: number, code = 0): Effect[] {
   const h = ofType(history, "hook").filter((e) => e.method === method).at(-1);
@@ -163,12 +173,7 @@ Deno.test("complaints count only while the primary is not heard, and takeover wa
   run(m, { type: "message", now: 0, from: "w", msg: { ...hb({ role: "watchdog" }) } });
   let fx = run(m, { type: "message", now: 10, from: "a", msg: hb() });
   // The watchdog last saw the primary when b did, at 10 ms.
-  const complaint = (now: number, silenceMs = now - 10): Event => ({
-    type: "message",
-    now,
-    from: "w",
-    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs },
-  });
+  const complaint = (now: number, silenceMs = now - 10) => complaintFromW(now, silenceMs);
   // Connected: ignored.
   run(m, complaint(500));
   assertEquals(m.complaints.length, 0);
@@ -322,12 +327,7 @@ Deno.test("after a freeze (no event for longer than a liveness window) complaint
   const { m } = make("b", { roleOnStart: "secondary" });
   run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
   run(m, { type: "tick", now: 500 });
-  const complaint = (now: number): Event => ({
-    type: "message",
-    now,
-    from: "w",
-    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs: now },
-  });
+  const complaint = (now: number) => complaintFromW(now, now);
   // 10 s without an event: what arrives now waited in a buffer.
   const fx = run(m, complaint(10_500));
   assert(ofType(fx, "log").some((l) => l.message.includes("frozen")));
@@ -355,12 +355,7 @@ Deno.test("a service that stopped by itself still gets its stop before the lease
 Deno.test("a secondary gives a better-placed live secondary two intervals to take over first", () => {
   const { m } = make("b", { roleOnStart: "secondary" });
   run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
-  const complaint = (now: number): Event => ({
-    type: "message",
-    now,
-    from: "w",
-    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs: now },
-  });
+  const complaint = (now: number) => complaintFromW(now, now);
   // a (priority 10) is a live secondary too: b (priority 20) waits 2 s more.
   for (let t = 1000; t <= 6000; t += 1000) {
     run(m, { type: "message", now: t, from: "a", msg: hb({ role: "secondary", seq: t }) });
