@@ -673,7 +673,7 @@ export function sleep(ms: number): Promise<void> {
  * before launching `sleep 1000` in a session of its own (so it outlives the
  * hook and the daemon, as a real service does), waits for its pid file and
  * notes `up`; `stop` kills it, waits until it is really gone (a zombie counts
- * as gone) and only then notes `end`; `status` exits 0 when it runs, 1 when
+ * as gone) and only then notes `end` (before removing the pid file); `status` exits 0 when it runs, 1 when
  * not, and hangs while the node's hang-status flag file exists.
  */
 function hookScript(dir: string): string {
@@ -703,8 +703,10 @@ stop)
     p=$(cat "$pf")
     kill -KILL "$p" 2>/dev/null
     while alive "$p"; do sleep 0.005; done
-    rm -f "$pf"
+    # Note before removing the pid file: a stop killed by its timeout in between leaves the
+    # file, so the retried stop notes the end again instead of a stop-noop that hides it.
     note end "$p" "by=$HASTMON_ROLE"
+    rm -f "$pf"
   else
     note stop-noop
   fi
