@@ -336,7 +336,6 @@ export class Guard {
     return this.#send({ type: "disarm", resource });
   }
 
-  /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
   /**
    * Leave without disarming: the guard sees the end of its input and stops
    * whatever is still armed (a daemon that could not stop everything itself).
@@ -346,6 +345,7 @@ export class Guard {
     this.#child.unref();
   }
 
+  /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
   async close(): Promise<Deno.CommandStatus> {
     // Failures mean the guard is gone already; its status tells how it ended.
     try {
