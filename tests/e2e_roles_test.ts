@@ -5,7 +5,7 @@
  * nodes active at once.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { sleep, withCluster } from "./cluster/harness.ts";
+import { withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
 Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all: a takeover", async () => {
@@ -83,11 +83,7 @@ Deno.test("e2e roles: both nodes told to be primary at once: exactly one runs", 
     // priority: in the end one is primary and runs r0, the other follows as secondary.
     const winner = await c.waitForSettled(8000);
     // Hold for longer than a takeover would take: still the same one, alone.
-    const until = performance.now() + 2000;
-    while (performance.now() < until) {
-      assertEquals(await c.settledPrimary(), winner);
-      await sleep(100);
-    }
+    await c.assertStaysSettled(winner, 2000);
     const begins = (await c.timeline()).filter((e) => e.kind === "begin").map((e) => e.node);
     assertEquals(begins.at(-1), winner);
   });
@@ -103,11 +99,7 @@ Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one
   }, async (c) => {
     // Both claim epoch 1 at start-up; priority decides, whoever the watchdog heard first.
     const winner = await c.waitForSettled(8000);
-    const until = performance.now() + 1500;
-    while (performance.now() < until) {
-      assertEquals(await c.settledPrimary(), winner);
-      await sleep(100);
-    }
+    await c.assertStaysSettled(winner, 1500);
     const loser = winner === "a" ? "b" : "a";
     assertEquals((await c.resourceStatus(loser))?.role, "secondary");
   });

@@ -85,7 +85,8 @@ export interface CtlResult {
 
 interface NodeProc {
   spec: NodeSpec;
-  listenPort: number;
+  /** The daemon's real peer port, read from its log once it runs; null while it does not. */
+  listenPort: number | null;
   controlPath: string;
   logPath: string;
   child: Deno.ChildProcess | null;
@@ -134,7 +135,7 @@ export class TestCluster {
     for (const spec of this.nodes) {
       this.#procs.set(spec.name, {
         spec,
-        listenPort: freePort(),
+        listenPort: null,
         controlPath: `${this.dir}/${spec.name}.sock`,
         logPath: `${this.dir}/${spec.name}.log`,
         child: null,
@@ -161,7 +162,9 @@ export class TestCluster {
       lines.push(
         "",
         `[on.${p.spec.name}]`,
-        `listen = "tcp://127.0.0.1:${p.listenPort}"`,
+        // Port 0: a port chosen here and passed on could be taken by anyone before the daemon
+        // binds it. The relay learns the real one when the daemon has started.
+        `listen = "tcp://127.0.0.1:0"`,
         `control = "${p.controlPath}"`,
         `state_dir = "${this.dir}/state-${p.spec.name}"`,
         `priority = ${p.spec.priority}`,
@@ -172,7 +175,7 @@ export class TestCluster {
     for (const from of this.#procs.values()) {
       for (const to of this.#procs.values()) {
         if (from === to) continue;
-        const port = this.relay.route(from.spec.name, to.spec.name, to.listenPort);
+        const port = this.relay.route(from.spec.name, to.spec.name, () => to.listenPort);
         relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
       }
     }
@@ -200,7 +203,9 @@ export class TestCluster {
 
   /** The real (not relayed) peer port of `node`, for raw-socket tests. */
   listenPort(node: string): number {
-    return this.#proc(node).listenPort;
+    const port = this.#proc(node).listenPort;
+    if (port === null) throw new Error(`${node} is not running`);
+    return port;
   }
 
   /** The control socket of `node`. */
@@ -219,6 +224,8 @@ export class TestCluster {
     if (p.child) throw new Error(`${node} is already running`);
     const d = Math.max(0, this.#opts.debug ?? 1);
     const debug = d > 0 ? ` -${"d".repeat(d)}` : "";
+    // The log is appended to across restarts: only what this run writes tells its port.
+    const logStart = (await Deno.stat(p.logPath).catch(() => null))?.size ?? 0;
     // sh redirects the daemon's (and its guard's) stderr into the node's log, then becomes it.
     const child = new Deno.Command("/bin/sh", {
       args: [
@@ -239,7 +246,10 @@ export class TestCluster {
     }).spawn();
     p.child = child;
     let exited: Deno.CommandStatus | null = null;
-    child.status.then((s) => exited = s);
+    child.status.then((s) => {
+      exited = s;
+      if (p.child === child) p.listenPort = null;
+    });
     await this.waitFor(
       async () => {
         if (exited) {
@@ -255,6 +265,7 @@ export class TestCluster {
       15_000,
       `daemon ${node} to open its control socket`,
     );
+    p.listenPort = await listeningPort(p.logPath, logStart);
   }
 
   /** kill -9 the daemon of `node` (its guard and service live on); returns the time of the kill. */
@@ -469,6 +480,26 @@ export class TestCluster {
     );
   }
 
+  /**
+   * After {@link waitForSettled} returned `primary`: wait `ms`, then check that
+   * no start hook began anywhere meanwhile (the service never moved or
+   * restarted) and that `primary` is still the settled primary. Judged from
+   * the timeline, not by polling status, which a loaded machine may answer late.
+   */
+  async assertStaysSettled(primary: string, ms: number, resource = this.resources[0]) {
+    const from = Date.now();
+    await sleep(ms);
+    const begins = (await this.timeline()).filter((e) =>
+      e.resource === resource && e.kind === "begin" && e.t >= from
+    );
+    if (begins.length > 0) {
+      const who = begins.map((e) => `${e.node} at +${(e.t - from).toFixed(0)} ms`).join(", ");
+      throw new Error(`${resource} started again while ${primary} was settled: ${who}`);
+    }
+    const now = await this.waitForSettled(5000, resource);
+    if (now !== primary) throw new Error(`${resource} settled on ${now}, not ${primary}`);
+  }
+
   /** Wait until `node` reports `role` for `resource`. */
   async waitForRole(node: string, role: Role, timeoutMs = 10_000, resource = this.resources[0]) {
     return await this.waitFor(
@@ -603,11 +634,13 @@ export function takeoverBoundMs(checkOutput: string, primary: string, secondary:
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = l.addr.port;
-  l.close();
-  return port;
+/** The port of the daemon's "listening on HOST:PORT" line, written to `logPath` after `offset`. */
+async function listeningPort(logPath: string, offset: number): Promise<number> {
+  const bytes = await Deno.readFile(logPath);
+  const text = new TextDecoder().decode(bytes.subarray(offset));
+  const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+  if (!m) throw new Error(`${logPath}: no "listening on" line after the daemon started`);
+  return Number(m[1]);
 }
 
 /** Whether `pid` exists and is not a zombie. */

@@ -44,9 +44,10 @@ export class Relay {
 
   /**
    * Listen on a fresh loopback port for traffic from `from` to `to`, whose
-   * real listener is on `targetPort`. Returns the relay port.
+   * real listener is on `targetPort()` (null while `to` is down: connections
+   * are then closed, as a refused connect would be). Returns the relay port.
    */
-  route(from: string, to: string, targetPort: number): number {
+  route(from: string, to: string, targetPort: () => number | null): number {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const route = { from, to, port: listener.addr.port, listener };
     this.#routes.push(route);
@@ -93,7 +94,7 @@ export class Relay {
     this.#tasks.add(task);
   }
 
-  async #accept(route: Route, targetPort: number): Promise<void> {
+  async #accept(route: Route, targetPort: () => number | null): Promise<void> {
     for (;;) {
       let client: Deno.Conn;
       try {
@@ -111,9 +112,11 @@ export class Relay {
     }
   }
 
-  async #connect(route: Route, targetPort: number, link: Link): Promise<void> {
+  async #connect(route: Route, targetPort: () => number | null, link: Link): Promise<void> {
     try {
-      link.server = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+      const port = targetPort();
+      if (port === null) throw new Error(`${route.to} is down`);
+      link.server = await Deno.connect({ hostname: "127.0.0.1", port });
     } catch {
       // The node is down: the dialler sees its connection closed, as with a refused connect.
       this.#closeLink(link);
