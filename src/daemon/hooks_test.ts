@@ -191,6 +191,40 @@ Deno.test("aborting a running hook kills its group and reports killed", async ()
   });
 });
 
+Deno.test("a hook leads a session and process group of its own", async () => {
+  await withDir(async (dir) => {
+    // Fields 5 and 6 of /proc/PID/stat (after the command name) are pgrp and session.
+    const who = await writeScript(
+      dir,
+      "who",
+      `s=$(cat /proc/$$/stat); s=\${s##*) }; set -- $s; echo "$$ $3 $4"`,
+    );
+    const { spec: s, lines } = spec([who]);
+    assertEquals((await runHook(s)).outcome, { kind: "exit", code: 0 });
+    const [pid, pgrp, session] = lines[0][1].split(" ").map(Number);
+    assertEquals([pgrp, session], [pid, pid]);
+    assert(pgrp !== Deno.pid, "the hook must not share the daemon's group");
+  });
+});
+
+Deno.test("aborted at once, before the hook can have its own group, it is still killed", async () => {
+  await withDir(async (dir) => {
+    const trace = `${dir}/ran`;
+    // Had the abort been lost, the script would run its 300 s.
+    const slow = await writeScript(dir, "slow", `touch ${trace}; exec sleep 300`);
+    for (let i = 0; i < 5; i++) {
+      const abort = new AbortController();
+      const run = runHook(
+        spec([slow], { signal: abort.signal, timeoutMs: 60_000, graceMs: 10_000 }).spec,
+      );
+      abort.abort(); // the spawn happened synchronously inside runHook
+      // By SIGTERM, at once: not by the SIGKILL of the group 10 s later.
+      const result = await within(run, 3000, "the aborted hook");
+      assertEquals(result.outcome, { kind: "killed", signal: "SIGTERM" });
+    }
+  });
+});
+
 Deno.test("a chatty hook's logged output is bounded", async () => {
   await withDir(async (dir) => {
     const chatty = await writeScript(
