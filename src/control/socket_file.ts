@@ -3,7 +3,7 @@
  * stale file left by a crashed daemon (safe to remove) from a live one (never
  * to be stolen), and connect to it within a deadline.
  */
-import { raceTimeout } from "../wire/frame.ts";
+import { raceTimeout } from "../wire/deadlines.ts";
 
 /** Why the control socket could not be created. */
 export type SocketFileErrorKind =

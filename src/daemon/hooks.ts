@@ -31,6 +31,7 @@
  */
 import type { HookMethod, HookOutcome, Role } from "../core/types.ts";
 import { readLines } from "./lines.ts";
+import { after, delay, raceTimeout, settledSoon } from "../wire/deadlines.ts";
 
 /** Time between SIGTERM and SIGKILL of a hook's process group, unless configured. */
 export const DEFAULT_GRACE_MS = 2000;
@@ -174,20 +175,21 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
     cause ??= why;
     group.terminate();
   };
-  const timer = setTimeout(() => stop("timeout"), timerDelay(spec.timeoutMs));
+  // On the shared timer: a probe's timeouts, nearly always cleared, cost no wake-up each.
+  const cancelTimeout = after(timerDelay(spec.timeoutMs), () => stop("timeout"));
   const onAbort = () => stop("abort");
   spec.signal?.addEventListener("abort", onAbort, { once: true });
 
   // A leader that even SIGKILL cannot end (stuck in the kernel, e.g. a hung NFS
   // unmount) must not block its lane forever: past timeout + grace + 1 s it counts
   // as timed out, and the caller moves on (to panic, for a stop).
-  let hardTimer: ReturnType<typeof setTimeout> | undefined;
+  let cancelHard = () => {};
   const hardDeadline = new Promise<null>((resolve) => {
-    hardTimer = setTimeout(() => resolve(null), timerDelay(spec.timeoutMs + spec.graceMs + 1000));
+    cancelHard = after(timerDelay(spec.timeoutMs + spec.graceMs + 1000), () => resolve(null));
   });
   const status = await Promise.race([child.status, hardDeadline]);
-  clearTimeout(hardTimer);
-  clearTimeout(timer);
+  cancelHard();
+  cancelTimeout();
   if (status === null) {
     spec.signal?.removeEventListener("abort", onAbort);
     return { outcome: { kind: "timeout" }, durationMs: elapsed(), outputClosed };
@@ -349,13 +351,7 @@ async function pump(
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 /** Wait for `p`, but no longer than `ms`. */
 async function settledWithin(p: Promise<void>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([p, new Promise<void>((resolve) => timer = setTimeout(resolve, ms))]);
-  clearTimeout(timer);
+  if (await settledSoon(p, "pending") === "pending") await raceTimeout(p, ms);
 }

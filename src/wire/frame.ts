@@ -17,8 +17,10 @@
  *
  * Reads and writes on a connection always carry a timeout: {@linkcode FrameReader}
  * races each read against a timer (Deno has no read-timeout API), and
- * {@linkcode writeAllWithTimeout} bounds each write.
+ * {@linkcode writeAllWithTimeout} bounds each write (the timeouts share one
+ * timer: deadlines.ts).
  */
+import { raceTimeout, settledSoon } from "./deadlines.ts";
 
 /** ASCII "HMF": hastmon frame. */
 export const FRAME_MAGIC: Uint8Array = Uint8Array.of(0x48, 0x4d, 0x46);
@@ -273,22 +275,6 @@ export class FrameReader {
   }
 }
 
-/**
- * `promise`'s value, or "timeout" after `ms`; the timer is always cleared, so
- * no timer outlives the call. `promise` must not reject.
- */
-export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T | "timeout"> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expired = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  try {
-    return await Promise.race([promise, expired]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Map a read/write exception to a FrameError (a local close reads as `closed`). */
 function ioError(error: unknown): FrameError {
   if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
@@ -310,7 +296,9 @@ export async function writeAllWithTimeout(
     let off = 0;
     while (off < bytes.length) off += await conn.write(bytes.subarray(off));
   })().then(() => null, (error) => ioError(error));
-  const result = await raceTimeout(writing, timeoutMs);
+  // Most writes are done at once: a timeout is armed only for one that is not.
+  const early = await settledSoon(writing, "pending" as const);
+  const result = early === "pending" ? await raceTimeout(writing, timeoutMs) : early;
   if (result === "timeout") {
     throw new FrameError("timeout", `write not finished within ${timeoutMs} ms`);
   }

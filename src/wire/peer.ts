@@ -32,9 +32,9 @@ import {
   type FrameBody,
   FrameError,
   FrameReader,
-  raceTimeout,
   writeAllWithTimeout,
 } from "./frame.ts";
+import { after, raceTimeout } from "./deadlines.ts";
 import {
   acceptorHandshake,
   connectorHandshake,
@@ -55,7 +55,7 @@ export interface PeerOptions {
   timeoutMs: number;
   /** An established connection that receives nothing for this long is closed. */
   idleTimeoutMs: number;
-  /** Send an empty batch after this long without sending (default idleTimeoutMs / 3; 0 = never). */
+  /** Send an empty batch after this long without sending (default idleTimeoutMs / 2; 0 = never). */
   keepaliveMs?: number;
   /** Largest frame body accepted or sent (default 1 MiB). */
   maxFrameBytes?: number;
@@ -130,7 +130,9 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
   #wakeConsumer: (() => void) | null = null;
   #wakeReader: (() => void) | null = null;
   #writes: Promise<unknown> = Promise.resolve();
-  #keepalive: ReturnType<typeof setTimeout> | undefined;
+  /** Cancels the pending keepalive check; null when none is pending. */
+  #keepalive: (() => void) | null = null;
+  #lastSentAt = 0;
   #readLoop: Promise<void>;
   #closeReason: string | null = null;
   #closing: Promise<void> | null = null;
@@ -268,12 +270,31 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
     return out;
   }
 
+  /**
+   * After each send: note the time. The one pending check is not moved (each
+   * move would cost a wake-up, see deadlines.ts); when it comes due it sends
+   * a keepalive only if nothing was sent since, else waits again.
+   */
   #armKeepalive(): void {
-    const every = this.#options.keepaliveMs ?? this.#options.idleTimeoutMs / 3;
-    clearTimeout(this.#keepalive);
-    if (every > 0 && !this.closed) {
-      this.#keepalive = setTimeout(() => void this.send([]), every);
-    }
+    this.#lastSentAt = performance.now();
+    if (this.#keepalive === null) this.#scheduleKeepalive();
+  }
+
+  #scheduleKeepalive(): void {
+    // Half the idle timeout: a link that carries heartbeats every interval needs none.
+    const every = this.#options.keepaliveMs ?? this.#options.idleTimeoutMs / 2;
+    if (every <= 0 || this.closed) return;
+    this.#keepalive = after(this.#lastSentAt + every - performance.now(), () => {
+      this.#keepalive = null;
+      if (this.closed) return;
+      if (performance.now() - this.#lastSentAt >= every) void this.send([]);
+      else this.#scheduleKeepalive();
+    });
+  }
+
+  #cancelKeepalive(): void {
+    this.#keepalive?.();
+    this.#keepalive = null;
   }
 
   async #receive(): Promise<void> {
@@ -335,7 +356,7 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
   #shutdown(reason: string, level: LogLevel): Promise<void> {
     if (this.#closing) return this.#closing;
     this.#closeReason = reason;
-    clearTimeout(this.#keepalive);
+    this.#cancelKeepalive();
     safeLog(
       this.#options.log,
       level,
@@ -354,7 +375,7 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
       await this.#reader.settle();
       await this.#readLoop;
       await this.#writes;
-      clearTimeout(this.#keepalive);
+      this.#cancelKeepalive();
       this.#closed = true;
       this.#wakeConsumer?.();
       for (const handler of this.#closeHandlers.splice(0)) this.#callCloseHandler(handler, reason);
