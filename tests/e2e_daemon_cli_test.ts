@@ -6,6 +6,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { hastmon } from "./cli.ts";
+import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
+import { backgroundArgs } from "../src/cli/daemon_run.ts";
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
@@ -84,4 +86,16 @@ Deno.test("daemon: a bad configuration is refused with file:line:col and exit 78
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("daemon: the background re-exec and the hastmon task run with the daemon's Deno options", async () => {
+  const background = backgroundArgs(["-c", "x.toml"]);
+  const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  const task: string[] = denoJson.tasks.hastmon.split(" ");
+  for (const flag of DAEMON_DENO_FLAGS) {
+    // Deno options go before the script; after it they would be the script's.
+    assert(background.indexOf(flag) > 0 && background.indexOf(flag) < background.indexOf("daemon"));
+    assert(task.includes(flag) && task.indexOf(flag) < task.indexOf("main.ts"), task.join(" "));
+  }
+  assertEquals(background.slice(-3), ["daemon", "-c", "x.toml"]);
 });

@@ -11,6 +11,7 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
+import { DAEMON_DENO_FLAGS } from "../daemon/v8_flags.ts";
 import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
@@ -108,15 +109,20 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.exit(code);
 }
 
+/** The Deno arguments of the background daemon, started for the command line `args`. */
+export function backgroundArgs(args: readonly string[]): string[] {
+  const command = args.includes("daemon") ? [...args] : ["daemon", ...args];
+  return ["run", "-A", ...DAEMON_DENO_FLAGS, MAIN, ...command];
+}
+
 /**
  * Start a detached copy of this command in the foreground mode's code path,
  * then wait until its control socket answers (or it dies) so that errors are
  * reported here, with the right exit status.
  */
 async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
-  const args = Deno.args.includes("daemon") ? [...Deno.args] : ["daemon", ...Deno.args];
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
+    args: backgroundArgs(Deno.args),
     env: { HASTMON_DAEMONIZED: "1" },
     detached: true,
     stdin: "null",

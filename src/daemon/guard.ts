@@ -31,6 +31,7 @@ import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { HookSerializer } from "./hook_serializer.ts";
 import { readLines } from "./lines.ts";
+import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
 
 /** A hook the guard runs on the daemon's behalf (stop or panic). */
 export interface GuardHook {
@@ -372,5 +373,12 @@ function defaultGuardCommand(): string[] {
   if (main.protocol !== "file:") {
     throw new Error(`cannot run the guard from ${main.href}: pass GuardSpawnOptions.command`);
   }
-  return [Deno.execPath(), "run", "-A", "--no-config", decodeURIComponent(main.pathname)];
+  return [
+    Deno.execPath(),
+    "run",
+    "-A",
+    "--no-config",
+    ...DAEMON_DENO_FLAGS,
+    decodeURIComponent(main.pathname),
+  ];
 }
