@@ -37,7 +37,8 @@ Deno.test("e2e partition: a and b cut apart, the watchdog sees both: no failover
   await withCluster({}, async (c) => {
     await c.waitForSteady("a");
     c.relay.blockBoth("a", "b");
-    // Longer than the worst-case takeover (1.85 s): the lease holds through the watchdog.
+    // Longer than the worst-case takeover (config check: about 2.4 s): the lease holds through
+    // the watchdog.
     await holdAlone(c, "a", 3000);
     const sb = await c.resourceStatus("b");
     assertEquals(sb?.role, "secondary");

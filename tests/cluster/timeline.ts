@@ -11,10 +11,11 @@
  *
  * Kinds that matter here: `begin` (a start hook began, written BEFORE the
  * service is launched), `end` (a stop hook saw the service dead, written
- * AFTER), and `died` (the harness killed the service and saw it dead). A
+ * AFTER; `end none` when it found nothing launched and no start launching),
+ * and `died` (the harness killed the service and saw it dead). A
  * resource is active on a node from a `begin` until the next `end` or `died`;
  * one still open when the file ends is active until forever. Other kinds
- * (`up`, `stop-noop`, `hang`) are kept for the report.
+ * (`up`, `hang`, `start-failed`) are kept for the report.
  */
 
 /** One line of the timeline file. */
