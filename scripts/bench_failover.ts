@@ -453,19 +453,22 @@ process (Deno start-up included, module cache warm), ${o.ctlRuns} runs: median $
 ## Notes on the figures (2026-11-25)
 
 - **Idle CPU.** Wake-ups and process spawns are dear on this virtual machine (\`perf\`: a third
-  of an idle daemon's samples in \`epoll_wait\` and the hypervisor's interrupt path). What this
-  benchmark found and what was done:
-  - Each outbound peer connection's dial loop woke every 200 ms while connected (\`strace\`):
-    removed in commit 14fc303. A secondary probes its stopped copy every 6 intervals (0768a0d).
+  of an idle daemon's samples in \`epoll_wait\` and the hypervisor's interrupt path). The first
+  run of this benchmark had the primary at 1.13 % (\`heartbeat_interval = 10\`) and 14.8 %
+  (0.25). What was found, with \`strace\`, \`perf\` and small scripts, and done:
+  - each outbound peer connection's dial loop woke every 200 ms while connected: removed (commit
+    14fc303); a secondary probes its stopped copy every 6 intervals (0768a0d);
   - Deno's \`detached\` spawn forks the whole daemon (a pre-exec step makes Rust's std give up
     \`posix_spawn\`): 7–8 ms of daemon CPU per hook against about 2 ms without it, in a
-    100-spawn microbenchmark. Hooks now start through util-linux \`setsid\`, which gives them the
-    same session and process group (commit 0e6b66d): the primary went from 14.80 % to about 5 %
-    at \`heartbeat_interval = 0.25\`, and from 0.73 % to under 0.4 % at 10.
-  - What remains at 10 s is a floor of about 0.3 % that does not grow with the number of
-    resources (one resource: 0.28–0.33 % for each daemon; an empty Deno process with a 10 s
-    timer: 0.03 %). Each pair of nodes keeps two connections (both sides dial), each with its own
-    keepalive and read timers: about 3 wake-ups a second in \`strace\`.
+    100-spawn script. Hooks start through util-linux \`setsid\` instead, which gives them the
+    same session and process group (0e6b66d): 14.8 % → about 5 % at 0.25;
+  - in Deno 2.9 a cleared timer still wakes the process at its deadline (five set-and-cleared
+    timers a second add three wake-ups a second), and every frame read or written armed one:
+    timeouts now share one timer (\`src/wire/deadlines.ts\`, 4941555);
+  - V8's memory reducer runs timer-driven garbage collections after every burst of work, and a
+    daemon works every interval: the daemon and the guard run with
+    \`--v8-flags=--no-memory-reducer\` (5c16b4b), 0.30–0.53 % → 0.15–0.28 % across the three
+    daemons at 10 s in a side-by-side run.
   - At 0.25 s each status probe is still a process, 12 a second on the primary.
 - **\`ctl status\`.** \`deno run -A main.ts --version\` alone takes about 0.17–0.25 s here (an
   empty script 0.07–0.18 s). The daemon's modules are not loaded by \`ctl\` (commit 779af03);
