@@ -20,6 +20,7 @@ import type {
 import { Checker } from "./checker.ts";
 import { leaseMs as leaseOf } from "../core/timing.ts";
 import { Rng } from "./rng.ts";
+import { MinHeap } from "../lib/min_heap.ts";
 
 /** How hooks behave in the model (durations in ms of the node's clock). */
 export interface HookModel {
@@ -55,52 +56,24 @@ interface QueueItem {
   run: () => void;
 }
 
-/** A binary heap of timed actions, ties broken by insertion order. */
+/** Timed actions in time order, ties broken by insertion order. */
 class Queue {
-  private items: QueueItem[] = [];
+  private heap = new MinHeap<QueueItem>(
+    (a, b) => a.at < b.at || (a.at === b.at && a.order < b.order),
+  );
   private order = 0;
   get size() {
-    return this.items.length;
+    return this.heap.size;
   }
   push(at: number, run: () => void) {
-    const item = { at, order: this.order++, run };
-    const a = this.items;
-    a.push(item);
-    let i = a.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (less(a[p], a[i])) break;
-      [a[p], a[i]] = [a[i], a[p]];
-      i = p;
-    }
+    this.heap.push({ at, order: this.order++, run });
   }
   peek(): QueueItem | undefined {
-    return this.items[0];
+    return this.heap.peek();
   }
   pop(): QueueItem | undefined {
-    const a = this.items;
-    if (a.length === 0) return undefined;
-    const top = a[0];
-    const last = a.pop()!;
-    if (a.length > 0) {
-      a[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1;
-        let m = i;
-        if (l < a.length && less(a[l], a[m])) m = l;
-        if (r < a.length && less(a[r], a[m])) m = r;
-        if (m === i) break;
-        [a[m], a[i]] = [a[i], a[m]];
-        i = m;
-      }
-    }
-    return top;
+    return this.heap.pop();
   }
-}
-
-function less(a: QueueItem, b: QueueItem) {
-  return a.at < b.at || (a.at === b.at && a.order < b.order);
 }
 
 interface ServiceModel {

@@ -10,6 +10,7 @@
  * deadline and moved only when it fires or an earlier one comes; a cleared
  * deadline is only marked, and costs nothing until the timer reaches it.
  */
+import { MinHeap } from "../lib/min_heap.ts";
 
 /** A pending deadline. */
 interface Deadline {
@@ -21,7 +22,7 @@ interface Deadline {
 /** Longest delay a timer takes; longer ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const heap: Deadline[] = [];
+const heap = new MinHeap<Deadline>((a, b) => a.at < b.at);
 let live = 0;
 let timer: ReturnType<typeof setTimeout> | undefined;
 let timerAt = Infinity;
@@ -32,7 +33,7 @@ let timerAt = Infinity;
  */
 export function after(ms: number, fire: () => void): () => void {
   const deadline: Deadline = { at: performance.now() + Math.max(0, ms), fire, live: true };
-  push(deadline);
+  heap.push(deadline);
   live++;
   if (deadline.at < timerAt) arm(deadline.at);
   return () => {
@@ -41,7 +42,7 @@ export function after(ms: number, fire: () => void): () => void {
     live--;
     // Nothing left to wait for: no timer may keep the process (or a test) alive.
     if (live === 0) reset();
-    else if (heap.length > 64 && heap.length > 4 * live) compact();
+    else if (heap.size > 64 && heap.size > 4 * live) heap.retain((d) => d.live);
   };
 }
 
@@ -80,7 +81,7 @@ export async function raceTimeout<T>(promise: Promise<T>, ms: number): Promise<T
 
 /** Deadlines waiting, cleared ones included (for tests). */
 export function pendingDeadlines(): { live: number; queued: number; armed: boolean } {
-  return { live, queued: heap.length, armed: timer !== undefined };
+  return { live, queued: heap.size, armed: timer !== undefined };
 }
 
 function arm(at: number) {
@@ -89,18 +90,11 @@ function arm(at: number) {
   timer = setTimeout(onTimer, Math.min(Math.max(at - performance.now(), 0), MAX_TIMER_MS));
 }
 
-/** Drop cleared deadlines, so that a heap under steady traffic stays as small as what is live. */
-function compact() {
-  const kept = heap.filter((d) => d.live);
-  heap.length = 0;
-  for (const d of kept) push(d);
-}
-
 function reset() {
   clearTimeout(timer);
   timer = undefined;
   timerAt = Infinity;
-  heap.length = 0;
+  heap.clear();
 }
 
 function onTimer() {
@@ -108,47 +102,15 @@ function onTimer() {
   timerAt = Infinity;
   const now = performance.now();
   const due: Deadline[] = [];
-  while (heap.length > 0 && (!heap[0].live || heap[0].at <= now)) {
-    const d = pop();
+  for (let d = heap.peek(); d !== undefined && (!d.live || d.at <= now); d = heap.peek()) {
+    heap.pop();
     if (!d.live) continue;
     d.live = false;
     live--;
     due.push(d);
   }
-  if (heap.length > 0) arm(heap[0].at);
+  const next = heap.peek();
+  if (next !== undefined) arm(next.at);
   // Each on its own, as separate timers would: one that throws does not stop the others.
   for (const d of due) queueMicrotask(d.fire);
-}
-
-// A binary min-heap on `at`.
-
-function push(d: Deadline) {
-  heap.push(d);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const parent = (i - 1) >> 1;
-    if (heap[parent].at <= heap[i].at) break;
-    [heap[parent], heap[i]] = [heap[i], heap[parent]];
-    i = parent;
-  }
-}
-
-function pop(): Deadline {
-  const top = heap[0];
-  const last = heap.pop()!;
-  if (heap.length > 0) {
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let least = i;
-      if (l < heap.length && heap[l].at < heap[least].at) least = l;
-      if (r < heap.length && heap[r].at < heap[least].at) least = r;
-      if (least === i) break;
-      [heap[least], heap[i]] = [heap[i], heap[least]];
-      i = least;
-    }
-  }
-  return top;
 }
