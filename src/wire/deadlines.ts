@@ -32,7 +32,9 @@ let timerAt = Infinity;
  * first. Like setTimeout, an exception thrown by `fire` is uncaught.
  */
 export function after(ms: number, fire: () => void): () => void {
-  const deadline: Deadline = { at: performance.now() + Math.max(0, ms), fire, live: true };
+  // As setTimeout does, NaN counts as 0; Infinity is "never".
+  const wait = Number.isNaN(ms) ? 0 : Math.max(0, ms);
+  const deadline: Deadline = { at: performance.now() + wait, fire, live: true };
   heap.push(deadline);
   live++;
   if (deadline.at < timerAt) arm(deadline.at);

@@ -52,3 +52,13 @@ Deno.test("raceTimeout: the value, or timeout; settledSoon: at once, or pending"
   await delay(30);
   assertEquals(pendingDeadlines(), { live: 0, queued: 0, armed: false });
 });
+
+Deno.test("a NaN delay fires at once, as with setTimeout; an infinite one never", async () => {
+  const fired: string[] = [];
+  const never = after(Infinity, () => fired.push("never"));
+  after(NaN, () => fired.push("nan"));
+  await delay(20);
+  assertEquals(fired, ["nan"]);
+  never();
+  assertEquals(pendingDeadlines(), { live: 0, queued: 0, armed: false });
+});
