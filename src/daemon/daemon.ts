@@ -43,7 +43,7 @@ import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from
 import { importSecret, type PeerSecret } from "../wire/auth.ts";
 import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
 import { HookSerializer } from "./hook_serializer.ts";
-import type { Guard, GuardHook } from "./guard.ts";
+import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import { StateStore } from "./state_store.ts";
 import { VERSION } from "../version.ts";
@@ -399,6 +399,8 @@ export class Daemon implements ControlHandler {
   ): Promise<HookOutcome> {
     // A stop must be over within stop_timeout: SIGTERM at 80 %, SIGKILL at 100 %.
     const isStop = e.method === "stop";
+    // The guard learns of a start hook, to kill it before a stop of its own.
+    const guard = e.method === "start" ? this.opts.guard : null;
     const result = await runHook({
       command: argv,
       env: hookEnv({
@@ -418,6 +420,7 @@ export class Daemon implements ControlHandler {
         ? Math.min(DEFAULT_GRACE_MS, rt.machine.settings.timeoutMs / 2)
         : Math.min(DEFAULT_GRACE_MS, timeoutMs),
       signal,
+      onSpawn: guard ? (pid) => this.guardStarting(guard, rt, pid) : undefined,
       log: (stream, line) =>
         this.opts.logger.log(
           stream === "stderr" ? "warning" : "info",
@@ -425,6 +428,11 @@ export class Daemon implements ControlHandler {
           rt.name,
         ),
     });
+    if (guard) {
+      await guard.started(rt.name).catch((err) =>
+        this.opts.logger.error(`guard: ${(err as Error).message}`, rt.name)
+      );
+    }
     this.opts.logger.debug(
       `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
         result.durationMs.toFixed(0)
@@ -432,6 +440,14 @@ export class Daemon implements ControlHandler {
       rt.name,
     );
     return result.outcome;
+  }
+
+  private guardStarting(guard: Guard, rt: RuntimeResource, pid: number) {
+    const since = processStartTime(pid);
+    if (since === null) return; // already gone
+    guard.starting(rt.name, pid, since).catch((err) =>
+      this.opts.logger.error(`guard: ${(err as Error).message}`, rt.name)
+    );
   }
 
   /** Keep the guard's view in step: armed while the service may run here as primary. */

@@ -14,6 +14,11 @@
  *   R itself: the lease deadline no longer applies, but if no disarm comes
  *   within N + grace, the guard runs panic (if set).
  * - `{"type":"disarm","resource":R}` — R is stopped, or not active.
+ * - `{"type":"starting","resource":R,"pid":P,"since":S}` — R's start hook runs
+ *   as process group P, whose leader started at S (field 22 of /proc/P/stat,
+ *   so that a reused pid is never taken for it); `{"type":"started",...}` —
+ *   it has ended. A stop the guard runs kills that group first: a start left
+ *   running beside the stop could launch the service after it.
  *
  * H is `{"argv":[...],"env":{...},"timeoutMs":N}` (and optionally `"cwd"`).
  *
@@ -32,6 +37,7 @@ import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.
 import { HookSerializer } from "./hook_serializer.ts";
 import { readLines } from "./lines.ts";
 import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
+import { delay } from "../wire/deadlines.ts";
 
 /** A hook the guard runs on the daemon's behalf (stop or panic). */
 export interface GuardHook {
@@ -45,7 +51,9 @@ export interface GuardHook {
 export type GuardCommand =
   | { type: "arm"; resource: string; remainingMs: number; stop: GuardHook; panic: GuardHook | null }
   | { type: "stopping"; resource: string; timeoutMs: number }
-  | { type: "disarm"; resource: string };
+  | { type: "disarm"; resource: string }
+  | { type: "starting"; resource: string; pid: number; since: string }
+  | { type: "started"; resource: string };
 
 /** Longest command line the guard reads; longer ones are rejected. */
 const MAX_COMMAND_CHARS = 1 << 20;
@@ -71,6 +79,18 @@ export function parseGuardCommand(line: string): GuardCommand {
       return { type: "stopping", resource, timeoutMs: duration(data.timeoutMs, "timeoutMs") };
     case "disarm":
       return { type: "disarm", resource };
+    case "starting": {
+      const { pid, since } = data;
+      if (typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) {
+        throw new Error("pid must be an integer above 1");
+      }
+      if (typeof since !== "string" || !/^[0-9]+$/.test(since)) {
+        throw new Error("since must be a string of digits");
+      }
+      return { type: "starting", resource, pid, since };
+    }
+    case "started":
+      return { type: "started", resource };
     default:
       throw new Error(`unknown type ${JSON.stringify(data.type)}`);
   }
@@ -152,6 +172,8 @@ interface Watched {
 /** The guard's state: the resources it watches and the stops it runs. */
 class LeaseWatch {
   #watched = new Map<string, Watched>();
+  /** Start hooks still running, by resource. */
+  #starts = new Map<string, { pid: number; since: string }>();
   #runs = new HookSerializer();
 
   constructor(readonly logger: Logger, readonly graceMs: number) {}
@@ -159,7 +181,11 @@ class LeaseWatch {
   apply(command: GuardCommand): void {
     const { resource } = command;
     // Arms come every heartbeat: shown from -dd on.
-    const detail = command.type === "arm" ? ` ${command.remainingMs} ms` : "";
+    const detail = command.type === "arm"
+      ? ` ${command.remainingMs} ms`
+      : command.type === "starting"
+      ? ` (process group ${command.pid})`
+      : "";
     this.logger.debug(`${command.type}${detail}`, resource, command.type === "arm" ? 2 : 1);
     switch (command.type) {
       case "arm": {
@@ -180,6 +206,12 @@ class LeaseWatch {
       }
       case "disarm":
         this.#take(resource);
+        return;
+      case "starting":
+        this.#starts.set(resource, { pid: command.pid, since: command.since });
+        return;
+      case "started":
+        this.#starts.delete(resource);
         return;
     }
   }
@@ -208,6 +240,7 @@ class LeaseWatch {
     if (watched === undefined) return;
     this.logger.warning(`${why}: running stop`, resource);
     this.#runs.run(resource, "stop", async () => {
+      await this.#killStart(resource);
       const stopped = await this.#run(resource, "stop", watched.stop);
       if (stopped.outcome.kind === "exit" && stopped.outcome.code === 0) return;
       await this.#runPanic(resource, watched.panic, "the stop did not succeed");
@@ -227,6 +260,24 @@ class LeaseWatch {
           `the daemon's stop did not end within ${limitMs} ms`,
         ),
     );
+  }
+
+  /** Kill a start hook still running for `resource`, and wait (2 s at most) until it is gone. */
+  async #killStart(resource: string): Promise<void> {
+    const start = this.#starts.get(resource);
+    this.#starts.delete(resource);
+    if (start === undefined || !startHookAlive(start.pid, start.since)) return;
+    this.logger.warning(
+      `the start hook still runs (process group ${start.pid}): killing it before the stop`,
+      resource,
+    );
+    for (let i = 0; i < 100 && startHookAlive(start.pid, start.since); i++) {
+      killStartHook(start.pid, start.since);
+      await delay(20);
+    }
+    if (startHookAlive(start.pid, start.since)) {
+      this.logger.error(`the start hook's group ${start.pid} survived SIGKILL`, resource);
+    }
   }
 
   async #runPanic(resource: string, panic: GuardHook | null, why: string): Promise<void> {
@@ -254,6 +305,62 @@ class LeaseWatch {
       resource,
     );
     return result;
+  }
+}
+
+/**
+ * When `pid` started, as field 22 of /proc/PID/stat (clock ticks since boot);
+ * null when there is no such process. With the pid it names one process for good.
+ */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** The state letter of `pid` (R, S, D, Z, ...), or null when there is no such process. */
+function processState(pid: number): string | null {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Whether a start hook, process group `pid` led by a process that started at
+ * `since`, may still run anything. Its leader, if still there under that pid,
+ * must be the same process; a leader that is gone leaves the group id
+ * reserved while members remain, so a group under that id is still its own.
+ */
+function startHookAlive(pid: number, since: string): boolean {
+  const leaderSince = processStartTime(pid);
+  if (leaderSince !== null && leaderSince !== since) return false; // the pid was reused
+  if (leaderSince !== null && processState(pid) !== "Z") return true;
+  try {
+    Deno.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILL the group; and its leader itself, which may not have made the group yet. */
+function killStartHook(pid: number, since: string): void {
+  try {
+    Deno.kill(-pid, "SIGKILL");
+  } catch {
+    // No such group (yet, or any more).
+  }
+  if (processStartTime(pid) !== since) return;
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // Gone.
   }
 }
 
@@ -329,6 +436,16 @@ export class Guard {
   /** The daemon is stopping `resource` itself, bounded by `timeoutMs`. */
   stopping(resource: string, timeoutMs: number): Promise<void> {
     return this.#send({ type: "stopping", resource, timeoutMs });
+  }
+
+  /** `resource`'s start hook runs as process group `pid`, whose leader started at `since`. */
+  starting(resource: string, pid: number, since: string): Promise<void> {
+    return this.#send({ type: "starting", resource, pid, since });
+  }
+
+  /** `resource`'s start hook has ended. */
+  started(resource: string): Promise<void> {
+    return this.#send({ type: "started", resource });
   }
 
   /** `resource`'s service is stopped or not active. */

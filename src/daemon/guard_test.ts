@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
-import { Guard, type GuardHook, parseGuardCommand } from "./guard.ts";
+import { Guard, type GuardHook, parseGuardCommand, processStartTime } from "./guard.ts";
+import { runHook } from "./hooks.ts";
 import { readLines } from "./lines.ts";
 import { killQuietly, processAlive, readPid, waitFor, writeScript } from "./test_helpers.ts";
 
@@ -223,6 +224,54 @@ Deno.test("guard: the daemon learns that its guard is gone", async () => {
   });
 });
 
+Deno.test("guard: a start hook still running at the deadline is killed before the stop runs", async () => {
+  await withFixture(async ({ dir, marker, spawnGuard }) => {
+    // The start hook hangs, with a child in its group: the daemon is frozen meanwhile.
+    const start = await writeScript(dir, "start", `sleep 300 & echo $! > ${dir}/child.pid; wait`);
+    const stop = await writeScript(
+      dir,
+      "stop-check",
+      `s=$(cat /proc/$(cat ${dir}/child.pid)/stat 2>/dev/null); s=\${s##*) }
+       case "$s" in ""|Z*) echo "stop after the start hook" ;; *) echo "stop BESIDE the start hook" ;; esac >> ${dir}/marker`,
+    );
+    const guard = spawnGuard();
+    await guard.arm("web", 400, { argv: [stop], env: {}, timeoutMs: 2000 }, null);
+    const run = runHook({
+      command: [start],
+      env: {},
+      timeoutMs: 60_000,
+      graceMs: 200,
+      onSpawn: (pid) => void guard.starting("web", pid, processStartTime(pid)!),
+    });
+    const child = await readPid(`${dir}/child.pid`);
+    const result = await run;
+    assertEquals(result.outcome, { kind: "killed", signal: "SIGKILL" });
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+    assertEquals(await marker(), ["stop after the start hook"]);
+    assert(!processAlive(child), "the start hook's child must be gone");
+    assertStringIncludes(await Deno.readTextFile(`${dir}/guard.log`), "killing it before the stop");
+  });
+});
+
+Deno.test("guard: a start hook's pid taken by another process is left alone", async () => {
+  await withFixture(async ({ stop, marker, spawnGuard }) => {
+    const other = new Deno.Command("sleep", { args: ["300"], detached: true }).spawn();
+    try {
+      const guard = spawnGuard();
+      await guard.arm("web", 300, stop(), null);
+      // The daemon's start hook had this pid once, but started at another time.
+      const since = String(Number(processStartTime(other.pid)) + 1);
+      await guard.starting("web", other.pid, since);
+      await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+      await sleep(100);
+      assert(processAlive(other.pid), "an unrelated process was killed");
+    } finally {
+      killQuietly(other.pid);
+      await other.status;
+    }
+  });
+});
+
 Deno.test("guard commands are validated", () => {
   const hook = { argv: ["/bin/stop"], env: { A: "1" }, timeoutMs: 5 };
   assertEquals(
@@ -235,8 +284,21 @@ Deno.test("guard commands are validated", () => {
     type: "disarm",
     resource: "r",
   });
+  assertEquals(parseGuardCommand('{"type":"starting","resource":"r","pid":42,"since":"123"}'), {
+    type: "starting",
+    resource: "r",
+    pid: 42,
+    since: "123",
+  });
+  assertEquals(parseGuardCommand('{"type":"started","resource":"r"}'), {
+    type: "started",
+    resource: "r",
+  });
   const bad: [unknown, string][] = [
     [[], "not a JSON object"],
+    [{ type: "starting", resource: "r", pid: 1, since: "5" }, "pid must be an integer above 1"],
+    [{ type: "starting", resource: "r", pid: -7, since: "5" }, "pid must be an integer above 1"],
+    [{ type: "starting", resource: "r", pid: 42, since: 5 }, "since must be a string of digits"],
     [{ type: "disarm" }, "resource must be a non-empty string"],
     [{ type: "fire", resource: "r" }, 'unknown type "fire"'],
     [

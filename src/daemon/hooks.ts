@@ -76,6 +76,8 @@ export interface HookSpec {
   cwd?: string;
   /** Aborting kills the group like a timeout does (used on shutdown); the outcome is `killed`. */
   signal?: AbortSignal;
+  /** Told the hook's pid (its process group once it runs) right after the spawn. */
+  onSpawn?: (pid: number) => void;
   /** Hook output, line by line. Also called after the run ends, for output of processes it left behind. */
   log?: HookLog;
   /** Bound on characters passed to `log` for this run; {@link DEFAULT_MAX_OUTPUT_CHARS} by default. */
@@ -168,6 +170,7 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
     pump(child.stderr, "stderr", budget),
   ]).then(() => {});
 
+  spec.onSpawn?.(child.pid);
   const group = new ProcessGroup(child.pid, spec.graceMs);
   child.status.then(() => group.leaderExited = true, () => {});
   let cause: "timeout" | "abort" | null = null;
