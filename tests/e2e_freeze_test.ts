@@ -3,7 +3,7 @@
  * takeover, then thawed), and a status hook that hangs.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { processAlive, sleep, withCluster } from "./cluster/harness.ts";
+import { processAlive, sleep, SLOW_START_S, withCluster } from "./cluster/harness.ts";
 
 Deno.test("e2e freeze: SIGSTOP of the primary daemon, short then long, then SIGCONT", async () => {
   await withCluster({}, async (c) => {
@@ -86,5 +86,40 @@ Deno.test("e2e freeze: a hung status hook is killed after status_timeout and nev
     );
     assertEquals(c.runningNodes(), ["a"]);
     assertEquals((await c.resourceStatus("b"))?.role, "secondary");
+  });
+});
+
+Deno.test("e2e freeze: frozen in the middle of a start, the guard kills the start hook before its stop", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    await c.slowStart("b", true);
+    await c.kill9WithService("a");
+    // b takes over; its start hook begins, and dawdles before launching the service.
+    await c.waitFor(
+      async () => (await c.timeline()).some((e) => e.node === "b" && e.kind === "slow"),
+      10_000,
+      "b's start hook to begin",
+    );
+    c.sigstop("b");
+    try {
+      // b's lease runs out while it is frozen: its guard acts for it.
+      await c.waitFor(
+        async () => (await c.log("b")).includes("killing it before the stop"),
+        10_000,
+        "b's guard to kill the start hook",
+      );
+      await c.waitFor(
+        async () => (await c.timeline()).some((e) => e.node === "b" && e.kind === "end"),
+        5000,
+        "the guard's stop",
+      );
+      // Long enough for a start hook that survived to launch the service.
+      await sleep(SLOW_START_S * 1000 + 1000);
+      const ups = (await c.timeline()).filter((e) => e.node === "b" && e.kind === "up");
+      assertEquals(ups, [], "the killed start hook launched the service");
+      assertEquals(c.servicePid("b"), null);
+    } finally {
+      c.sigcont("b");
+    }
   });
 });

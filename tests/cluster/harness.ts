@@ -95,6 +95,9 @@ interface NodeProc {
 
 const ENV_MARK = "HASTMON_TEST_CLUSTER";
 
+/** How long a start hook dawdles, before launching anything, while its node's slow-start flag is set. */
+export const SLOW_START_S = 6;
+
 /**
  * stop_timeout of the test clusters. A stop that overruns it without a panic
  * hook voids the safety promise by definition (the others take over once the
@@ -544,6 +547,13 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
+  /** Make `node`'s start hook dawdle {@link SLOW_START_S} before it launches anything, or not. */
+  async slowStart(node: string, slow: boolean): Promise<void> {
+    const flag = `${this.dir}/slow-start-${node}`;
+    if (slow) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
   /** The parsed service timeline. */
   timeline(): Promise<TimelineEvent[]> {
     return readTimeline(this.timelinePath);
@@ -728,6 +738,8 @@ export function sleep(ms: number): Promise<void> {
  *   launching, nothing runs: it notes `end none`.
  * - `status` exits 0 when the service runs, 1 when not, and hangs while the
  *   node's hang-status flag file exists.
+ * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
+ *   after `begin`, before it launches anything.
  */
 function hookScript(dir: string): string {
   return `#!/bin/sh
@@ -745,6 +757,7 @@ start)
   # The marker comes first: a stop that finds neither it nor a pid file ran before this begin.
   echo $$ > "$starting"
   note begin "epoch=\${HASTMON_EPOCH:-?}"
+  if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; fi
   if running; then note up "$(cat "$pf")" already-running; rm -f "$starting"; exit 0; fi
   rm -f "$pf"
   trap '' TERM
