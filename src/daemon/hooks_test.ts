@@ -7,6 +7,7 @@ import {
   readPid,
   waitFor,
   within,
+  withTempDir,
   writeScript,
 } from "./test_helpers.ts";
 
@@ -24,14 +25,7 @@ function spec(command: string[], extra: Partial<HookSpec> = {}) {
   return { spec: s, lines };
 }
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-hooks-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-hooks-", fn);
 
 Deno.test("runHook reports exit codes and captures stdout and stderr by line", async () => {
   await withDir(async (dir) => {

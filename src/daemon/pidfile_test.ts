@@ -1,15 +1,9 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { Pidfile, PidfileLockedError } from "./pidfile.ts";
 import { readLines } from "./lines.ts";
+import { withTempDir } from "./test_helpers.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-pid-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-pid-", fn);
 
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
 

@@ -1,14 +1,8 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
 import { type ResourceState, StateStore } from "./state_store.ts";
+import { withTempDir } from "./test_helpers.ts";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-state-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-state-", fn);
 
 const web: ResourceState = {
   role: "primary",
