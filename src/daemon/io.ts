@@ -24,6 +24,7 @@ import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
 import type { EventLog } from "./events.ts";
+import { SpawnQueue } from "./spawn_queue.ts";
 
 /** A guard deadline that never comes (a forced primary has no lease). */
 const FOREVER_MS = 10 * 365 * 86400e3;
@@ -51,6 +52,7 @@ export interface DaemonIoDeps {
 /** The daemon's implementation of the runtime's world. */
 export class DaemonIo implements Io {
   #cancelWake: (() => void) | null = null;
+  #spawns = new SpawnQueue();
 
   constructor(private readonly deps: DaemonIoDeps) {}
 
@@ -83,9 +85,12 @@ export class DaemonIo implements Io {
     const lifetime = this.deps.lifetime;
     const onExit = () => abort.abort();
     lifetime.addEventListener("abort", onExit, { once: true });
-    this.#run(resource, hook, abort.signal).then((outcome) => {
-      lifetime.removeEventListener("abort", onExit);
-      if (!lifetime.aborted) done(outcome);
+    // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
+    this.#spawns.push(hook.method, () => {
+      this.#run(resource, hook, abort.signal).then((outcome) => {
+        lifetime.removeEventListener("abort", onExit);
+        if (!lifetime.aborted) done(outcome);
+      });
     });
     return () => abort.abort();
   }
