@@ -11,7 +11,7 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { DAEMON_DENO_FLAGS } from "../daemon/v8_flags.ts";
+import { selfCommand } from "../daemon/self.ts";
 import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
@@ -25,8 +25,6 @@ export interface DaemonOptions {
   node?: string;
   log?: string;
 }
-
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
@@ -61,6 +59,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
   const guard = Guard.spawn({
+    command: [...selfCommand(), "guard"],
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",
@@ -109,10 +108,10 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.exit(code);
 }
 
-/** The Deno arguments of the background daemon, started for the command line `args`. */
+/** The argv of the background daemon, started for the command line `args`. */
 export function backgroundArgs(args: readonly string[]): string[] {
   const command = args.includes("daemon") ? [...args] : ["daemon", ...args];
-  return ["run", "-A", ...DAEMON_DENO_FLAGS, MAIN, ...command];
+  return [...selfCommand(), ...command];
 }
 
 /**
@@ -121,8 +120,9 @@ export function backgroundArgs(args: readonly string[]): string[] {
  * reported here, with the right exit status.
  */
 async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: backgroundArgs(Deno.args),
+  const [program, ...args] = backgroundArgs(Deno.args);
+  const child = new Deno.Command(program, {
+    args,
     env: { HASTMON_DAEMONIZED: "1" },
     detached: true,
     stdin: "null",
