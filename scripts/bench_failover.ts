@@ -22,6 +22,7 @@
  */
 import { REPO_ROOT, sleep, takeoverBoundMs, TestCluster } from "../tests/cluster/harness.ts";
 import { KEY_BY_NAME } from "../src/config/schema.ts";
+import { KEEP_MARKER } from "./bench_doc.ts";
 
 /** The configuration's default heartbeat_interval, in seconds: where the idle target is judged. */
 const DEFAULT_HEARTBEAT_S = KEY_BY_NAME.get("heartbeat_interval")!.default as number;
@@ -34,9 +35,6 @@ interface Options {
   ctlRuns: number;
   out: string | null;
 }
-
-/** Where the part of docs/BENCHMARKS.md written by other scripts begins. */
-export const KEEP_MARKER = "<!-- written by other benchmark scripts; kept by bench_failover -->";
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
