@@ -12,7 +12,7 @@ import {
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
 import { selfCommand } from "../daemon/self.ts";
-import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
+import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
 
@@ -24,7 +24,11 @@ export interface DaemonOptions {
   pidfile?: string;
   node?: string;
   log?: string;
+  logFormat?: LogFormat;
 }
+
+/** Identical log records within this window are summarised (src/daemon/log.ts). */
+const REPEAT_WINDOW_MS = 60_000;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
@@ -48,8 +52,13 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   }
   const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
   if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
+  const format = opts.logFormat ?? "text";
   const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
     verbosity,
+    format,
+    node: cfg.node,
+    repeatWindowMs: REPEAT_WINDOW_MS,
+    summaryTimer: true,
   });
   let pidfile: Pidfile;
   try {
@@ -59,7 +68,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
   const guard = Guard.spawn({
-    command: [...selfCommand(), "guard"],
+    command: [...selfCommand(), "guard", "--log-format", format, "--node", cfg.node],
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",
@@ -105,6 +114,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();
+  logger.close();
   Deno.exit(code);
 }
 

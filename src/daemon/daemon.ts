@@ -222,6 +222,7 @@ export class Daemon implements ControlHandler {
           if (e.level !== "debug") this.emit(rt.name, "log", e.level, e.message);
           break;
         case "transition":
+          this.opts.logger.transition(rt.name, e);
           this.emit(rt.name, "transition", "info", `role ${e.from} -> ${e.to}: ${e.reason}`, {
             from: e.from,
             to: e.to,
