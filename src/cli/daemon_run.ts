@@ -15,6 +15,9 @@ import { selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
+import { HookHistograms } from "../metrics/histogram.ts";
+import { renderMetrics } from "../metrics/render.ts";
+import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
 
 /** The options of `hastmon daemon`. */
 export interface DaemonOptions {
@@ -76,7 +79,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   let exit!: (code: number) => void;
   const exited = new Promise<number>((r) => exit = r);
   let daemon: Daemon;
-  let control: ControlServer;
+  let control: ControlServer | undefined;
+  let metrics: MetricsServer | null = null;
+  const hookDurations = new HookHistograms();
   try {
     daemon = await Daemon.start(cfg, {
       configPath: path,
@@ -84,13 +89,21 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
       logger,
       guard,
       onExit: (code) => exit(code),
+      onHookRun: (resource, method, ms) => hookDurations.observe(resource, method, ms),
     });
     control = await ControlServer.listen(
       cfg.global.control.path,
       daemon,
       (level, msg) => logger.log(level, `control: ${msg}`),
     );
+    const at = cfg.global.metricsListen;
+    if (at) {
+      const d = daemon;
+      metrics = listenMetrics(at, () => renderMetrics(d.status().result, hookDurations.snapshot()));
+      logger.info(`metrics served at http://${at.host}:${metrics.port}/metrics`);
+    }
   } catch (e) {
+    await control?.close();
     await guard.close().catch(() => {});
     await pidfile.release();
     throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
@@ -109,13 +122,23 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
-  await control.close();
+  await control!.close();
+  await metrics?.close();
   // After a clean shutdown nothing is armed; otherwise the guard finishes the job.
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();
   logger.close();
   Deno.exit(code);
+}
+
+/** Serve the metrics on `at`; a refusal to bind names the setting. */
+function listenMetrics(at: { host: string; port: number; text: string }, render: () => string) {
+  try {
+    return serveMetrics({ host: at.host, port: at.port, render });
+  } catch (e) {
+    throw new Error(`metrics_listen ${at.text}: ${(e as Error).message}`);
+  }
 }
 
 /** The argv of the background daemon, started for the command line `args`. */

@@ -72,6 +72,8 @@ export interface DaemonOptions {
   guard: Guard | null;
   /** Called once the daemon has stopped everything and may exit. */
   onExit?: (code: number) => void;
+  /** Called after every hook command with its duration (the metrics' histograms). */
+  onHookRun?: (resource: string, method: HookMethod, ms: number) => void;
 }
 
 const EVENT_BUFFER = 1000;
@@ -434,6 +436,7 @@ export class Daemon implements ControlHandler {
         this.opts.logger.error(`guard: ${(err as Error).message}`, rt.name)
       );
     }
+    this.opts.onHookRun?.(rt.name, e.method, result.durationMs);
     this.opts.logger.debug(
       `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
         result.durationMs.toFixed(0)

@@ -87,6 +87,8 @@ export interface ClusterOptions {
    * it (`-c ../hastmon.toml -P a.pid`): what an operator standing elsewhere does.
    */
   relativePaths?: boolean;
+  /** Extra arguments of every `hastmon daemon` (e.g. `--log-format json`). */
+  daemonArgs?: readonly string[];
 }
 
 /** What `hastmon ctl` printed and how it exited. */
@@ -292,6 +294,7 @@ export class TestCluster {
         "-P",
         this.#opts.relativePaths ? `${node}.pid` : `${this.dir}/${node}.pid`,
         ...(debug ? [debug.trim()] : []),
+        ...this.#opts.daemonArgs ?? [],
       ],
       cwd: this.cwd,
       env: { [ENV_MARK]: this.dir, ...this.#env() },
