@@ -11,6 +11,8 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { REPO_ROOT, withCluster } from "./cluster/harness.ts";
+import { DEFAULT_INSTALL } from "../scripts/build/service_files.ts";
+import { KEY_BY_NAME } from "../src/config/schema.ts";
 
 const DIST = `${REPO_ROOT}dist`;
 
@@ -173,5 +175,76 @@ Deno.test("built file: a damaged copy is refused before anything runs and leaves
     assertEquals(ok.out.trim(), (await import("../src/version.ts")).VERSION);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: systemd-analyze verify accepts hastmon.service, which gives SIGTERM its time", async () => {
+  const { root, exe } = await installCopy();
+  try {
+    const unit = await Deno.readTextFile(`${DIST}/hastmon.service`);
+    // The unit names the installed path; here the copy stands in for it (verify wants it to exist).
+    await Deno.writeTextFile(
+      `${root}/hastmon.service`,
+      unit.replaceAll(DEFAULT_INSTALL.bin, exe),
+    );
+    const r = await new Deno.Command("systemd-analyze", {
+      args: ["verify", `${root}/hastmon.service`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    // verify exits 0 even after "ignoring" a bad line: it must have nothing to say.
+    assertEquals([r.code, said], [0, ""]);
+    assertStringIncludes(unit, `ExecStart=${DEFAULT_INSTALL.bin} daemon -F `);
+    assertStringIncludes(unit, "KillMode=process\n");
+    assertStringIncludes(unit, "Restart=on-failure\n");
+    assertStringIncludes(unit, "StateDirectory=hastmon\n");
+    assertStringIncludes(unit, `Environment=HASTMON_CACHE=${DEFAULT_INSTALL.cache}\n`);
+    // The daemon's own bound on a SIGTERM shutdown with the defaults fits in TimeoutStopSec.
+    const s = (k: string) => KEY_BY_NAME.get(k)!.default as number;
+    const daemonBound = 2 * s("stop_timeout") + s("hook_timeout");
+    const timeout = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
+    assert(timeout > daemonBound, `TimeoutStopSec=${timeout} ≤ ${daemonBound}`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: the rc.d script is valid sh and runs the daemon as rc.subr expects", async () => {
+  await ensureBuilt();
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-rc-" });
+  try {
+    const rc = await Deno.readTextFile(`${DIST}/hastmon.rc`);
+    const syntax = await new Deno.Command("sh", { args: ["-n", `${DIST}/hastmon.rc`] }).output();
+    assertEquals(syntax.code, 0, new TextDecoder().decode(syntax.stderr));
+    // A stand-in for FreeBSD's rc.subr that shows what run_rc_command would do.
+    await Deno.writeTextFile(
+      `${dir}/rc.subr`,
+      `load_rc_config() { hastmon_enable=YES; }\n` +
+        `run_rc_command() { echo "$1|$rcvar|$command $command_args|$pidfile|$procname|$hastmon_env|` +
+        `$sig_reload|$sig_stop|$extra_commands|$required_files"; }\n`,
+    );
+    await Deno.writeTextFile(`${dir}/hastmon`, rc.replace(". /etc/rc.subr", `. ${dir}/rc.subr`));
+    const r = await new Deno.Command("sh", {
+      args: [`${dir}/hastmon`, "start"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const i = DEFAULT_INSTALL;
+    assertEquals(new TextDecoder().decode(r.stdout).trim().split("|"), [
+      "start",
+      "hastmon_enable",
+      `${i.bin} daemon -c ${i.config} -P /var/run/hastmon.pid`,
+      "/var/run/hastmon.pid",
+      i.bin,
+      `HASTMON_CACHE=${i.cache}`,
+      "HUP",
+      "TERM",
+      "reload",
+      i.config,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -61,7 +61,9 @@ Examples:
       });
 
     program.command("complete", { hidden: true })
-      .description("completion candidates for the words after --, one per line (used by the scripts)")
+      .description(
+        "completion candidates for the words after --, one per line (used by the scripts)",
+      )
       .helpOption(false)
       .allowUnknownOption()
       .allowExcessArguments()
@@ -74,7 +76,11 @@ Examples:
 }
 
 /** The value of `-c`/`--config` or `--node` among `words`, if given. */
-export function optionValue(words: readonly string[], short: string | null, long: string): string | undefined {
+export function optionValue(
+  words: readonly string[],
+  short: string | null,
+  long: string,
+): string | undefined {
   let found: string | undefined;
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
@@ -85,7 +91,9 @@ export function optionValue(words: readonly string[], short: string | null, long
 }
 
 /** Resource and node names of the configuration the words name; none when it cannot be read. */
-async function configNames(words: readonly string[]): Promise<{ resources: string[]; nodes: string[] }> {
+async function configNames(
+  words: readonly string[],
+): Promise<{ resources: string[]; nodes: string[] }> {
   const { configPath, loadConfig } = await import("../config/mod.ts");
   try {
     const path = configPath(optionValue(words, "-c", "--config"));
