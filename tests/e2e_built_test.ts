@@ -90,6 +90,11 @@ Deno.test("built file: a two-node-plus-watchdog cluster from a lone copy, relati
       assert(await exists(`${c.dir}/run/a.pid`), "pidfile a.pid in the caller's directory");
       assert(await exists(`${c.dir}/state-a`), "state_dir relative to the configuration file");
       assert(!(await exists(`${root}/bin/state-a`)), "nothing written beside the executable");
+      // The service (started by a hook) does not inherit the launcher's DENO_DIR in its cache.
+      const env = new TextDecoder().decode(
+        await Deno.readFile(`/proc/${c.servicePid("a")}/environ`),
+      );
+      assert(!env.split("\0").some((v) => v.startsWith(`DENO_DIR=${cache}`)), "DENO_DIR leaked");
       // No `Task …` line, no Deno noise: the first line is the resource.
       assertEquals((await c.ctlOk("a", "status")).split("\n")[0], "r0:");
     });

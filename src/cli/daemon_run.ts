@@ -11,7 +11,7 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { selfCommand } from "../daemon/self.ts";
+import { forgetLauncherEnv, selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
@@ -35,6 +35,7 @@ const REPEAT_WINDOW_MS = 60_000;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
+  forgetLauncherEnv();
   const path = configPath(opts.config);
   let result;
   try {
