@@ -750,7 +750,7 @@ export class Daemon implements ControlHandler {
     }
     for (const e of result.errors) log.error(`reload: ${formatDiagnostic(e)} (resource skipped)`);
     const cfg = result.config;
-    for (const k of ["listen", "control", "stateDir"] as const) {
+    for (const k of ["listen", "control", "stateDir", "metricsListen"] as const) {
       const was = JSON.stringify(this.cfg.global[k]), now = JSON.stringify(cfg.global[k]);
       if (was !== now) {
         log.warning(`reload: ${k} changed from ${was} to ${now}; restart the daemon to apply it`);
