@@ -42,6 +42,9 @@ async function timed(argv: string[], cwd: string, env: Record<string, string>): 
 }
 
 const record = await build({ ...buildArgs([]), ifChanged: true });
+/** The 1-minute load average: the machine is shared, and says how quiet it was. */
+const load = async () => (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+const loadBefore = await load();
 const root = await Deno.makeTempDir({ prefix: "hastmon-bench-status-" });
 const exe = `${root}/bin/hastmon`;
 await Deno.mkdir(`${root}/bin`);
@@ -67,6 +70,7 @@ try {
   await Deno.remove(root, { recursive: true });
 }
 
+const loadAfter = await load();
 const row = (label: string, xs: number[]) =>
   `| ${label} | ${percentile(xs, 50).toFixed(0)} ms | ${percentile(xs, 90).toFixed(0)} ms | ${
     Math.min(...xs).toFixed(0)
@@ -80,7 +84,9 @@ Deno ${Deno.version.deno}): \`hastmon ctl -c … --node a status\` against a dae
 resources, as a whole process, ${runs} runs of each, taking turns. The built file is
 ${record.kind === "sfx" ? "the self-extracting file" : "the deno compile binary"} of
 \`deno task build\` (${(record.bytes / 1e6).toFixed(1)} MB), copied alone into an empty directory;
-its first run unpacked it in ${unpackMs.toFixed(0)} ms, the runs below find it unpacked.
+its first run unpacked it in ${unpackMs.toFixed(0)} ms, the runs below find it unpacked. Load
+average (1 min, ${navigator.hardwareConcurrency} cores, a machine shared with other work):
+${loadBefore} before, ${loadAfter} after.
 
 | | median | p90 | min | max |
 |---|---|---|---|---|
