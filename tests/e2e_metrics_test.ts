@@ -12,6 +12,7 @@ import { type TestCluster, withCluster } from "./cluster/harness.ts";
 import { primaryStatus, secondaryStatus } from "../src/control/test_helpers.ts";
 import { HookHistograms } from "../src/metrics/histogram.ts";
 import { renderMetrics } from "../src/metrics/render.ts";
+import type { ResourceStatus } from "../src/core/status.ts";
 
 /** `promtool check metrics` on `text`: its exit status and what it printed. */
 async function promtool(text: string): Promise<{ code: number; out: string }> {
@@ -113,15 +114,27 @@ Deno.test("e2e metrics: scraped over HTTP, parsed by promtool, roles follow a fa
       'hastmon_hook_duration_seconds_count{node="b",resource="r0",method="start"}',
     );
     assert(starts !== undefined && starts >= 1, "b's start is in its hook histogram");
-    // Phase timings follow whatever failover the status view reports.
-    const st = await c.resourceStatus("b") as { failover?: { phases: Record<string, unknown> } };
-    const reported = Object.entries(st.failover?.phases ?? {}).filter(([, v]) =>
-      typeof v === "number"
-    );
+    // The failover's phases, as b measured them, one sample each.
+    const st = await c.resourceStatus("b");
+    assert(st?.failover, "b reports the failover it made");
+    assertEquals([st.failover.kind, st.failover.from], ["takeover", "a"]);
+    const labels: Record<string, string> = {
+      detectedMs: "detected",
+      decidedMs: "decided",
+      oldStoppedMs: "old_stopped",
+      startedMs: "started",
+    };
     const phases = [...b.keys()].filter((k) =>
       k.startsWith("hastmon_last_failover_phase_seconds{")
     );
+    const reported = Object.entries(st.failover.phases).filter(([, ms]) => ms !== null);
     assertEquals(phases.length, reported.length, phases.join("\n"));
+    assert(reported.length >= 3, "detected, decided and started at least");
+    for (const [field, ms] of reported) {
+      const key = 'hastmon_last_failover_phase_seconds{node="b",resource="r0",kind="takeover",' +
+        `from="a",phase="${labels[field]}"}`;
+      assert(Math.abs(b.get(key)! - ms! / 1000) < 0.001, `${key} = ${b.get(key)}, status ${ms} ms`);
+    }
 
     // b runs it, the watchdog is there, but a is gone: nowhere to fail over.
     const warnB = await c.ctl("b", "check");
@@ -155,13 +168,13 @@ Deno.test("metrics: promtool accepts every family, hook histograms and failover 
   const h = new HookHistograms();
   h.observe("web", "status", 12);
   h.observe("web", "start", 3000);
-  const st = {
+  const st: ResourceStatus = {
     ...secondaryStatus(),
     failover: {
       kind: "takeover",
       from: "alpha",
       agoMs: 4000,
-      phases: { detectedMs: 500, decidedMs: 1350, oldStoppedMs: 1300, startedMs: 1420 },
+      phases: { detectedMs: 0, decidedMs: 1350, oldStoppedMs: 1300, startedMs: 1420 },
     },
   };
   const text = renderMetrics(

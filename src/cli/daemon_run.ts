@@ -94,13 +94,16 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     });
     control = await ControlServer.listen(
       cfg.global.control.path,
-      daemon,
+      daemon.control,
       (level, msg) => logger.log(level, `control: ${msg}`),
     );
     const at = cfg.global.metricsListen;
     if (at) {
       const d = daemon;
-      metrics = listenMetrics(at, () => renderMetrics(d.status().result, hookDurations.snapshot()));
+      metrics = listenMetrics(
+        at,
+        () => renderMetrics(d.control.status().result, hookDurations.snapshot()),
+      );
       logger.info(`metrics served at http://${at.host}:${metrics.port}/metrics`);
     }
   } catch (e) {
@@ -125,7 +128,8 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGHUP", onHup);
   await control!.close();
   await metrics?.close();
-  // After a clean shutdown nothing is armed; otherwise the guard finishes the job.
+  // After a clean shutdown nothing is armed (the guard exits at once); otherwise the
+  // guard finishes the job on its own.
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();

@@ -7,10 +7,10 @@
  * service state is a gauge with a label, 1 for the current one and 0 for the
  * others, so that `hastmon_role{role="primary"} == 1` selects primaries.
  * Counters end in `_total`; durations are in seconds. Failover phase timings
- * appear once the status view reports a failover (its optional `failover`).
+ * appear once this node has made a failover (the status view's `failover`).
  */
 import type { StatusResult } from "../control/protocol.ts";
-import type { ResourceStatus } from "../core/status.ts";
+import type { FailoverStatus, ResourceStatus } from "../core/status.ts";
 import { ROLES } from "../core/types.ts";
 import { type HistogramSnapshot, HOOK_BUCKETS_S } from "./histogram.ts";
 
@@ -27,24 +27,8 @@ const SERVICE_STATES = [
   "stop_failed",
 ] as const;
 
-/** The phases of a failover as the daemon measures them (ms since the failure began). */
-export interface FailoverPhases {
-  detectedMs?: number | null;
-  decidedMs?: number | null;
-  oldStoppedMs?: number | null;
-  startedMs?: number | null;
-}
-
-/** The last failover this node took part in, when the status view reports one. */
-export interface FailoverView {
-  kind: string;
-  from: string | null;
-  agoMs: number;
-  phases: FailoverPhases;
-}
-
 /** Phase label values, in order, and the status view's field for each. */
-const PHASES: readonly [string, keyof FailoverPhases][] = [
+const PHASES: readonly [string, keyof FailoverStatus["phases"]][] = [
   ["detected", "detectedMs"],
   ["decided", "decidedMs"],
   ["old_stopped", "oldStoppedMs"],
@@ -186,7 +170,7 @@ function renderResource(fam: Record<string, Family>, st: ResourceStatus): void {
   fam.threshold.sample(labels, st.complaints.threshold);
   fam.attempts.sample(labels, st.attempts.used);
   fam.attemptsMax.sample(labels, st.attempts.max);
-  const failover = (st as ResourceStatus & { failover?: FailoverView | null }).failover;
+  const failover = st.failover;
   if (failover) {
     const f = { ...labels, kind: failover.kind, from: failover.from ?? "" };
     fam.failoverAge.sample(f, failover.agoMs / 1000);

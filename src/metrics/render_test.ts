@@ -2,7 +2,8 @@ import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.t
 import { primaryStatus, secondaryStatus } from "../control/test_helpers.ts";
 import type { StatusResult } from "../control/protocol.ts";
 import { HookHistograms } from "./histogram.ts";
-import { type FailoverView, renderMetrics } from "./render.ts";
+import { renderMetrics } from "./render.ts";
+import type { FailoverStatus } from "../core/status.ts";
 
 function status(resources = [primaryStatus(), secondaryStatus()]): StatusResult {
   return { node: "alpha", version: "0.1.0", pid: 42, uptimeMs: 90_500, resources };
@@ -80,15 +81,15 @@ Deno.test("metrics: failover phases appear when the status view reports a failov
   const before = renderMetrics(status(), []);
   assert(!before.includes("hastmon_last_failover_phase_seconds{"), "no samples without a failover");
   const st = secondaryStatus();
-  const failover: FailoverView = {
+  const failover: FailoverStatus = {
     kind: "takeover",
     from: "alpha",
     agoMs: 12_000,
-    phases: { detectedMs: 500, decidedMs: 1350, oldStoppedMs: null, startedMs: 1420 },
+    phases: { detectedMs: 0, decidedMs: 1350, oldStoppedMs: null, startedMs: 1420 },
   };
-  const s = samples(renderMetrics(status([{ ...st, failover } as typeof st]), []));
+  const s = samples(renderMetrics(status([{ ...st, failover }]), []));
   const f = 'node="beta",resource="db",kind="takeover",from="alpha"';
-  assertEquals(s.get(`hastmon_last_failover_phase_seconds{${f},phase="detected"}`), "0.5");
+  assertEquals(s.get(`hastmon_last_failover_phase_seconds{${f},phase="detected"}`), "0");
   assertEquals(s.get(`hastmon_last_failover_phase_seconds{${f},phase="decided"}`), "1.35");
   assertEquals(s.get(`hastmon_last_failover_phase_seconds{${f},phase="started"}`), "1.42");
   assertEquals(s.has(`hastmon_last_failover_phase_seconds{${f},phase="old_stopped"}`), false);

@@ -71,6 +71,8 @@ export interface ClusterOptions {
   resources?: readonly string[];
   /** Raw TOML lines added at the top level. */
   extraToml?: string;
+  /** Raw TOML lines added to `[resource.R.on.NODE]` of every resource, by node. */
+  nodeSections?: Record<string, string>;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
   /** Nodes started by {@link TestCluster.start}; default all. */
@@ -240,6 +242,7 @@ export class TestCluster {
           `[resource.${r}.on.${n.name}]`,
           `remote = [${remote.join(", ")}]`,
           `role_on_start = "${n.role}"`,
+          ...(o.nodeSections?.[n.name] ? [o.nodeSections[n.name]] : []),
         );
       }
     }
@@ -250,6 +253,22 @@ export class TestCluster {
     const p = this.#procs.get(node);
     if (!p) throw new Error(`no node ${node} in this cluster`);
     return p;
+  }
+
+  /**
+   * Rewrite the shared configuration file with `change` applied to the
+   * cluster's options (daemons read it on their next start or SIGHUP).
+   */
+  async rewriteConfig(change: Partial<ClusterOptions>): Promise<void> {
+    this.#opts = { ...this.#opts, ...change };
+    await Deno.writeTextFile(this.configPath, this.#config());
+  }
+
+  /** SIGHUP to `node`'s daemon: it reloads the configuration file. */
+  sighup(node: string): void {
+    const pid = this.daemonPid(node);
+    if (pid === null) throw new Error(`${node} is not running`);
+    Deno.kill(pid, "SIGHUP");
   }
 
   /** The real (not relayed) peer port of `node`, for raw-socket tests. */
