@@ -73,6 +73,8 @@ export interface ClusterOptions {
   extraToml?: string;
   /** Raw TOML lines added to `[resource.R.on.NODE]` of every resource, by node. */
   nodeSections?: Record<string, string>;
+  /** A `fence` command that powers the old primary off (kills its daemon and services). */
+  fence?: boolean;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
   /** Nodes started by {@link TestCluster.start}; default all. */
@@ -192,6 +194,7 @@ export class TestCluster {
       });
     }
     await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
+    await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
     await Deno.writeTextFile(this.configPath, this.#config());
     if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
   }
@@ -206,6 +209,7 @@ export class TestCluster {
       ...(o.complaintCount !== undefined ? [`complaint_count = ${o.complaintCount}`] : []),
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
       `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
+      ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
       ...(o.extraToml ? [o.extraToml] : []),
     ];
     if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
@@ -617,9 +621,18 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
-  /** The parsed service timeline. */
-  timeline(): Promise<TimelineEvent[]> {
-    return readTimeline(this.timelinePath);
+  /**
+   * The parsed service timeline: the hook script's lines, and from each
+   * daemon's own log the moment it decided to start (`spawn`, written before
+   * the start hook is spawned), so that an overlap shorter than a spawn's
+   * delay is not missed.
+   */
+  async timeline(): Promise<TimelineEvent[]> {
+    const events = await readTimeline(this.timelinePath);
+    for (const p of this.#procs.values()) {
+      events.push(...spawnsInLog(p.spec.name, await this.log(p.spec.name)));
+    }
+    return events.sort((a, b) => a.t - b.t);
   }
 
   /** Throw if two nodes were ever active at once for one resource. */
@@ -719,6 +732,16 @@ export function takeoverBoundMs(checkOutput: string, primary: string, secondary:
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
+/** A daemon's "starting (attempt …)" log lines as `spawn` timeline events. */
+export function spawnsInLog(node: string, log: string): TimelineEvent[] {
+  const out: TimelineEvent[] = [];
+  for (const m of log.matchAll(/^(\S+) \[INFO\] \[([^\]]+)\] starting \(attempt/gm)) {
+    const t = Date.parse(m[1]);
+    if (Number.isFinite(t)) out.push({ t, node, resource: m[2], kind: "spawn", detail: [] });
+  }
+  return out;
+}
+
 /** The port of the daemon's "listening on HOST:PORT" line, written to `logPath` after `offset`. */
 async function listeningPort(logPath: string, offset: number): Promise<number> {
   const bytes = await Deno.readFile(logPath);
@@ -804,6 +827,28 @@ export function sleep(ms: number): Promise<void> {
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
  *   after `begin`, before it launches anything.
  */
+/**
+ * `fence.sh NODE`: what a fence device does to a node, at once: its services
+ * die (noted in the timeline) and its daemon with them.
+ */
+function fenceScript(dir: string): string {
+  return `#!/bin/sh
+D='${dir}'
+n="$1"
+[ -n "$n" ] || exit 2
+for pf in "$D"/svc-"$n"-*.pid; do
+  [ -s "$pf" ] || continue
+  p=$(cat "$pf"); res=\${pf#"$D/svc-$n-"}; res=\${res%.pid}
+  kill -KILL "$p" 2>/dev/null
+  while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.005; done
+  echo "$(date +%s.%N) $n $res died fenced" >> "$D/timeline"
+  rm -f "$pf"
+done
+[ -s "$D/$n.pid" ] && kill -KILL "$(cat "$D/$n.pid")" 2>/dev/null
+exit 0
+`;
+}
+
 function hookScript(dir: string): string {
   return `#!/bin/sh
 D='${dir}'
