@@ -98,7 +98,11 @@ function renderMember(m: MemberConfig, resource: Settings): string {
     // An unset probe_interval is the resource's heartbeat_interval.
     if (name === "probe_interval" && s.value === null) {
       const hb = resource.heartbeat_interval;
-      rows.push([name, fmt(hb.value as number), `${describeProvenance(hb.from)} (heartbeat_interval)`]);
+      rows.push([
+        name,
+        fmt(hb.value as number),
+        `${describeProvenance(hb.from)} (heartbeat_interval)`,
+      ]);
     } else rows.push(row(m.settings, name));
   }
   for (const method of MEMBER_METHODS.filter((x) => x !== "stop")) {

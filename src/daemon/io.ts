@@ -10,6 +10,7 @@ import type {
   Effect,
   GuardCommand,
   HookEffect,
+  HookMethod,
   HookOutcome,
   LogLevel,
   Message,
@@ -45,6 +46,8 @@ export interface DaemonIoDeps {
   /** A role changed. */
   onTransition(resource: string): void;
   onQuiesced(resource: string): void;
+  /** After every hook command, with its duration (the metrics' histograms). */
+  onHookRun?: (resource: string, method: HookMethod, ms: number) => void;
   /** Ends with the daemon: running hooks are killed. */
   lifetime: AbortSignal;
 }
@@ -133,6 +136,7 @@ export class DaemonIo implements Io {
         log.error(`guard: ${(err as Error).message}`, resource)
       );
     }
+    this.deps.onHookRun?.(resource, e.method, result.durationMs);
     log.debug(
       `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
         result.durationMs.toFixed(0)
@@ -210,6 +214,7 @@ export class DaemonIo implements Io {
   }
 
   transition(resource: string, e: Effect & { type: "transition" }): void {
+    this.deps.logger.transition(resource, e);
     this.deps.events.emit(
       resource,
       "transition",

@@ -579,7 +579,8 @@ export class PeerListener {
       refusal = "address not allowed (not a configured remote or friend)";
     }
     if (refusal) {
-      this.#log("warning", `peer ${from}: refused: ${refusal}`);
+      // The host without its port: a flood from one host repeats one line, which the log summarises.
+      this.#log("warning", `peer ${remote.hostname}: refused: ${refusal}`);
       conn.close();
       return;
     }
@@ -610,7 +611,7 @@ export class PeerListener {
         acceptNode: acceptNode && ((node) => acceptNode(node, remote)),
       });
     } catch (e) {
-      this.#log("warning", `peer ${from}: refused: ${(e as Error).message}`);
+      this.#log("warning", `peer ${remote.hostname}: refused: ${(e as Error).message}`);
       await closeQuietly(conn, reader);
       return;
     }

@@ -79,6 +79,20 @@ export interface ClusterOptions {
   debug?: number;
   /** Nodes started by {@link TestCluster.start}; default all. */
   startNodes?: readonly string[];
+  /**
+   * Run this executable (e.g. the built dist/hastmon) for the daemons and
+   * `hastmon` commands instead of `deno run main.ts`, with `env` added.
+   */
+  executable?: { path: string; env?: Record<string, string> };
+  /**
+   * Write the configuration with paths relative to its own directory
+   * (state_dir, control, exec) and run every command from a subdirectory
+   * `run/` of the cluster, naming the configuration and pidfiles relative to
+   * it (`-c ../hastmon.toml -P a.pid`): what an operator standing elsewhere does.
+   */
+  relativePaths?: boolean;
+  /** Extra arguments of every `hastmon daemon` (e.g. `--log-format json`). */
+  daemonArgs?: readonly string[];
 }
 
 /** What `hastmon ctl` printed and how it exited. */
@@ -133,6 +147,27 @@ export class TestCluster {
     this.resources = opts.resources ?? ["r0"];
   }
 
+  /** Where commands run: the repository, or `run/` of the cluster with {@link ClusterOptions.relativePaths}. */
+  get cwd(): string {
+    return this.#opts.relativePaths ? `${this.dir}/run` : REPO_ROOT;
+  }
+
+  /** The configuration as commands name it (relative to {@link cwd} with relativePaths). */
+  get configArg(): string {
+    return this.#opts.relativePaths ? "../hastmon.toml" : this.configPath;
+  }
+
+  /** The argv that runs `hastmon` (the daemon's Deno options included). */
+  #command(): string[] {
+    const exe = this.#opts.executable;
+    return exe ? [exe.path] : [Deno.execPath(), "run", "-A", ...DAEMON_DENO_FLAGS, MAIN];
+  }
+
+  /** The environment of every `hastmon` process this cluster starts. */
+  #env(): Record<string, string> {
+    return { NO_COLOR: "1", RUST_BACKTRACE: "0", ...this.#opts.executable?.env };
+  }
+
   /** Write the hook script and the configuration, open the relay, start the daemons. */
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const dir = await Deno.makeTempDir({ prefix: "hastmon-e2e-" });
@@ -161,6 +196,7 @@ export class TestCluster {
     await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
     await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
     await Deno.writeTextFile(this.configPath, this.#config());
+    if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
   }
 
   #config(): string {
@@ -172,11 +208,13 @@ export class TestCluster {
       `complaint_interval = ${o.complaintInterval ?? 5}`,
       ...(o.complaintCount !== undefined ? [`complaint_count = ${o.complaintCount}`] : []),
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
-      `exec = "${this.dir}/svc.sh"`,
-      ...(o.fence ? [`fence = ["${this.dir}/fence.sh"]`] : []),
+      `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
+      ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
       ...(o.extraToml ? [o.extraToml] : []),
     ];
     if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
+    // Relative paths are relative to the configuration file's directory, i.e. the cluster's.
+    const at = (name: string) => o.relativePaths ? name : `${this.dir}/${name}`;
     for (const p of this.#procs.values()) {
       lines.push(
         "",
@@ -184,8 +222,8 @@ export class TestCluster {
         // Port 0: a port chosen here and passed on could be taken by anyone before the daemon
         // binds it. The relay learns the real one when the daemon has started.
         `listen = "tcp://127.0.0.1:0"`,
-        `control = "${p.controlPath}"`,
-        `state_dir = "${this.dir}/state-${p.spec.name}"`,
+        `control = "${at(`${p.spec.name}.sock`)}"`,
+        `state_dir = "${at(`state-${p.spec.name}`)}"`,
         `priority = ${p.spec.priority}`,
       );
     }
@@ -266,18 +304,23 @@ export class TestCluster {
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
-        `exec "$0" run -A ${
-          DAEMON_DENO_FLAGS.join(" ")
-        } "$1" daemon -F -c "$2" --node "$3" -P "$4"${debug} 2>>"$5"`,
-        Deno.execPath(),
-        MAIN,
-        this.configPath,
-        node,
-        `${this.dir}/${node}.pid`,
+        `log=$1; shift; exec "$@" 2>>"$log"`,
+        "sh",
         p.logPath,
+        ...this.#command(),
+        "daemon",
+        "-F",
+        "-c",
+        this.configArg,
+        "--node",
+        node,
+        "-P",
+        this.#opts.relativePaths ? `${node}.pid` : `${this.dir}/${node}.pid`,
+        ...(debug ? [debug.trim()] : []),
+        ...this.#opts.daemonArgs ?? [],
       ],
-      cwd: REPO_ROOT,
-      env: { [ENV_MARK]: this.dir, NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      cwd: this.cwd,
+      env: { [ENV_MARK]: this.dir, ...this.#env() },
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -366,12 +409,13 @@ export class TestCluster {
     await this.startNode(node);
   }
 
-  /** Run `hastmon ARGS...` (this checkout's main.ts) as a whole process. */
+  /** Run `hastmon ARGS...` (this checkout's main.ts, or the executable) as a whole process. */
   async hastmon(...args: string[]): Promise<CtlResult> {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    const [program, ...lead] = this.#command();
+    const out = await new Deno.Command(program, {
+      args: [...lead, ...args],
+      cwd: this.cwd,
+      env: this.#env(),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -382,7 +426,7 @@ export class TestCluster {
 
   /** Run `hastmon ctl -c CONFIG --node NODE ...args` as a whole process. */
   ctl(node: string, ...args: string[]): Promise<CtlResult> {
-    return this.hastmon("ctl", "-c", this.configPath, "--node", node, ...args);
+    return this.hastmon("ctl", "-c", this.configArg, "--node", node, ...args);
   }
 
   /** `hastmon ctl` that must exit 0; returns its standard output. */
@@ -603,7 +647,7 @@ export class TestCluster {
 
   /** Run `hastmon config check` for `node`; returns its output. */
   configCheck(node: string): Promise<CtlResult> {
-    return this.hastmon("config", "check", "-c", this.configPath, "--node", node);
+    return this.hastmon("config", "check", "-c", this.configArg, "--node", node);
   }
 
   /** Print every log and the timeline (on failure). */
