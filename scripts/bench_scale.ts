@@ -12,19 +12,18 @@
  * - the time from the daemons' start until every resource runs on the primary.
  *
  *     deno run -A scripts/bench_scale.ts [--counts 10,100,1000] [--seconds 30]
- *       [--probe-interval 10] [--out docs/BENCHMARKS.md | --no-write]
+ *       [--probe-interval 10] [--no-write]
  *
- * Writes its section of docs/BENCHMARKS.md (after the marker the failover
- * benchmark keeps), replacing its previous one.
+ * Writes its section ("scale") of docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
-import { REPO_ROOT, sleep, TestCluster } from "../tests/cluster/harness.ts";
-import { KEEP_MARKER } from "./bench_failover.ts";
+import { sleep, TestCluster } from "../tests/cluster/harness.ts";
+import { writeSection } from "./bench_doc.ts";
 
 interface Options {
   counts: number[];
   seconds: number;
   probeInterval: number;
-  out: string | null;
+  write: boolean;
 }
 
 function parseArgs(args: string[]): Options {
@@ -32,7 +31,7 @@ function parseArgs(args: string[]): Options {
     counts: [10, 100, 1000],
     seconds: 30,
     probeInterval: 10,
-    out: `${REPO_ROOT}docs/BENCHMARKS.md`,
+    write: true,
   };
   for (let i = 0; i < args.length; i++) {
     const value = () => args[++i] ?? usage(`${args[i - 1]} needs a value`);
@@ -46,11 +45,8 @@ function parseArgs(args: string[]): Options {
       case "--probe-interval":
         o.probeInterval = positive(value());
         break;
-      case "--out":
-        o.out = value();
-        break;
       case "--no-write":
-        o.out = null;
+        o.write = false;
         break;
       default:
         usage(`unknown argument ${args[i]}`);
@@ -68,7 +64,7 @@ function positive(v: string): number {
 function usage(problem: string): never {
   console.error(
     `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...] ` +
-      `[--seconds S] [--probe-interval S] [--out FILE | --no-write]`,
+      `[--seconds S] [--probe-interval S] [--no-write]`,
   );
   Deno.exit(64);
 }
@@ -176,8 +172,6 @@ ${
 `;
 }
 
-const SECTION = "## Scale: frames, MACs and CPU against the number of resources";
-
 async function main() {
   const o = parseArgs(Deno.args);
   const command = `deno run -A scripts/bench_scale.ts${
@@ -195,25 +189,9 @@ async function main() {
       } %, w ${row.cpu.w.toFixed(1)} %; RSS a ${row.rssMb.a.toFixed(0)} MB`,
     );
   }
-  if (!o.out) return;
-  const text = await Deno.readTextFile(o.out).catch(() => "");
-  const section = report(command, o, rows);
-  let out: string;
-  if (text.includes(SECTION)) {
-    const start = text.indexOf(SECTION);
-    const next = text.indexOf("\n## ", start + SECTION.length);
-    out = text.slice(0, start) + section + (next === -1 ? "" : text.slice(next + 1));
-  } else if (text.includes(KEEP_MARKER)) {
-    out = text + "\n" + section;
-  } else {
-    out = text + `\n${KEEP_MARKER}\n\n` + section;
-  }
-  await Deno.writeTextFile(o.out, out);
-  await new Deno.Command(Deno.execPath(), {
-    args: ["fmt", "-q", "--line-width", "100", o.out],
-    cwd: REPO_ROOT,
-  }).output();
-  console.log(`written to ${o.out}`);
+  if (!o.write) return;
+  await writeSection("scale", report(command, o, rows));
+  console.log("written to docs/BENCHMARKS.md (section scale)");
 }
 
 if (import.meta.main) {
