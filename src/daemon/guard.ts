@@ -575,8 +575,10 @@ export class Guard {
         queueMicrotask(() => {
           const lines = this.#batch.splice(0).join("\n") + "\n";
           this.#flushing = null;
-          this.#writer.write(new TextEncoder().encode(lines)).then(resolve, (e) =>
-            reject(new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`))
+          this.#writer.write(new TextEncoder().encode(lines)).then(
+            resolve,
+            (e) =>
+              reject(new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`)),
           );
         });
       });

@@ -517,7 +517,10 @@ export class NodeRuntime {
         // ...and rate-limited node-wide: what is optional gives way first under load.
         if (!this.#notifyToken()) {
           this.#dropped(rt.name, e.method);
-          return finish({ kind: "error", message: "dropped: notification rate exceeded" }, laneDone);
+          return finish(
+            { kind: "error", message: "dropped: notification rate exceeded" },
+            laneDone,
+          );
         }
       }
       const spawn = () => {
