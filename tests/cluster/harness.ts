@@ -896,6 +896,9 @@ status)
   if [ -e "$D/hang-status-$node" ]; then note hang $$; exec sleep 999; fi
   running || exit 1
   ;;
+connect|disconnect)
+  note "$1" "$3"
+  ;;
 esac
 exit 0
 `;
