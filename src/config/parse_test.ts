@@ -61,8 +61,23 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     hookTimeoutMs: 60_000,
     methodTimeoutMs: { stop: 5_000 },
     members: [
-      { name: "web", probeIntervalMs: 10_000, startTimeoutMs: 60_000, statusTimeoutMs: 60_000 },
+      {
+        name: "web",
+        probeIntervalMs: 10_000,
+        startTimeoutMs: 60_000,
+        statusTimeoutMs: 60_000,
+        failoverMode: "SOFT",
+        retryCount: 2,
+        retryIntervalMs: 300_000,
+        hasMonitorStart: false,
+        hasMonitorStop: false,
+        hasMonitorCheck: false,
+        monitorStartTimeoutMs: 60_000,
+        monitorStopTimeoutMs: 60_000,
+        monitorCheckTimeoutMs: 60_000,
+      },
     ],
+    pingpongIntervalMs: 3_600_000,
     hasPanic: false,
     hasFence: false,
   });
@@ -84,7 +99,14 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
   ]);
   assertEquals(m.commands.start?.argv, ["/usr/local/libexec/svc", "start", "web"]);
   assertEquals(m.commands.monitor_check, null);
-  assertEquals(m.timeoutMs, { start: 60_000, stop: 5_000, status: 60_000, monitor_check: 60_000 });
+  assertEquals(m.timeoutMs, {
+    start: 60_000,
+    stop: 5_000,
+    status: 60_000,
+    monitor_start: 60_000,
+    monitor_stop: 60_000,
+    monitor_check: 60_000,
+  });
   assertEquals(cfg.nodes.map((n) => n.node), ["alpha", "beta", "wd"]);
 });
 

@@ -3,7 +3,7 @@
  * value is checked and converted (seconds to ms, addresses to host and port,
  * relative paths to absolute ones).
  */
-import { HOOK_METHODS } from "../core/types.ts";
+import { FAILOVER_MODES, type FailoverMode, HOOK_METHODS } from "../core/types.ts";
 
 import {
   type ControlAddress,
@@ -27,16 +27,24 @@ export const LEVEL_SYNTAX: Record<Level, string> = {
   member: "[resource.NAME.member.M]",
 };
 
-/** Solaris Failover_mode values. */
-export const FAILOVER_MODES = ["NONE", "SOFT", "HARD", "RESTART_ONLY", "LOG_ONLY"] as const;
-export type FailoverMode = typeof FAILOVER_MODES[number];
+export { FAILOVER_MODES, type FailoverMode };
 
 /** Methods whose timeout can be set with `<method>_timeout`. */
-export const TIMED_METHODS = [...HOOK_METHODS, "monitor_check"] as const;
+export const TIMED_METHODS = HOOK_METHODS;
 export type TimedMethod = typeof TIMED_METHODS[number];
 
-/** Methods a member runs with its own command (or through `exec`). */
-export const MEMBER_METHODS = ["start", "stop", "status", "monitor_check"] as const;
+/**
+ * Methods a member runs with its own command (start, stop, status also
+ * through `exec`; the monitor methods never: Solaris declares them per type).
+ */
+export const MEMBER_METHODS = [
+  "start",
+  "stop",
+  "status",
+  "monitor_start",
+  "monitor_stop",
+  "monitor_check",
+] as const;
 export type MemberMethod = typeof MEMBER_METHODS[number];
 
 /** A command: the program and its arguments (no shell, no PATH search). */
@@ -114,6 +122,8 @@ export const KEYS: readonly KeySpec[] = [
   spec("start", "command", METHOD, null, "member start command"),
   spec("stop", "command", METHOD, null, "member stop command"),
   spec("status", "command", METHOD, null, "member probe: 0 running, 1 stopped, else unknown"),
+  spec("monitor_start", "command", METHOD, null, "member: starts its fault monitor after start"),
+  spec("monitor_stop", "command", METHOD, null, "member: stops its fault monitor before stop"),
   spec("monitor_check", "command", METHOD, null, "member veto before a giveover here"),
   spec("failover_mode", "failover_mode", EVERYWHERE, "SOFT", "what a failing member escalates to"),
   spec("retry_count", "count_or_zero", EVERYWHERE, 2, "restarts allowed within retry_interval"),

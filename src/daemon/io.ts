@@ -30,6 +30,9 @@ import { SpawnQueue } from "./spawn_queue.ts";
 /** A guard deadline that never comes (a forced primary has no lease). */
 const FOREVER_MS = 10 * 365 * 86400e3;
 
+/** Characters of a hook's last output line kept with its outcome. */
+const MAX_OUTPUT_CHARS = 200;
+
 /** What the daemon's Io is built from. */
 export interface DaemonIoDeps {
   node: NodeId;
@@ -61,6 +64,10 @@ export class DaemonIo implements Io {
 
   now(): Time {
     return performance.now();
+  }
+
+  wall(): number {
+    return Date.now();
   }
 
   setWake(at: Time | null): void {
@@ -108,6 +115,8 @@ export class DaemonIo implements Io {
     // A stop must be over within its timeout: SIGTERM at 80 %, SIGKILL at 100 %.
     const isStop = e.method === "stop";
     const guard = e.method === "start" ? this.deps.guard : null;
+    // The last line it printed goes with the outcome (a monitor_check veto shows it).
+    let last = "";
     const result = await runHook({
       command: argv,
       env: hookEnv({
@@ -128,8 +137,10 @@ export class DaemonIo implements Io {
         : Math.min(DEFAULT_GRACE_MS, e.timeoutMs),
       signal,
       onSpawn: guard ? (pid) => this.#guardStarting(guard, resource, pid) : undefined,
-      log: (stream, line) =>
-        log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource),
+      log: (stream, line) => {
+        if (line.trim() !== "") last = line.trim().slice(0, MAX_OUTPUT_CHARS);
+        log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource);
+      },
     });
     if (guard) {
       await guard.started(resource).catch((err) =>
@@ -153,7 +164,7 @@ export class DaemonIo implements Io {
           describeOutcome(result.outcome),
       );
     }
-    return result.outcome;
+    return last === "" ? result.outcome : { ...result.outcome, output: last };
   }
 
   #guardStarting(guard: Guard, resource: string, pid: number) {
@@ -237,7 +248,7 @@ export class DaemonIo implements Io {
 
 /**
  * The argv of a hook for this node's view of its resource: a member's own
- * command for start, stop and status; `fence` or `panic` with their
+ * command for start, stop, status and the monitor methods; `fence` or `panic` with their
  * arguments; the `exec` script for notifications (null when there is none).
  * A string says why it cannot run.
  */
@@ -245,7 +256,10 @@ export function hookArgv(view: ResourceNodeConfig, e: HookEffect): string[] | st
   switch (e.method) {
     case "start":
     case "stop":
-    case "status": {
+    case "status":
+    case "monitor_start":
+    case "monitor_stop":
+    case "monitor_check": {
       const member = view.members.find((m) => m.name === e.member);
       if (!member) return `no member ${e.member}`;
       const cmd = member.commands[e.method];

@@ -163,7 +163,18 @@ export function defaultLayout(opts: LayoutOptions = {}): Layout {
           probeIntervalMs: I,
           startTimeoutMs: 8 * I,
           statusTimeoutMs: 2 * I,
+          failoverMode: "SOFT" as const,
+          retryCount: 2,
+          retryIntervalMs: 30 * I,
+          // Groups of several members have the monitor methods too (their own hooks).
+          hasMonitorStart: memberCount > 1,
+          hasMonitorStop: memberCount > 1,
+          hasMonitorCheck: memberCount > 1,
+          monitorStartTimeoutMs: 2 * I,
+          monitorStopTimeoutMs: I,
+          monitorCheckTimeoutMs: 2 * I,
         })),
+        pingpongIntervalMs: 60 * I,
         hasPanic: opts.hasPanic ?? true,
         hasFence: (opts.hasFence ?? false) && n.role !== "watchdog",
       });

@@ -241,6 +241,20 @@ const MESSAGE_FIELDS: { [K in MessageType]: Fields<MessageOf<K>> } = {
     resource: name,
     epoch: epochOf,
     successor: nullable(name),
+    // A member's name, or "" for a giveover of the whole group.
+    pingpong: optional(text(MAX_NAME_LENGTH, true)),
+  },
+  check_request: {
+    resource: name,
+    epoch: epochOf,
+    id: counter,
+  },
+  check_result: {
+    resource: name,
+    epoch: epochOf,
+    id: counter,
+    ok: boolean,
+    reason,
   },
   fenced: {
     resource: name,
