@@ -20,7 +20,16 @@ export type ParsedRequest =
   };
 
 /** The request types this daemon knows, for messages. */
-export const REQUEST_TYPES: readonly ControlRequest["type"][] = ["status", "role", "events"];
+export const REQUEST_TYPES: readonly ControlRequest["type"][] = [
+  "status",
+  "role",
+  "events",
+  "scha",
+  "setstatus",
+];
+
+/** Longest status message of scha_resource_setstatus -m (it ends up in status and logs). */
+const MAX_MESSAGE_LENGTH = 1024;
 
 /** Longest accepted resource name: a sanity bound, names come from the config. */
 const MAX_NAME_LENGTH = 256;
@@ -92,6 +101,32 @@ export function parseRequest(body: FrameBody): ParsedRequest {
             ...optional("limit", count(body.limit, "limit")),
           },
         };
+      case "scha":
+        return {
+          ok: true,
+          request: {
+            v: 1,
+            id,
+            type: "scha",
+            group: word(body.group, "group")!,
+            optag: word(body.optag, "optag")!,
+            ...optional("member", word(body.member, "member", true)),
+            ...optional("to", nodeName(body.to)),
+          },
+        };
+      case "setstatus":
+        return {
+          ok: true,
+          request: {
+            v: 1,
+            id,
+            type: "setstatus",
+            group: word(body.group, "group")!,
+            member: word(body.member, "member")!,
+            status: word(body.status, "status")!,
+            ...optional("message", message(body.message)),
+          },
+        };
       default:
         return fail(
           "unsupported",
@@ -132,6 +167,28 @@ function names(v: unknown, field: string, mayBeAbsent: boolean): string[] | unde
     }
   }
   return v as string[];
+}
+
+/** A name-like field: non-empty, bounded, no control characters. */
+function word(v: unknown, field: string, mayBeAbsent = false): string | undefined {
+  if (v === undefined && mayBeAbsent) return undefined;
+  // deno-lint-ignore no-control-regex
+  if (
+    typeof v !== "string" || v === "" || v.length > MAX_NAME_LENGTH || /[\u0000-\u001f]/.test(v)
+  ) {
+    throw new Invalid(`\`${field}\` must be a name of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  return v;
+}
+
+function message(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.length > MAX_MESSAGE_LENGTH) {
+    throw new Invalid(`\`message\` must be a string of at most ${MAX_MESSAGE_LENGTH} characters`);
+  }
+  // Control characters would forge lines in logs and status: shown as spaces.
+  // deno-lint-ignore no-control-regex
+  return v.replace(/[\u0000-\u001f\u007f]/g, " ");
 }
 
 function nodeName(v: unknown): string | undefined {

@@ -554,4 +554,3 @@ export function syncGuard(m: Machine, fx: Effect[]) {
     });
   }
 }
-

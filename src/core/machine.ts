@@ -182,6 +182,7 @@ function newMember(settings: MemberSettings, now: Time): MemberRun {
     monitorFailed: false,
     unmonitored: false,
     failures: [],
+    actedAt: -Infinity,
     faults: 0,
     status: { value: "UNKNOWN", message: "" },
   };

@@ -13,7 +13,7 @@
  *   (the refusal reset the counters, so the next fault restarts again).
  */
 import type { Effect, ServiceState } from "./types.ts";
-import { fmt } from "./timing.ts";
+import { human as fmt } from "./timing.ts";
 import { log, type Machine, type MemberRun } from "./state.ts";
 import { restartBudget } from "./policy.ts";
 import { onRequest } from "./scha.ts";
@@ -23,10 +23,18 @@ export function failureWeight(state: ServiceState): number {
   return state === "stopped" ? 100 : 50;
 }
 
-/** The member's failure history within retry_interval (without pruning: a query). */
+/**
+ * The member's failure history that counts toward the next action: within
+ * retry_interval, and since the monitor last acted (a query).
+ */
 export function failureSum(m: Machine, x: MemberRun): number {
-  const from = m.now - x.settings.retryIntervalMs;
+  const from = Math.max(m.now - x.settings.retryIntervalMs, x.actedAt);
   return x.failures.filter((f) => f.at > from).reduce((a, f) => a + f.weight, 0);
+}
+
+/** Failed probes within retry_interval, acted on or not (for status). */
+export function recentFailures(m: Machine, x: MemberRun): number {
+  return x.failures.filter((f) => f.at > m.now - x.settings.retryIntervalMs).length;
 }
 
 /** A probe of an online member did not say running: weigh it, and act when it adds up. */
@@ -36,7 +44,7 @@ export function onMemberFailure(m: Machine, fx: Effect[], x: MemberRun, state: S
   x.failures = x.failures.filter((f) => f.at > from);
   x.failures.push({ at: m.now, weight: failureWeight(state) });
   const sum = failureSum(m, x);
-  const probes = x.failures.length;
+  const probes = recentFailures(m, x);
   if (sum < 100) {
     x.status = {
       value: "DEGRADED",
@@ -45,7 +53,7 @@ export function onMemberFailure(m: Machine, fx: Effect[], x: MemberRun, state: S
     log(fx, "warning", `member ${s.name}: probe said ${state}; history ${sum}/100`);
     return;
   }
-  x.failures = [];
+  x.actedAt = m.now;
   const why = `probe failed ${probes} time${probes === 1 ? "" : "s"} in ${fmt(s.retryIntervalMs)}`;
   if (s.failoverMode === "LOG_ONLY") {
     x.faults += 1;

@@ -164,6 +164,7 @@ export function changeRole(
   m.faulted = false;
   for (const x of m.members) {
     x.failures = [];
+    x.actedAt = -Infinity;
     x.faults = 0;
     x.unmonitored = false;
     x.startFailed = false;

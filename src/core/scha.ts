@@ -24,7 +24,7 @@ import type {
   Time,
 } from "./types.ts";
 import { describeOutcome, type HookOutcome, SCHA_OPTAGS } from "./types.ts";
-import { fmt } from "./timing.ts";
+import { human as fmt } from "./timing.ts";
 import {
   configured,
   groupState,

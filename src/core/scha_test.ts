@@ -9,6 +9,7 @@ import type { Machine } from "./machine.ts";
 import type { Effect, MemberSettings, Message, SchaRequest } from "./types.ts";
 import { groupRestarts, restartBudget } from "./policy.ts";
 import { resourceState, rgState, SCHA_ERR } from "./scha.ts";
+import { statusOf } from "./status.ts";
 import { wallNow } from "./state.ts";
 import {
   finish,
@@ -184,7 +185,7 @@ Deno.test("restart budget: counted in a window of retry_interval, enforced under
   assertEquals(restart(4000), 0);
   const refused = ask(m, 6000, { optag: "RESOURCE_RESTART", member: "db" }).reply!;
   assertEquals(refused.code, SCHA_ERR.CHECKS);
-  assertStringIncludes(refused.message, "RESTART_ONLY and used its 2 restarts in 300s");
+  assertStringIncludes(refused.message, "RESTART_ONLY and used its 2 restarts in 5m0s");
   assertStringIncludes(refused.message, "free again in");
   assertEquals(restartBudget(m, m.members[0]).used, 2);
   // The window slides: 300 s after the first restart, one is free again.
@@ -274,7 +275,7 @@ Deno.test("pingpong: a giveover back is refused until pingpong_interval has pass
   let r = ask(m, 1100, { optag: "CHECK_GIVEOVER", member: "db" }).reply!;
   assertEquals(r.code, SCHA_ERR.CHECKS);
   assertStringIncludes(r.message, "b: pingpong");
-  assertStringIncludes(r.message, "blocked for 59.9");
+  assertStringIncludes(r.message, "blocked for 59s more");
   assertEquals(
     r.plan?.nodes.find((n) => n.node === "b")?.untilWallMs,
     wallNow(m) + 60 * I - 1100 + 1040,
@@ -519,4 +520,32 @@ Deno.test("scha_resource_setstatus: a member's status as the fault monitor says 
   assertEquals(m.members[0].status, { value: "DEGRADED", message: "slow" });
   fx = run(m, { type: "setstatus", now: 1100, id: 6, member: "x", status: "OK", message: "" });
   assertEquals(replyOf(fx, 6)?.code, SCHA_ERR.RSRC);
+});
+
+Deno.test("status in words: budgets, pingpong blocks with their end, a faulted member", () => {
+  const m = online([member("db", { retryCount: 2 })]);
+  ask(m, 1100, { optag: "RESOURCE_IS_RESTARTED", member: "db" });
+  ask(m, 1200, { optag: "RESOURCE_IS_RESTARTED", member: "db" });
+  m.policy.pingpong.push({ node: "b", member: "db", at: wallNow(m) });
+  m.members[0].failures.push({ at: 1100, weight: 100 }, { at: 1200, weight: 100 });
+  m.members[0].status = { value: "FAULTED", message: "giveover refused" };
+  const st = statusOf(m, 60_000, (ms) => `T+${ms - wallNow(m)}`);
+  const notes = st.explanations;
+  assert(
+    notes.includes("member db: restarts 2/2 in 5m0s, window resets in 4m1s"),
+    notes.join("\n"),
+  );
+  assert(
+    notes.some((n) =>
+      n.startsWith("giveover by db to b blocked by pingpong until T+3600000") &&
+      n.endsWith("(59m1s, pingpong_interval 1h0m)")
+    ),
+    notes.join("\n"),
+  );
+  assert(
+    notes.includes("member db: ONLINE_FAULTED (probe failed 2 times in 5m0s): giveover refused"),
+    notes.join("\n"),
+  );
+  assertEquals(st.rgState, "ONLINE");
+  assertEquals(st.members[0].restarts.used, 2);
 });

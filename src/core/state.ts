@@ -101,6 +101,8 @@ export interface MemberRun {
   unmonitored: boolean;
   /** Failed probes within retry_interval: when, and how much (stopped 100, unknown 50). */
   failures: { at: Time; weight: number }[];
+  /** The monitor acted (restart, giveover, log) then: only later failures add up to the next. */
+  actedAt: Time;
   /** LOG_ONLY: faults logged since the start; at retry_count the monitor quits. */
   faults: number;
   /** What a fault monitor said with scha_resource_setstatus, or the built-in monitor. */

@@ -83,7 +83,7 @@ export class Daemon {
       onHookRun: opts.onHookRun,
       lifetime: this.#lifetime.signal,
     });
-    this.runtime = new NodeRuntime(this.#io);
+    this.runtime = new NodeRuntime(this.#io, { clock: localClock });
     this.control = new DaemonControl({
       node: this.node,
       runtime: this.runtime,
@@ -208,4 +208,9 @@ export class Daemon {
       process.title = `hastmon: ${this.node} ${parts.join(" ")}${more}`;
     } catch { /* not all platforms allow it */ }
   }
+}
+
+/** A wall-clock time in status sentences: this host's local hours and minutes ("13:05"). */
+function localClock(wallMs: number): string {
+  return new Date(wallMs).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
 }

@@ -81,6 +81,8 @@ export interface RuntimeOptions {
   defects?: Defects;
   /** Node-wide budget of notification hooks per second (burst the same). */
   notifyPerSecond?: number;
+  /** Renders a wall-clock time in status sentences (default: hours and minutes, UTC). */
+  clock?: (wallMs: number) => string;
 }
 
 /** Hooks that announce or start something: they wait until the state before them is written. */
@@ -150,11 +152,13 @@ export class NodeRuntime {
   #notifyAt: Time;
   #shed = { total: 0, recent: 0, saidAt: -Infinity };
   #requestSeq = 0;
+  readonly #clock: ((wallMs: number) => string) | undefined;
 
   constructor(io: Io, opts: RuntimeOptions = {}) {
     this.#io = io;
     this.#defects = opts.defects ?? {};
     this.#notifyPerSecond = opts.notifyPerSecond ?? DEFAULT_NOTIFY_PER_SECOND;
+    this.#clock = opts.clock;
     this.#notifyTokens = this.#notifyPerSecond;
     this.#notifyAt = io.now();
   }
@@ -337,7 +341,7 @@ export class NodeRuntime {
   /** The status view of a resource now, or null when there is no such resource. */
   status(name: string): ResourceStatus | null {
     const rt = this.#resources.get(name);
-    return rt ? statusOf(rt.machine, this.#io.now()) : null;
+    return rt ? statusOf(rt.machine, this.#io.now(), this.#clock) : null;
   }
 
   /**
