@@ -28,6 +28,9 @@ export const REQUEST_TYPES: readonly ControlRequest["type"][] = [
   "setstatus",
 ];
 
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
 /** Longest status message of scha_resource_setstatus -m (it ends up in status and logs). */
 const MAX_MESSAGE_LENGTH = 1024;
 
@@ -187,8 +190,7 @@ function message(v: unknown): string | undefined {
     throw new Invalid(`\`message\` must be a string of at most ${MAX_MESSAGE_LENGTH} characters`);
   }
   // Control characters would forge lines in logs and status: shown as spaces.
-  // deno-lint-ignore no-control-regex
-  return v.replace(/[\u0000-\u001f\u007f]/g, " ");
+  return v.replace(new RegExp(CONTROL_CHARS.source, "g"), " ");
 }
 
 function nodeName(v: unknown): string | undefined {
