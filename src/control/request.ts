@@ -175,9 +175,8 @@ function names(v: unknown, field: string, mayBeAbsent: boolean): string[] | unde
 /** A name-like field: non-empty, bounded, no control characters. */
 function word(v: unknown, field: string, mayBeAbsent = false): string | undefined {
   if (v === undefined && mayBeAbsent) return undefined;
-  // deno-lint-ignore no-control-regex
   if (
-    typeof v !== "string" || v === "" || v.length > MAX_NAME_LENGTH || /[\u0000-\u001f]/.test(v)
+    typeof v !== "string" || v === "" || v.length > MAX_NAME_LENGTH || CONTROL_CHARS.test(v)
   ) {
     throw new Invalid(`\`${field}\` must be a name of at most ${MAX_NAME_LENGTH} characters`);
   }
