@@ -70,7 +70,7 @@ async function authenticated(c: TestCluster) {
   const reader = new FrameReader(conn);
   const session = await connectorHandshake(conn, reader, {
     self: "w",
-    secret: await importSecret(SECRET),
+    auth: await importSecret(SECRET),
     timeoutMs: 3000,
     expectNode: "a",
   });

@@ -40,8 +40,9 @@ import {
 } from "../config/mod.ts";
 import type { ResourceNodeConfig } from "../config/types.ts";
 import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from "../wire/peer.ts";
-import { importSecret, type PeerSecret } from "../wire/auth.ts";
-import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
+import { DEFAULT_GRACE_MS, runHook } from "./hooks.ts";
+import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
+import { PeerAccess } from "./peer_access.ts";
 import { HookSerializer } from "./hook_serializer.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
@@ -88,9 +89,8 @@ export class Daemon implements ControlHandler {
   /** Aborted on exit: ends every wait of the dialers and kills running hooks. */
   private lifetime = new AbortController();
   private shutdownTimer: ReturnType<typeof setTimeout> | null = null;
-  private secret: PeerSecret | null = null;
-  private allowedHosts = new Set<string>();
-  private knownNodes = new Set<NodeId>();
+  /** Who may connect as whom, and the keys (peer_access.ts). */
+  private access!: PeerAccess;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private timerAt = Infinity;
   private serializer = new HookSerializer();
@@ -115,8 +115,7 @@ export class Daemon implements ControlHandler {
   static async start(cfg: EffectiveConfig, opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(cfg, opts);
     await Deno.mkdir(cfg.global.stateDir, { recursive: true });
-    if (cfg.key) d.secret = await importSecret(cfg.key.secret);
-    d.updateAccess(cfg);
+    d.access = await PeerAccess.create(cfg);
     const restored = await d.store.loadAll();
     for (const w of restored.warnings) {
       opts.logger.warning(`ignoring state file ${w.path}: ${w.reason}`);
@@ -126,11 +125,12 @@ export class Daemon implements ControlHandler {
       hostname: listen.host,
       port: listen.port,
       self: d.node,
-      secret: d.secret,
+      auth: d.access.auth,
       timeoutMs: d.minTimeoutMs(),
       idleTimeoutMs: d.idleTimeoutMs(),
-      allowed: (remote) => d.secret !== null || d.allowedHosts.has(remote.hostname),
-      acceptNode: (node) => d.knownNodes.has(node) && node !== d.node,
+      allowed: (remote) => d.access.allowed(remote),
+      reserved: (remote) => d.access.reserved(remote),
+      acceptNode: (node, remote) => d.access.acceptNode(node, remote),
       onConnection: (conn) => d.adopt(conn),
       log: (level, msg) => opts.logger.log(level, `peer: ${msg}`),
     });
@@ -384,7 +384,7 @@ export class Daemon implements ControlHandler {
       }
       default: {
         if (!v.exec) return { kind: "exit", code: 0 };
-        return await one([v.exec, e.method, rt.name, ...e.args], rt.name);
+        return await one([v.exec, e.method, rt.name, ...hookArguments(e.method, e.args)], rt.name);
       }
     }
   }
@@ -403,7 +403,7 @@ export class Daemon implements ControlHandler {
     const guard = e.method === "start" ? this.opts.guard : null;
     const result = await runHook({
       command: argv,
-      env: hookEnv({
+      env: hookEnvironment(this.cfg, {
         resource: rt.name,
         member,
         node: this.node,
@@ -483,7 +483,7 @@ export class Daemon implements ControlHandler {
 
   private guardEnv(rt: RuntimeResource, method: HookMethod): Record<string, string> {
     const m = rt.machine;
-    return hookEnv({
+    return hookEnvironment(this.cfg, {
       resource: rt.name,
       member: rt.name,
       node: this.node,
@@ -589,7 +589,7 @@ export class Daemon implements ControlHandler {
           hostname: addr.host,
           port: addr.port,
           self: this.node,
-          secret: this.secret,
+          auth: this.access.auth,
           timeoutMs: this.minTimeoutMs(),
           idleTimeoutMs: this.idleTimeoutMs(),
           log: (level, msg) =>
@@ -603,7 +603,7 @@ export class Daemon implements ControlHandler {
         await sleep(Math.min(this.minIntervalMs(), 200 * 2 ** Math.min(failures, 6)), stop);
         continue;
       }
-      if (!this.knownNodes.has(conn.node) || conn.node === this.node) {
+      if (this.access.dialled(conn.node) !== null) {
         this.opts.logger.warning(`${addr.host}:${addr.port} is ${conn.node}, not a node of ours`);
         await conn.close("not a configured node");
         await sleep(this.minIntervalMs(), stop);
@@ -628,16 +628,14 @@ export class Daemon implements ControlHandler {
     }
   }
 
-  private updateAccess(cfg: EffectiveConfig) {
-    this.allowedHosts.clear();
-    this.knownNodes.clear();
-    for (const res of cfg.resources) {
-      for (const n of res.nodes) this.knownNodes.add(n.node);
-      const v = res.self;
-      if (!v) continue;
-      for (const a of [...(Array.isArray(v.remote) ? v.remote : []), ...v.friends]) {
-        this.allowedHosts.add(a.host);
-        if (a.host === "localhost") this.allowedHosts.add("127.0.0.1");
+  /** After a reload: close connections whose node or key the configuration no longer lists. */
+  private async closeStalePeers() {
+    const stale = (c: PeerConnection) => this.access.stale(c);
+    await this.listener?.closeWhere(stale);
+    for (const conns of this.peerConns.values()) {
+      for (const c of conns) {
+        const why = stale(c);
+        if (why !== null) await c.close(why);
       }
     }
   }
@@ -752,9 +750,6 @@ export class Daemon implements ControlHandler {
         log.warning(`reload: ${k} changed from ${was} to ${now}; restart the daemon to apply it`);
       }
     }
-    if (JSON.stringify(this.cfg.key) !== JSON.stringify(cfg.key)) {
-      log.warning("reload: [key] changed; restart the daemon to apply it");
-    }
     const usable = usableResources(result);
     const added: string[] = [], removed: string[] = [], changed: string[] = [];
     const now = performance.now();
@@ -764,7 +759,8 @@ export class Daemon implements ControlHandler {
       this.feed(rt, { type: "command", now, command: { role: "init" } });
     }
     this.cfg = cfg;
-    this.updateAccess(cfg);
+    for (const w of await this.access.update(cfg)) log.warning(`reload: ${w}`);
+    await this.closeStalePeers();
     for (const res of usable) {
       const rt = this.resources.get(res.name);
       if (!rt) {

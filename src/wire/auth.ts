@@ -21,6 +21,17 @@
  *
  * All nodes share one secret, so a node's name is as trustworthy as the
  * nodes holding the secret: the secret authenticates membership, not identity.
+ * That is why the listener also binds names to addresses in this mode.
+ *
+ * Per-node keys (ed25519) prove identity: each hello also carries a fresh
+ * X25519 public key, each side signs
+ * `"hastmon/1 sign" | side | nonceC | nonceA | nodeC | nodeA | kxC | kxA`
+ * with its own Ed25519 key, and the other side verifies it against the public
+ * keys configured for the name claimed, so one node's key cannot speak as
+ * another. The session key is `HMAC(X25519 shared secret, "hastmon/1 session
+ * ed25519" | transcript)`: fresh per connection, unknown to anyone who did not
+ * hold an ephemeral private key, even to a thief of a node key later on.
+ * Frames are then sealed exactly as above.
  */
 import type { NodeId } from "../core/types.ts";
 import { MAC_BYTES, NONCE_BYTES, parseSealed, type SealedFrame } from "./codec.ts";
@@ -28,9 +39,35 @@ import type { FrameBody } from "./frame.ts";
 
 /** The imported shared secret. Build one with {@linkcode importSecret}. */
 export interface PeerSecret {
+  /** Shared-key mode. */
+  readonly mode: "hmac-sha256";
   /** HMAC-SHA-256 key of the shared secret; not extractable. */
   readonly key: CryptoKey;
 }
+
+/** One configured public key of a node. */
+export interface NodePublicKey {
+  /** As configured: `ed25519:BASE64`; names the key in logs. */
+  readonly id: string;
+  /** The Ed25519 verification key. */
+  readonly key: CryptoKey;
+}
+
+/**
+ * Per-node keys. Lookups are made at each handshake, so a reload that changes
+ * them (a key rotation) applies to the next connection.
+ */
+export interface NodeKeyAuth {
+  /** Per-node-key mode. */
+  readonly mode: "ed25519";
+  /** This node's Ed25519 signing key. */
+  signingKey(): CryptoKey;
+  /** The keys `node` may sign with (two during a rotation); none for a node without keys. */
+  publicKeys(node: NodeId): readonly NodePublicKey[];
+}
+
+/** How a node authenticates its peers: a shared key or per-node keys. */
+export type PeerAuth = PeerSecret | NodeKeyAuth;
 
 /** Which end of the TCP connection a node is. */
 export type HandshakeSide = "connector" | "acceptor";
@@ -48,6 +85,10 @@ export interface Transcript {
   connectorNonce: string;
   /** The accepting node's nonce, likewise. */
   acceptorNonce: string;
+  /** ed25519 only: the dialling node's ephemeral X25519 key, lowercase hex. */
+  connectorKx?: string;
+  /** ed25519 only: the accepting node's, likewise. */
+  acceptorKx?: string;
 }
 
 /** Why a sealed frame was refused. */
@@ -71,7 +112,67 @@ export async function importSecret(secret: Uint8Array | string): Promise<PeerSec
   const raw = typeof secret === "string" ? encoder.encode(secret) : new Uint8Array(secret);
   if (raw.length === 0) throw new TypeError("the shared secret is empty");
   const key = await crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
-  return { key };
+  return { mode: "hmac-sha256", key };
+}
+
+/** A fresh X25519 key pair for one handshake; the public half as lowercase hex. */
+export async function newKeyExchange(): Promise<{ publicHex: string; privateKey: CryptoKey }> {
+  const pair = await crypto.subtle.generateKey({ name: "X25519" }, true, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  const raw = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  return { publicHex: toHex(raw), privateKey: pair.privateKey };
+}
+
+/** `side`'s signature of the transcript with its node key, as lowercase hex. */
+export async function signTranscript(
+  key: CryptoKey,
+  side: HandshakeSide,
+  t: Transcript,
+): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.sign("Ed25519", key, signInput(side, t))));
+}
+
+/** The configured key that made `sigHex` (`side`'s signature of `t`), or null if none did. */
+export async function verifyTranscript(
+  keys: readonly NodePublicKey[],
+  side: HandshakeSide,
+  t: Transcript,
+  sigHex: string,
+): Promise<NodePublicKey | null> {
+  const input = signInput(side, t);
+  const sig = fromHex(sigHex) as Uint8Array<ArrayBuffer>;
+  for (const k of keys) {
+    try {
+      if (await crypto.subtle.verify("Ed25519", k.key, sig, input)) return k;
+    } catch {
+      // A key WebCrypto cannot use verifies nothing.
+    }
+  }
+  return null;
+}
+
+/** The session key of an ed25519 handshake: from the X25519 exchange, bound to the transcript. */
+export async function deriveExchangedSessionKey(
+  mine: CryptoKey,
+  theirsHex: string,
+  t: Transcript,
+): Promise<CryptoKey> {
+  const theirs = await crypto.subtle.importKey(
+    "raw",
+    fromHex(theirsHex) as Uint8Array<ArrayBuffer>,
+    { name: "X25519" },
+    false,
+    [],
+  );
+  // Throws for a low-order point (all-zero shared secret): the handshake then fails.
+  const shared = new Uint8Array(
+    await crypto.subtle.deriveBits({ name: "X25519", public: theirs }, mine, 256),
+  );
+  if (shared.every((b) => b === 0)) throw new Error("degenerate key exchange");
+  const base = await crypto.subtle.importKey("raw", shared, HMAC_SHA256, false, ["sign"]);
+  const raw = await hmac(base, fields("hastmon/1 session ed25519", ...transcriptFields(t)));
+  return crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
 }
 
 /** A fresh random nonce for a hello, as lowercase hex. */
@@ -220,7 +321,21 @@ async function hmac(
 }
 
 function transcriptFields(t: Transcript): (string | Uint8Array)[] {
-  return [fromHex(t.connectorNonce), fromHex(t.acceptorNonce), t.connectorNode, t.acceptorNode];
+  const out = [
+    fromHex(t.connectorNonce),
+    fromHex(t.acceptorNonce),
+    t.connectorNode,
+    t.acceptorNode,
+  ];
+  // Shared-key transcripts stay as they were, so such nodes still talk to older ones.
+  if (t.connectorKx !== undefined || t.acceptorKx !== undefined) {
+    out.push(fromHex(t.connectorKx ?? ""), fromHex(t.acceptorKx ?? ""));
+  }
+  return out;
+}
+
+function signInput(side: HandshakeSide, t: Transcript): Uint8Array<ArrayBuffer> {
+  return fields("hastmon/1 sign", side, ...transcriptFields(t));
 }
 
 function proofInput(side: HandshakeSide, t: Transcript): Uint8Array<ArrayBuffer> {

@@ -24,6 +24,10 @@ export const MAX_BATCH_MESSAGES = 4096;
 export const NONCE_BYTES = 32;
 /** Bytes of an HMAC-SHA-256 (sent as lowercase hex). */
 export const MAC_BYTES = 32;
+/** Bytes of an X25519 public key (sent as lowercase hex). */
+export const KX_BYTES = 32;
+/** Bytes of an Ed25519 signature (sent as lowercase hex). */
+export const SIG_BYTES = 64;
 
 /** A decode failure; the message names the field. */
 export class InvalidMessage extends Error {
@@ -34,8 +38,11 @@ export class InvalidMessage extends Error {
   }
 }
 
-/** How the two nodes authenticate each other. */
-export type AuthMode = "hmac-sha256" | "none";
+/**
+ * How the two nodes authenticate each other: each node's own Ed25519 key, one
+ * shared HMAC key, or nothing (addresses only).
+ */
+export type AuthMode = "ed25519" | "hmac-sha256" | "none";
 
 /** First frame from each side of a peer connection. */
 export interface Hello {
@@ -49,14 +56,18 @@ export interface Hello {
   nonce: string;
   /** Whether the sender requires the shared secret. */
   auth: AuthMode;
+  /** ed25519 only: the sender's ephemeral X25519 public key for this connection, lowercase hex. */
+  kx?: string;
 }
 
-/** Keyed handshake: the sender's proof that it knows the secret. */
+/** Keyed handshake: the sender's proof that it knows the secret (mac) or holds its node key (sig). */
 export interface Proof {
   /** Frame tag. */
   type: "proof";
-  /** HMAC-SHA-256, lowercase hex. */
-  mac: string;
+  /** hmac-sha256: HMAC-SHA-256 with the shared key, lowercase hex. */
+  mac?: string;
+  /** ed25519: the sender's signature of the transcript, lowercase hex. */
+  sig?: string;
 }
 
 /** Handshake refused; the reason is for the operator's log. */
@@ -106,6 +117,8 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const HEX = (bytes: number) => new RegExp(`^[0-9a-f]{${bytes * 2}}$`);
 const NONCE_HEX = HEX(NONCE_BYTES);
 const MAC_HEX = HEX(MAC_BYTES);
+const KX_HEX = HEX(KX_BYTES);
+const SIG_HEX = HEX(SIG_BYTES);
 
 /** Printable text of 1..max chars: names and reasons end up in logs and hook environments. */
 function text(max: number, allowEmpty = false): Parser<string> {
@@ -166,7 +179,7 @@ const STATE_SET: Record<ServiceState, true> = {
   stopped: true,
   stop_failed: true,
 };
-const AUTH_SET: Record<AuthMode, true> = { "hmac-sha256": true, none: true };
+const AUTH_SET: Record<AuthMode, true> = { ed25519: true, "hmac-sha256": true, none: true };
 
 const role = oneOf(ROLE_SET);
 const state = oneOf(STATE_SET);
@@ -299,14 +312,32 @@ export function parseBatch(
 const HANDSHAKE_PARSERS: {
   [K in HandshakeFrame["type"]]: Parser<Extract<HandshakeFrame, { type: K }>>;
 } = {
-  hello: record<Hello>({
-    type: () => "hello",
-    protocol: counter,
-    node: name,
-    nonce: hex(NONCE_HEX, NONCE_BYTES),
-    auth: oneOf(AUTH_SET),
-  }),
-  proof: record<Proof>({ type: () => "proof", mac: hex(MAC_HEX, MAC_BYTES) }),
+  hello: (v, path) => {
+    const hello = record<Hello>({
+      type: () => "hello",
+      protocol: counter,
+      node: name,
+      nonce: hex(NONCE_HEX, NONCE_BYTES),
+      auth: oneOf(AUTH_SET),
+      kx: optional(hex(KX_HEX, KX_BYTES)),
+    })(v, path);
+    // The key exchange belongs to ed25519 and to nothing else.
+    if ((hello.auth === "ed25519") !== (hello.kx !== undefined)) {
+      fail(`${path}.kx`, hello.auth === "ed25519" ? "a key with ed25519" : "nothing", hello.kx);
+    }
+    return hello;
+  },
+  proof: (v, path) => {
+    const proof = record<Proof>({
+      type: () => "proof",
+      mac: optional(hex(MAC_HEX, MAC_BYTES)),
+      sig: optional(hex(SIG_HEX, SIG_BYTES)),
+    })(v, path);
+    if ((proof.mac === undefined) === (proof.sig === undefined)) {
+      fail(path, "exactly one of mac and sig", v);
+    }
+    return proof;
+  },
   refuse: record<Refusal>({ type: () => "refuse", reason }),
 };
 

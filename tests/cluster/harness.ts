@@ -73,6 +73,12 @@ export interface ClusterOptions {
   extraToml?: string;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
+  /**
+   * Give node i its own loopback address 127.0.0.(i+1) to listen on and to
+   * connect from (the relay forwards from the sender's address), as on a
+   * real network; by default every node is 127.0.0.1.
+   */
+  distinctHosts?: boolean;
   /** Nodes started by {@link TestCluster.start}; default all. */
   startNodes?: readonly string[];
 }
@@ -168,6 +174,8 @@ export class TestCluster {
       ...(o.complaintCount !== undefined ? [`complaint_count = ${o.complaintCount}`] : []),
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
       `exec = "${this.dir}/svc.sh"`,
+      // Hooks get a minimal environment: the cluster's mark must be passed on explicitly.
+      `hook_env = { ${ENV_MARK} = ${JSON.stringify(this.dir)} }`,
       ...(o.extraToml ? [o.extraToml] : []),
     ];
     if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
@@ -177,7 +185,7 @@ export class TestCluster {
         `[on.${p.spec.name}]`,
         // Port 0: a port chosen here and passed on could be taken by anyone before the daemon
         // binds it. The relay learns the real one when the daemon has started.
-        `listen = "tcp://127.0.0.1:0"`,
+        `listen = "tcp://${this.host(p.spec.name)}:0"`,
         `control = "${p.controlPath}"`,
         `state_dir = "${this.dir}/state-${p.spec.name}"`,
         `priority = ${p.spec.priority}`,
@@ -188,7 +196,14 @@ export class TestCluster {
     for (const from of this.#procs.values()) {
       for (const to of this.#procs.values()) {
         if (from === to) continue;
-        const port = this.relay.route(from.spec.name, to.spec.name, () => to.listenPort);
+        const port = this.relay.route(
+          from.spec.name,
+          to.spec.name,
+          () => to.listenPort,
+          o.distinctHosts
+            ? { target: this.host(to.spec.name), source: this.host(from.spec.name) }
+            : {},
+        );
         relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
       }
     }
@@ -212,6 +227,13 @@ export class TestCluster {
     const p = this.#procs.get(node);
     if (!p) throw new Error(`no node ${node} in this cluster`);
     return p;
+  }
+
+  /** The loopback address `node` listens on and connects from. */
+  host(node: string): string {
+    const i = this.nodes.findIndex((n) => n.name === node);
+    if (i < 0) throw new Error(`no node ${node} in this cluster`);
+    return this.#opts.distinctHosts ? `127.0.0.${i + 1}` : "127.0.0.1";
   }
 
   /** The real (not relayed) peer port of `node`, for raw-socket tests. */
@@ -660,7 +682,7 @@ export function takeoverBoundMs(checkOutput: string, primary: string, secondary:
 async function listeningPort(logPath: string, offset: number): Promise<number> {
   const bytes = await Deno.readFile(logPath);
   const text = new TextDecoder().decode(bytes.subarray(offset));
-  const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+  const m = /listening on 127\.0\.0\.\d+:(\d+)/.exec(text);
   if (!m) throw new Error(`${logPath}: no "listening on" line after the daemon started`);
   return Number(m[1]);
 }
