@@ -717,16 +717,19 @@ export class PeerListener {
 
 /** Most distinct (address, reason) pairs a summary line names; the rest are counted. */
 const SUMMARY_ENTRIES = 5;
+/** Refusals logged at once per interval (each a new address and reason); the rest are summed up. */
+const IMMEDIATE_PER_INTERVAL = 5;
 
 /**
- * Refusals in the log: the first one of a quiet spell at once, then one line
- * per interval summing up the others, so that a flood of connections writes a
- * few lines, not one per connection.
+ * Refusals in the log: the first few distinct ones of an interval at once,
+ * then one line per interval summing up the others, so that a flood of
+ * connections writes a handful of lines, not one per connection.
  */
 class RefusalLog {
   #write: (message: string) => void;
   #intervalMs: number;
   #counts = new Map<string, number>();
+  #seen = new Set<string>();
   #total = 0;
   #cancel: (() => void) | null = null;
 
@@ -736,21 +739,22 @@ class RefusalLog {
   }
 
   add(host: string, reason: string): void {
-    const text = printable(reason);
+    const key = `${host}: refused: ${printable(reason)}`;
     if (this.#intervalMs <= 0) {
-      this.#write(`peer ${host}: refused: ${text}`);
+      this.#write(`peer ${key}`);
       return;
     }
-    if (this.#cancel === null) {
+    if (this.#cancel === null) this.#arm();
+    if (!this.#seen.has(key) && this.#seen.size < IMMEDIATE_PER_INTERVAL) {
+      this.#seen.add(key);
       this.#write(
-        `peer ${host}: refused: ${text} (further refusals are summed up every ${
-          this.#intervalMs / 1000
-        } s)`,
+        `peer ${key}` +
+          (this.#seen.size === 1
+            ? ` (more refusals are summed up every ${this.#intervalMs / 1000} s)`
+            : ""),
       );
-      this.#arm();
       return;
     }
-    const key = `${host}: ${text}`;
     this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
     this.#total++;
   }
@@ -758,16 +762,17 @@ class RefusalLog {
   #arm(): void {
     this.#cancel = after(this.#intervalMs, () => {
       this.#cancel = null;
+      this.#seen.clear();
       if (this.#total === 0) return;
       const top = [...this.#counts].sort((a, b) => b[1] - a[1]);
       const named = top.slice(0, SUMMARY_ENTRIES).map(([k, n]) => `${n} × ${k}`);
       const rest = top.length > SUMMARY_ENTRIES
-        ? `; ${top.length - SUMMARY_ENTRIES} more kinds`
+        ? `; and ${top.length - SUMMARY_ENTRIES} other kinds`
         : "";
       this.#write(
-        `peer listener: refused ${this.#total} more connection(s) in ${
-          this.#intervalMs / 1000
-        } s: ${named.join("; ")}${rest}`,
+        `peer listener: ${this.#total} more refusal(s) in ${this.#intervalMs / 1000} s: ${
+          named.join("; ")
+        }${rest}`,
       );
       this.#counts.clear();
       this.#total = 0;

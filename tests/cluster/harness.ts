@@ -20,6 +20,7 @@ import type { StatusResult } from "../../src/control/protocol.ts";
 import type { ResourceStatus } from "../../src/core/status.ts";
 import { DAEMON_DENO_FLAGS } from "../../src/daemon/v8_flags.ts";
 import { Relay } from "./relay.ts";
+import { formatPublicKey, generateNodeKey } from "../../src/wire/node_keys.ts";
 import {
   activeAtEnd,
   assertNeverTwoActive,
@@ -79,6 +80,8 @@ export interface ClusterOptions {
    * real network; by default every node is 127.0.0.1.
    */
   distinctHosts?: boolean;
+  /** Per-node Ed25519 key pairs (`hastmon keygen`'s format) instead of a shared key. */
+  nodeKeys?: boolean;
   /** Nodes started by {@link TestCluster.start}; default all. */
   startNodes?: readonly string[];
 }
@@ -124,6 +127,10 @@ export class TestCluster {
   readonly nodes: readonly NodeSpec[];
   #procs = new Map<string, NodeProc>();
   #opts: ClusterOptions;
+  /** Relay port per `from>to`, made once: the configuration may be written again. */
+  #relayPorts: Map<string, number> | null = null;
+  /** With node keys: each node's configured public keys and its private key file. */
+  #keys = new Map<string, { publicKeys: string[]; file: string; count: number }>();
   #stopped = false;
 
   private constructor(dir: string, opts: ClusterOptions) {
@@ -161,7 +168,70 @@ export class TestCluster {
       });
     }
     await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
-    await Deno.writeTextFile(this.configPath, this.#config());
+    if (this.#opts.nodeKeys) {
+      for (const spec of this.nodes) {
+        const file = `${this.dir}/${spec.name}.key.0`;
+        const { publicKey } = await writeNodeKey(file);
+        this.#keys.set(spec.name, { publicKeys: [publicKey], file, count: 1 });
+      }
+    }
+    await this.writeConfig();
+  }
+
+  /** Write the configuration file again (atomically), from the options and the current keys. */
+  async writeConfig(): Promise<void> {
+    const tmp = `${this.configPath}.tmp`;
+    await Deno.writeTextFile(tmp, this.#config());
+    await Deno.rename(tmp, this.configPath);
+  }
+
+  /** Key rotation, step 1: a new key pair for `node`, listed beside its old public key(s). */
+  async addNodeKey(node: string): Promise<string> {
+    const k = this.#keys.get(node);
+    if (!k) throw new Error(`${node} has no node keys`);
+    const file = `${this.dir}/${node}.key.${k.count++}`;
+    const { publicKey } = await writeNodeKey(file);
+    k.publicKeys.push(publicKey);
+    await this.writeConfig();
+    return file;
+  }
+
+  /** Key rotation, step 2: `node` signs with `file` from its next reload on. */
+  async useNodeKey(node: string, file: string): Promise<void> {
+    this.#keys.get(node)!.file = file;
+    await this.writeConfig();
+  }
+
+  /** Key rotation, step 3: only the public key of `node`'s current file stays listed. */
+  async retireOldNodeKeys(node: string): Promise<void> {
+    const k = this.#keys.get(node)!;
+    const bytes = await Deno.readFile(k.file);
+    k.publicKeys = [formatPublicKey(bytes.subarray(32))];
+    await this.writeConfig();
+  }
+
+  /** The private key file `node` is configured with. */
+  nodeKeyFile(node: string): string {
+    const k = this.#keys.get(node);
+    if (!k) throw new Error(`${node} has no node keys`);
+    return k.file;
+  }
+
+  /** SIGHUP `node`'s daemon and wait until it logged the reload's outcome. */
+  async reload(node: string): Promise<void> {
+    const before = (await this.log(node)).split("\n").length;
+    Deno.kill(this.#running(node), "SIGHUP");
+    await this.waitFor(
+      async () => {
+        const lines = (await this.log(node)).split("\n").slice(before - 1);
+        if (lines.some((l) => l.includes("reload refused"))) {
+          throw new Error(`${node} refused the reload:\n${lines.join("\n")}`);
+        }
+        return lines.some((l) => l.includes("configuration reloaded"));
+      },
+      5000,
+      `${node} to reload`,
+    );
   }
 
   #config(): string {
@@ -190,8 +260,34 @@ export class TestCluster {
         `state_dir = "${this.dir}/state-${p.spec.name}"`,
         `priority = ${p.spec.priority}`,
       );
+      const keys = this.#keys.get(p.spec.name);
+      if (keys) {
+        lines.push(
+          `public_key = [${keys.publicKeys.map((k) => JSON.stringify(k)).join(", ")}]`,
+          `private_key_file = ${JSON.stringify(keys.file)}`,
+        );
+      }
     }
     // Every node reaches every other through the relay's port for that direction.
+    const relayPorts = this.#relayPorts ?? this.#routeAll();
+    for (const r of this.resources) {
+      for (const n of this.nodes) {
+        const remote = this.nodes.filter((m) => m !== n).map((m) =>
+          `"127.0.0.1:${relayPorts.get(`${n.name}>${m.name}`)}"`
+        );
+        lines.push(
+          "",
+          `[resource.${r}.on.${n.name}]`,
+          `remote = [${remote.join(", ")}]`,
+          `role_on_start = "${n.role}"`,
+        );
+      }
+    }
+    return lines.join("\n") + "\n";
+  }
+
+  #routeAll(): Map<string, number> {
+    const o = this.#opts;
     const relayPorts = new Map<string, number>();
     for (const from of this.#procs.values()) {
       for (const to of this.#procs.values()) {
@@ -207,20 +303,8 @@ export class TestCluster {
         relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
       }
     }
-    for (const r of this.resources) {
-      for (const n of this.nodes) {
-        const remote = this.nodes.filter((m) => m !== n).map((m) =>
-          `"127.0.0.1:${relayPorts.get(`${n.name}>${m.name}`)}"`
-        );
-        lines.push(
-          "",
-          `[resource.${r}.on.${n.name}]`,
-          `remote = [${remote.join(", ")}]`,
-          `role_on_start = "${n.role}"`,
-        );
-      }
-    }
-    return lines.join("\n") + "\n";
+    this.#relayPorts = relayPorts;
+    return relayPorts;
   }
 
   #proc(node: string): NodeProc {
@@ -685,6 +769,13 @@ async function listeningPort(logPath: string, offset: number): Promise<number> {
   const m = /listening on 127\.0\.0\.\d+:(\d+)/.exec(text);
   if (!m) throw new Error(`${logPath}: no "listening on" line after the daemon started`);
   return Number(m[1]);
+}
+
+/** Write a new node key file (mode 0600, as `hastmon keygen` does); returns its public key. */
+async function writeNodeKey(file: string): Promise<{ publicKey: string }> {
+  const { file: bytes, publicKey } = await generateNodeKey();
+  await Deno.writeFile(file, bytes, { mode: 0o600, createNew: true });
+  return { publicKey };
 }
 
 /** Whether `pid` exists and is not a zombie. */
