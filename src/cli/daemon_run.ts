@@ -14,6 +14,8 @@ import { Guard } from "../daemon/guard.ts";
 import { DAEMON_DENO_FLAGS } from "../daemon/v8_flags.ts";
 import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
+import { prepareStateDir } from "../daemon/safe_open.ts";
+import { markInheritedFdsCloseOnExec } from "../daemon/fds.ts";
 import { ControlServer } from "../control/server.ts";
 
 /** The options of `hastmon daemon`. */
@@ -49,10 +51,24 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     return await daemonize(cfg.global.control.path, opts.pidfile ?? DEFAULT_PIDFILE, io);
   }
   const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
-  if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
-  const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
-    verbosity,
-  });
+  try {
+    await prepareStateDir(cfg.global.stateDir);
+  } catch (e) {
+    throw new CliError(`cannot use state_dir: ${(e as Error).message}`, EX.CANTCREAT);
+  }
+  // Before the guard or any hook is spawned: they must not inherit what we inherited.
+  const fds = markInheritedFdsCloseOnExec();
+  let sink;
+  try {
+    sink = logPath ? new FileSink(logPath) : stderrSink();
+  } catch (e) {
+    throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
+  }
+  const logger = new Logger(sink, { verbosity });
+  if (fds.error) logger.warning(`hooks may inherit this daemon's descriptors: ${fds.error}`);
+  else if (fds.marked.length > 0) {
+    logger.info(`inherited descriptors ${fds.marked.join(", ")} will not reach hooks`);
+  }
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);

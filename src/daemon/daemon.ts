@@ -43,6 +43,7 @@ import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from
 import { DEFAULT_GRACE_MS, runHook } from "./hooks.ts";
 import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
 import { PeerAccess } from "./peer_access.ts";
+import { prepareStateDir } from "./safe_open.ts";
 import { HookSerializer } from "./hook_serializer.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
@@ -114,7 +115,7 @@ export class Daemon implements ControlHandler {
   /** Load the configuration, restore state, listen, dial peers, and start every resource. */
   static async start(cfg: EffectiveConfig, opts: DaemonOptions): Promise<Daemon> {
     const d = new Daemon(cfg, opts);
-    await Deno.mkdir(cfg.global.stateDir, { recursive: true });
+    await prepareStateDir(cfg.global.stateDir);
     d.access = await PeerAccess.create(cfg);
     const restored = await d.store.loadAll();
     for (const w of restored.warnings) {
