@@ -112,8 +112,8 @@ function describe(value: unknown): string {
   return String(value);
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** Control, format (bidi overrides, zero-width), separator and lone surrogate characters. */
+const CONTROL_CHARS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 const HEX = (bytes: number) => new RegExp(`^[0-9a-f]{${bytes * 2}}$`);
 const NONCE_HEX = HEX(NONCE_BYTES);
 const MAC_HEX = HEX(MAC_BYTES);
@@ -126,7 +126,7 @@ function text(max: number, allowEmpty = false): Parser<string> {
     if (typeof v !== "string") fail(path, "a string", v);
     if (v.length > max) fail(path, `at most ${max} chars`, v);
     if (!allowEmpty && v.length === 0) fail(path, "a non-empty string", v);
-    if (CONTROL_CHARS.test(v)) fail(path, "no control characters", v);
+    if (CONTROL_CHARS.test(v)) fail(path, "printable text (no control or bidi characters)", v);
     return v;
   };
 }
