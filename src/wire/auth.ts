@@ -31,10 +31,18 @@
  * another. The session key is `HMAC(X25519 shared secret, "hastmon/1 session
  * ed25519" | transcript)`: fresh per connection, unknown to anyone who did not
  * hold an ephemeral private key, even to a thief of a node key later on.
- * Frames are then sealed exactly as above.
+ * Frames are then encrypted and authenticated with it (AES-256-GCM, with the
+ * same direction and exact-next-seq rules as above).
  */
 import type { NodeId } from "../core/types.ts";
-import { MAC_BYTES, NONCE_BYTES, parseSealed, type SealedFrame } from "./codec.ts";
+import {
+  type BoxedFrame,
+  MAC_BYTES,
+  NONCE_BYTES,
+  parseBoxed,
+  parseSealed,
+  type SealedFrame,
+} from "./codec.ts";
 import type { FrameBody } from "./frame.ts";
 
 /** The imported shared secret. Build one with {@linkcode importSecret}. */
@@ -152,7 +160,10 @@ export async function verifyTranscript(
   return null;
 }
 
-/** The session key of an ed25519 handshake: from the X25519 exchange, bound to the transcript. */
+/**
+ * The AES-256-GCM session key of an ed25519 handshake: from the X25519
+ * exchange, bound to the transcript.
+ */
 export async function deriveExchangedSessionKey(
   mine: CryptoKey,
   theirsHex: string,
@@ -172,7 +183,7 @@ export async function deriveExchangedSessionKey(
   if (shared.every((b) => b === 0)) throw new Error("degenerate key exchange");
   const base = await crypto.subtle.importKey("raw", shared, HMAC_SHA256, false, ["sign"]);
   const raw = await hmac(base, fields("hastmon/1 session ed25519", ...transcriptFields(t)));
-  return crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
+  return crypto.subtle.importKey("raw", raw, { name: "AES-GCM" }, false, ["encrypt", "decrypt"]);
 }
 
 /** A fresh random nonce for a hello, as lowercase hex. */
@@ -209,11 +220,23 @@ export async function deriveSessionKey(secret: PeerSecret, t: Transcript): Promi
   return crypto.subtle.importKey("raw", raw, HMAC_SHA256, false, ["sign"]);
 }
 
+/** Seals the frames of one direction; seal in send order, never concurrently. */
+export interface Sealer {
+  /** The envelope carrying `body`, with the next sequence number. */
+  seal(body: FrameBody): Promise<FrameBody>;
+}
+
+/** Opens the frames of one direction, in order. */
+export interface Opener {
+  /** The inner body of an envelope, or an AuthError. Call once per frame, in order. */
+  open(obj: unknown): Promise<FrameBody | AuthError>;
+}
+
 /**
  * Seals outgoing frames of one direction. Seq numbers are taken in call
  * order: seal and write frames from one queue, never concurrently.
  */
-export class FrameSealer {
+export class FrameSealer implements Sealer {
   #session: CryptoKey;
   #direction: Direction;
   #seq = 0;
@@ -225,7 +248,7 @@ export class FrameSealer {
   }
 
   /** The envelope carrying `body`: next seq, MAC over direction, seq and JSON text. */
-  async seal(body: FrameBody): Promise<SealedFrame> {
+  async seal(body: FrameBody): Promise<SealedFrame & FrameBody> {
     const seq = this.#seq++;
     const data = JSON.stringify(body);
     const mac = await hmac(this.#session, frameInput(this.#direction, seq, data));
@@ -234,7 +257,7 @@ export class FrameSealer {
 }
 
 /** Opens incoming frames of one direction: MAC first, then the exact next seq. */
-export class FrameOpener {
+export class FrameOpener implements Opener {
   #session: CryptoKey;
   #direction: Direction;
   #expected = 0;
@@ -274,6 +297,111 @@ export class FrameOpener {
     }
     return body as FrameBody;
   }
+}
+
+/**
+ * Seals outgoing frames of one direction with AES-256-GCM (node keys): the
+ * envelope is `{seq, box}`, `box` the base64 ciphertext and tag of the JSON
+ * text. The nonce is the direction and the seq, so it never repeats under
+ * one connection's key; direction and seq are also the additional data.
+ */
+export class AeadSealer implements Sealer {
+  #key: CryptoKey;
+  #direction: Direction;
+  #seq = 0;
+
+  /** Seal with the AES-GCM `key`, sending in `direction`. */
+  constructor(key: CryptoKey, direction: Direction) {
+    this.#key = key;
+    this.#direction = direction;
+  }
+
+  /** The envelope carrying `body`, encrypted. */
+  async seal(body: FrameBody): Promise<BoxedFrame & FrameBody> {
+    const seq = this.#seq++;
+    const box = new Uint8Array(
+      await crypto.subtle.encrypt(
+        aeadParams(this.#direction, seq),
+        this.#key,
+        encoder.encode(JSON.stringify(body)),
+      ),
+    );
+    return { seq, box: toBase64(box) };
+  }
+}
+
+/** Opens AES-GCM frames of one direction: authentic first, then the exact next seq. */
+export class AeadOpener implements Opener {
+  #key: CryptoKey;
+  #direction: Direction;
+  #expected = 0;
+
+  /** Open with the AES-GCM `key`, receiving frames sent in `direction`. */
+  constructor(key: CryptoKey, direction: Direction) {
+    this.#key = key;
+    this.#direction = direction;
+  }
+
+  /** The inner body of a boxed frame, or an AuthError. */
+  async open(obj: unknown): Promise<FrameBody | AuthError> {
+    const boxed = parseBoxed(obj);
+    if (boxed instanceof Error) return new AuthError("bad_envelope", boxed.message);
+    let plain: Uint8Array;
+    try {
+      plain = new Uint8Array(
+        await crypto.subtle.decrypt(
+          aeadParams(this.#direction, boxed.seq),
+          this.#key,
+          fromBase64(boxed.box),
+        ),
+      );
+    } catch {
+      return new AuthError("bad_mac", `frame ${boxed.seq}: does not decrypt (forged or damaged)`);
+    }
+    if (boxed.seq !== this.#expected) {
+      return new AuthError(
+        "bad_seq",
+        `frame seq ${boxed.seq}, expected ${this.#expected}: replayed or out of order`,
+      );
+    }
+    this.#expected++;
+    return parseInner(new TextDecoder().decode(plain), boxed.seq);
+  }
+}
+
+function aeadParams(direction: Direction, seq: number): AesGcmParams {
+  const iv = new Uint8Array(12);
+  iv[0] = direction === "connector-to-acceptor" ? 1 : 2;
+  new DataView(iv.buffer).setBigUint64(4, BigInt(seq), false);
+  const seqBytes = new Uint8Array(8);
+  new DataView(seqBytes.buffer).setBigUint64(0, BigInt(seq), false);
+  return { name: "AES-GCM", iv, additionalData: fields("hastmon/1 aead", direction, seqBytes) };
+}
+
+function parseInner(data: string, seq: number): FrameBody | AuthError {
+  let body: unknown;
+  try {
+    body = JSON.parse(data);
+  } catch {
+    return new AuthError("bad_body", `frame ${seq}: data is not JSON`);
+  }
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return new AuthError("bad_body", `frame ${seq}: data is not a JSON object`);
+  }
+  return body as FrameBody;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+/** Bytes of base64 text (validated by the codec before it gets here). */
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
 
 /** The direction in which `side` sends. */

@@ -91,6 +91,14 @@ export interface SealedFrame {
   data: string;
 }
 
+/** With node keys, every frame after the handshake: a sequence number and the AES-GCM box. */
+export interface BoxedFrame {
+  /** 0 for the first frame of a direction, then +1 per frame. */
+  seq: number;
+  /** Base64 of the ciphertext and its 16-byte tag. */
+  box: string;
+}
+
 // ---------------------------------------------------------------------------
 // Field parsers: each returns the checked value or throws InvalidMessage.
 
@@ -362,5 +370,20 @@ export function parseSealed(obj: unknown): SealedFrame | InvalidMessage {
       mac: hex(MAC_HEX, MAC_BYTES),
       data: (v, path) => typeof v === "string" ? v : fail(path, "a string", v),
     })(obj, "sealed")
+  );
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decode the envelope of an encrypted frame (decryption is auth.ts's). */
+export function parseBoxed(obj: unknown): BoxedFrame | InvalidMessage {
+  return attempt(() =>
+    record<BoxedFrame>({
+      seq: counter,
+      box: (v, path) =>
+        typeof v === "string" && v.length >= 24 && BASE64.test(v)
+          ? v
+          : fail(path, "base64 of at least 16 bytes", v),
+    })(obj, "boxed")
   );
 }

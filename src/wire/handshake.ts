@@ -24,6 +24,8 @@
  */
 import type { NodeId } from "../core/types.ts";
 import {
+  AeadOpener,
+  AeadSealer,
   checkProof,
   deriveExchangedSessionKey,
   deriveSessionKey,
@@ -32,10 +34,12 @@ import {
   type HandshakeSide,
   newKeyExchange,
   newNonce,
+  type Opener,
   type PeerAuth,
   type PeerSecret,
   proveSecret,
   receivingDirection,
+  type Sealer,
   sendingDirection,
   signTranscript,
   type Transcript,
@@ -68,10 +72,10 @@ export interface HandshakeOptions {
 export interface Handshaken {
   /** The peer's node name (proved, when keyed). */
   node: NodeId;
-  /** Seals outgoing frames; null without a secret. */
-  sealer: FrameSealer | null;
-  /** Opens incoming frames; null without a secret. */
-  opener: FrameOpener | null;
+  /** Seals outgoing frames (MAC with the shared key, AES-GCM with node keys); null without a key. */
+  sealer: Sealer | null;
+  /** Opens incoming frames; null without a key. */
+  opener: Opener | null;
   /** ed25519: the configured public key (`ed25519:BASE64`) the peer proved; else null. */
   peerKey: string | null;
 }
@@ -267,8 +271,8 @@ async function exchanged(
   }
   return {
     node: theirs.node,
-    sealer: new FrameSealer(key, sendingDirection(side)),
-    opener: new FrameOpener(key, receivingDirection(side)),
+    sealer: new AeadSealer(key, sendingDirection(side)),
+    opener: new AeadOpener(key, receivingDirection(side)),
     peerKey,
   };
 }

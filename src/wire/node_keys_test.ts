@@ -1,5 +1,11 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import type { NodeKeyAuth, NodePublicKey } from "./auth.ts";
+import {
+  AeadOpener,
+  AeadSealer,
+  type AuthError,
+  type NodeKeyAuth,
+  type NodePublicKey,
+} from "./auth.ts";
 import {
   formatPublicKey,
   generateNodeKey,
@@ -135,4 +141,29 @@ Deno.test("peer text: control, bidi and separator characters are escaped, and lo
   assertEquals(printable("a\nb\u202ec\u0007"), "a\\u{a}b\\u{202e}c\\u{7}");
   assertEquals(printable("x".repeat(300)).length, 201);
   assertEquals(printable("-rf /", 3), "-rf…");
+});
+
+Deno.test("node keys: frames are encrypted; a flipped, replayed, reflected or reordered frame is refused", async () => {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    crypto.getRandomValues(new Uint8Array(32)),
+    { name: "AES-GCM" },
+    false,
+    ["encrypt", "decrypt"],
+  );
+  const sealer = new AeadSealer(key, "connector-to-acceptor");
+  const opener = new AeadOpener(key, "connector-to-acceptor");
+  const secret = { type: "batch", messages: [], note: "secret-words" };
+  const first = await sealer.seal(secret);
+  assert(!JSON.stringify(first).includes("secret-words"), "plaintext on the wire");
+  assertEquals(await opener.open(first), secret);
+  const second = await sealer.seal(secret);
+  const box = first.box as string;
+  const flipped = { seq: 1, box: (box[0] === "A" ? "B" : "A") + box.slice(1) };
+  assertEquals((await opener.open(flipped) as AuthError).kind, "bad_mac");
+  assertEquals((await opener.open(first) as AuthError).kind, "bad_seq"); // replayed
+  const reflected = new AeadOpener(key, "acceptor-to-connector");
+  assertEquals((await reflected.open(first) as AuthError).kind, "bad_mac");
+  assertEquals(await opener.open(second), secret);
+  assertEquals((await opener.open({ seq: 2, box: "!!" }) as AuthError).kind, "bad_envelope");
 });

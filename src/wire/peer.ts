@@ -34,7 +34,7 @@
  * to send on the connection you dialled and to receive on all.
  */
 import type { LogLevel, Message, NodeId } from "../core/types.ts";
-import { AuthError, type FrameOpener, type FrameSealer, type PeerAuth } from "./auth.ts";
+import { AuthError, type Opener, type PeerAuth, type Sealer } from "./auth.ts";
 import { batchBody, MAX_BATCH_MESSAGES, parseBatch, parseMessage } from "./codec.ts";
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -129,15 +129,15 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
   readonly side: "connector" | "acceptor";
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
-  /** Whether frames are sealed with a session key. */
+  /** Whether frames are sealed with a session key (and, with node keys, encrypted). */
   readonly keyed: boolean;
   /** With node keys: the configured public key the peer proved (`ed25519:…`); else null. */
   readonly peerKey: string | null;
 
   #conn: Deno.Conn;
   #reader: FrameReader;
-  #sealer: FrameSealer | null;
-  #opener: FrameOpener | null;
+  #sealer: Sealer | null;
+  #opener: Opener | null;
   #options: PeerOptions;
   #maxFrameBytes: number;
   #queue: PeerBatch[] = [];
