@@ -11,6 +11,7 @@
  */
 import type { Claim, Message, NodeId, Role, ServiceState } from "../core/types.ts";
 import type { FrameBody } from "./frame.ts";
+import { printable } from "./text.ts";
 
 /** Version of the peer protocol, sent in the hello. */
 export const PROTOCOL_VERSION = 1;
@@ -115,7 +116,9 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
   if (typeof value === "string") {
-    return value.length > 40 ? `a string of ${value.length} chars` : JSON.stringify(value);
+    return value.length > 40
+      ? `a string of ${value.length} chars`
+      : printable(JSON.stringify(value));
   }
   return String(value);
 }
