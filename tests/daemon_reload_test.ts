@@ -72,12 +72,12 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
     await Deno.writeTextFile(file, "heartbeat_interval = [\n");
     await d.reload();
     assertStringIncludes(sink.lines.join("\n"), "reload refused");
-    assertEquals(d.resources.get("r0")!.machine.settings.heartbeatIntervalMs, 200);
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 200);
 
     // A changed interval and a new resource: applied.
     await Deno.writeTextFile(file, config(dir, { interval: 0.3, extra: true }));
     await d.reload();
-    assertEquals(d.resources.get("r0")!.machine.settings.heartbeatIntervalMs, 300);
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 300);
     assertStringIncludes(sink.lines.join("\n"), "added [r1], removed [], changed [r0]");
     await waitFor("r1 to run", () => exists(`${dir}/run-r1`));
 
@@ -85,7 +85,7 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
     await Deno.writeTextFile(file, config(dir, { interval: 0.3 }));
     await d.reload();
     await waitFor("r1 to stop", async () => !(await exists(`${dir}/run-r1`)));
-    await waitFor("r1 to be dropped", () => !d.resources.has("r1"));
+    await waitFor("r1 to be dropped", () => !d.runtime.names().includes("r1"));
     assert(await exists(`${dir}/run-r0`), "r0 must keep running");
 
     // Shutdown: the service is stopped and the daemon exits 0.

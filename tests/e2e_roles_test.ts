@@ -8,7 +8,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
-Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all: a takeover", async () => {
+Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
   await withCluster({}, async (c) => {
     // role_on_start: a primary, b secondary, w watchdog; the primary starts once leased.
     await c.waitForSteady("a");
@@ -50,19 +50,32 @@ Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role
     const sb = await c.resourceStatus("b");
     assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
 
-    // role secondary all on b: b stops, nobody is primary; the watchdog complains to both
-    // secondaries and one takes over with a new epoch (b may: its service is stopped). Both
-    // may claim at once: epoch, then priority decide, and the loser stops if it had started.
+    // role secondary all on b: a planned switchover. b stops and hands over to a (the
+    // only connected secondary) at once; it does not come back to b by complaints.
     await c.ctlOk("b", "role", "secondary", "all");
-    await c.waitFor(
-      async () => (await c.timeline()).filter((e) => e.kind === "begin").length >= 3,
-      8000,
-      "a takeover after b became secondary",
-    );
-    const next = await c.waitForSettled();
-    const sn = await c.resourceStatus(next);
+    const handed = await c.waitForActive("a");
+    const sn = await c.resourceStatus("a");
     assertEquals([sn?.role, sn?.epoch], ["primary", 3]);
-    assertStringIncludes(sn?.lastTransition?.reason ?? "", "takeover");
+    assertStringIncludes(sn?.lastTransition?.reason ?? "", "handover from b");
+    await c.assertStaysSettled("a", 2000);
+    assertEquals(activeIntervals(handed).map((i) => i.node), ["a", "b", "a"]);
+  });
+});
+
+Deno.test("e2e roles: a planned switchover at heartbeat 0.25 runs the service on the secondary within 1 s", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const t0 = Date.now();
+    await c.ctlOk("a", "role", "secondary", "r0");
+    const timeline = await c.waitForActive("b");
+    const begin = timeline.filter((e) => e.kind === "begin" && e.node === "b").at(-1)!;
+    const took = begin.t - t0;
+    assert(took < 1000, `the switchover took ${took} ms`);
+    // --to names a node that cannot take it: refused, nothing moves.
+    const refused = await c.ctl("b", "role", "secondary", "r0", "--to", "w");
+    assertEquals(refused.code, 75, refused.stderr);
+    assertStringIncludes(refused.stderr, "w is not a connected secondary");
+    await c.assertStaysSettled("b", 1500);
   });
 });
 

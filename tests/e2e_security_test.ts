@@ -39,7 +39,6 @@ async function forgedTakeover(c: TestCluster, forger: Forger) {
           resource: "r0",
           epoch,
           role: "secondary",
-          priority: 10,
           state: "stopped",
           seq,
           granted: true,

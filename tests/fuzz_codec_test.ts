@@ -66,7 +66,7 @@ Deno.test("fuzz: peer decoders return a value or an InvalidMessage, never anythi
     // A batch's messages are rebuilt: nothing of the input's prototype survives.
     const batch = parseBatch(v);
     if (!(batch instanceof InvalidMessage)) {
-      for (const m of batch) assert(Object.getPrototypeOf(m) === Object.prototype);
+      for (const m of batch.messages) assert(Object.getPrototypeOf(m) === Object.prototype);
     }
   });
 });

@@ -36,7 +36,10 @@ const EXAMPLES = `
 Examples:
   hastmon ctl status                     every resource of this node
   hastmon ctl status web --json          one resource as JSON (docs/STATUS_JSON.md)
-  hastmon ctl role secondary all         every resource becomes secondary here
+  hastmon ctl role secondary all         every resource becomes secondary here; a primary
+                                         hands over to its best connected secondary
+  hastmon ctl role secondary web --to b  switch web over to node b (refused, exit 75,
+                                         when b is not a connected secondary)
   hastmon ctl role primary web           primary here; starts once a peer grants a lease
   hastmon ctl role primary --force web   start without a lease (only when no other
                                          node can possibly run web)
@@ -48,7 +51,8 @@ The control socket is --socket, else \`control\` of this node in the configurati
 
 Exit status: 0 done, 64 usage, 65 unknown resource (the known ones are still
 shown), 66 configuration file unreadable, 69 no daemon (or it did not answer),
-70 daemon or protocol error, 77 permission denied, 78 invalid configuration.
+70 daemon or protocol error, 75 refused for now (e.g. the switchover target is
+not connected), 77 permission denied, 78 invalid configuration.
 `;
 
 /** The options of `ctl` that every subcommand sees. */
@@ -78,11 +82,19 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
           "resource, both will (the operator's risk)",
       ),
     )
+    .option(
+      "--to <node>",
+      "with secondary, on the primary: the secondary to hand over to (default: the best " +
+        "connected one)",
+    )
     .action(async (role, resources, opts, cmd) => {
       const target = resourceList(resources);
       if (target === undefined) throw new CliError("role needs `all` or resource names", EX.USAGE);
       if (opts.force && role !== "primary") {
         throw new CliError("--force only applies to `role primary`", EX.USAGE);
+      }
+      if (opts.to !== undefined && role !== "secondary") {
+        throw new CliError("--to only applies to `role secondary`", EX.USAGE);
       }
       if (opts.force) {
         io.err(
@@ -92,7 +104,14 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
       }
       const response = await ask(
         cmd.optsWithGlobals() as CtlOptions,
-        (c) => c.request({ type: "role", role, resources: target, force: opts.force === true }),
+        (c) =>
+          c.request({
+            type: "role",
+            role,
+            resources: target,
+            force: opts.force === true,
+            ...(opts.to !== undefined ? { to: opts.to } : {}),
+          }),
       );
       const result = answer<RoleResult>(response, isRoleResult);
       if (result) io.out(formatRoleText(result));
@@ -227,6 +246,9 @@ async function ask<T>(opts: CtlOptions, call: (client: ControlClient) => Promise
  * of the wrong shape.
  */
 function answer<T>(response: ControlResponse, valid: (v: unknown) => v is T): T | undefined {
+  if (!response.ok && response.error.code === "refused") {
+    throw new CliError(response.error.message, EX.TEMPFAIL);
+  }
   if (!response.ok && response.error.code !== "unknown_resource") {
     throw new CliError(
       `the daemon refused the request (${response.error.code}): ${response.error.message}`,

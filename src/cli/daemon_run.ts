@@ -95,7 +95,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     });
     control = await ControlServer.listen(
       cfg.global.control.path,
-      daemon,
+      daemon.control,
       (level, msg) => logger.log(level, `control: ${msg}`),
     );
   } catch (e) {
@@ -118,7 +118,8 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
   await control.close();
-  // After a clean shutdown nothing is armed; otherwise the guard finishes the job.
+  // After a clean shutdown nothing is armed (the guard exits at once); otherwise the
+  // guard finishes the job on its own.
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();

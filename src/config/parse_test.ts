@@ -48,9 +48,9 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     name: "web",
     self: "alpha",
     nodes: [
-      { name: "alpha", priority: 1 },
-      { name: "beta", priority: 2 },
-      { name: "wd", priority: 100 },
+      { name: "alpha", priority: 1, watchdog: false, leaseMs: 30_000, stopTimeoutMs: 5_000 },
+      { name: "beta", priority: 2, watchdog: false, leaseMs: 30_000, stopTimeoutMs: 5_000 },
+      { name: "wd", priority: 100, watchdog: true, leaseMs: 30_000, stopTimeoutMs: 5_000 },
     ],
     peers: ["beta", "wd"],
     priority: 1,
@@ -64,6 +64,9 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     clockSkew: 0.1,
     hookTimeoutMs: 60_000,
     methodTimeoutMs: { stop: 5_000 },
+    members: [
+      { name: "web", probeIntervalMs: 10_000, startTimeoutMs: 60_000, statusTimeoutMs: 60_000 },
+    ],
     hasPanic: false,
     hasFence: false,
   });

@@ -19,9 +19,19 @@ export const DEFAULT_HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 /** Methods whose extra arguments come from a peer's message. */
 const PEER_ARGUMENT_METHODS: readonly HookMethod[] = ["complain"];
 
-/** The whole environment of a hook run for `ctx` under `cfg`. */
-export function hookEnvironment(cfg: EffectiveConfig, ctx: HookContext): Record<string, string> {
-  const extra = (cfg.global.settings.hook_env?.value ?? {}) as Record<string, string>;
+/** What `hook_env` in `cfg` adds to every hook's environment. */
+export function configuredHookEnv(cfg: EffectiveConfig): Readonly<Record<string, string>> {
+  return (cfg.global.settings.hook_env?.value ?? {}) as Record<string, string>;
+}
+
+/**
+ * The whole environment of a hook run for `ctx`: PATH, then `extra` (the
+ * configured `hook_env`, see {@link configuredHookEnv}), then the HASTMON_* variables.
+ */
+export function hookEnvironment(
+  extra: Readonly<Record<string, string>>,
+  ctx: HookContext,
+): Record<string, string> {
   return { PATH: DEFAULT_HOOK_PATH, ...extra, ...hookEnv(ctx) };
 }
 

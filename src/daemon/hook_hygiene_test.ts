@@ -1,6 +1,11 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { parseConfig } from "../config/parse.ts";
-import { DEFAULT_HOOK_PATH, hookArguments, hookEnvironment } from "./hook_hygiene.ts";
+import {
+  configuredHookEnv,
+  DEFAULT_HOOK_PATH,
+  hookArguments,
+  hookEnvironment,
+} from "./hook_hygiene.ts";
 import { runHook } from "./hooks.ts";
 
 const CONFIG = `exec = "/bin/true"
@@ -26,14 +31,14 @@ Deno.test("hooks: a complaint's peer-supplied arguments come after --, printable
 
 Deno.test("hooks: the environment is PATH, hook_env and HASTMON_*, nothing of the daemon's own", async () => {
   const cfg = parseConfig(CONFIG, "/etc/hastmon.toml", { node: "x" }).config!;
-  const env = hookEnvironment(cfg, ctx);
+  const env = hookEnvironment(configuredHookEnv(cfg), ctx);
   assertEquals(env.PATH, "/opt/svc/bin:/usr/bin:/bin");
   assertEquals(env.LANG, "C.UTF-8");
   assertEquals(env.HASTMON_EPOCH, "3");
   const bare = parseConfig(`exec = "/bin/true"\n[resource.r.on.x]\nremote = "none"\n`, "/f", {
     node: "x",
   }).config!;
-  assertEquals(hookEnvironment(bare, ctx).PATH, DEFAULT_HOOK_PATH);
+  assertEquals(hookEnvironment(configuredHookEnv(bare), ctx).PATH, DEFAULT_HOOK_PATH);
   // A real hook sees exactly that: not the variables of the process that runs it.
   Deno.env.set("HASTMON_TEST_DAEMON_SECRET", "leak");
   try {

@@ -1,7 +1,8 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { Pidfile } from "./pidfile.ts";
 import { FileSink } from "./log.ts";
-import { type ResourceState, StateStore } from "./state_store.ts";
+import { StateStore } from "./state_store.ts";
+import { encodeState, parseState } from "../runtime/state_file.ts";
 import { prepareStateDir } from "./safe_open.ts";
 import { withTempDir } from "./test_helpers.ts";
 
@@ -62,13 +63,13 @@ Deno.test("files: a symlink at the log path is refused and its target untouched"
 
 Deno.test("files: a symlink at a state file's temporary path is refused, target untouched, then removed", async () => {
   await withDir(async (dir) => {
-    const state: ResourceState = {
+    const state = encodeState("web", {
       role: "primary",
       epoch: 1,
       maxEpoch: 1,
       grantHolder: null,
-      counters: {},
-    };
+      grantHoldMs: null,
+    });
     const store = new StateStore(`${dir}/state`);
     await prepareStateDir(store.dir);
     // The temporary name is `.NAME.state.json.PID.SEQ.tmp`: predictable, so plant the next one.
@@ -78,7 +79,7 @@ Deno.test("files: a symlink at a state file's temporary path is refused, target 
     assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
     assertEquals(await Deno.lstat(link).then(() => "still there", () => "gone"), "gone");
     await store.save("web", state);
-    assertEquals((await store.load("web")).state?.epoch, 1);
+    assertEquals(parseState((await store.load("web")).text!, "web").epoch, 1);
   });
 });
 

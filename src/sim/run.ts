@@ -74,6 +74,10 @@ export function formatBatch(b: BatchResult): string {
   for (const f of b.failures) {
     lines.push("");
     lines.push(`seed ${f.seed}: ${f.violations.map((v) => `${v.kind}: ${v.message}`).join("; ")}`);
+    const broken = [...new Set(f.violations.flatMap((v) => v.assumption ? [v.assumption] : []))];
+    for (const a of broken) {
+      lines.push(`  an assumption of the promise was broken first: ${a}`);
+    }
     lines.push(
       `  faults: ${
         f.faults.map((x) =>

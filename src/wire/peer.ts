@@ -357,12 +357,22 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
       }
       body = opened;
     }
-    const messages = parseBatch(body);
-    if (messages instanceof Error) {
-      return { reason: `bad message: ${messages.message}`, level: "warning" };
+    const batch = parseBatch(body);
+    if (batch instanceof Error) {
+      return { reason: `bad frame: ${batch.message}`, level: "warning" };
     }
-    if (messages.length > 0 && !this.closed) {
-      this.#queue.push({ from: this.node, messages });
+    if (batch.invalid.length > 0) {
+      // Dropped alone: the other messages of the frame (other resources) still count.
+      safeLog(
+        this.#options.log,
+        "warning",
+        `peer ${this.node}: dropped ${batch.invalid.length} invalid message(s): ${
+          batch.invalid[0]
+        }`,
+      );
+    }
+    if (batch.messages.length > 0 && !this.closed) {
+      this.#queue.push({ from: this.node, messages: batch.messages });
       this.#wakeConsumer?.();
     }
     return null;

@@ -5,6 +5,7 @@
  * plain noise.
  */
 import { encodeFrame, FRAME_MAGIC, FRAME_VERSION } from "../../src/wire/frame.ts";
+import { PROTOCOL_VERSION } from "../../src/wire/codec.ts";
 
 /** The seed of a run: FUZZ_SEED if set (to replay a failure), else a fixed one. */
 export function fuzzSeed(): number {
@@ -152,16 +153,22 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /** Valid peer handshake frames and batches to mutate. */
 export const PEER_SEEDS: readonly Record<string, unknown>[] = [
-  { type: "hello", protocol: 1, node: "w", nonce: "ab".repeat(32), auth: "hmac-sha256" },
   {
     type: "hello",
-    protocol: 1,
+    protocol: PROTOCOL_VERSION,
+    node: "w",
+    nonce: "ab".repeat(32),
+    auth: "hmac-sha256",
+  },
+  {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
     node: "w",
     nonce: "ab".repeat(32),
     auth: "ed25519",
     kx: "cd".repeat(32),
   },
-  { type: "hello", protocol: 1, node: "w", nonce: "ab".repeat(32), auth: "none" },
+  { type: "hello", protocol: PROTOCOL_VERSION, node: "w", nonce: "ab".repeat(32), auth: "none" },
   { type: "proof", mac: "ef".repeat(32) },
   { type: "proof", sig: "ef".repeat(64) },
   { type: "refuse", reason: "because" },
@@ -183,22 +190,24 @@ export const PEER_SEEDS: readonly Record<string, unknown>[] = [
         resource: "r0",
         epoch: 1,
         role: "secondary",
-        priority: 1,
         state: "stopped",
         seq: 3,
         granted: true,
+        leaseMs: 750,
+        stopTimeoutMs: 750,
+        holder: { node: "a", epoch: 1 },
       },
       {
         type: "heartbeat",
         resource: "r0",
         epoch: 1,
         role: "primary",
-        priority: 1,
         state: "running",
         seq: 3,
         leaseMs: 750,
         stopTimeoutMs: 750,
       },
+      { type: "fenced", resource: "r0", epoch: 2, node: "a", nodeEpoch: 1 },
     ],
   },
 ];
