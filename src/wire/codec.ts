@@ -14,8 +14,12 @@ import { MAX_EPOCH } from "../core/types.ts";
 import type { FrameBody } from "./frame.ts";
 import { printable } from "./text.ts";
 
-/** Version of the peer protocol, sent in the hello. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Version of the peer protocol, sent in the hello. 3: the `ed25519` mode (an
+ * X25519 key in the hello, signed transcripts, encrypted frames); a node of
+ * version 2 is refused with a "protocol mismatch" that names both versions.
+ */
+export const PROTOCOL_VERSION = 3;
 /** Longest node or resource name accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 255;
 /** Longest free-text reason accepted. */

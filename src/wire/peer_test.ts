@@ -309,6 +309,23 @@ Deno.test("peer: an unkeyed node refuses a keyed one", async () => {
   });
 });
 
+Deno.test("peer: a node of protocol 2 (before node keys) is refused, both versions named", async () => {
+  await withServer({}, async (server) => {
+    const raw = await rawConnect(server);
+    try {
+      const hello = { type: "hello", protocol: 2, node: "nodeA", nonce: newNonce(), auth: "none" };
+      await writeFrame(raw.conn, hello, 1000);
+      const answer = await raw.reader.read(1000) as { type: string; reason: string };
+      assertEquals(answer.type, "refuse");
+      assertStringIncludes(answer.reason, `protocol mismatch: nodeA speaks 2, nodeB speaks 3`);
+      await assertClosedByServer(raw.reader);
+    } finally {
+      await raw.close();
+    }
+    await assertListenerHealthy(server);
+  });
+});
+
 Deno.test("peer: hostile raw input closes only that connection", async () => {
   const server = new Server({ timeoutMs: 200 });
   const { client, accepted } = await pair(server);
