@@ -7,6 +7,7 @@ import {
   hookEnvironment,
 } from "./hook_hygiene.ts";
 import { runHook } from "./hooks.ts";
+import { hookArgv } from "./io.ts";
 
 const CONFIG = `exec = "/bin/true"
 hook_env = { LANG = "C.UTF-8", PATH = "/opt/svc/bin:/usr/bin:/bin" }
@@ -27,6 +28,37 @@ Deno.test("hooks: a complaint's peer-supplied arguments come after --, printable
   assertEquals(hookArguments("role", ["secondary", "primary"]), ["secondary", "primary"]);
   assertEquals(hookArguments("complain", ["w", "-rf\u202e\n"]), ["--", "w", "-rf\\u{202e}\\u{a}"]);
   assertEquals(hookArguments("complain", ["x".repeat(500)])[1].length, 201);
+});
+
+Deno.test("hooks: the daemon's complain hook gets a peer's name and reason after --", () => {
+  const cfg = parseConfig(CONFIG, "/etc/hastmon.toml", { node: "x" }).config!;
+  const view = cfg.resources[0].self!;
+  const hook = (method: "complain" | "role", args: string[]) =>
+    hookArgv(view, {
+      type: "hook",
+      id: 1,
+      method,
+      member: null,
+      args,
+      role: "secondary",
+      epoch: 3,
+      timeoutMs: 1000,
+    });
+  assertEquals(hook("complain", ["w", "--help\u202e"]), [
+    "/bin/true",
+    "complain",
+    "r",
+    "--",
+    "w",
+    "--help\\u{202e}",
+  ]);
+  assertEquals(hook("role", ["init", "secondary"]), [
+    "/bin/true",
+    "role",
+    "r",
+    "init",
+    "secondary",
+  ]);
 });
 
 Deno.test("hooks: the environment is PATH, hook_env and HASTMON_*, nothing of the daemon's own", async () => {
