@@ -109,18 +109,52 @@ export async function probeHello(options: {
   }
 }
 
+/** What a flood does: hold `count` connections from `source` to each target. */
+export interface FloodOptions {
+  source: string;
+  targets: { host: string; port: number }[];
+  count: number;
+  /** Wait after a connection was closed before opening it again. */
+  reopenMs: number;
+}
+
 /**
  * Hold `count` idle connections from `source` to each target until `signal`
  * aborts: each one that the target closes is opened again after `reopenMs`.
  * Resolves with the number of connects made, once every socket is closed.
+ *
+ * The flood runs in a process of its own (flood_process.ts), as a stranger
+ * would: its thousands of connects a second then never starve the test's own
+ * event loop, which carries the relay, the cluster's network.
  */
-export async function flood(options: {
-  source: string;
-  targets: { host: string; port: number }[];
-  count: number;
-  reopenMs: number;
-  signal: AbortSignal;
-}): Promise<number> {
+export async function flood(options: FloodOptions & { signal: AbortSignal }): Promise<number> {
+  const { signal, ...spec } = options;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./flood_process.ts", import.meta.url).pathname,
+      JSON.stringify(spec),
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+  }).spawn();
+  const stop = () => child.stdin.close().catch(() => {});
+  if (signal.aborted) stop();
+  else signal.addEventListener("abort", stop, { once: true });
+  const [out, status] = await Promise.all([new Response(child.stdout).text(), child.status]);
+  signal.removeEventListener("abort", stop);
+  const connects = Number(out.trim());
+  if (!status.success || !Number.isSafeInteger(connects)) {
+    throw new Error(`flood process failed (${status.code}): ${out}`);
+  }
+  return connects;
+}
+
+/** {@link flood} in this process; flood_process.ts runs it. */
+export async function floodHere(options: FloodOptions & { signal: AbortSignal }): Promise<number> {
   let connects = 0;
   const sockets = new Set<net.Socket>();
   const one = async (target: { host: string; port: number }) => {
