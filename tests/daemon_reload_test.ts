@@ -19,7 +19,10 @@ esac
 exit 0
 `;
 
-function config(dir: string, opts: { interval: number; extra?: boolean }): string {
+function config(
+  dir: string,
+  opts: { interval: number; extra?: boolean; metrics?: string },
+): string {
   const res = (name: string) => `
 [resource.${name}.on.solo]
 remote = "none"
@@ -34,6 +37,7 @@ hook_env = { DIR = "${dir}" }
 listen = "tcp://127.0.0.1:0"
 control = "${dir}/ctl.sock"
 state_dir = "${dir}/state"
+${opts.metrics ? `metrics_listen = "${opts.metrics}"` : ""}
 ${res("r0")}${opts.extra ? res("r1") : ""}`;
 }
 
@@ -80,6 +84,14 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
     assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 300);
     assertStringIncludes(sink.lines.join("\n"), "added [r1], removed [], changed [r0]");
     await waitFor("r1 to run", () => exists(`${dir}/run-r1`));
+
+    // metrics_listen is bound at start: a change is named, not silently ignored.
+    await Deno.writeTextFile(
+      file,
+      config(dir, { interval: 0.3, extra: true, metrics: "127.0.0.1:9" }),
+    );
+    await d.reload();
+    assertStringIncludes(sink.lines.join("\n"), "reload: metricsListen changed from null");
 
     // r1 removed: stopped, then dropped.
     await Deno.writeTextFile(file, config(dir, { interval: 0.3 }));

@@ -39,6 +39,11 @@ Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role
     const w = JSON.parse(await c.ctlOk("w", "status", "--json"));
     assertEquals(w.resources[0].role, "watchdog");
     assert(w.resources[0].peers.every((p: { connected: boolean }) => p.connected));
+    // The primary's `connect` hook ran for its secondary (and not for the watchdog).
+    const links = (await c.timeline()).filter((e) =>
+      e.kind === "connect" || e.kind === "disconnect"
+    );
+    assertEquals(links.map((e) => [e.node, e.kind, e.detail[0]]), [["a", "connect", "b"]]);
 
     // ctl role primary on b: a higher epoch, so a yields, stops, and only then b starts.
     assertStringIncludes(await c.ctlOk("b", "role", "primary", "r0"), "r0");
@@ -115,5 +120,20 @@ Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one
     await c.assertStaysSettled(winner, 1500);
     const loser = winner === "a" ? "b" : "a";
     assertEquals((await c.resourceStatus(loser))?.role, "secondary");
+  });
+});
+
+Deno.test("e2e roles: the primary's connect and disconnect hooks follow its secondary", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const links = async () =>
+      (await c.timeline()).filter((e) => e.kind === "connect" || e.kind === "disconnect")
+        .map((e) => `${e.node} ${e.kind} ${e.detail[0]}`);
+    await c.waitFor(async () => (await links()).length === 1, 3000, "a's connect hook");
+    await c.kill9("b");
+    await c.waitFor(async () => (await links()).length === 2, 3000, "a's disconnect hook");
+    await c.startNode("b");
+    await c.waitFor(async () => (await links()).length === 3, 5000, "a's connect hook again");
+    assertEquals(await links(), ["a connect b", "a disconnect b", "a connect b"]);
   });
 });

@@ -1,8 +1,8 @@
-/** `hastmon ctl role|status|events`: the local daemon, through its control socket. */
+/** `hastmon ctl role|status|check|events`: the local daemon, through its control socket. */
 import { Argument, type Command, Option } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
 import { CONFIG_HELP, NODE_HELP, positiveInt } from "./options.ts";
-import type { CliIO, Register } from "./main.ts";
+import { type CliIO, type Register, setExitCode } from "./main.ts";
 import {
   ConfigFileError,
   configPath,
@@ -12,6 +12,7 @@ import {
 } from "../config/mod.ts";
 import { ROLES } from "../core/types.ts";
 import { ControlClient, ControlClientError } from "../control/client.ts";
+import { CHECK, checkLine, type CheckResult, evaluateCheck } from "../control/check.ts";
 import {
   eventJson,
   formatEvent,
@@ -43,6 +44,7 @@ Examples:
   hastmon ctl role primary web           primary here; starts once a peer grants a lease
   hastmon ctl role primary --force web   start without a lease (only when no other
                                          node can possibly run web)
+  hastmon ctl check                      one line and 0/1/2/3 for Nagios and friends
   hastmon ctl events --follow            print events as they happen
   hastmon ctl -s /run/h.sock status      the daemon listening on another socket
 
@@ -61,6 +63,22 @@ interface CtlOptions {
   node?: string;
   socket?: string;
 }
+
+const CHECK_HELP = `
+Judged from this node's status view:
+  CRITICAL  no primary runs anywhere this node knows of; a stop failed here;
+            no daemon answers on the control socket (or it does not answer in time)
+  WARNING   no watchdog reachable (no automatic failover); a primary with no
+            secondary connected; a forced primary; this node in init
+  UNKNOWN   an unknown resource; an unreadable configuration; permission denied
+  OK        otherwise
+The worst resource comes first in the line.
+
+Examples:
+  hastmon ctl check                      every resource of this node
+  hastmon ctl check web                  one resource
+  # Nagios / Icinga (NRPE): command[hastmon]=/usr/local/sbin/hastmon ctl check
+`;
 
 /** Register `hastmon ctl …`. */
 export const registerCtl: Register = (program: Command, io: CliIO) => {
@@ -141,6 +159,43 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
         );
       }
       unknownResources(response);
+    });
+
+  ctl.command("check")
+    .description(
+      "one line for Nagios-style monitoring; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    )
+    .argument("[resources...]", "resource names (default: all)")
+    .addHelpText("after", CHECK_HELP)
+    .action(async (resources, _opts, cmd) => {
+      let verdict: CheckResult;
+      try {
+        const names = resourceList(resources);
+        const response = await ask(
+          cmd.optsWithGlobals() as CtlOptions,
+          (c) =>
+            c.request(
+              names === "all" || names === undefined ? { type: "status" } : {
+                type: "status",
+                resources: names,
+              },
+            ),
+        );
+        const result = answer<StatusResult>(response, isStatusResult);
+        const unknown = response.ok ? [] : response.error.unknown ?? [];
+        verdict = result
+          ? evaluateCheck(result, unknown)
+          : checkLine(CHECK.UNKNOWN, `unknown resource: ${unknown.join(", ")}`);
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        // No daemon answering is the daemon's failure; anything else keeps us from judging.
+        verdict = checkLine(
+          e.code === EX.UNAVAILABLE ? CHECK.CRITICAL : CHECK.UNKNOWN,
+          e.message.split("\n")[0],
+        );
+      }
+      io.out(verdict.line + "\n");
+      setExitCode(verdict.code);
     });
 
   ctl.command("events")

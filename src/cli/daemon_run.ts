@@ -11,12 +11,15 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { DAEMON_DENO_FLAGS } from "../daemon/v8_flags.ts";
-import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
+import { selfCommand } from "../daemon/self.ts";
+import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
 import { markInheritedFdsCloseOnExec } from "../daemon/fds.ts";
 import { ControlServer } from "../control/server.ts";
+import { HookHistograms } from "../metrics/histogram.ts";
+import { renderMetrics } from "../metrics/render.ts";
+import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
 
 /** The options of `hastmon daemon`. */
 export interface DaemonOptions {
@@ -26,9 +29,11 @@ export interface DaemonOptions {
   pidfile?: string;
   node?: string;
   log?: string;
+  logFormat?: LogFormat;
 }
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** Identical log records within this window are summarised (src/daemon/log.ts). */
+const REPEAT_WINDOW_MS = 60_000;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
@@ -64,7 +69,14 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   } catch (e) {
     throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
   }
-  const logger = new Logger(sink, { verbosity });
+  const format = opts.logFormat ?? "text";
+  const logger = new Logger(sink, {
+    verbosity,
+    format,
+    node: cfg.node,
+    repeatWindowMs: REPEAT_WINDOW_MS,
+    summaryTimer: true,
+  });
   if (fds.error) logger.warning(`hooks may inherit this daemon's descriptors: ${fds.error}`);
   else if (fds.marked.length > 0) {
     logger.info(`inherited descriptors ${fds.marked.join(", ")} will not reach hooks`);
@@ -77,6 +89,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
   const guard = Guard.spawn({
+    command: [...selfCommand(), "guard", "--log-format", format, "--node", cfg.node],
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",
@@ -84,7 +97,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   let exit!: (code: number) => void;
   const exited = new Promise<number>((r) => exit = r);
   let daemon: Daemon;
-  let control: ControlServer;
+  let control: ControlServer | undefined;
+  let metrics: MetricsServer | null = null;
+  const hookDurations = new HookHistograms();
   try {
     daemon = await Daemon.start(cfg, {
       configPath: path,
@@ -92,13 +107,24 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
       logger,
       guard,
       onExit: (code) => exit(code),
+      onHookRun: (resource, method, ms) => hookDurations.observe(resource, method, ms),
     });
     control = await ControlServer.listen(
       cfg.global.control.path,
       daemon.control,
       (level, msg) => logger.log(level, `control: ${msg}`),
     );
+    const at = cfg.global.metricsListen;
+    if (at) {
+      const d = daemon;
+      metrics = listenMetrics(
+        at,
+        () => renderMetrics(d.control.status().result, hookDurations.snapshot()),
+      );
+      logger.info(`metrics served at http://${at.host}:${metrics.port}/metrics`);
+    }
   } catch (e) {
+    await control?.close();
     await guard.close().catch(() => {});
     await pidfile.release();
     throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
@@ -117,19 +143,30 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
-  await control.close();
+  await control!.close();
+  await metrics?.close();
   // After a clean shutdown nothing is armed (the guard exits at once); otherwise the
   // guard finishes the job on its own.
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();
+  logger.close();
   Deno.exit(code);
 }
 
-/** The Deno arguments of the background daemon, started for the command line `args`. */
+/** Serve the metrics on `at`; a refusal to bind names the setting. */
+function listenMetrics(at: { host: string; port: number; text: string }, render: () => string) {
+  try {
+    return serveMetrics({ host: at.host, port: at.port, render });
+  } catch (e) {
+    throw new Error(`metrics_listen ${at.text}: ${(e as Error).message}`);
+  }
+}
+
+/** The argv of the background daemon, started for the command line `args`. */
 export function backgroundArgs(args: readonly string[]): string[] {
   const command = args.includes("daemon") ? [...args] : ["daemon", ...args];
-  return ["run", "-A", ...DAEMON_DENO_FLAGS, MAIN, ...command];
+  return [...selfCommand(), ...command];
 }
 
 /**
@@ -138,8 +175,9 @@ export function backgroundArgs(args: readonly string[]): string[] {
  * reported here, with the right exit status.
  */
 async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: backgroundArgs(Deno.args),
+  const [program, ...args] = backgroundArgs(Deno.args);
+  const child = new Deno.Command(program, {
+    args,
     env: { HASTMON_DAEMONIZED: "1" },
     detached: true,
     stdin: "null",

@@ -389,7 +389,7 @@ remote = "none"
   ]);
 });
 
-Deno.test("[key]: secret or a readable secret_file, never both, only hmac-sha256", () => {
+Deno.test("[key]: secret or a readable secret_file, never both, hmac-sha256 (SHA256 in the original's words)", () => {
   const files: Record<string, string> = { "/etc/hastmon/key": "0123456789abcdef0123\n" };
   const readKeyFile = (p: string) =>
     files[p] === undefined
@@ -409,8 +409,16 @@ Deno.test("[key]: secret or a readable secret_file, never both, only hmac-sha256
   assertEquals(bad(`secret_file = "/nonexistent"`), [
     '16:15: cannot read secret_file "/nonexistent": no such file',
   ]);
-  assertEquals(bad(`algorithm = "SHA256"\nsecret = "0123456789abcdef"`), [
-    '16:13: unsupported key algorithm a string ("SHA256"): only hmac-sha256 is supported',
+  // The original's spelling is taken for what it means here.
+  for (const spelling of ["SHA256", "sha256", "HMAC-SHA256"]) {
+    const k = config(CLUSTER + `[key]\nalgorithm = "${spelling}"\nsecret = "0123456789abcdef"\n`);
+    assertEquals(k.key?.algorithm, "hmac-sha256", spelling);
+  }
+  assertEquals(bad(`algorithm = "MD5"\nsecret = "0123456789abcdef"`), [
+    '16:13: unknown key algorithm "MD5": write "hmac-sha256" (the original\'s "SHA256" means the same)',
+  ]);
+  assertEquals(bad(`algorithm = 256\nsecret = "0123456789abcdef"`), [
+    '16:13: `algorithm` must be a string such as "hmac-sha256", not 256',
   ]);
   assertEquals(bad(`algorithm = "hmac-sha256"`), ["15:1: [key] needs `secret` or `secret_file`"]);
   assertEquals(bad(`secret = ""`), [

@@ -275,12 +275,17 @@ class Reader {
       }
     }
     const algorithm = value.algorithm ?? "hmac-sha256";
-    if (!(KEY_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    if (typeof algorithm !== "string") {
       fail(
         [...path, "algorithm"],
-        `unsupported key algorithm ${describe(algorithm)}: only ${
-          KEY_ALGORITHMS.join(", ")
-        } is supported`,
+        `\`algorithm\` must be a string such as "hmac-sha256", not ${describe(algorithm)}`,
+      );
+    } else if (keyAlgorithm(algorithm) === null) {
+      fail(
+        [...path, "algorithm"],
+        `unknown key algorithm ${JSON.stringify(algorithm)}: write "${
+          KEY_ALGORITHMS[0]
+        }" (the original's "SHA256" means the same)`,
       );
     }
     const has = (k: string) => Object.hasOwn(value, k);
@@ -428,4 +433,14 @@ export function trimTextNewline(bytes: Uint8Array): Uint8Array {
   let end = bytes.length;
   while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
   return bytes.slice(0, end);
+}
+
+/**
+ * The algorithm `name` stands for, or null: hmac-sha256 in any case, and
+ * "SHA256", the original hastmon's spelling, which files carried over by hand
+ * keep. Either way the key is used for HMAC-SHA-256 challenge-response.
+ */
+export function keyAlgorithm(name: string): typeof KEY_ALGORITHMS[number] | null {
+  const n = name.toLowerCase();
+  return n === "hmac-sha256" || n === "sha256" ? "hmac-sha256" : null;
 }

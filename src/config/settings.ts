@@ -67,7 +67,7 @@ export function resourceSettings(
     methodTimeoutMs,
     members: me.members.map((m) => ({
       name: m.name,
-      probeIntervalMs: me.heartbeatIntervalMs,
+      probeIntervalMs: m.probeIntervalMs,
       startTimeoutMs: m.timeoutMs.start,
       statusTimeoutMs: m.timeoutMs.status,
     })),

@@ -336,7 +336,8 @@ export function syncGuard(m: Machine, fx: Effect[]) {
     // (Planted defects remove both layers of a mechanism: the daemon's and its guard's.)
     const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel;
     const until = unbounded ? null : m.leaseUntil;
-    if (g.state !== "armed" || g.until !== until || g.epoch !== m.epoch) {
+    const stale = g.state !== "armed" || g.until !== until || g.epoch !== m.epoch;
+    if (stale) {
       m.guard = { state: "armed", until, epoch: m.epoch };
       fx.push({ type: "guard", command: { action: "arm", until, epoch: m.epoch } });
     }

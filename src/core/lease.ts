@@ -225,7 +225,12 @@ export function onAck(m: Machine, fx: Effect[], from: NodeId, msg: Message & { t
     return;
   }
   m.grantsFrom.delete(from);
-  if (msg.reason) m.note = `lease refused by ${from}: ${msg.reason}`;
+  if (msg.reason) {
+    const note = `lease refused by ${from}: ${msg.reason}`;
+    // Logged once per reason: a refusal comes back every interval while it lasts.
+    if (note !== m.note) log(fx, "info", note);
+    m.note = note;
+  }
 }
 
 /** A primary that stopped releases its lease; a named successor takes over at once. */

@@ -4,7 +4,7 @@
  * its life cycle: start, reload (reload.ts), shutdown, exit.
  */
 import process from "node:process";
-import type { NodeId, ResourceSettings } from "../core/types.ts";
+import type { HookMethod, NodeId, ResourceSettings } from "../core/types.ts";
 import {
   type EffectiveConfig,
   type ResourceNodeConfig,
@@ -33,6 +33,8 @@ export interface DaemonOptions {
   guard: Guard | null;
   /** Called once the daemon has stopped everything and may exit. */
   onExit?: (code: number) => void;
+  /** Called after every hook command with its duration (the metrics' histograms). */
+  onHookRun?: (resource: string, method: HookMethod, ms: number) => void;
 }
 
 /** The running daemon. Create with {@link Daemon.start}. */
@@ -81,6 +83,7 @@ export class Daemon {
       onWake: () => this.runtime.wake(),
       onTransition: () => this.#updateTitle(),
       onQuiesced: () => this.#maybeExit(),
+      onHookRun: opts.onHookRun,
       lifetime: this.#lifetime.signal,
     });
     this.runtime = new NodeRuntime(this.#io);

@@ -46,7 +46,7 @@ import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.
 import { Lanes } from "../runtime/lanes.ts";
 import { readLines } from "./lines.ts";
 import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
-import { delay } from "../wire/deadlines.ts";
+import { after, delay } from "../wire/deadlines.ts";
 
 /** A hook the guard runs on the daemon's behalf (stop or panic). */
 export interface GuardHook {
@@ -195,7 +195,8 @@ interface Watched {
   /** Null once the daemon ran panic itself (never twice). */
   panic: GuardHook | null;
   slackMs: number;
-  timer: ReturnType<typeof setTimeout>;
+  /** Cancels the pending deadline (on the shared timer: re-arms come every heartbeat). */
+  cancel: () => void;
 }
 
 /** The guard's state: the resources it watches and the stops it runs. */
@@ -222,26 +223,26 @@ class LeaseWatch {
     this.logger.debug(`${command.type}${detail}`, resource, command.type === "arm" ? 2 : 1);
     switch (command.type) {
       case "arm": {
-        clearTimeout(this.#watched.get(resource)?.timer);
-        const timer = setTimeout(() => {
+        this.#watched.get(resource)?.cancel();
+        const cancel = after(timerDelay(command.remainingMs), () => {
           this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
-        }, timerDelay(command.remainingMs));
+        });
         this.#watched.set(resource, {
           stops: command.stops,
           stopTimeoutMs: command.stopTimeoutMs,
           // A panic the daemon ran already is not run again by a later arm either.
           panic: this.#panicked.has(resource) ? null : command.panic,
           slackMs: command.slackMs,
-          timer,
+          cancel,
         });
         return;
       }
       case "stopping": {
         const watched = this.#watched.get(resource);
         if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
-        clearTimeout(watched.timer);
+        watched.cancel();
         const limit = command.timeoutMs + watched.slackMs;
-        watched.timer = setTimeout(() => this.#panic(resource, limit), timerDelay(limit));
+        watched.cancel = after(timerDelay(limit), () => this.#panic(resource, limit));
         return;
       }
       case "panicking": {
@@ -291,7 +292,7 @@ class LeaseWatch {
 
   #take(resource: string): Watched | undefined {
     const watched = this.#watched.get(resource);
-    clearTimeout(watched?.timer);
+    watched?.cancel();
     this.#watched.delete(resource);
     return watched;
   }
@@ -460,6 +461,8 @@ export interface GuardSpawnOptions {
 export class Guard {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #batch: string[] = [];
+  #flushing: Promise<void> | null = null;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
@@ -561,12 +564,26 @@ export class Guard {
     return await this.#child.status;
   }
 
-  async #send(command: GuardCommand): Promise<void> {
-    try {
-      await this.#writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));
-    } catch (e) {
-      throw new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`);
+  /**
+   * Commands given in the same turn of the event loop go out in one write
+   * (a daemon with many resources re-arms many at once).
+   */
+  #send(command: GuardCommand): Promise<void> {
+    this.#batch.push(JSON.stringify(command));
+    if (!this.#flushing) {
+      this.#flushing = new Promise<void>((resolve, reject) => {
+        queueMicrotask(() => {
+          const lines = this.#batch.splice(0).join("\n") + "\n";
+          this.#flushing = null;
+          this.#writer.write(new TextEncoder().encode(lines)).then(
+            resolve,
+            (e) =>
+              reject(new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`)),
+          );
+        });
+      });
     }
+    return this.#flushing;
   }
 }
 

@@ -71,8 +71,11 @@ Deno.test("hooks: the environment is PATH, hook_env and HASTMON_*, nothing of th
     node: "x",
   }).config!;
   assertEquals(hookEnvironment(configuredHookEnv(bare), ctx).PATH, DEFAULT_HOOK_PATH);
-  // A real hook sees exactly that: not the variables of the process that runs it.
+  // A real hook sees exactly that: not the variables of the process that runs it, nor the DENO_*
+  // ones the single-file launcher sets for the daemon (DENO_NO_PROMPT=1 changes nothing here).
   Deno.env.set("HASTMON_TEST_DAEMON_SECRET", "leak");
+  const noPrompt = Deno.env.get("DENO_NO_PROMPT");
+  Deno.env.set("DENO_NO_PROMPT", "1");
   try {
     const lines: string[] = [];
     const r = await runHook({
@@ -88,7 +91,10 @@ Deno.test("hooks: the environment is PATH, hook_env and HASTMON_*, nothing of th
     );
     assertEquals(names, Object.keys(env).sort());
     assert(!lines.some((l) => l.includes("leak")));
+    assert(!lines.some((l) => l.startsWith("DENO_")), lines.join("\n"));
   } finally {
     Deno.env.delete("HASTMON_TEST_DAEMON_SECRET");
+    if (noPrompt === undefined) Deno.env.delete("DENO_NO_PROMPT");
+    else Deno.env.set("DENO_NO_PROMPT", noPrompt);
   }
 });

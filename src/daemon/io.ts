@@ -10,6 +10,7 @@ import type {
   Effect,
   GuardCommand,
   HookEffect,
+  HookMethod,
   HookOutcome,
   LogLevel,
   Message,
@@ -25,6 +26,7 @@ import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
 import type { EventLog } from "./events.ts";
+import { SpawnQueue } from "./spawn_queue.ts";
 
 /** A guard deadline that never comes (a forced primary has no lease). */
 const FOREVER_MS = 10 * 365 * 86400e3;
@@ -47,6 +49,8 @@ export interface DaemonIoDeps {
   /** A role changed. */
   onTransition(resource: string): void;
   onQuiesced(resource: string): void;
+  /** After every hook command, with its duration (the metrics' histograms). */
+  onHookRun?: (resource: string, method: HookMethod, ms: number) => void;
   /** Ends with the daemon: running hooks are killed. */
   lifetime: AbortSignal;
 }
@@ -54,6 +58,7 @@ export interface DaemonIoDeps {
 /** The daemon's implementation of the runtime's world. */
 export class DaemonIo implements Io {
   #cancelWake: (() => void) | null = null;
+  #spawns = new SpawnQueue();
 
   constructor(private readonly deps: DaemonIoDeps) {}
 
@@ -86,9 +91,12 @@ export class DaemonIo implements Io {
     const lifetime = this.deps.lifetime;
     const onExit = () => abort.abort();
     lifetime.addEventListener("abort", onExit, { once: true });
-    this.#run(resource, hook, abort.signal).then((outcome) => {
-      lifetime.removeEventListener("abort", onExit);
-      if (!lifetime.aborted) done(outcome);
+    // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
+    this.#spawns.push(hook.method, () => {
+      this.#run(resource, hook, abort.signal).then((outcome) => {
+        lifetime.removeEventListener("abort", onExit);
+        if (!lifetime.aborted) done(outcome);
+      });
     });
     return () => abort.abort();
   }
@@ -132,6 +140,7 @@ export class DaemonIo implements Io {
         log.error(`guard: ${(err as Error).message}`, resource)
       );
     }
+    this.deps.onHookRun?.(resource, e.method, result.durationMs);
     log.debug(
       `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
         result.durationMs.toFixed(0)
@@ -209,6 +218,7 @@ export class DaemonIo implements Io {
   }
 
   transition(resource: string, e: Effect & { type: "transition" }): void {
+    this.deps.logger.transition(resource, e);
     this.deps.events.emit(
       resource,
       "transition",

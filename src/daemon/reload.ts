@@ -59,7 +59,7 @@ export async function planReload(
   }
   const cfg = result.config;
   const warnings = result.errors.map((e) => `${formatDiagnostic(e)} (resource skipped)`);
-  for (const k of ["listen", "control", "stateDir"] as const) {
+  for (const k of ["listen", "control", "stateDir", "metricsListen"] as const) {
     const was = JSON.stringify(old.global[k]), now = JSON.stringify(cfg.global[k]);
     if (was !== now) {
       warnings.push(`${k} changed from ${was} to ${now}; restart the daemon to apply it`);

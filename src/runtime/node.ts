@@ -64,6 +64,19 @@ export interface Io {
   quiesced(resource: string): void;
 }
 
+/** Notification hooks (role, connect, disconnect, complain) a node runs per second at most. */
+export const DEFAULT_NOTIFY_PER_SECOND = 20;
+
+const SHED_REPORT_MS = 10_000;
+
+/** How a runtime is set up. */
+export interface RuntimeOptions {
+  /** Planted defects of the core (tests and the simulator only). */
+  defects?: Defects;
+  /** Node-wide budget of notification hooks per second (burst the same). */
+  notifyPerSecond?: number;
+}
+
 /** Hooks that announce or start something: they wait until the state before them is written. */
 const GATED = new Set<HookMethod>(["start", "role", "connect", "disconnect", "complain", "fence"]);
 
@@ -96,7 +109,8 @@ interface Rt {
   hooks: Map<number, HookRun>;
   guardInFlight: number;
   guardWaiters: (() => void)[];
-  queuedComplaints: number;
+  /** Notification hooks queued and not yet begun, by method: a newer one replaces their args. */
+  queuedNotes: Map<HookMethod, HookEffect>;
   removing: boolean;
   /** Configured again while being removed: started afresh once quiesced. */
   readd: ResourceSettings | null;
@@ -116,10 +130,17 @@ export class NodeRuntime {
   #later: (() => void)[] = [];
   #depth = 0;
   #armedWake: Time | null = null;
+  readonly #notifyPerSecond: number;
+  #notifyTokens: number;
+  #notifyAt: Time;
+  #shed = { total: 0, recent: 0, saidAt: -Infinity };
 
-  constructor(io: Io, defects: Defects = {}) {
+  constructor(io: Io, opts: RuntimeOptions = {}) {
     this.#io = io;
-    this.#defects = defects;
+    this.#defects = opts.defects ?? {};
+    this.#notifyPerSecond = opts.notifyPerSecond ?? DEFAULT_NOTIFY_PER_SECOND;
+    this.#notifyTokens = this.#notifyPerSecond;
+    this.#notifyAt = io.now();
   }
 
   // ---------------------------------------------------------------------------
@@ -160,7 +181,7 @@ export class NodeRuntime {
         hooks: new Map(),
         guardInFlight: 0,
         guardWaiters: [],
-        queuedComplaints: 0,
+        queuedNotes: new Map(),
         removing: false,
         readd: null,
         lastState: restored === "invalid" ? null : restored,
@@ -277,6 +298,11 @@ export class NodeRuntime {
     if (!m) return null;
     const now = this.#io.now();
     return now > m.now ? { ...m, now } : m;
+  }
+
+  /** Notification hooks dropped by the node-wide budget since start. */
+  get notificationsDropped(): number {
+    return this.#shed.total;
   }
 
   /** Has every resource quiesced (after `shutdown`)? */
@@ -466,10 +492,17 @@ export class NodeRuntime {
 
   #hook(rt: Rt, e: HookEffect) {
     const tracked = TRACKED_METHODS.includes(e.method);
-    // Complaints come every interval: one waiting is enough when the script is slow.
-    if (e.method === "complain") {
-      if (rt.queuedComplaints > 0) return;
-      rt.queuedComplaints++;
+    if (!tracked) {
+      // Notifications are coalesced: one of a kind waits per resource, with the latest words.
+      const queued = rt.queuedNotes.get(e.method);
+      if (queued) {
+        queued.args = e.args;
+        queued.role = e.role;
+        queued.epoch = e.epoch;
+        return;
+      }
+      e = { ...e };
+      rt.queuedNotes.set(e.method, e);
     }
     const run: HookRun = { cancelled: false, kill: null };
     rt.hooks.set(e.id, run);
@@ -479,7 +512,17 @@ export class NodeRuntime {
       if (tracked) this.#batch(() => this.#feedHookDone(rt, e, outcome));
     };
     this.#lanes.run(rt.name, laneOf(e.method, e.member), (laneDone) => {
-      if (e.method === "complain") rt.queuedComplaints--;
+      if (!tracked) {
+        rt.queuedNotes.delete(e.method);
+        // ...and rate-limited node-wide: what is optional gives way first under load.
+        if (!this.#notifyToken()) {
+          this.#dropped(rt.name, e.method);
+          return finish(
+            { kind: "error", message: "dropped: notification rate exceeded" },
+            laneDone,
+          );
+        }
+      }
       const spawn = () => {
         if (run.cancelled) {
           return finish({ kind: "killed", signal: "SIGTERM" }, laneDone);
@@ -498,6 +541,34 @@ export class NodeRuntime {
         () => finish({ kind: "error", message: "state could not be persisted" }, laneDone),
       );
     });
+  }
+
+  /** Take a token of the node-wide notification budget (refilled continuously, burst = rate). */
+  #notifyToken(): boolean {
+    const now = this.#io.now();
+    const rate = this.#notifyPerSecond;
+    this.#notifyTokens = Math.min(rate, this.#notifyTokens + (now - this.#notifyAt) * rate / 1000);
+    this.#notifyAt = now;
+    if (this.#notifyTokens < 1) return false;
+    this.#notifyTokens -= 1;
+    return true;
+  }
+
+  /** Count a dropped notification; say so in the log at most every ten seconds. */
+  #dropped(resource: string, method: HookMethod) {
+    this.#shed.total++;
+    this.#shed.recent++;
+    const now = this.#io.now();
+    if (now - this.#shed.saidAt >= SHED_REPORT_MS) {
+      this.#io.log(
+        "warning",
+        `shedding load: ${this.#shed.recent} notification hook(s) dropped since the last report ` +
+          `(at most ${this.#notifyPerSecond} a second on this node), the last a ${method}`,
+        resource,
+      );
+      this.#shed.recent = 0;
+      this.#shed.saidAt = now;
+    }
   }
 
   #feedHookDone(rt: Rt, e: HookEffect, outcome: HookOutcome) {

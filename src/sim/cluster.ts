@@ -280,7 +280,7 @@ export class Cluster {
     this.note(name, `daemon start${opts.loseState ? " (state lost)" : ""}`);
     node.guard = new SimGuard(this.guardWorld(node));
     const io = new SimIo(this, node, node.incarnation);
-    node.runtime = new NodeRuntime(io, this.opts.defects);
+    node.runtime = new NodeRuntime(io, { defects: this.opts.defects });
     for (const r of this.resources) {
       const settings = node.settings.get(r);
       if (!settings) continue;
