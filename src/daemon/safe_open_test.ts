@@ -63,13 +63,17 @@ Deno.test("files: a symlink at the log path is refused and its target untouched"
 
 Deno.test("files: a symlink at a state file's temporary path is refused, target untouched, then removed", async () => {
   await withDir(async (dir) => {
-    const state = encodeState("web", {
+    // A version-1 record, which every reader takes: the test is about the file, not its fields.
+    const v1 = {
+      version: 1,
+      resource: "web",
       role: "primary",
       epoch: 1,
       maxEpoch: 1,
       grantHolder: null,
       grantHoldMs: null,
-    });
+    };
+    const state = encodeState("web", parseState(JSON.stringify(v1), "web"));
     const store = new StateStore(`${dir}/state`);
     await prepareStateDir(store.dir);
     // The temporary name is `.NAME.state.json.PID.SEQ.tmp`: predictable, so plant the next one.
