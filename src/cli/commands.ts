@@ -4,6 +4,7 @@ import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
+import { registerKeygen } from "./keygen.ts";
 import { registerGuard } from "./guard.ts";
 import { completionRegister } from "./completion.ts";
 
@@ -12,6 +13,7 @@ const commands: Register[] = [
   registerCtl,
   registerConfig,
   registerSimulate,
+  registerKeygen,
   registerGuard,
 ];
 
