@@ -155,12 +155,16 @@ export class Daemon {
     for (const name of plan.changed) this.runtime.reconfigure(plan.settings.get(name)!);
     for (const w of await this.#peers.reconfigure(plan.cfg)) log.warning(`reload: ${w}`);
     this.#updateTitle();
-    const summary = `configuration reloaded: ${plan.usable.length} resource(s); added [${
-      plan.added.join(", ")
-    }], removed [${plan.removed.join(", ")}], changed [${plan.changed.join(", ")}]`;
+    // Numbered: an operator's second reload is news, never a "repeat" the log folds away.
+    const summary = `configuration reloaded (reload ${++this.#reloads}): ${plan.usable.length} ` +
+      `resource(s); added [${plan.added.join(", ")}], removed [${
+        plan.removed.join(", ")
+      }], changed [${plan.changed.join(", ")}]`;
     log.info(summary);
     this.events.emit(null, "log", "info", summary);
   }
+
+  #reloads = 0;
 
   /** SIGTERM/SIGINT: stop or hand over what runs here, then exit. */
   shutdown(reason: string) {
