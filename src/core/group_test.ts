@@ -5,6 +5,7 @@
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { type Machine, mayBeActive, wakeAt } from "./machine.ts";
+import { nextProbeSlot, probePhase } from "./group.ts";
 import type { Effect, GuardCommand } from "./types.ts";
 import {
   complaintFromW,
@@ -151,4 +152,52 @@ Deno.test("the next member does not start with less than a timeout of lease left
   const fx = finish(m, [], "start", 2500, 0, "m0");
   assertEquals(memberHooks(fx), ["stop m0"]);
   assert(ofType(fx, "log").some((l) => l.message.includes("start interrupted")));
+});
+
+Deno.test("probes: each member has its own phase in the period, from its names, spread evenly", () => {
+  const period = 10_000;
+  const phases = Array.from({ length: 1000 }, (_, i) => probePhase(`r${i}`, `r${i}`, period));
+  assert(phases.every((p) => Number.isInteger(p) && p >= 0 && p < period));
+  // A thousand resources named r0…r999 probe about a hundred in each second, not all at once.
+  const perSecond = new Array(10).fill(0);
+  for (const p of phases) perSecond[Math.floor(p / 1000)]++;
+  assert(perSecond.every((n) => n >= 70 && n <= 130), JSON.stringify(perSecond));
+  assertEquals(probePhase("r7", "r7", period), phases[7], "the same names, the same phase");
+  assert(probePhase("r7", "m1", period) !== probePhase("r7", "m2", period), "members differ");
+});
+
+Deno.test("probes: the next slot comes after now; a late or long probe is not followed by another at once", () => {
+  assertEquals(nextProbeSlot(12_345, 10_000, 3_000), 13_000);
+  assertEquals(nextProbeSlot(13_000, 10_000, 3_000), 23_000, "strictly after: never doubled");
+  // A probe that hung for 25 s is followed by the next slot, not by the two it overran.
+  assertEquals(nextProbeSlot(38_000, 10_000, 3_000), 43_000);
+  assertEquals(nextProbeSlot(0, 10_000, 3_000), 3_000);
+});
+
+Deno.test("probes: an online member probes on its slot whatever each probe took; a standby on six", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 1);
+  fx = finish(m, fx, "start", 30, 0);
+  // The probe that confirms the start comes one interval after it, not on the slot.
+  fx = [...run(m, { type: "tick", now: 1030 }), ...grantFrom(m, "w", 1031)];
+  const confirming = ofType(fx, "hook").find((h) => h.method === "status")!;
+  assertEquals(confirming.deferrableMs, undefined, "a start waits on it: never held back");
+  fx = finish(m, fx, "status", 1040, 0);
+  assertEquals(service(m), "running");
+  const phase = probePhase("r", "r", I);
+  const x = m.members[0];
+  assertEquals(x.nextProbeAt % I, phase);
+  assert(x.nextProbeAt > 1040 && x.nextProbeAt <= 1040 + I);
+  // However long the next probe takes (here 700 ms), the one after stays on the slot.
+  const slot = x.nextProbeAt;
+  fx = [...run(m, { type: "tick", now: slot }), ...grantFrom(m, "w", slot + 1)];
+  const routine = ofType(fx, "hook").find((h) => h.method === "status")!;
+  assertEquals(routine.deferrableMs, I, "watching a running service may wait under load");
+  finish(m, fx, "status", slot + 700, 0);
+  assertEquals(x.nextProbeAt, slot + I);
+  // A standby checks its stopped copy on its own slot of six intervals.
+  const { m: b } = make("b", { roleOnStart: "secondary" });
+  finish(b, [], "status", 50, 1);
+  assertEquals(b.members[0].nextProbeAt % (6 * I), probePhase("r", "r", 6 * I));
 });

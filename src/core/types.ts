@@ -338,6 +338,14 @@ export interface HookEffect {
   role: Role;
   epoch: number;
   timeoutMs: number;
+  /**
+   * A probe that only confirms a state already known (a primary's online
+   * member, a standby's stopped copy): a node shedding load may run it up to
+   * this much later (one probe period), so that under overload probes come at
+   * half their rate at worst. Absent for every other hook: a boot probe, the
+   * probe that confirms a start, a probe a decision waits on.
+   */
+  deferrableMs?: number;
 }
 
 /**
