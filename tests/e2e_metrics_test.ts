@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type TestCluster, withCluster } from "./cluster/harness.ts";
-import { primaryStatus, secondaryStatus } from "../src/control/test_helpers.ts";
+import { primaryStatus, quietLoad, secondaryStatus } from "../src/control/test_helpers.ts";
 import { HookHistograms } from "../src/metrics/histogram.ts";
 import { renderMetrics } from "../src/metrics/render.ts";
 import type { ResourceStatus } from "../src/core/status.ts";
@@ -178,7 +178,14 @@ Deno.test("metrics: promtool accepts every family, hook histograms and failover 
     },
   };
   const text = renderMetrics(
-    { node: "beta", version: "0.1.0", pid: 1, uptimeMs: 5000, resources: [primaryStatus(), st] },
+    {
+      node: "beta",
+      version: "0.1.0",
+      pid: 1,
+      uptimeMs: 5000,
+      load: quietLoad(),
+      resources: [primaryStatus(), st],
+    },
     h.snapshot(),
   );
   const s = await parsed(text);

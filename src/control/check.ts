@@ -10,11 +10,13 @@
  * WARNING: no watchdog reachable (no automatic failover); a primary with no
  * secondary connected (nowhere to fail over to); a forced primary (no lease);
  * this node in `init` (out of the failover set); a member's restart budget
- * used up (the next failure gives the group over) or its status DEGRADED.
+ * used up (the next failure gives the group over) or its status DEGRADED;
+ * the node shedding load (it runs late: notifications dropped, probes slowed).
  * UNKNOWN: a resource the daemon does not know, or none at all. (The CLI adds
  * CRITICAL when no daemon answers, UNKNOWN when it cannot ask.)
  */
 import type { ResourceStatus } from "../core/status.ts";
+import { human } from "../core/timing.ts";
 import type { StatusResult } from "./protocol.ts";
 
 /** Nagios plugin exit statuses. */
@@ -63,6 +65,12 @@ export function evaluateCheck(result: StatusResult, unknown: readonly string[] =
       ? `${problems.map((f) => f.text).join(", ")} (${summary(st)})`
       : summary(st);
     parts.push({ code: worst, text: `${st.resource}: ${text}` });
+  }
+  if (result.load.shedding) {
+    parts.push({
+      code: CHECK.WARNING,
+      text: `node ${result.node} sheds load (ran up to ${human(result.load.lagMs)} late)`,
+    });
   }
   const code = parts.reduce<CheckCode>((w, p) => worse(w, p.code), CHECK.OK);
   // The worst first: a monitoring screen shows the start of the line.

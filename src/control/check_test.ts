@@ -2,10 +2,16 @@ import { assertEquals } from "../../tests/assert.ts";
 import { CHECK, evaluateCheck } from "./check.ts";
 import type { StatusResult } from "./protocol.ts";
 import type { ResourceStatus } from "../core/status.ts";
-import { memberStatus, primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
+import {
+  memberStatus,
+  primaryStatus,
+  quietLoad,
+  secondaryStatus,
+  watchdogStatus,
+} from "./test_helpers.ts";
 
 function on(node: string, ...resources: ResourceStatus[]): StatusResult {
-  return { node, version: "0.1.0", pid: 1, uptimeMs: 1, resources };
+  return { node, version: "0.1.0", pid: 1, uptimeMs: 1, load: quietLoad(), resources };
 }
 
 /** primaryStatus with its watchdog connected: the healthy primary. */
@@ -104,5 +110,18 @@ Deno.test("check: a used-up restart budget and a DEGRADED member WARN; FAULTED, 
     r.line.includes("group ONLINE_FAULTED here, member db unmonitored (the monitor quit)"),
     true,
     r.line,
+  );
+});
+
+Deno.test("check: a node that sheds load is a WARNING, said after its resources", () => {
+  const r = evaluateCheck({
+    ...on("alpha", healthyPrimary()),
+    load: quietLoad({ shedding: true, sheddingForMs: 5000, lagMs: 820 }),
+  });
+  assertEquals(r.code, CHECK.WARNING);
+  assertEquals(
+    r.line,
+    "HASTMON WARNING - node alpha sheds load (ran up to 0.82s late); " +
+      "web: primary here (running), epoch 7, 2/2 peers connected",
   );
 });

@@ -3,7 +3,7 @@
  * text (the original hastmonctl layout, extended) and as versioned JSON
  * (docs/STATUS_JSON.md), role changes, and one line per event.
  */
-import type { PeerStatus, ResourceStatus } from "../core/status.ts";
+import type { LoadStatus, PeerStatus, ResourceStatus } from "../core/status.ts";
 import { human } from "../core/timing.ts";
 import type { DaemonEvent, RoleResult, StatusResult } from "./protocol.ts";
 
@@ -30,7 +30,26 @@ function oneLine(text: string): string {
  * and the explanations; a blank line between resources.
  */
 export function formatStatusText(result: StatusResult): string {
-  return result.resources.map(formatResourceText).join("\n");
+  const load = loadText(result.node, result.load);
+  return [...result.resources.map(formatResourceText), ...(load ? [load] : [])].join("\n");
+}
+
+/**
+ * The node's load, as a last paragraph: only when it sheds load now, or
+ * dropped or postponed something since it started (else nothing, and the
+ * classic layout is unchanged).
+ */
+export function loadText(node: string, load: LoadStatus): string | null {
+  const counts = `${load.notificationsDropped} notification hook(s) dropped (budget ` +
+    `${load.notifyPerSecond} a second), ${load.probesDeferred} probe(s) postponed since start`;
+  if (load.shedding) {
+    return `node ${oneLine(node)}: shedding load for ${formatDuration(load.sheddingForMs ?? 0)}: ` +
+      `ran up to ${formatDuration(load.lagMs)} late (limit ${formatDuration(load.lagLimitMs)}); ` +
+      `notification hooks are dropped, routine probes come up to one interval late ` +
+      `(${load.probesHeld} waiting now); ${counts}\n`;
+  }
+  if (load.notificationsDropped === 0 && load.probesDeferred === 0) return null;
+  return `node ${oneLine(node)}: not shedding load now; ${counts}\n`;
 }
 
 /** One resource's block of {@linkcode formatStatusText}, ending with a newline. */
@@ -132,7 +151,22 @@ export const STATUS_JSON_VERSION = 2;
 export interface StatusJson {
   version: 2;
   node: string;
-  daemon: { version: string; pid: number; uptimeSeconds: number };
+  daemon: {
+    version: string;
+    pid: number;
+    uptimeSeconds: number;
+    /** The node's load (src/runtime/shedding.ts). */
+    load: {
+      shedding: boolean;
+      sheddingSeconds: number | null;
+      lagSeconds: number;
+      lagLimitSeconds: number;
+      notificationsDropped: number;
+      probesDeferred: number;
+      probesHeld: number;
+      notifyPerSecond: number;
+    };
+  };
   resources: ResourceJson[];
 }
 
@@ -203,7 +237,23 @@ export function statusJson(result: StatusResult): StatusJson {
   return {
     version: STATUS_JSON_VERSION,
     node: result.node,
-    daemon: { version: result.version, pid: result.pid, uptimeSeconds: seconds(result.uptimeMs) },
+    daemon: {
+      version: result.version,
+      pid: result.pid,
+      uptimeSeconds: seconds(result.uptimeMs),
+      load: {
+        shedding: result.load.shedding,
+        sheddingSeconds: result.load.sheddingForMs === null
+          ? null
+          : seconds(result.load.sheddingForMs),
+        lagSeconds: seconds(result.load.lagMs),
+        lagLimitSeconds: seconds(result.load.lagLimitMs),
+        notificationsDropped: result.load.notificationsDropped,
+        probesDeferred: result.load.probesDeferred,
+        probesHeld: result.load.probesHeld,
+        notifyPerSecond: result.load.notifyPerSecond,
+      },
+    },
     resources: result.resources.map(resourceJson),
   };
 }

@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import {
   eventJson,
   formatDuration,
@@ -9,10 +9,23 @@ import {
   statusJson,
 } from "./format.ts";
 import type { DaemonEvent, StatusResult } from "./protocol.ts";
-import { memberStatus, primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
+import {
+  memberStatus,
+  primaryStatus,
+  quietLoad,
+  secondaryStatus,
+  watchdogStatus,
+} from "./test_helpers.ts";
 
 function result(resources = [primaryStatus(), secondaryStatus(), watchdogStatus()]): StatusResult {
-  return { node: "alpha", version: "0.1.0", pid: 4242, uptimeMs: 90_500, resources };
+  return {
+    node: "alpha",
+    version: "0.1.0",
+    pid: 4242,
+    uptimeMs: 90_500,
+    load: quietLoad(),
+    resources,
+  };
 }
 
 // The original hastmonctl layout (resource, two-space fields, four-space
@@ -128,7 +141,21 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
   const json = statusJson(result([primaryStatus(), secondary]));
   assertEquals(JSON.parse(JSON.stringify(json)), json);
   assertEquals(json.version, 2);
-  assertEquals(json.daemon, { version: "0.1.0", pid: 4242, uptimeSeconds: 90.5 });
+  assertEquals(json.daemon, {
+    version: "0.1.0",
+    pid: 4242,
+    uptimeSeconds: 90.5,
+    load: {
+      shedding: false,
+      sheddingSeconds: null,
+      lagSeconds: 0.003,
+      lagLimitSeconds: 0.5,
+      notificationsDropped: 0,
+      probesDeferred: 0,
+      probesHeld: 0,
+      notifyPerSecond: 20,
+    },
+  });
   const [p, s] = json.resources;
   assertEquals(p.lease, { held: true, remainingSeconds: 2.5, lengthSeconds: 3, quorum: 2 });
   assertEquals(p.peers[1].lastHeardSecondsAgo, 75);
@@ -236,4 +263,38 @@ Deno.test("format: members of a group and the phases of the last failover", () =
       "  hook: start of ip, running for 0.2s",
     ],
   );
+});
+
+Deno.test("format: a node that sheds load says so after its resources, in text and JSON", () => {
+  const quiet = result([primaryStatus()]);
+  assert(!formatStatusText(quiet).includes("shedding"), "nothing said while nothing was shed");
+  const shedding = {
+    ...quiet,
+    load: quietLoad({
+      shedding: true,
+      sheddingForMs: 35_000,
+      lagMs: 820,
+      notificationsDropped: 12,
+      probesDeferred: 340,
+      probesHeld: 7,
+    }),
+  };
+  const text = formatStatusText(shedding);
+  assert(text.startsWith(formatResourceText(primaryStatus())), "the resources come first");
+  assert(
+    text.endsWith(
+      "node alpha: shedding load for 35s: ran up to 0.82s late (limit 0.5s); notification hooks " +
+        "are dropped, routine probes come up to one interval late (7 waiting now); 12 " +
+        "notification hook(s) dropped (budget 20 a second), 340 probe(s) postponed since start\n",
+    ),
+    text,
+  );
+  const json = statusJson(shedding).daemon.load;
+  assertEquals(json.shedding, true);
+  assertEquals(json.sheddingSeconds, 35);
+  assertEquals(json.lagSeconds, 0.82);
+  assertEquals([json.notificationsDropped, json.probesDeferred, json.probesHeld], [12, 340, 7]);
+  // After the overload: what was shed stays counted, and said.
+  const after = { ...quiet, load: quietLoad({ notificationsDropped: 12 }) };
+  assert(formatStatusText(after).includes("node alpha: not shedding load now; 12 notification"));
 });

@@ -3,7 +3,7 @@
  * daemon over its Unix socket, the responses, and the event stream. Every
  * message is one frame of src/wire/frame.ts (JSON body). Version 1.
  */
-import type { ResourceStatus } from "../core/status.ts";
+import type { LoadStatus, ResourceStatus } from "../core/status.ts";
 import type { GiveoverPlan, Role } from "../core/types.ts";
 
 export const CONTROL_VERSION = 1;
@@ -78,6 +78,8 @@ export interface StatusResult {
   pid: number;
   /** Daemon uptime in ms. */
   uptimeMs: number;
+  /** The node's load: whether it sheds optional work, and what it dropped or postponed. */
+  load: LoadStatus;
   resources: ResourceStatus[];
 }
 

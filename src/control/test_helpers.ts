@@ -3,7 +3,7 @@
  * (a primary, a secondary and a watchdog), and a fake daemon implementing
  * {@linkcode ControlHandler} with an event log that tests can append to.
  */
-import type { MemberStatus, ResourceStatus } from "../core/status.ts";
+import type { LoadStatus, MemberStatus, ResourceStatus } from "../core/status.ts";
 import type { Role } from "../core/types.ts";
 import type {
   ControlHandler,
@@ -12,6 +12,21 @@ import type {
   SchaResult,
   StatusResult,
 } from "./protocol.ts";
+
+/** The load of a node that sheds nothing and never did. */
+export function quietLoad(over: Partial<LoadStatus> = {}): LoadStatus {
+  return {
+    shedding: false,
+    sheddingForMs: null,
+    lagMs: 3,
+    lagLimitMs: 500,
+    notificationsDropped: 0,
+    probesDeferred: 0,
+    probesHeld: 0,
+    notifyPerSecond: 20,
+    ...over,
+  };
+}
 
 /** A member's status line: ONLINE and untouched unless `over` says otherwise. */
 export function memberStatus(name: string, over: Partial<MemberStatus> = {}): MemberStatus {
@@ -230,6 +245,7 @@ export class FakeDaemon implements ControlHandler {
         version: "0.1.0",
         pid: 4242,
         uptimeMs: 90_500,
+        load: quietLoad(),
         resources: names.filter((n) => this.statuses.has(n)).map((n) => this.statuses.get(n)!),
       },
       unknown: names.filter((n) => !this.statuses.has(n)),

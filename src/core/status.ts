@@ -18,6 +18,30 @@ import { resourceState, rgState, utcClock } from "./scha.ts";
 import { human, leaseMs } from "./timing.ts";
 import type { FailoverMode, MemberStatusValue, NodeId, Role, ServiceState } from "./types.ts";
 
+/**
+ * The node's load (src/runtime/shedding.ts): whether it sheds optional work
+ * (notification hooks, routine probes) because it runs late, and what it
+ * dropped or postponed so far. One per node, beside its resources' views.
+ */
+export interface LoadStatus {
+  /** Is the node shedding optional work now? */
+  shedding: boolean;
+  /** For how long it has been shedding, ms; null while it is not. */
+  sheddingForMs: number | null;
+  /** The worst lateness (of its timer, or of a hook's start) within the last 10 s, ms. */
+  lagMs: number;
+  /** The lateness that counts as a sign of overload, ms. */
+  lagLimitMs: number;
+  /** Notification hooks dropped since start: over the node's budget, or while shedding. */
+  notificationsDropped: number;
+  /** Routine probes postponed since start (while shedding). */
+  probesDeferred: number;
+  /** Routine probes postponed right now. */
+  probesHeld: number;
+  /** The node's budget of notification hooks per second. */
+  notifyPerSecond: number;
+}
+
 /** What this node knows of one peer. */
 export interface PeerStatus {
   node: NodeId;

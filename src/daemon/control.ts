@@ -41,6 +41,7 @@ export class DaemonControl implements ControlHandler {
         version: VERSION,
         pid: Deno.pid,
         uptimeMs: now - this.d.startedAt,
+        load: this.d.runtime.load(),
         resources: picked.map((name) => this.d.runtime.status(name)!),
       },
       unknown,

@@ -93,6 +93,10 @@ export class DaemonIo implements Io {
     this.deps.send(to, messages);
   }
 
+  hookBacklogMs(): number {
+    return this.#spawns.oldestWaitMs();
+  }
+
   runHook(resource: string, hook: HookEffect, done: (outcome: HookOutcome) => void): () => void {
     const abort = new AbortController();
     const lifetime = this.deps.lifetime;

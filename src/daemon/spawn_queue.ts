@@ -32,14 +32,20 @@ function rank(method: HookMethod): 0 | 1 | 2 {
   }
 }
 
+interface Waiting {
+  /** When it was queued (performance.now()). */
+  since: number;
+  spawn: () => void;
+}
+
 /** Spawns waiting, by rank, drained a slice at a time. */
 export class SpawnQueue {
-  #queues: (() => void)[][] = [[], [], []];
+  #queues: Waiting[][] = [[], [], []];
   #scheduled = false;
 
   /** Run `spawn` (a function that starts one process) soon, in its method's rank. */
   push(method: HookMethod, spawn: () => void): void {
-    this.#queues[rank(method)].push(spawn);
+    this.#queues[rank(method)].push({ since: performance.now(), spawn });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(() => this.#drain(), 0);
@@ -49,6 +55,13 @@ export class SpawnQueue {
   /** Spawns waiting now. */
   get waiting(): number {
     return this.#queues.reduce((n, q) => n + q.length, 0);
+  }
+
+  /** How long the spawn that has waited longest has waited, ms (0: none waits). */
+  oldestWaitMs(): number {
+    let oldest = Infinity;
+    for (const q of this.#queues) if (q.length > 0) oldest = Math.min(oldest, q[0].since);
+    return oldest === Infinity ? 0 : performance.now() - oldest;
   }
 
   #drain(): void {
@@ -61,7 +74,7 @@ export class SpawnQueue {
           setTimeout(() => this.#drain(), 0);
           return;
         }
-        q.shift()!();
+        q.shift()!.spawn();
       }
     }
   }

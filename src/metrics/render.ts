@@ -56,6 +56,26 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
   const fam = {
     info: new Family("hastmon_build_info", "gauge", "hastmon's version on this node; always 1."),
     uptime: new Family("hastmon_uptime_seconds", "gauge", "Seconds since this daemon started."),
+    shedding: new Family(
+      "hastmon_shedding",
+      "gauge",
+      "1 while this node sheds optional work (it runs late): notifications dropped, probes slowed.",
+    ),
+    lag: new Family(
+      "hastmon_lag_seconds",
+      "gauge",
+      "The worst lateness of this node's timer, or of a hook's start, within the last 10 seconds.",
+    ),
+    dropped: new Family(
+      "hastmon_notifications_dropped_total",
+      "counter",
+      "Notification hooks (role, connect, disconnect, complain) dropped: over the budget, or shedding.",
+    ),
+    deferred: new Family(
+      "hastmon_probes_deferred_total",
+      "counter",
+      "Routine status probes postponed (up to one probe interval) while this node shed load.",
+    ),
     role: new Family(
       "hastmon_role",
       "gauge",
@@ -165,6 +185,10 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
   };
   fam.info.sample({ node, version: status.version }, 1);
   fam.uptime.sample({ node }, status.uptimeMs / 1000);
+  fam.shedding.sample({ node }, status.load.shedding ? 1 : 0);
+  fam.lag.sample({ node }, status.load.lagMs / 1000);
+  fam.dropped.sample({ node }, status.load.notificationsDropped);
+  fam.deferred.sample({ node }, status.load.probesDeferred);
   for (const st of status.resources) renderResource(fam, st);
   for (const h of hooks) {
     const labels = { node, resource: h.resource, method: h.method };

@@ -1,12 +1,24 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { memberStatus, primaryStatus, secondaryStatus } from "../control/test_helpers.ts";
+import {
+  memberStatus,
+  primaryStatus,
+  quietLoad,
+  secondaryStatus,
+} from "../control/test_helpers.ts";
 import type { StatusResult } from "../control/protocol.ts";
 import { HookHistograms } from "./histogram.ts";
 import { renderMetrics } from "./render.ts";
 import type { FailoverStatus } from "../core/status.ts";
 
 function status(resources = [primaryStatus(), secondaryStatus()]): StatusResult {
-  return { node: "alpha", version: "0.1.0", pid: 42, uptimeMs: 90_500, resources };
+  return {
+    node: "alpha",
+    version: "0.1.0",
+    pid: 42,
+    uptimeMs: 90_500,
+    load: quietLoad(),
+    resources,
+  };
 }
 
 /** The samples of `text`: `name{labels}` → value. */
@@ -139,4 +151,21 @@ Deno.test("metrics: the group's RG_STATE and each member's restarts, budget, sta
     "0",
   );
   assertEquals(s.get(`hastmon_member_monitored${db}`), "1");
+});
+
+Deno.test("metrics: the node's shedding, lateness, and what it dropped or postponed", () => {
+  const st = status();
+  st.load = quietLoad({
+    shedding: true,
+    lagMs: 820,
+    notificationsDropped: 12,
+    probesDeferred: 340,
+  });
+  const text = renderMetrics(st, []);
+  const s = samples(text);
+  assertEquals(s.get('hastmon_shedding{node="alpha"}'), "1");
+  assertEquals(s.get('hastmon_lag_seconds{node="alpha"}'), "0.82");
+  assertEquals(s.get('hastmon_notifications_dropped_total{node="alpha"}'), "12");
+  assertEquals(s.get('hastmon_probes_deferred_total{node="alpha"}'), "340");
+  assertStringIncludes(text, "# TYPE hastmon_notifications_dropped_total counter");
 });

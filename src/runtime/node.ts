@@ -46,6 +46,9 @@ import { TRACKED_METHODS } from "../core/types.ts";
 import { MinHeap } from "../lib/min_heap.ts";
 import { encodeState, parseState } from "./state_file.ts";
 import { laneOf, Lanes } from "./lanes.ts";
+import { DEFAULT_LAG_LIMIT_MS, type LoadStatus, Shedder, type ShedNote } from "./shedding.ts";
+
+export { DEFAULT_NOTIFY_PER_SECOND, type LoadStatus } from "./shedding.ts";
 
 /** Everything the runtime needs from the world. */
 export interface Io {
@@ -68,12 +71,12 @@ export interface Io {
   transition(resource: string, effect: Effect & { type: "transition" }): void;
   /** A resource has nothing active any more after shutdown or removal. */
   quiesced(resource: string): void;
+  /**
+   * How long the oldest hook waiting to be started has waited, ms (a daemon
+   * paces its process spawns); a sign of overload like a late timer. Optional.
+   */
+  hookBacklogMs?(): number;
 }
-
-/** Notification hooks (role, connect, disconnect, complain) a node runs per second at most. */
-export const DEFAULT_NOTIFY_PER_SECOND = 20;
-
-const SHED_REPORT_MS = 10_000;
 
 /** How a runtime is set up. */
 export interface RuntimeOptions {
@@ -81,6 +84,8 @@ export interface RuntimeOptions {
   defects?: Defects;
   /** Node-wide budget of notification hooks per second (burst the same). */
   notifyPerSecond?: number;
+  /** Lateness that counts as a sign of overload (shedding.ts), ms. */
+  lagLimitMs?: number;
   /** Renders a wall-clock time in status sentences (default: hours and minutes, UTC). */
   clock?: (wallMs: number) => string;
 }
@@ -97,6 +102,13 @@ interface Waiting {
 interface HookRun {
   cancelled: boolean;
   kill: (() => void) | null;
+}
+
+/** A routine probe held back while the node sheds load, until `at` at the latest. */
+interface HeldProbe {
+  at: Time;
+  rt: Rt;
+  run: () => void;
 }
 
 /** One resource as the runtime runs it. */
@@ -147,20 +159,22 @@ export class NodeRuntime {
   #later: (() => void)[] = [];
   #depth = 0;
   #armedWake: Time | null = null;
-  readonly #notifyPerSecond: number;
-  #notifyTokens: number;
-  #notifyAt: Time;
-  #shed = { total: 0, recent: 0, saidAt: -Infinity };
+  /** When the timer was last set (local time). */
+  #armedWhen: Time = -Infinity;
+  readonly #shed: Shedder;
+  readonly #held = new MinHeap<HeldProbe>((a, b) => a.at < b.at);
   #requestSeq = 0;
   readonly #clock: ((wallMs: number) => string) | undefined;
 
   constructor(io: Io, opts: RuntimeOptions = {}) {
     this.#io = io;
     this.#defects = opts.defects ?? {};
-    this.#notifyPerSecond = opts.notifyPerSecond ?? DEFAULT_NOTIFY_PER_SECOND;
     this.#clock = opts.clock;
-    this.#notifyTokens = this.#notifyPerSecond;
-    this.#notifyAt = io.now();
+    this.#shed = new Shedder(
+      io.now(),
+      opts.notifyPerSecond,
+      opts.lagLimitMs ?? DEFAULT_LAG_LIMIT_MS,
+    );
   }
 
   // ---------------------------------------------------------------------------
@@ -234,6 +248,7 @@ export class NodeRuntime {
     if (!rt) return;
     this.#batch(() => {
       rt.removing = true;
+      this.#releaseWhere((h) => h.rt === rt);
       this.#feed(rt, { type: "remove", now: this.#io.now() });
     });
   }
@@ -307,6 +322,8 @@ export class NodeRuntime {
   /** Stop or hand over everything: every machine is told, then quiesces. */
   shutdown(): void {
     this.#batch(() => {
+      // Held probes go now: the daemon waits for every hook to end before it exits.
+      this.#releaseWhere(() => true);
       const now = this.#io.now();
       for (const rt of this.#resources.values()) this.#feed(rt, { type: "shutdown", now });
     });
@@ -315,8 +332,14 @@ export class NodeRuntime {
   /** The timer asked for with `setWake` has come: step every machine that is due. */
   wake(): void {
     this.#batch(() => {
-      this.#armedWake = null;
       const now = this.#io.now();
+      // How late the timer fired (after the time asked for, or after it was asked for if
+      // that was already past), and how long hooks wait to start: the signs of overload.
+      const late = this.#armedWake === null ? 0 : now - Math.max(this.#armedWake, this.#armedWhen);
+      this.#armedWake = null;
+      this.#say(this.#shed.observe(now, Math.max(late, this.#io.hookBacklogMs?.() ?? 0)));
+      this.#say(this.#shed.settle(now));
+      this.#releaseDue(now);
       const due: Rt[] = [];
       for (;;) {
         const top = this.#heap.peek();
@@ -355,9 +378,14 @@ export class NodeRuntime {
     return now > m.now ? { ...m, now } : m;
   }
 
-  /** Notification hooks dropped by the node-wide budget since start. */
+  /** Notification hooks dropped by the node-wide budget (or while shedding) since start. */
   get notificationsDropped(): number {
-    return this.#shed.total;
+    return this.load().notificationsDropped;
+  }
+
+  /** The node's load: lateness, what it sheds now, and what it dropped or postponed so far. */
+  load(): LoadStatus {
+    return this.#shed.status(this.#io.now(), this.#held.size);
   }
 
   /** Has every resource quiesced (after `shutdown`)? */
@@ -368,7 +396,7 @@ export class NodeRuntime {
 
   /** Is nothing left to run: no hook in a lane, no state being written, no guard write? */
   get idle(): boolean {
-    if (!this.#lanes.idle) return false;
+    if (!this.#lanes.idle || this.#held.size > 0) return false;
     for (const rt of this.#resources.values()) {
       if (rt.writing || rt.guardInFlight > 0) return false;
     }
@@ -591,64 +619,69 @@ export class NodeRuntime {
       laneDone();
       if (tracked) this.#batch(() => this.#feedHookDone(rt, e, outcome));
     };
-    this.#lanes.run(rt.name, laneOf(e.method, e.member), (laneDone) => {
-      if (!tracked) {
-        rt.queuedNotes.delete(e.method);
-        // ...and rate-limited node-wide: what is optional gives way first under load.
-        if (!this.#notifyToken()) {
-          this.#dropped(rt.name, e.method);
-          return finish(
-            { kind: "error", message: "dropped: notification rate exceeded" },
-            laneDone,
-          );
+    const queue = () =>
+      this.#lanes.run(rt.name, laneOf(e.method, e.member), (laneDone) => {
+        if (!tracked) {
+          rt.queuedNotes.delete(e.method);
+          // ...and rate-limited node-wide: what is optional gives way first under load.
+          const now = this.#io.now();
+          if (!this.#shed.takeNotification(now)) {
+            this.#say(this.#shed.dropped(now, e.method), rt.name);
+            return finish(
+              { kind: "error", message: "dropped: notification rate exceeded" },
+              laneDone,
+            );
+          }
         }
-      }
-      const spawn = () => {
-        if (run.cancelled) {
-          return finish({ kind: "killed", signal: "SIGTERM" }, laneDone);
-        }
-        run.kill = this.#io.runHook(rt.name, e, (outcome) => finish(outcome, laneDone));
-      };
-      const afterGuard = () => {
-        // A start begins only once the guard knows it may (a kill -9 right after is covered).
-        if (e.method === "start" && rt.guardInFlight > 0) rt.guardWaiters.push(spawn);
-        else spawn();
-      };
-      if (!GATED.has(e.method)) return afterGuard();
-      this.#afterState(
-        rt,
-        afterGuard,
-        () => finish({ kind: "error", message: "state could not be persisted" }, laneDone),
-      );
-    });
-  }
-
-  /** Take a token of the node-wide notification budget (refilled continuously, burst = rate). */
-  #notifyToken(): boolean {
+        const spawn = () => {
+          if (run.cancelled) {
+            return finish({ kind: "killed", signal: "SIGTERM" }, laneDone);
+          }
+          run.kill = this.#io.runHook(rt.name, e, (outcome) => finish(outcome, laneDone));
+        };
+        const afterGuard = () => {
+          // A start begins only once the guard knows it may (a kill -9 right after is covered).
+          if (e.method === "start" && rt.guardInFlight > 0) rt.guardWaiters.push(spawn);
+          else spawn();
+        };
+        if (!GATED.has(e.method)) return afterGuard();
+        this.#afterState(
+          rt,
+          afterGuard,
+          () => finish({ kind: "error", message: "state could not be persisted" }, laneDone),
+        );
+      });
+    // A routine probe waits while the node sheds load, one probe period at most. The
+    // machine counts it in flight meanwhile: it is not asked for twice, and the next
+    // one comes at the first slot after it ended (group.ts), so probing slows down.
     const now = this.#io.now();
-    const rate = this.#notifyPerSecond;
-    this.#notifyTokens = Math.min(rate, this.#notifyTokens + (now - this.#notifyAt) * rate / 1000);
-    this.#notifyAt = now;
-    if (this.#notifyTokens < 1) return false;
-    this.#notifyTokens -= 1;
-    return true;
-  }
-
-  /** Count a dropped notification; say so in the log at most every ten seconds. */
-  #dropped(resource: string, method: HookMethod) {
-    this.#shed.total++;
-    this.#shed.recent++;
-    const now = this.#io.now();
-    if (now - this.#shed.saidAt >= SHED_REPORT_MS) {
-      this.#io.log(
-        "warning",
-        `shedding load: ${this.#shed.recent} notification hook(s) dropped since the last report ` +
-          `(at most ${this.#notifyPerSecond} a second on this node), the last a ${method}`,
-        resource,
-      );
-      this.#shed.recent = 0;
-      this.#shed.saidAt = now;
+    if (e.deferrableMs !== undefined && this.#shed.shedding(now)) {
+      this.#shed.deferred();
+      this.#held.push({ at: now + e.deferrableMs, rt, run: queue });
+      return;
     }
+    queue();
+  }
+
+  /** Run the held probes whose time has come. */
+  #releaseDue(now: Time) {
+    while (this.#held.size > 0 && this.#held.peek()!.at <= now + 1) this.#held.pop()!.run();
+  }
+
+  /** Run at once the held probes that `which` picks (their node or resource stops). */
+  #releaseWhere(which: (h: HeldProbe) => boolean) {
+    const keep: HeldProbe[] = [];
+    while (this.#held.size > 0) {
+      const h = this.#held.pop()!;
+      if (which(h)) h.run();
+      else keep.push(h);
+    }
+    for (const h of keep) this.#held.push(h);
+  }
+
+  /** Log a line of the load bookkeeping. */
+  #say(note: ShedNote | null, resource: string | null = null) {
+    if (note) this.#io.log(note.level, note.message, resource);
   }
 
   #feedHookDone(rt: Rt, e: HookEffect, outcome: HookOutcome) {
@@ -666,22 +699,17 @@ export class NodeRuntime {
   }
 
   #armWake() {
-    for (;;) {
-      const top = this.#heap.peek();
-      if (!top) {
-        if (this.#armedWake !== null) this.#io.setWake(null);
-        this.#armedWake = null;
-        return;
-      }
-      if (top.gen !== top.rt.wakeGen || !this.#resources.has(top.rt.name)) {
-        this.#heap.pop(); // a superseded wake-up
-        continue;
-      }
-      if (top.at !== this.#armedWake) {
-        this.#armedWake = top.at;
-        this.#io.setWake(top.at);
-      }
-      return;
+    let top = this.#heap.peek();
+    // Superseded wake-ups are dropped when they come to the top.
+    while (top && (top.gen !== top.rt.wakeGen || !this.#resources.has(top.rt.name))) {
+      this.#heap.pop();
+      top = this.#heap.peek();
     }
+    const held = this.#held.peek()?.at;
+    const at = top === undefined ? held ?? null : Math.min(top.at, held ?? Infinity);
+    if (at === this.#armedWake) return;
+    this.#armedWake = at;
+    this.#armedWhen = this.#io.now();
+    this.#io.setWake(at);
   }
 }

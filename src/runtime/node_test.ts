@@ -20,7 +20,8 @@ class HandIo implements Io {
   wake: number | null = null;
   frames: { to: string; messages: Message[] }[] = [];
   writes: { resource: string; text: string; done: (e: string | null) => void }[] = [];
-  hooks: { hook: HookEffect; done: (o: HookOutcome) => void; killed: boolean }[] = [];
+  hooks: { resource: string; hook: HookEffect; done: (o: HookOutcome) => void; killed: boolean }[] =
+    [];
   guards: { command: GuardCommand; done: () => void }[] = [];
   logs: string[] = [];
   now() {
@@ -35,8 +36,8 @@ class HandIo implements Io {
   send(to: string, messages: Message[]) {
     this.frames.push({ to, messages });
   }
-  runHook(_r: string, hook: HookEffect, done: (o: HookOutcome) => void) {
-    const h = { hook, done, killed: false };
+  runHook(resource: string, hook: HookEffect, done: (o: HookOutcome) => void) {
+    const h = { resource, hook, done, killed: false };
     this.hooks.push(h);
     return () => h.killed = true;
   }
@@ -167,4 +168,184 @@ Deno.test("runtime: a message for an unknown resource is dropped alone", () => {
   io.flushWrites();
   rt.receive("w", [grant("nope", 1), grant("r", 1)]);
   assert(rt.status("r")!.lease!.held, "the good message of the frame still counted");
+});
+
+/**
+ * Run the node until `until` (wake-ups in order, each `lateMs` late): w grants
+ * every lease request; writes and guard writes complete; hooks are answered
+ * by `answer` at once (and `seen` is told of each).
+ */
+function drive(
+  io: HandIo,
+  rt: NodeRuntime,
+  until: number,
+  answer: (h: HookEffect) => HookOutcome,
+  seen: (resource: string, h: HookEffect) => void = () => {},
+  lateMs = 0,
+) {
+  for (let step = 0; step < 100_000; step++) {
+    io.flushWrites();
+    io.flushGuard();
+    for (const h of io.hooks.splice(0)) {
+      seen(h.resource, h.hook);
+      h.done(answer(h.hook));
+    }
+    const asks = io.frames.splice(0).filter((f) => f.to === "w").flatMap((f) => f.messages)
+      .filter((m) => m.type === "heartbeat") as (Message & { type: "heartbeat" })[];
+    if (asks.length > 0) rt.receive("w", asks.map((m) => grant(m.resource, m.seq)));
+    if (io.writes.length > 0 || io.guards.length > 0 || io.hooks.length > 0) continue;
+    if (io.wake === null || io.wake > until) return;
+    io.time = Math.max(io.time, io.wake + lateMs);
+    rt.wake();
+  }
+  throw new Error("drive: no end");
+}
+
+/** Hooks of a service that runs: every hook exits 0 (a probe: running). */
+const running = (): HookOutcome => ({ kind: "exit", code: 0 });
+
+Deno.test("runtime: probes of an online service are spread by name, each on its own slot", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  for (let i = 0; i < 20; i++) rt.add(settings(`r${i}`), null);
+  const probes: { at: number; resource: string; deferrable: boolean }[] = [];
+  drive(io, rt, 20_000, running, (resource, h) => {
+    if (h.method === "status") {
+      probes.push({ at: io.time, resource, deferrable: h.deferrableMs === 1000 });
+    }
+  });
+  // All twenty started together; then each probes once a second at its own phase, so
+  // the probes of one second are spread over it, and keep their slots.
+  const second = (k: number) => probes.filter((p) => p.at >= k * 1000 && p.at < (k + 1) * 1000);
+  assertEquals(second(10).map((p) => p.resource).sort(), second(11).map((p) => p.resource).sort());
+  assertEquals(new Set(second(10).map((p) => p.resource)).size, 20, "each once a second");
+  assert(new Set(second(10).map((p) => p.at)).size >= 15, "not all in the same instant");
+  for (const p of second(10)) {
+    assertEquals(second(15).find((q) => q.resource === p.resource)!.at, p.at + 5000);
+  }
+  assert(second(10).every((p) => p.deferrable), "an online member's probe may wait under load");
+  assertEquals(rt.load().probesDeferred, 0);
+});
+
+const heartbeatFromB = (resource: string, seq: number): Message => ({
+  type: "heartbeat",
+  resource,
+  epoch: 0,
+  role: "secondary",
+  state: "stopped",
+  seq,
+  leaseMs: 3000,
+  stopTimeoutMs: 1000,
+});
+
+Deno.test("runtime: a node that keeps running late sheds notifications and routine probes, never heartbeats", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  rt.add(settings("r"), null);
+  const probes: { at: number; deferrable: boolean }[] = [];
+  const notes: string[] = [];
+  const seen = (_r: string, h: HookEffect) => {
+    if (h.method === "status") probes.push({ at: io.time, deferrable: h.deferrableMs === 1000 });
+    if (h.method === "connect") notes.push(h.method);
+  };
+  drive(io, rt, 10_000, running, seen);
+  assertEquals(rt.status("r")!.state, "running");
+  assertEquals(rt.load().shedding, false);
+  // One wake-up 1.5 s late is a freeze, not a load: nothing is shed.
+  io.time = io.wake! + 1500;
+  rt.wake();
+  drive(io, rt, io.time + 100, running, seen);
+  assertEquals(rt.load().shedding, false);
+  // Wake-ups that keep coming 0.6 s late (the limit is 0.5 s): shedding.
+  const before = probes.length;
+  drive(io, rt, io.time + 4000, running, seen, 600);
+  const load = rt.load();
+  assertEquals(load.shedding, true);
+  assert(io.logs.some((l) => l.startsWith("shedding load: this node ran up to")), "said once");
+  assert(load.probesDeferred >= 1, "a routine probe waited");
+  // Held: it runs one probe interval later at most, and the machine does not ask twice.
+  const later = probes.slice(before);
+  for (let i = 1; i < later.length; i++) {
+    assert(later[i].at - later[i - 1].at <= 2 * 1000 + 600 + 1, JSON.stringify(later));
+  }
+  // A notification while shedding is dropped, and counted.
+  rt.receive("b", [heartbeatFromB("r", 1)]);
+  drive(io, rt, io.time + 100, running, seen, 600);
+  assertEquals(notes, []);
+  assertEquals(rt.load().notificationsDropped, 1);
+  // Heartbeats still go out every interval (drive answers each with a grant), and the
+  // lease holds.
+  const beatsAt: number[] = [];
+  const sent = io.send.bind(io);
+  io.send = (to, messages) => {
+    if (to === "w" && messages.some((m) => m.type === "heartbeat")) beatsAt.push(io.time);
+    sent(to, messages);
+  };
+  drive(io, rt, io.time + 5000, running, seen, 600);
+  assert(beatsAt.length >= 4, `${beatsAt.length} heartbeats in 5 s`);
+  assert(rt.load().shedding, "still shedding");
+  assertEquals(rt.status("r")!.role, "primary");
+  assert(rt.status("r")!.lease!.held, "the lease survived the overload");
+  // On time for ten seconds: shedding ends, and says what it did.
+  drive(io, rt, io.time + 11_000, running, seen);
+  assertEquals(rt.load().shedding, false);
+  assert(io.logs.some((l) => l.startsWith("load shedding over after")), io.logs.join("\n"));
+  assertEquals(rt.load().probesHeld, 0);
+});
+
+Deno.test("runtime: a probe that a start or a takeover waits on is never held back", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  rt.add(settings("r"), null);
+  const probes: HookEffect[] = [];
+  // Late from the start: the boot probe and the probe confirming the start carry no
+  // deferrableMs and run at once; the node gets its service up while shedding.
+  drive(io, rt, 8000, running, (_r, h) => {
+    if (h.method === "status") probes.push(h);
+  }, 600);
+  assertEquals(rt.load().shedding, true);
+  assertEquals(probes[0].deferrableMs, undefined, "the boot probe");
+  assertEquals(probes[1].deferrableMs, undefined, "the probe after the start");
+  assertEquals(rt.status("r")!.state, "running");
+});
+
+Deno.test("runtime: shutdown runs held probes at once (the daemon waits for its hooks)", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  rt.add(settings("r"), null);
+  drive(io, rt, 10_000, running);
+  // Late until a routine probe is held.
+  for (let i = 0; i < 20 && rt.load().probesHeld === 0; i++) {
+    io.time = io.wake! + 600;
+    rt.wake();
+    io.flushWrites();
+    io.flushGuard();
+    for (const h of io.hooks.splice(0)) h.done(running());
+  }
+  assertEquals(rt.load().probesHeld, 1);
+  assertEquals(rt.idle, false, "a held probe is work left");
+  rt.shutdown();
+  assertEquals(rt.load().probesHeld, 0);
+  assertEquals(io.hookNamed("status").length, 1, "released into its lane");
+});
+
+Deno.test("runtime: notification hooks have a node-wide budget; what is over it is dropped and counted", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io, { notifyPerSecond: 20 });
+  for (let i = 0; i < 50; i++) rt.add(settings(`r${i}`), null);
+  drive(io, rt, 5000, running);
+  const before = rt.load().notificationsDropped; // of the fifty role notifications at start
+  assertEquals(before, 30);
+  // b appears for all fifty at once: fifty connect notifications in one instant.
+  const connects: string[] = [];
+  rt.receive("b", Array.from({ length: 50 }, (_, i) => heartbeatFromB(`r${i}`, 1)));
+  drive(io, rt, io.time + 10, running, (r, h) => {
+    if (h.method === "connect") connects.push(r);
+  });
+  assertEquals(connects.length, 20, "the burst is the budget");
+  assertEquals(rt.load().notificationsDropped - before, 30);
+  assertEquals(rt.load().shedding, false, "a burst of notifications is not an overload");
+  // Said in the log at the first drop, then at most every ten seconds.
+  const said = io.logs.filter((l) => l.includes("notification hook(s) dropped since the last"));
+  assertEquals(said.length, 1);
 });
