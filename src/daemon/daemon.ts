@@ -80,10 +80,7 @@ export class Daemon {
       events: this.events,
       view: (r) => this.#views.get(r),
       // Fault monitors started by monitor_start find the daemon with scha_control through it.
-      hookEnv: () => ({
-        ...configuredHookEnv(this.cfg),
-        HASTMON_CONTROL: this.cfg.global.control.path,
-      }),
+      hookEnv: () => this.#hookEnv(),
       send: (to, messages) => this.#peers.send(to, messages),
       onWake: () => this.runtime.wake(),
       onTransition: () => this.#updateTitle(),
@@ -182,6 +179,19 @@ export class Daemon {
   }
 
   #reloads = 0;
+
+  /** What `hook_env` adds to every hook's environment: one object per configuration. */
+  #hookEnv(): Readonly<Record<string, string>> {
+    if (this.#hookEnvOf?.cfg !== this.cfg) {
+      this.#hookEnvOf = {
+        cfg: this.cfg,
+        env: { ...configuredHookEnv(this.cfg), HASTMON_CONTROL: this.cfg.global.control.path },
+      };
+    }
+    return this.#hookEnvOf.env;
+  }
+
+  #hookEnvOf: { cfg: EffectiveConfig; env: Readonly<Record<string, string>> } | null = null;
 
   /** SIGTERM/SIGINT: stop or hand over what runs here, then exit. */
   shutdown(reason: string) {

@@ -13,6 +13,12 @@
  *   pipe transit at most. `stops` are the members' stops in the order to run
  *   them (reverse start order), all within S; K is the slack the peers' hold
  *   leaves beyond the lease and the stop (half a `timeout`).
+ * - `{"type":"renew","resource":R,"remainingMs":N}` — R's lease was renewed:
+ *   its deadline is N ms from now, with the stops and panic of R's last arm.
+ *   A primary renews every heartbeat; a thousand full arms a second (every
+ *   stop's argv and environment) cost the daemon and the guard more than all
+ *   else. Only an armed R is renewed: a renew for a resource the guard does
+ *   not watch (its stop ran already, or it is stopping) changes nothing.
  * - `{"type":"stopping","resource":R,"timeoutMs":N}` — the daemon is stopping
  *   R itself: the lease deadline no longer applies, but if no disarm comes
  *   within N + K, the guard runs panic (if set).
@@ -67,6 +73,7 @@ export type GuardCommand =
     panic: GuardHook | null;
     slackMs: number;
   }
+  | { type: "renew"; resource: string; remainingMs: number }
   | { type: "stopping"; resource: string; timeoutMs: number }
   | { type: "panicking"; resource: string }
   | { type: "disarm"; resource: string }
@@ -99,6 +106,8 @@ export function parseGuardCommand(line: string): GuardCommand {
         slackMs: duration(data.slackMs, "slackMs"),
       };
     }
+    case "renew":
+      return { type: "renew", resource, remainingMs: duration(data.remainingMs, "remainingMs") };
     case "panicking":
       return { type: "panicking", resource };
     case "stopping":
@@ -195,6 +204,8 @@ interface Watched {
   /** Null once the daemon ran panic itself (never twice). */
   panic: GuardHook | null;
   slackMs: number;
+  /** Armed (a lease deadline), or stopping (the daemon's stop deadline, then panic). */
+  mode: "armed" | "stopping";
   /** Cancels the pending deadline (on the shared timer: re-arms come every heartbeat). */
   cancel: () => void;
 }
@@ -214,27 +225,41 @@ class LeaseWatch {
 
   apply(command: GuardCommand): void {
     const { resource } = command;
-    // Arms come every heartbeat: shown from -dd on.
-    const detail = command.type === "arm"
-      ? ` ${command.remainingMs} ms`
+    // Arms and renewals come every heartbeat: shown from -dd on.
+    const every = command.type === "arm" || command.type === "renew";
+    const detail = every
+      ? ` ${Math.round(command.remainingMs)} ms`
       : command.type === "starting"
       ? ` (process group ${command.pid})`
       : "";
-    this.logger.debug(`${command.type}${detail}`, resource, command.type === "arm" ? 2 : 1);
+    this.logger.debug(`${command.type}${detail}`, resource, every ? 2 : 1);
     switch (command.type) {
       case "arm": {
         this.#watched.get(resource)?.cancel();
-        const cancel = after(timerDelay(command.remainingMs), () => {
-          this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
-        });
         this.#watched.set(resource, {
           stops: command.stops,
           stopTimeoutMs: command.stopTimeoutMs,
           // A panic the daemon ran already is not run again by a later arm either.
           panic: this.#panicked.has(resource) ? null : command.panic,
           slackMs: command.slackMs,
-          cancel,
+          mode: "armed",
+          cancel: this.#deadline(resource, command.remainingMs),
         });
+        return;
+      }
+      case "renew": {
+        const watched = this.#watched.get(resource);
+        if (watched === undefined || watched.mode !== "armed") {
+          this.logger.warning(
+            `a renewal for a resource that is not armed here (${
+              watched === undefined ? "its stop ran, or it was never armed" : "it is stopping"
+            }): ignored`,
+            resource,
+          );
+          return;
+        }
+        watched.cancel();
+        watched.cancel = this.#deadline(resource, command.remainingMs);
         return;
       }
       case "stopping": {
@@ -242,6 +267,7 @@ class LeaseWatch {
         if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
         watched.cancel();
         const limit = command.timeoutMs + watched.slackMs;
+        watched.mode = "stopping";
         watched.cancel = after(timerDelay(limit), () => this.#panic(resource, limit));
         return;
       }
@@ -262,6 +288,13 @@ class LeaseWatch {
         this.#starts.delete(resource);
         return;
     }
+  }
+
+  /** The lease deadline of an armed resource: past it, the guard stops the service. */
+  #deadline(resource: string, remainingMs: number): () => void {
+    return after(timerDelay(remainingMs), () => {
+      this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
+    });
   }
 
   /** The channel closed: stop everything still watched, all at once. */
@@ -518,6 +551,14 @@ export class Guard {
       panic,
       slackMs,
     });
+  }
+
+  /**
+   * `resource`'s lease was renewed: its deadline is `remainingMs` from now, with
+   * the stops and panic of its last {@link arm} (which must have been sent).
+   */
+  renew(resource: string, remainingMs: number): Promise<void> {
+    return this.#send({ type: "renew", resource, remainingMs });
   }
 
   /** The daemon runs `resource`'s panic itself: the guard must not run it again. */

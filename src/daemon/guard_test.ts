@@ -155,6 +155,42 @@ Deno.test("guard: a re-arm pushes the deadline back", async () => {
   });
 });
 
+Deno.test("guard: a renewal pushes the deadline back, with the stops of the last arm", async () => {
+  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await arm(guard, "web", 600, stop(), null);
+    for (let i = 0; i < 5; i++) {
+      await sleep(100);
+      await guard.renew("web", 600);
+    }
+    assertEquals(await marker(), [], "stopped although renewed in time");
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+    assertEquals(await marker(), ["stop web"]);
+    await service.status;
+    await guard.close();
+  });
+});
+
+Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const guard = spawnGuard();
+    await guard.renew("db", 100); // never armed
+    await arm(guard, "web", 60_000, stop(), panic);
+    await guard.disarm("web");
+    await guard.renew("web", 100); // disarmed: its renewal must not bring the stop back
+    await arm(guard, "app", 60_000, stop({ HASTMON_RESOURCE: "app" }), null);
+    await guard.stopping("app", 60_000);
+    await guard.renew("app", 100); // stopping: the daemon's stop deadline stands
+    await sleep(600);
+    assertEquals(await marker(), []);
+    const log = await Deno.readTextFile(`${dir}/guard.log`);
+    assertEquals(log.match(/a renewal for a resource that is not armed here/g)?.length, 3);
+    await guard.disarm("app");
+    await guard.close();
+  });
+});
+
 Deno.test("guard: a stop that fails is followed by panic", async () => {
   await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
     const service = await startService(dir);
@@ -291,6 +327,11 @@ Deno.test("guard commands are validated", () => {
     slackMs: 100,
   };
   assertEquals(parseGuardCommand(JSON.stringify(armed)), armed as never);
+  assertEquals(parseGuardCommand('{"type":"renew","resource":"r","remainingMs":900}'), {
+    type: "renew",
+    resource: "r",
+    remainingMs: 900,
+  });
   assertEquals(parseGuardCommand('{"type":"panicking","resource":"r"}'), {
     type: "panicking",
     resource: "r",
@@ -325,6 +366,7 @@ Deno.test("guard commands are validated", () => {
     [{ ...armed, panic: { ...hook, env: { A: 1 } } }, "panic.env must map names to strings"],
     [{ ...armed, remainingMs: "soon" }, "remainingMs"],
     [{ ...armed, slackMs: -1 }, "slackMs"],
+    [{ type: "renew", resource: "r" }, "remainingMs must be a non-negative number"],
   ];
   for (const [command, reason] of bad) {
     let message = "accepted";

@@ -62,6 +62,15 @@ export interface DaemonIoDeps {
 export class DaemonIo implements Io {
   #cancelWake: (() => void) | null = null;
   #spawns = new SpawnQueue();
+  /**
+   * What each armed resource's last full arm was made from: while the epoch, the
+   * node's view of the resource and the hooks' environment stay the same objects
+   * (a reload replaces them), a lease renewal is a short `renew` for the guard.
+   */
+  #armedWith = new Map<
+    string,
+    { epoch: number; view: ResourceNodeConfig; env: Readonly<Record<string, string>> }
+  >();
 
   constructor(private readonly deps: DaemonIoDeps) {}
 
@@ -199,6 +208,7 @@ export class DaemonIo implements Io {
   }
 
   #tellGuard(guard: Guard, resource: string, command: GuardCommand): Promise<void> {
+    if (command.action !== "arm") this.#armedWith.delete(resource);
     switch (command.action) {
       case "arm": {
         const view = this.deps.view(resource);
@@ -208,7 +218,13 @@ export class DaemonIo implements Io {
         const remaining = command.until === null
           ? FOREVER_MS
           : Math.max(0, command.until - performance.now()) + slack;
-        const g = { view, node: this.deps.node, epoch: command.epoch, env: this.deps.hookEnv() };
+        const env = this.deps.hookEnv();
+        const last = this.#armedWith.get(resource);
+        if (last && last.epoch === command.epoch && last.view === view && last.env === env) {
+          return guard.renew(resource, remaining);
+        }
+        this.#armedWith.set(resource, { epoch: command.epoch, view, env });
+        const g = { view, node: this.deps.node, epoch: command.epoch, env };
         return guard.arm(
           resource,
           remaining,

@@ -11,7 +11,10 @@
  * costs one resource, not the node.
  *
  * A write is atomic: temporary file in the same directory, write, fsync,
- * rename over the old file, fsync the directory.
+ * rename over the old file, fsync the directory. Writes that end together
+ * share the directory's fsync (a group commit): a thousand resources changing
+ * role at once cost a thousand file fsyncs but a handful of directory ones,
+ * and each write still returns only once its own rename is durable.
  */
 
 const SUFFIX = ".state.json";
@@ -34,6 +37,10 @@ export interface RestoredTexts {
 export class StateStore {
   #writes = new Map<string, Promise<void>>();
   #seq = 0;
+  /** A directory fsync asked for and not yet begun: renames done before it begins are covered. */
+  #dirSyncQueued: Promise<void> | null = null;
+  /** The last directory fsync begun (the next waits for it: one at a time). */
+  #dirSyncLast: Promise<void> = Promise.resolve();
 
   /** `dir` is created on the first save if it does not exist. */
   constructor(readonly dir: string) {}
@@ -112,9 +119,17 @@ export class StateStore {
     const path = this.pathOf(resource);
     const temp = `${this.dir}/.${encodeURIComponent(resource)}${SUFFIX}.${Deno.pid}.${++this
       .#seq}.tmp`;
-    await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+    const create = () => Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
     try {
-      const file = await Deno.open(temp, { write: true, createNew: true, mode: 0o644 });
+      let file: Deno.FsFile;
+      try {
+        file = await create();
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+        // The directory went away (or was never made): make it, once, and try again.
+        await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
+        file = await create();
+      }
       try {
         await writeAll(file, new TextEncoder().encode(text));
         await file.sync();
@@ -127,12 +142,25 @@ export class StateStore {
       throw e;
     }
     // The rename is durable only once the directory entry is.
-    const dir = await Deno.open(this.dir, { read: true });
-    try {
-      await dir.sync();
-    } finally {
-      dir.close();
-    }
+    await this.#syncDir();
+  }
+
+  /** An fsync of the directory that begins after this call (shared with other writers). */
+  #syncDir(): Promise<void> {
+    if (this.#dirSyncQueued) return this.#dirSyncQueued;
+    const sync = this.#dirSyncLast.then(noop, noop).then(async () => {
+      // From here on, a rename that ends needs the next fsync, not this one.
+      this.#dirSyncQueued = null;
+      const dir = await Deno.open(this.dir, { read: true });
+      try {
+        await dir.sync();
+      } finally {
+        dir.close();
+      }
+    });
+    this.#dirSyncQueued = sync;
+    this.#dirSyncLast = sync;
+    return sync;
   }
 }
 

@@ -64,3 +64,20 @@ Deno.test("state store: a crashed writer's temporary file is ignored and removed
     assertEquals(await Deno.stat(stale).then(() => true, () => false), false);
   });
 });
+
+Deno.test("state store: many resources saved at once, and a directory removed behind its back", async () => {
+  await withDir(async (root) => {
+    const dir = `${root}/state`;
+    const store = new StateStore(dir);
+    // Saved together: they share the directory's fsyncs, and every one lands.
+    const names = Array.from({ length: 200 }, (_, i) => `r${i}`);
+    await Promise.all(names.map((n, i) => store.save(n, text(i))));
+    const { texts } = await new StateStore(dir).loadAll();
+    assertEquals(texts.size, 200);
+    assertEquals(texts.get("r123"), text(123));
+    // The directory is made once, not at every save: one removed is made again.
+    await Deno.remove(dir, { recursive: true });
+    await store.save("web", web);
+    assertEquals((await store.load("web")).text, web);
+  });
+});

@@ -993,40 +993,43 @@ res="$2"
 pf="$D/svc-$node-$res.pid"
 starting="$pf.starting"
 note() { echo "$(date +%s.%N) $node $res $*" >> "$D/timeline"; }
-# Without forks (a loaded machine makes every process dear): the state follows the last ") ".
+# Few forks (a thousand resources probe and start at once on two cores): the builtins read
+# the pid files and /proc, and an emptied file stands for a removed one. A process's state
+# follows the last ") " of its stat line.
 alive() { [ -n "$1" ] && read -r st 2>/dev/null < "/proc/$1/stat" || return 1; st=\${st##*) }; [ "\${st%% *}" != Z ]; }
-running() { [ -s "$pf" ] && alive "$(cat "$pf")"; }
+running() { p=; [ -s "$pf" ] && read -r p < "$pf" && alive "$p"; }
 case "$1" in
 start)
   # The marker comes first: a stop that finds neither it nor a pid file ran before this begin.
   echo $$ > "$starting"
   note begin "epoch=\${HASTMON_EPOCH:-?}"
   if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; fi
-  if running; then note up "$(cat "$pf")" already-running; rm -f "$starting"; exit 0; fi
-  rm -f "$pf"
+  if running; then note up "$p" already-running; : > "$starting"; exit 0; fi
+  : > "$pf"
   trap '' TERM
   setsid sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 1000' "$pf" </dev/null >/dev/null 2>&1 &
   i=0
   while [ ! -s "$pf" ]; do
-    i=$((i + 1)); [ $i -gt 400 ] && { note start-failed; rm -f "$starting"; exit 1; }
+    i=$((i + 1)); [ $i -gt 400 ] && { note start-failed; : > "$starting"; exit 1; }
     sleep 0.005
   done
   trap - TERM
-  note up "$(cat "$pf")"
-  rm -f "$starting"
+  read -r p < "$pf"
+  note up "$p"
+  : > "$starting"
   ;;
 stop)
-  while [ ! -s "$pf" ] && [ -s "$starting" ] && alive "$(cat "$starting")"; do sleep 0.005; done
+  while [ ! -s "$pf" ] && read -r sp 2>/dev/null < "$starting" && alive "$sp"; do sleep 0.005; done
   if [ -s "$pf" ]; then
-    p=$(cat "$pf")
+    read -r p < "$pf"
     kill -KILL "$p" 2>/dev/null
     while alive "$p"; do sleep 0.005; done
     note end "$p" "by=$HASTMON_ROLE"
-    rm -f "$pf"
+    : > "$pf"
   else
     note end none "by=$HASTMON_ROLE"
   fi
-  rm -f "$starting"
+  : > "$starting"
   ;;
 status)
   if [ -e "$D/hang-status-$node" ]; then note hang $$; exec sleep 999; fi
