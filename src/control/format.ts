@@ -44,7 +44,8 @@ export function loadText(node: string, load: LoadStatus): string | null {
     `${load.notifyPerSecond} a second), ${load.probesDeferred} probe(s) postponed since start`;
   if (load.shedding) {
     return `node ${oneLine(node)}: shedding load for ${formatDuration(load.sheddingForMs ?? 0)}: ` +
-      `ran up to ${formatDuration(load.lagMs)} late (limit ${formatDuration(load.lagLimitMs)}); ` +
+      `ran up to ${formatDuration(load.lagMs)} late, hooks waited up to ` +
+      `${formatDuration(load.hookWaitMs)} to start (limit ${formatDuration(load.lagLimitMs)}); ` +
       `notification hooks are dropped, routine probes come up to one interval late ` +
       `(${load.probesHeld} waiting now); ${counts}\n`;
   }
@@ -160,6 +161,7 @@ export interface StatusJson {
       shedding: boolean;
       sheddingSeconds: number | null;
       lagSeconds: number;
+      hookWaitSeconds: number;
       lagLimitSeconds: number;
       notificationsDropped: number;
       probesDeferred: number;
@@ -247,6 +249,7 @@ export function statusJson(result: StatusResult): StatusJson {
           ? null
           : seconds(result.load.sheddingForMs),
         lagSeconds: seconds(result.load.lagMs),
+        hookWaitSeconds: seconds(result.load.hookWaitMs),
         lagLimitSeconds: seconds(result.load.lagLimitMs),
         notificationsDropped: result.load.notificationsDropped,
         probesDeferred: result.load.probesDeferred,

@@ -149,6 +149,7 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
       shedding: false,
       sheddingSeconds: null,
       lagSeconds: 0.003,
+      hookWaitSeconds: 0,
       lagLimitSeconds: 0.5,
       notificationsDropped: 0,
       probesDeferred: 0,
@@ -274,6 +275,7 @@ Deno.test("format: a node that sheds load says so after its resources, in text a
       shedding: true,
       sheddingForMs: 35_000,
       lagMs: 820,
+      hookWaitMs: 2500,
       notificationsDropped: 12,
       probesDeferred: 340,
       probesHeld: 7,
@@ -283,7 +285,8 @@ Deno.test("format: a node that sheds load says so after its resources, in text a
   assert(text.startsWith(formatResourceText(primaryStatus())), "the resources come first");
   assert(
     text.endsWith(
-      "node alpha: shedding load for 35s: ran up to 0.82s late (limit 0.5s); notification hooks " +
+      "node alpha: shedding load for 35s: ran up to 0.82s late, hooks waited up to 2.5s to start " +
+        "(limit 0.5s); notification hooks " +
         "are dropped, routine probes come up to one interval late (7 waiting now); 12 " +
         "notification hook(s) dropped (budget 20 a second), 340 probe(s) postponed since start\n",
     ),

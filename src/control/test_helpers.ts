@@ -19,6 +19,7 @@ export function quietLoad(over: Partial<LoadStatus> = {}): LoadStatus {
     shedding: false,
     sheddingForMs: null,
     lagMs: 3,
+    hookWaitMs: 0,
     lagLimitMs: 500,
     notificationsDropped: 0,
     probesDeferred: 0,

@@ -28,8 +28,10 @@ export interface LoadStatus {
   shedding: boolean;
   /** For how long it has been shedding, ms; null while it is not. */
   sheddingForMs: number | null;
-  /** The worst lateness (of its timer, or of a hook's start) within the last 10 s, ms. */
+  /** The worst lateness of its timer (its event loop busy or starved) within the last 10 s, ms. */
   lagMs: number;
+  /** The longest a hook waited to be started (the spawn queue) within the last 10 s, ms. */
+  hookWaitMs: number;
   /** The lateness that counts as a sign of overload, ms. */
   lagLimitMs: number;
   /** Notification hooks dropped since start: over the node's budget, or while shedding. */

@@ -24,6 +24,7 @@ import { configuredHookEnv } from "./hook_hygiene.ts";
 import { DaemonControl } from "./control.ts";
 import { validateResource } from "./validate.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
+import { leanConfig } from "./lean_config.ts";
 
 /** What the daemon needs from its caller. */
 export interface DaemonOptions {
@@ -111,10 +112,13 @@ export class Daemon {
       `node ${d.node}: listening on ${cfg.global.listen.host}:${d.#peers.port}, ` +
         `${cfg.resources.length} resource(s)`,
     );
-    for (const res of usableResources({ config: cfg, errors: [], warnings: [] })) {
+    const usable = usableResources({ config: cfg, errors: [], warnings: [] });
+    const settings = usable.map((res) => resourceSettings(cfg, res.name));
+    leanConfig(cfg); // after the core's settings, which read the provenance of timeouts
+    usable.forEach((res, i) => {
       d.#views.set(res.name, res.self!);
-      d.runtime.add(resourceSettings(cfg, res.name), restored.texts.get(res.name) ?? null);
-    }
+      d.runtime.add(settings[i], restored.texts.get(res.name) ?? null);
+    });
     d.#peers.dial();
     d.#updateTitle();
     return d;

@@ -3,6 +3,9 @@
  * hook runner (hook output) and the guard (its command channel).
  */
 
+/** Bytes read at a time from a byte stream (hook output comes in short lines). */
+export const READ_CHUNK_BYTES = 4096;
+
 /** Appended to a line that was cut at the length bound. */
 export const TRUNCATED_MARK = " …[truncated]";
 
@@ -20,7 +23,7 @@ export async function* readLines(
   let partial = "";
   // After a cut, discard input until the end of that line.
   let skipping = false;
-  for await (const chunk of stream) {
+  for await (const chunk of chunksOf(stream)) {
     let text = decoder.decode(chunk, { stream: true });
     while (text.length > 0) {
       const nl = text.indexOf("\n");
@@ -42,4 +45,39 @@ export async function* readLines(
   }
   partial += decoder.decode();
   if (partial.length > 0 && !skipping) yield partial;
+}
+
+/**
+ * The chunks of `stream`, read into one small buffer of our own when it is a
+ * byte stream (a child's stdout or stderr, stdin). A default reader makes each
+ * pending read allocate 64 KiB: a thousand hooks running at once held 128 MB
+ * of buffers for two pipes each, which the allocator kept afterwards. Each
+ * chunk is valid until the next one is asked for.
+ */
+async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let reader: ReadableStreamBYOBReader;
+  try {
+    reader = stream.getReader({ mode: "byob" });
+  } catch {
+    yield* stream; // not a byte stream
+    return;
+  }
+  let done = false;
+  try {
+    let buffer = new Uint8Array(READ_CHUNK_BYTES);
+    for (;;) {
+      const r = await reader.read(buffer);
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+      // The read took the buffer over; the chunk's own buffer is the one to use again.
+      buffer = new Uint8Array(r.value.buffer);
+    }
+  } finally {
+    // Left early (the consumer stopped): the stream is not read any further.
+    if (!done) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
 }

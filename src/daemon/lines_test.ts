@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { readLines, TRUNCATED_MARK } from "./lines.ts";
 
 function streamOf(chunks: string[]): ReadableStream<Uint8Array> {
@@ -29,4 +29,18 @@ Deno.test("readLines decodes a multi-byte character split across chunks", async 
   const out: string[] = [];
   for await (const line of readLines(stream, 10)) out.push(line);
   assertEquals(out, ["é"]);
+});
+
+Deno.test("readLines: a child's output (a byte stream) is read in small chunks, every line whole", async () => {
+  // 3000 lines of 40 characters: 120 KB, many times the chunk, with lines across chunks.
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", 'i=0; while [ $i -lt 3000 ]; do printf "%039d\\n" $i; i=$((i+1)); done'],
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const lines = await Array.fromAsync(readLines(child.stdout, 4096));
+  await child.status;
+  assertEquals(lines.length, 3000);
+  assertEquals(lines[2999], "2999".padStart(39, "0"));
+  assert(lines.every((l) => l.length === 39));
 });

@@ -8,6 +8,13 @@
  * rule, the handshake slots reserved for configured nodes, a name bound to its
  * addresses or proved by its node key. A reload applies it to the next
  * connection and closes the ones whose node or key the configuration dropped.
+ *
+ * Frames to one peer are coalesced: the runtime sends one frame per peer per
+ * batch of events, and with a thousand resources a batch is often one state
+ * write that ended (its acknowledgement may go out now). So what is sent in
+ * one turn of the event loop, and what comes while the frame before is still
+ * being sealed and written, leaves as one frame: one MAC and one write, not
+ * a thousand. The messages keep their order.
  */
 import type { Message, NodeId } from "../core/types.ts";
 import type { EffectiveConfig } from "../config/mod.ts";
@@ -30,6 +37,8 @@ export interface PeersDeps {
 /** Listener, dialers and open connections of one daemon. */
 export class Peers {
   #conns = new Map<NodeId, Set<PeerConnection>>();
+  /** Per peer: messages waiting for the next frame, and whether a frame is on its way. */
+  #outbox = new Map<NodeId, { messages: Message[]; busy: boolean }>();
   #listener: PeerListener | null = null;
   #dialers = new Map<string, { stop: AbortController; done: Promise<void> }>();
   #lifetime = new AbortController();
@@ -63,19 +72,37 @@ export class Peers {
     return this.#listener?.port ?? 0;
   }
 
-  /** Send a frame to `to` over an open connection; dropped (and said at -d) when none is. */
+  /**
+   * Send messages to `to`, in the next frame to it (this turn's, or the one
+   * after the frame being written); dropped (and said at -d) when no
+   * connection is open then.
+   */
   send(to: NodeId, messages: Message[]): void {
-    const conn = this.#connectionTo(to);
-    if (!conn) {
-      this.deps.logger.debug(`no connection to ${to}: ${messages.length} message(s) dropped`);
-      return;
+    let box = this.#outbox.get(to);
+    if (!box) this.#outbox.set(to, box = { messages: [], busy: false });
+    box.messages.push(...messages);
+    if (box.busy) return;
+    box.busy = true;
+    setTimeout(() => this.#flush(to, box), 0);
+  }
+
+  async #flush(to: NodeId, box: { messages: Message[]; busy: boolean }): Promise<void> {
+    while (box.messages.length > 0 && !this.#stopped) {
+      const messages = box.messages.splice(0);
+      const conn = this.#connectionTo(to);
+      if (!conn) {
+        this.deps.logger.debug(`no connection to ${to}: ${messages.length} message(s) dropped`);
+        continue;
+      }
+      try {
+        await conn.send(messages);
+      } catch (e) {
+        // The codec refused a message we built: a bug, logged, never fatal.
+        this.deps.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
+      }
     }
-    try {
-      conn.send(messages).catch(() => {});
-    } catch (e) {
-      // The codec refused a message we built: a bug, logged, never fatal.
-      this.deps.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
-    }
+    box.messages = [];
+    box.busy = false;
   }
 
   /**

@@ -13,6 +13,7 @@ import {
   usableResources,
 } from "../config/mod.ts";
 import type { NodeId, ResourceSettings } from "../core/types.ts";
+import { leanConfig } from "./lean_config.ts";
 
 /** What a reload decided, for the log and the event stream. */
 export interface ReloadPlan {
@@ -69,6 +70,8 @@ export async function planReload(
   // says what needs a restart (another mode, another shared secret).
   const usable = usableResources(result);
   const settings = new Map(usable.map((r) => [r.name, resourceSettings(cfg, r.name)]));
+  // As the daemon keeps it (and the old one was kept): compared without provenance.
+  leanConfig(cfg);
   const added: string[] = [], changed: string[] = [];
   const removed = [...running.keys()].filter((n) => !settings.has(n));
   for (const res of usable) {

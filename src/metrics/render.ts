@@ -64,7 +64,12 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
     lag: new Family(
       "hastmon_lag_seconds",
       "gauge",
-      "The worst lateness of this node's timer, or of a hook's start, within the last 10 seconds.",
+      "The worst lateness of this node's timer (a busy or starved event loop) in the last 10 s.",
+    ),
+    hookWait: new Family(
+      "hastmon_hook_wait_seconds",
+      "gauge",
+      "The longest a hook waited to be started (the spawn queue) within the last 10 seconds.",
     ),
     dropped: new Family(
       "hastmon_notifications_dropped_total",
@@ -187,6 +192,7 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
   fam.uptime.sample({ node }, status.uptimeMs / 1000);
   fam.shedding.sample({ node }, status.load.shedding ? 1 : 0);
   fam.lag.sample({ node }, status.load.lagMs / 1000);
+  fam.hookWait.sample({ node }, status.load.hookWaitMs / 1000);
   fam.dropped.sample({ node }, status.load.notificationsDropped);
   fam.deferred.sample({ node }, status.load.probesDeferred);
   for (const st of status.resources) renderResource(fam, st);

@@ -337,7 +337,7 @@ export class NodeRuntime {
       // that was already past), and how long hooks wait to start: the signs of overload.
       const late = this.#armedWake === null ? 0 : now - Math.max(this.#armedWake, this.#armedWhen);
       this.#armedWake = null;
-      this.#say(this.#shed.observe(now, Math.max(late, this.#io.hookBacklogMs?.() ?? 0)));
+      this.#say(this.#shed.observe(now, late, this.#io.hookBacklogMs?.() ?? 0));
       this.#say(this.#shed.settle(now));
       this.#releaseDue(now);
       const due: Rt[] = [];

@@ -11,8 +11,9 @@
  *   slows to half its rate at worst and never stops. Probes that a start, a
  *   stop or a takeover waits on are never held.
  *
- * Overloaded means: the node's timer fired more than `lagLimitMs` late, or a
- * hook waited that long to be started (the daemon's spawn queue), at least
+ * Overloaded means: the node's timer fired more than `lagLimitMs` late (its
+ * event loop was busy or starved), or a hook waited that long to be started
+ * (the daemon's spawn queue could not keep up), at least
  * {@link LATE_TO_SHED} times within {@link SHED_WINDOW_MS}. One late wake-up is
  * a freeze (SIGSTOP, a suspended VM), which the core handles on its own; a
  * node that keeps running late is starved. Shedding ends once
@@ -55,7 +56,8 @@ export class Shedder {
   #tokensAt: Time;
   /** When the most recent late wake-ups were, newest last ({@link LATE_TO_SHED} kept). */
   #lateAt: Time[] = [];
-  #worst: { ms: number; at: Time } = { ms: 0, at: -Infinity };
+  #worstLag: { ms: number; at: Time } = { ms: 0, at: -Infinity };
+  #worstWait: { ms: number; at: Time } = { ms: 0, at: -Infinity };
   #since: Time | null = null;
   #dropped = { total: 0, recent: 0, saidAt: -Infinity, atStart: 0 };
   #deferred = { total: 0, atStart: 0 };
@@ -72,14 +74,15 @@ export class Shedder {
   }
 
   /**
-   * How late the node's timer fired (or how long a hook has waited to start);
-   * returns what to log when shedding begins or ends.
+   * How late the node's timer fired, and how long the hook that has waited
+   * longest to be started has waited; returns what to log when shedding begins.
    */
-  observe(now: Time, lateMs: number): ShedNote | null {
-    if (lateMs > this.#worst.ms || now - this.#worst.at > SHED_WINDOW_MS) {
-      this.#worst = { ms: Math.max(0, lateMs), at: now };
-    }
-    if (lateMs > this.lagLimitMs) {
+  observe(now: Time, lateMs: number, waitMs = 0): ShedNote | null {
+    const worse = (w: { ms: number; at: Time }, ms: number) =>
+      ms > w.ms || now - w.at > SHED_WINDOW_MS ? { ms: Math.max(0, ms), at: now } : w;
+    this.#worstLag = worse(this.#worstLag, lateMs);
+    this.#worstWait = worse(this.#worstWait, waitMs);
+    if (Math.max(lateMs, waitMs) > this.lagLimitMs) {
       this.#lateAt.push(now);
       if (this.#lateAt.length > LATE_TO_SHED) this.#lateAt.shift();
     }
@@ -91,10 +94,9 @@ export class Shedder {
       this.#deferred.atStart = this.#deferred.total;
       return {
         level: "warning",
-        message: `shedding load: this node ran up to ${Math.round(this.#worst.ms)} ms late ` +
-          `(${LATE_TO_SHED} times within ${
-            SHED_WINDOW_MS / 1000
-          } s, limit ${this.lagLimitMs} ms): ` +
+        message: `shedding load: this node ran up to ${Math.round(this.#worstLag.ms)} ms late, ` +
+          `hooks waited up to ${Math.round(this.#worstWait.ms)} ms to start ` +
+          `(over ${this.lagLimitMs} ms ${LATE_TO_SHED} times within ${SHED_WINDOW_MS / 1000} s): ` +
           `notification hooks are dropped and routine probes may come up to one interval late; ` +
           `heartbeats and leases are not affected`,
       };
@@ -163,7 +165,8 @@ export class Shedder {
     return {
       shedding,
       sheddingForMs: shedding ? now - this.#since! : null,
-      lagMs: now - this.#worst.at > SHED_WINDOW_MS ? 0 : Math.round(this.#worst.ms),
+      lagMs: now - this.#worstLag.at > SHED_WINDOW_MS ? 0 : Math.round(this.#worstLag.ms),
+      hookWaitMs: now - this.#worstWait.at > SHED_WINDOW_MS ? 0 : Math.round(this.#worstWait.ms),
       lagLimitMs: this.lagLimitMs,
       notificationsDropped: this.#dropped.total,
       probesDeferred: this.#deferred.total,
