@@ -1,38 +1,62 @@
 /**
- * How the node runtime scales with the number of resources (a benchmark, not
- * a test): three real daemons on loopback (a primary, a secondary and a
- * watchdog of every resource) with a shared key, so that every frame between
- * them carries a MAC, at heartbeat_interval = 1. For each count of resources:
+ * How a node scales with the number of resources (a benchmark, not a test):
+ * three real daemons on loopback (a primary, a secondary and a watchdog of
+ * every resource, each with its real guard) with a shared key, the hook script
+ * and services of the end-to-end tests, at heartbeat_interval = 1. For each
+ * count of resources:
  *
- * - frames per second on each link, counted by the relay between the nodes
- *   (from outside the daemons), and MAC operations per second of the primary
- *   (one MAC per frame it sends, one check per frame it receives): with one
- *   frame per peer per tick these must not grow with the count;
- * - CPU of each daemon as % of one core (utime + stime from /proc), its RSS;
- * - the time from the daemons' start until every resource runs on the primary.
+ * - the time from `ctl role primary all` on a (b made secondary at once) until
+ *   every resource runs there, by a's own status;
+ * - over a quiet stretch after that: CPU (utime + stime from /proc, % of one
+ *   core) of each daemon, of each guard, and of the hook processes each
+ *   daemon ran (its reaped children's time, cutime + cstime); RSS of daemon
+ *   and guard; hook processes a second (the daemons' own counts, from their
+ *   metrics); frames a second on a's links (counted by the relay between the
+ *   nodes); what each node shed (notifications dropped, probes postponed);
+ * - kill -9 of node a (daemon, guard and every service at once): the time
+ *   until every resource runs on b, against the takeover bound `config check`
+ *   prints plus 5 s;
+ * - the timeline: never two nodes active for one resource, and the logs:
+ *   self-fencing, stall warnings ("no event for"), guard deadlines.
  *
- *     deno run -A scripts/bench_scale.ts [--counts 10,100,1000] [--seconds 30]
- *       [--probe-interval 10] [--no-write]
+ * Then a soak (default 300 resources, probe_interval = 1, 60 s) that reports
+ * lease losses, self-fencing and stall warnings; and an idle node with 3
+ * resources (daemon and guard) against the floor of an idle Deno process with
+ * one timer, measured alike. The load average of the machine is noted beside
+ * every figure: the machine is shared.
+ *
+ *     deno run -A scripts/bench_scale.ts [--counts 10,100,300,1000] [--seconds 30]
+ *       [--probe-interval 10] [--soak-count 300] [--soak-probe-interval 1]
+ *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--no-write]
  *
  * Writes its section ("scale") of docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
-import { sleep, TestCluster } from "../tests/cluster/harness.ts";
+import { sleep, takeoverBoundMs, TestCluster } from "../tests/cluster/harness.ts";
+import type { StatusResult } from "../src/control/protocol.ts";
+import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
 import { writeSection } from "./bench_doc.ts";
 
 interface Options {
   counts: number[];
   seconds: number;
   probeInterval: number;
+  soak: { count: number; probeInterval: number; seconds: number } | null;
+  failover: boolean;
+  idle: boolean;
   write: boolean;
 }
 
 function parseArgs(args: string[]): Options {
   const o: Options = {
-    counts: [10, 100, 1000],
+    counts: [10, 100, 300, 1000],
     seconds: 30,
     probeInterval: 10,
+    soak: { count: 300, probeInterval: 1, seconds: 60 },
+    failover: true,
+    idle: true,
     write: true,
   };
+  const soak = () => o.soak ??= { count: 300, probeInterval: 1, seconds: 60 };
   for (let i = 0; i < args.length; i++) {
     const value = () => args[++i] ?? usage(`${args[i - 1]} needs a value`);
     switch (args[i]) {
@@ -44,6 +68,24 @@ function parseArgs(args: string[]): Options {
         break;
       case "--probe-interval":
         o.probeInterval = positive(value());
+        break;
+      case "--soak-count":
+        soak().count = positive(value());
+        break;
+      case "--soak-probe-interval":
+        soak().probeInterval = positive(value());
+        break;
+      case "--soak-seconds":
+        soak().seconds = positive(value());
+        break;
+      case "--no-soak":
+        o.soak = null;
+        break;
+      case "--no-failover":
+        o.failover = false;
+        break;
+      case "--no-idle":
+        o.idle = false;
         break;
       case "--no-write":
         o.write = false;
@@ -64,112 +106,554 @@ function positive(v: string): number {
 function usage(problem: string): never {
   console.error(
     `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...] ` +
-      `[--seconds S] [--probe-interval S] [--no-write]`,
+      `[--seconds S] [--probe-interval S] [--soak-count N] [--soak-probe-interval S] ` +
+      `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--no-write]`,
   );
   Deno.exit(64);
 }
 
-/** CPU ticks (utime + stime) and RSS of a process. */
-function sample(pid: number): { ticks: number; rssKb: number } {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  const rss = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
-  return { ticks: Number(fields[11]) + Number(fields[12]), rssKb: rss };
+const HZ = 100; // CLK_TCK on Linux
+const NODES = ["a", "b", "w"] as const;
+type Node = typeof NODES[number];
+
+/** CPU ticks of a process itself and of its reaped children, and its RSS and peak RSS. */
+interface Sample {
+  ticks: number;
+  childTicks: number;
+  rssKb: number;
+  hwmKb: number;
 }
 
-const HZ = 100; // CLK_TCK on Linux
+function sample(pid: number): Sample {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kb = (key: string) =>
+    Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0);
+  return {
+    ticks: Number(f[11]) + Number(f[12]),
+    childTicks: Number(f[13]) + Number(f[14]),
+    rssKb: kb("VmRSS"),
+    hwmKb: kb("VmHWM"),
+  };
+}
+
+/**
+ * Resident memory of several processes with the pages they share counted once
+ * (the Deno binary's pages, mapped by the daemon and its guard alike), in MB:
+ * the frame numbers of their present pages, from /proc/PID/pagemap (which
+ * shows them to root only; null otherwise).
+ */
+export function residentUnionMb(pids: number[]): number | null {
+  const frames = new Set<number>();
+  let sawFrame = false;
+  for (const pid of pids) {
+    const smaps = Deno.readTextFileSync(`/proc/${pid}/smaps`);
+    const ranges: [number, number][] = [];
+    let cur: [number, number] | null = null;
+    for (const line of smaps.split("\n")) {
+      const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+      if (m) {
+        cur = [parseInt(m[1], 16), parseInt(m[2], 16)];
+        continue;
+      }
+      if (cur && line.startsWith("Rss:") && Number(line.split(/\s+/)[1]) > 0) ranges.push(cur);
+    }
+    const f = Deno.openSync(`/proc/${pid}/pagemap`, { read: true });
+    try {
+      for (const [lo, hi] of ranges) {
+        const pages = (hi - lo) / 4096;
+        const buf = new Uint8Array(pages * 8);
+        f.seekSync((lo / 4096) * 8, Deno.SeekMode.Start);
+        let off = 0;
+        while (off < buf.length) {
+          const n = f.readSync(buf.subarray(off));
+          if (!n) break;
+          off += n;
+        }
+        const v = new DataView(buf.buffer);
+        for (let i = 0; i < pages; i++) {
+          const hiWord = v.getUint32(i * 8 + 4, true), loWord = v.getUint32(i * 8, true);
+          if (!(hiWord & 0x80000000)) continue; // not present
+          const pfn = (hiWord & 0x7fffff) * 2 ** 32 + loWord;
+          if (pfn !== 0) sawFrame = true;
+          frames.add(pfn === 0 ? -(pid * 1e9 + lo / 4096 + i) : pfn);
+        }
+      }
+    } finally {
+      f.close();
+    }
+  }
+  return sawFrame ? frames.size * 4096 / 1048576 : null;
+}
+
+/** The guard process of a daemon: its child that runs `guard`. */
+function guardOf(daemonPid: number): number {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid !== daemonPid) continue;
+      // "hastmon: guard" once it set its title, "… guard …" before.
+      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (/\bguard\b/.test(cmdline)) return Number(e.name);
+    } catch { /* gone meanwhile */ }
+  }
+  throw new Error(`no guard process under daemon ${daemonPid}`);
+}
+
+/** The 1-minute load average. */
+function load1(): number {
+  return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+}
+
+/** The port of the metrics endpoint, from the daemon's log. */
+async function metricsPort(c: TestCluster, node: Node): Promise<number> {
+  const m = /metrics served at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(await c.log(node));
+  if (!m) throw new Error(`${node}: no metrics endpoint in its log`);
+  return Number(m[1]);
+}
+
+/** Hook commands a daemon has run since it started (its histograms' counts). */
+async function hooksRun(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^hastmon_hook_duration_seconds_count\{[^}]*\} (\d+)$/gm)) {
+    n += Number(m[1]);
+  }
+  return n;
+}
+
+/** Does every resource run as primary on `node`, by its own status? */
+function allRunning(st: StatusResult | null, count: number): boolean {
+  return !!st && st.resources.length === count &&
+    st.resources.every((r) => r.role === "primary" && r.state === "running");
+}
+
+/** Poll `node`'s status until every resource runs there; seconds since `t0`, or null. */
+async function waitAllRunning(
+  c: TestCluster,
+  node: Node,
+  count: number,
+  t0: number,
+  limitS: number,
+): Promise<number | null> {
+  // Not too often: a status of a thousand resources is work for the daemon measured.
+  const every = count >= 300 ? 500 : 200;
+  while (performance.now() - t0 < limitS * 1000) {
+    if (allRunning(await c.status(node, 10_000), count)) return (performance.now() - t0) / 1000;
+    await sleep(every);
+  }
+  return null;
+}
+
+/** What the logs of a node say after `offset` (a byte position in its log). */
+interface LogCounts {
+  selfFencing: number;
+  stalls: number;
+  guardDeadlines: number;
+}
+
+function countLog(text: string): LogCounts {
+  const n = (re: RegExp) => (text.match(re) ?? []).length;
+  return {
+    selfFencing: n(/self-fencing: lease expired/g),
+    stalls: n(/no event for /g),
+    guardDeadlines: n(/lease deadline passed without a new arm/g),
+  };
+}
+
+async function logsSince(c: TestCluster, offsets: Record<Node, number>): Promise<LogCounts> {
+  const sum: LogCounts = { selfFencing: 0, stalls: 0, guardDeadlines: 0 };
+  for (const n of NODES) {
+    const counts = countLog((await c.log(n)).slice(offsets[n]));
+    sum.selfFencing += counts.selfFencing;
+    sum.stalls += counts.stalls;
+    sum.guardDeadlines += counts.guardDeadlines;
+  }
+  return sum;
+}
+
+async function logOffsets(c: TestCluster): Promise<Record<Node, number>> {
+  const o = {} as Record<Node, number>;
+  for (const n of NODES) o[n] = (await c.log(n)).length;
+  return o;
+}
 
 interface Row {
   count: number;
-  allRunningS: number;
-  /** Frames per second on each directed link. */
-  frames: Record<string, number>;
-  /** The primary's MAC operations per second (sealed + opened frames). */
-  macs: number;
-  cpu: Record<string, number>;
-  rssMb: Record<string, number>;
-}
-
-/** Every resource runs on `node`, by its own status. */
-async function allRunning(c: TestCluster, node: string, count: number): Promise<boolean> {
-  const st = await c.status(node, 10_000);
-  if (!st) return false;
-  return st.resources.length === count &&
-    st.resources.every((r) => r.role === "primary" && r.state === "running");
+  probeInterval: number;
+  load: [number, number];
+  allRunningS: number | null;
+  /** % of one core, per node: the daemon, its guard, the hooks it ran. */
+  cpu: Record<Node, { daemon: number; guard: number; hooks: number }>;
+  rssMb: Record<Node, { daemon: number; guard: number; daemonPeak: number }>;
+  hooksPerS: Record<Node, number>;
+  frames: { ab: number; aw: number };
+  shed: Record<Node, { dropped: number; deferred: number; lagMs: number }>;
+  failover: { seconds: number | null; boundS: number } | null;
+  logs: LogCounts;
+  neverTwoActive: string;
 }
 
 let current: TestCluster | null = null;
 
-async function measure(count: number, o: Options): Promise<Row> {
-  const resources = Array.from({ length: count }, (_, i) => `r${i}`);
-  const t0 = performance.now();
-  const c = current = await TestCluster.start({
-    resources,
+async function startCluster(count: number, probeInterval: number): Promise<TestCluster> {
+  return current = await TestCluster.start({
+    nodes: [
+      { name: "a", priority: 10, role: "init" },
+      { name: "b", priority: 20, role: "init" },
+      { name: "w", priority: 30, role: "watchdog" },
+    ],
+    resources: Array.from({ length: count }, (_, i) => `r${i}`),
     heartbeatInterval: 1,
     timeout: 1,
     stopTimeout: 1,
     complaintInterval: 10,
     secret: "bench-scale-shared-secret-0123456789",
-    extraToml: `probe_interval = ${o.probeInterval}`,
+    extraToml: `probe_interval = ${probeInterval}\nmetrics_listen = "127.0.0.1:0"`,
     debug: 0,
   });
+}
+
+/** Every node has every resource (its boot probes answered), then a few quiet seconds. */
+async function settle(c: TestCluster, count: number) {
+  await c.waitFor(
+    async () => {
+      const st = await c.status("a", 10_000);
+      return !!st && st.resources.length === count &&
+        st.resources.every((r) => r.state !== "unknown");
+    },
+    300_000,
+    `a to know all ${count} resources`,
+  );
+  await sleep(3000);
+}
+
+/** `ctl role primary all` on a, then secondary on b; seconds until every resource runs on a. */
+async function promote(c: TestCluster, count: number, limitS: number): Promise<number | null> {
+  const t0 = performance.now();
+  await c.ctlOk("a", "role", "primary", "all");
+  await c.ctlOk("b", "role", "secondary", "all");
+  return await waitAllRunning(c, "a", count, t0, limitS);
+}
+
+async function measure(count: number, probeInterval: number, o: Options): Promise<Row> {
+  const loadBefore = load1();
+  console.log(`${count} resources, probe_interval ${probeInterval}: starting (load ${loadBefore})`);
+  const c = await startCluster(count, probeInterval);
   try {
-    await c.waitFor(() => allRunning(c, "a", count), 300_000, `all ${count} resources on a`);
-    const allRunningS = (performance.now() - t0) / 1000;
-    console.log(`${count} resources: all running on a after ${allRunningS.toFixed(1)} s`);
-    await sleep(5000); // start-up work and JIT settle
-    const links = [["a", "b"], ["b", "a"], ["a", "w"], ["w", "a"], ["b", "w"], ["w", "b"]];
-    const before = links.map(([x, y]) => c.relay.traffic(x, y).frames);
-    const pids = c.nodes.map((n) => c.daemonPid(n.name)!);
-    const cpu0 = pids.map(sample);
+    await settle(c, count);
+    const offsets = await logOffsets(c);
+    const allRunningS = await promote(c, count, 120);
+    console.log(`  all running on a after ${allRunningS?.toFixed(2) ?? "(not within 120 s)"} s`);
+    await sleep(5000); // the start's stragglers and the JIT settle
+    const daemons = Object.fromEntries(NODES.map((n) => [n, c.daemonPid(n)!])) as Record<
+      Node,
+      number
+    >;
+    const guards = Object.fromEntries(NODES.map((n) => [n, guardOf(daemons[n])])) as Record<
+      Node,
+      number
+    >;
+    const ports = Object.fromEntries(
+      await Promise.all(NODES.map(async (n) => [n, await metricsPort(c, n)])),
+    ) as Record<Node, number>;
+    const hooks0 = await Promise.all(NODES.map((n) => hooksRun(ports[n])));
+    const frames0 = [c.relay.traffic("a", "b").frames, c.relay.traffic("a", "w").frames];
+    const d0 = NODES.map((n) => sample(daemons[n])), g0 = NODES.map((n) => sample(guards[n]));
     const start = performance.now();
     await sleep(o.seconds * 1000);
     const elapsed = (performance.now() - start) / 1000;
-    const after = links.map(([x, y]) => c.relay.traffic(x, y).frames);
-    const cpu1 = pids.map(sample);
-    const frames: Record<string, number> = {};
-    links.forEach(([x, y], i) => frames[`${x}>${y}`] = (after[i] - before[i]) / elapsed);
-    const macs = frames["a>b"] + frames["b>a"] + frames["a>w"] + frames["w>a"];
-    const cpu: Record<string, number> = {}, rssMb: Record<string, number> = {};
-    c.nodes.forEach((n, i) => {
-      cpu[n.name] = (cpu1[i].ticks - cpu0[i].ticks) / HZ / elapsed * 100;
-      rssMb[n.name] = cpu1[i].rssKb / 1024;
-    });
-    if (!await allRunning(c, "a", count)) throw new Error("a resource left a during the run");
-    await c.assertNeverTwoActive();
-    return { count, allRunningS, frames, macs, cpu, rssMb };
+    const d1 = NODES.map((n) => sample(daemons[n])), g1 = NODES.map((n) => sample(guards[n]));
+    const frames1 = [c.relay.traffic("a", "b").frames, c.relay.traffic("a", "w").frames];
+    const hooks1 = await Promise.all(NODES.map((n) => hooksRun(ports[n])));
+    const pct = (t: number) => t / HZ / elapsed * 100;
+    const cpu = {} as Row["cpu"], rssMb = {} as Row["rssMb"], hooksPerS = {} as Row["hooksPerS"];
+    const shed = {} as Row["shed"];
+    for (const [i, n] of NODES.entries()) {
+      cpu[n] = {
+        daemon: pct(d1[i].ticks - d0[i].ticks),
+        guard: pct(g1[i].ticks - g0[i].ticks),
+        hooks: pct(d1[i].childTicks - d0[i].childTicks),
+      };
+      rssMb[n] = {
+        daemon: d1[i].rssKb / 1024,
+        guard: g1[i].rssKb / 1024,
+        daemonPeak: d1[i].hwmKb / 1024,
+      };
+      hooksPerS[n] = (hooks1[i] - hooks0[i]) / elapsed;
+      const load = (await c.status(n, 10_000))?.load;
+      shed[n] = {
+        dropped: load?.notificationsDropped ?? NaN,
+        deferred: load?.probesDeferred ?? NaN,
+        lagMs: load?.lagMs ?? NaN,
+      };
+    }
+    if (!allRunning(await c.status("a", 10_000), count)) {
+      console.log("  a resource left a during the measurement");
+    }
+    const frames = {
+      ab: (frames1[0] - frames0[0]) / elapsed,
+      aw: (frames1[1] - frames0[1]) / elapsed,
+    };
+    let failover: Row["failover"] = null;
+    if (o.failover) failover = await killPrimary(c, count, guards.a);
+    const logs = await logsSince(c, offsets);
+    let neverTwoActive = "yes";
+    try {
+      await c.assertNeverTwoActive();
+    } catch (e) {
+      neverTwoActive = `NO: ${(e as Error).message.split("\n")[0]}`;
+    }
+    const row: Row = {
+      count,
+      probeInterval,
+      load: [loadBefore, load1()],
+      allRunningS,
+      cpu,
+      rssMb,
+      hooksPerS,
+      frames,
+      shed,
+      failover,
+      logs,
+      neverTwoActive,
+    };
+    console.log(`  ${JSON.stringify(row)}`);
+    return row;
   } finally {
     current = null;
     await c.stop();
   }
 }
 
-function report(command: string, o: Options, rows: Row[]): string {
-  const f = (n: number) => n.toFixed(1);
-  return `## Scale: frames, MACs and CPU against the number of resources
+/** kill -9 of node a (its guard, its daemon, its services); seconds until all run on b. */
+async function killPrimary(
+  c: TestCluster,
+  count: number,
+  guardPid: number,
+): Promise<{ seconds: number | null; boundS: number }> {
+  const boundS = takeoverBoundMs((await c.configCheck("a")).stdout, "a", "b") / 1000;
+  const t0 = performance.now();
+  // The node dies whole: its guard first, so that it stops nothing.
+  Deno.kill(guardPid, "SIGKILL");
+  await c.kill9WithService("a");
+  const seconds = await waitAllRunning(c, "b", count, t0, Math.max(120, boundS + 60));
+  console.log(
+    `  failover: all running on b after ${seconds?.toFixed(2) ?? "(not within the limit)"} s ` +
+      `(bound ${boundS.toFixed(3)} s + 5 s)`,
+  );
+  return { seconds, boundS };
+}
 
-Measured by \`scripts/bench_scale.ts\` (\`${command}\`, ${
-    new Date().toISOString().slice(0, 10)
-  }): three daemons on
-loopback with a shared key, every resource primary on a, secondary on b, watched by w;
-heartbeat_interval = 1, probe_interval = ${o.probeInterval}; frames counted by the relay between
-the nodes over ${o.seconds} s after everything ran. MAC operations of a: one per frame it sends and
-one per frame it receives on its two links. CPU is the daemon alone (utime + stime), hook processes
-not included.
+interface Soak {
+  count: number;
+  probeInterval: number;
+  seconds: number;
+  load: [number, number];
+  allRunningS: number | null;
+  stillRunning: boolean;
+  logs: LogCounts;
+  leaseLost: number;
+  cpuA: number;
+  hooksA: number;
+  neverTwoActive: string;
+}
 
-| resources | frames/s a→b | b→a | a→w | w→a | MAC ops/s on a | CPU a | CPU b | CPU w | RSS a / b / w MB | all running after |
-|---|---|---|---|---|---|---|---|---|---|---|
+async function soak(s: NonNullable<Options["soak"]>): Promise<Soak> {
+  const loadBefore = load1();
+  console.log(
+    `soak: ${s.count} resources, probe_interval ${s.probeInterval}, ${s.seconds} s (load ${loadBefore})`,
+  );
+  const c = await startCluster(s.count, s.probeInterval);
+  try {
+    await settle(c, s.count);
+    const allRunningS = await promote(c, s.count, 120);
+    console.log(`  all running on a after ${allRunningS?.toFixed(2) ?? "(not within 120 s)"} s`);
+    const offsets = await logOffsets(c);
+    const pid = c.daemonPid("a")!;
+    const s0 = sample(pid);
+    const start = performance.now();
+    await sleep(s.seconds * 1000);
+    const elapsed = (performance.now() - start) / 1000;
+    const s1 = sample(pid);
+    const logs = await logsSince(c, offsets);
+    const st = await c.status("a", 10_000);
+    // A lease lost: a resource of a that is no longer primary there (self-fenced or yielded).
+    const leaseLost = st ? st.resources.filter((r) => r.role !== "primary").length : s.count;
+    let neverTwoActive = "yes";
+    try {
+      await c.assertNeverTwoActive();
+    } catch (e) {
+      neverTwoActive = `NO: ${(e as Error).message.split("\n")[0]}`;
+    }
+    const result: Soak = {
+      ...s,
+      load: [loadBefore, load1()],
+      allRunningS,
+      stillRunning: allRunning(st, s.count),
+      logs,
+      leaseLost: Math.max(leaseLost, logs.selfFencing),
+      cpuA: (s1.ticks - s0.ticks) / HZ / elapsed * 100,
+      hooksA: (s1.childTicks - s0.childTicks) / HZ / elapsed * 100,
+      neverTwoActive,
+    };
+    console.log(`  ${JSON.stringify(result)}`);
+    return result;
+  } finally {
+    current = null;
+    await c.stop();
+  }
+}
+
+interface Idle {
+  load: [number, number];
+  floorMb: number;
+  nodes: Record<Node, { daemon: number; guard: number; together: number | null }>;
+}
+
+/** RSS of an idle Deno process with one timer, with the daemon's own Deno options. */
+async function denoFloorMb(): Promise<number> {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-floor-" });
+  try {
+    await Deno.writeTextFile(`${dir}/floor.ts`, "setInterval(() => {}, 1000);\n");
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-config", ...DAEMON_DENO_FLAGS, `${dir}/floor.ts`],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    await sleep(5000);
+    const rss = sample(child.pid).rssKb / 1024;
+    child.kill("SIGKILL");
+    await child.status;
+    return rss;
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** An idle cluster with 3 resources at the default heartbeat_interval (10 s). */
+async function idle(): Promise<Idle> {
+  const loadBefore = load1();
+  const floorMb = await denoFloorMb();
+  const c = current = await TestCluster.start({
+    resources: ["r0", "r1", "r2"],
+    heartbeatInterval: 10,
+    timeout: 2,
+    stopTimeout: 1,
+    complaintInterval: 100,
+    debug: 0,
+  });
+  try {
+    await c.waitFor(async () => allRunning(await c.status("a", 5000), 3), 60_000, "3 on a");
+    await sleep(30_000);
+    const nodes = {} as Idle["nodes"];
+    for (const n of NODES) {
+      const d = c.daemonPid(n)!;
+      const g = guardOf(d);
+      nodes[n] = {
+        daemon: sample(d).rssKb / 1024,
+        guard: sample(g).rssKb / 1024,
+        together: residentUnionMb([d, g]),
+      };
+    }
+    const result: Idle = { load: [loadBefore, load1()], floorMb, nodes };
+    console.log(`idle: ${JSON.stringify(result)}`);
+    return result;
+  } finally {
+    current = null;
+    await c.stop();
+  }
+}
+
+const f1 = (n: number) => Number.isFinite(n) ? n.toFixed(1) : "—";
+const f0 = (n: number) => Number.isFinite(n) ? n.toFixed(0) : "—";
+const secs = (s: number | null) => s === null ? "**never** (120 s)" : `${s.toFixed(1)} s`;
+
+function report(command: string, o: Options, rows: Row[], s: Soak | null, i: Idle | null): string {
+  const date = new Date().toISOString().slice(0, 10);
+  const parts = [`## Scale: a thousand resources on one node
+
+Measured by \`scripts/bench_scale.ts\` (\`${command}\`, ${date}, Deno ${Deno.version.deno}, 2 cores
+shared with other work: the load average, 1 minute, before and after each row is beside it). Three
+daemons on loopback with a shared key and their guards, every resource in \`init\` on a and b and
+watched by w; \`ctl role primary all\` on a (b made secondary at once), then every resource runs
+there. heartbeat_interval = 1, timeout = 1, stop_timeout = 1; the hook script and services of the
+end-to-end tests (a start launches a real process; a probe reads its pid file and /proc). CPU is
+utime + stime from /proc as % of one core over ${o.seconds} s once everything ran: each daemon, its
+guard, and the hook processes it ran (its reaped children). Hooks a second are the daemons' own
+counts (their metrics). Failover: kill -9 of node a (daemon, guard and services at once) until every
+resource runs on b.
+
+| resources | probe | load | all running after \`role primary all\` | CPU daemon a / b / w | guard a / b / w | hooks a / b / w | hooks/s a / b / w | RSS daemon a / b / w MB (peak a) | RSS guard a MB | frames/s a→b, a→w | failover of all (bound + 5 s) | self-fence / stalls / guard deadlines | never two active |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${
     rows.map((r) =>
-      `| ${r.count} | ${f(r.frames["a>b"])} | ${f(r.frames["b>a"])} | ${f(r.frames["a>w"])} | ${
-        f(r.frames["w>a"])
-      } | ${f(r.macs)} | ${f(r.cpu.a)} % | ${f(r.cpu.b)} % | ${f(r.cpu.w)} % | ${f(r.rssMb.a)} / ${
-        f(r.rssMb.b)
-      } / ${f(r.rssMb.w)} | ${r.allRunningS.toFixed(1)} s |`
+      `| ${r.count} | ${r.probeInterval} s | ${r.load[0]}–${r.load[1]} | ${secs(r.allRunningS)} | ${
+        NODES.map((n) => `${f1(r.cpu[n].daemon)}`).join(" / ")
+      } % | ${NODES.map((n) => f1(r.cpu[n].guard)).join(" / ")} % | ${
+        NODES.map((n) => f1(r.cpu[n].hooks)).join(" / ")
+      } % | ${NODES.map((n) => f1(r.hooksPerS[n])).join(" / ")} | ${
+        NODES.map((n) => f0(r.rssMb[n].daemon)).join(" / ")
+      } (${f0(r.rssMb.a.daemonPeak)}) | ${f0(r.rssMb.a.guard)} | ${f1(r.frames.ab)}, ${
+        f1(r.frames.aw)
+      } | ${
+        r.failover
+          ? `${secs(r.failover.seconds)} (${(r.failover.boundS + 5).toFixed(1)} s)`
+          : "not measured"
+      } | ${r.logs.selfFencing} / ${r.logs.stalls} / ${r.logs.guardDeadlines} | ${r.neverTwoActive} |`
     ).join("\n")
   }
-`;
+
+Shed while measuring (notification hooks dropped, probes postponed since start; worst lateness of
+the timer in the last 10 s): ${
+    rows.map((r) =>
+      `${r.count}: ${
+        NODES.map((n) =>
+          `${n} ${f0(r.shed[n].dropped)}/${f0(r.shed[n].deferred)}/${f0(r.shed[n].lagMs)} ms`
+        ).join(", ")
+      }`
+    ).join("; ")
+  }.`];
+  if (s) {
+    parts.push(
+      `### Soak: ${s.count} resources, probe_interval = ${s.probeInterval} s, ${s.seconds} s
+
+Load ${s.load[0]}–${s.load[1]}. All running on a ${secs(s.allRunningS)} after \`role primary all\`;
+over the soak: ${s.leaseLost} lease(s) lost, ${s.logs.selfFencing} self-fencing, ${s.logs.stalls}
+stall warning(s) ("no event for"), ${s.logs.guardDeadlines} guard deadline(s); every resource still
+running on a at the end: ${
+        s.stillRunning ? "yes" : "**no**"
+      }; never two active: ${s.neverTwoActive}.
+Daemon a ${f1(s.cpuA)} % of a core, its hooks ${f1(s.hooksA)} %.`,
+    );
+  }
+  if (i) {
+    const sum = (n: Node) => i.nodes[n].daemon + i.nodes[n].guard;
+    parts.push(`### Idle: 3 resources, heartbeat_interval = 10 s
+
+RSS after 30 s idle, load ${i.load[0]}–${i.load[1]}. The floor: an idle Deno process with one timer
+and the daemon's Deno options, ${f1(i.floorMb)} MB. Daemon and guard are two Deno processes that map
+the same Deno binary: "RSS sum" counts its resident pages twice, "resident together" once (the
+frame numbers of both processes' present pages, /proc/PID/pagemap).
+
+| node | daemon MB | guard MB | RSS sum MB | × floor | resident together MB | × floor |
+|---|---|---|---|---|---|---|
+${
+      NODES.map((n) => {
+        const x = i.nodes[n], ratio = (mb: number) => `${(mb / i.floorMb).toFixed(2)}×`;
+        return `| ${n} | ${f1(x.daemon)} (${ratio(x.daemon)}) | ${f1(x.guard)} (${
+          ratio(x.guard)
+        }) | ${f1(sum(n))} | ${ratio(sum(n))} | ${x.together === null ? "—" : f1(x.together)} | ${
+          x.together === null ? "—" : ratio(x.together)
+        } |`;
+      }).join("\n")
+    }`);
+  }
+  return parts.join("\n\n") + "\n";
 }
 
 async function main() {
@@ -178,19 +662,13 @@ async function main() {
     Deno.args.length ? " " + Deno.args.join(" ") : ""
   }`;
   const rows: Row[] = [];
-  for (const n of o.counts) {
-    const row = await measure(n, o);
-    rows.push(row);
-    console.log(
-      `${n} resources: frames/s a>b ${row.frames["a>b"].toFixed(1)}, b>a ${
-        row.frames["b>a"].toFixed(1)
-      }, MAC ops/s on a ${row.macs.toFixed(1)}; CPU a ${row.cpu.a.toFixed(1)} %, b ${
-        row.cpu.b.toFixed(1)
-      } %, w ${row.cpu.w.toFixed(1)} %; RSS a ${row.rssMb.a.toFixed(0)} MB`,
-    );
-  }
+  for (const n of o.counts) rows.push(await measure(n, o.probeInterval, o));
+  const s = o.soak ? await soak(o.soak) : null;
+  const i = o.idle ? await idle() : null;
+  const text = report(command, o, rows, s, i);
+  console.log(text);
   if (!o.write) return;
-  await writeSection("scale", report(command, o, rows));
+  await writeSection("scale", text);
   console.log("written to docs/BENCHMARKS.md (section scale)");
 }
 

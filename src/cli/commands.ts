@@ -5,7 +5,6 @@ import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerKeygen } from "./keygen.ts";
-import { registerGuard } from "./guard.ts";
 import { completionRegister } from "./completion.ts";
 
 const commands: Register[] = [
@@ -14,7 +13,6 @@ const commands: Register[] = [
   registerConfig,
   registerSimulate,
   registerKeygen,
-  registerGuard,
 ];
 
 /** Every command group; completion last, as it completes all the others. */

@@ -178,7 +178,8 @@ export interface GuardRunOptions {
 export async function runGuard(opts: GuardRunOptions): Promise<void> {
   const watch = new LeaseWatch(opts.logger, opts.graceMs);
   try {
-    for await (const line of readLines(opts.input, MAX_COMMAND_CHARS)) {
+    // One busy channel: read in large chunks (a thousand renewals come every heartbeat).
+    for await (const line of readLines(opts.input, MAX_COMMAND_CHARS, 64 * 1024)) {
       if (line.trim() === "") continue;
       let command: GuardCommand;
       try {

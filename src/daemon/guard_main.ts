@@ -2,9 +2,9 @@
  * Entry of the guard process (see guard.ts):
  * `guard_main.ts [--log PATH] [--log-format text|json] [--node NAME] [--grace-ms N] [-d]...`,
  * commands on stdin.
- * A single binary calls {@link guardMain} from a hidden subcommand instead.
+ * Every form of the program (source, single file) runs it as `hastmon guard …`:
+ * main.ts hands that to {@link guardMain} before loading the command line.
  */
-import process from "node:process";
 import { runGuard } from "./guard.ts";
 import { DEFAULT_GRACE_MS } from "./hooks.ts";
 import { FileSink, LOG_FORMATS, type LogFormat, Logger, type LogSink, stderrSink } from "./log.ts";
@@ -33,7 +33,7 @@ export async function guardMain(args: string[]): Promise<number> {
       return 64;
     }
   }
-  process.title = "hastmon: guard";
+  nameProcess("hastmon: guard");
   const sink: LogSink = logPath === undefined ? stderrSink() : new FileSink(logPath);
   const logger = new Logger(sink, {
     verbosity,
@@ -55,4 +55,17 @@ export async function guardMain(args: string[]): Promise<number> {
 if (import.meta.main) {
   // Exit explicitly: a stop hook may leave processes that hold its output pipes open.
   Deno.exit(await guardMain(Deno.args));
+}
+
+/**
+ * Name this process for `ps -o comm`, `top` and `pgrep` (Linux: its comm, 15
+ * characters at most). Not node:process's `title`: loading Node's process
+ * object costs the guard about 7 MB, for as long as it lives. Best effort.
+ */
+function nameProcess(name: string): void {
+  try {
+    Deno.writeTextFileSync("/proc/self/comm", name.slice(0, 15));
+  } catch {
+    // Not Linux, or no /proc: the guard keeps Deno's name.
+  }
 }

@@ -3,7 +3,7 @@
  * hook runner (hook output) and the guard (its command channel).
  */
 
-/** Bytes read at a time from a byte stream (hook output comes in short lines). */
+/** Bytes read at a time from a byte stream, by default (hook output comes in short lines). */
 export const READ_CHUNK_BYTES = 4096;
 
 /** Appended to a line that was cut at the length bound. */
@@ -18,12 +18,13 @@ export const TRUNCATED_MARK = " …[truncated]";
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxLineChars: number,
+  chunkBytes = READ_CHUNK_BYTES,
 ): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   let partial = "";
   // After a cut, discard input until the end of that line.
   let skipping = false;
-  for await (const chunk of chunksOf(stream)) {
+  for await (const chunk of chunksOf(stream, chunkBytes)) {
     let text = decoder.decode(chunk, { stream: true });
     while (text.length > 0) {
       const nl = text.indexOf("\n");
@@ -54,7 +55,10 @@ export async function* readLines(
  * of buffers for two pipes each, which the allocator kept afterwards. Each
  * chunk is valid until the next one is asked for.
  */
-async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uint8Array> {
+async function* chunksOf(
+  stream: ReadableStream<Uint8Array>,
+  chunkBytes: number,
+): AsyncGenerator<Uint8Array> {
   let reader: ReadableStreamBYOBReader;
   try {
     reader = stream.getReader({ mode: "byob" });
@@ -64,7 +68,7 @@ async function* chunksOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<Uin
   }
   let done = false;
   try {
-    let buffer = new Uint8Array(READ_CHUNK_BYTES);
+    let buffer = new Uint8Array(chunkBytes);
     for (;;) {
       const r = await reader.read(buffer);
       if (r.done) {

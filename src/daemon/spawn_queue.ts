@@ -57,10 +57,16 @@ export class SpawnQueue {
     return this.#queues.reduce((n, q) => n + q.length, 0);
   }
 
-  /** How long the spawn that has waited longest has waited, ms (0: none waits). */
+  /**
+   * How long the start, stop or probe that has waited longest to be spawned
+   * has waited, ms (0: none waits). Notifications are left out: they wait
+   * behind the others by design.
+   */
   oldestWaitMs(): number {
     let oldest = Infinity;
-    for (const q of this.#queues) if (q.length > 0) oldest = Math.min(oldest, q[0].since);
+    for (const q of this.#queues.slice(0, 2)) {
+      if (q.length > 0) oldest = Math.min(oldest, q[0].since);
+    }
     return oldest === Infinity ? 0 : performance.now() - oldest;
   }
 

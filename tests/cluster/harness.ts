@@ -1005,16 +1005,14 @@ start)
   note begin "epoch=\${HASTMON_EPOCH:-?}"
   if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; fi
   if running; then note up "$p" already-running; : > "$starting"; exit 0; fi
-  : > "$pf"
+  # The service is its own session (a stop of the hook's group leaves it alone); \$! is its
+  # pid (setsid execs in place: a background child leads no group). A TERM between the
+  # launch and the pid file would leave it unknown to the stop: ignored meanwhile.
   trap '' TERM
-  setsid sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sleep 1000' "$pf" </dev/null >/dev/null 2>&1 &
-  i=0
-  while [ ! -s "$pf" ]; do
-    i=$((i + 1)); [ $i -gt 400 ] && { note start-failed; : > "$starting"; exit 1; }
-    sleep 0.005
-  done
+  setsid sleep 1000 </dev/null >/dev/null 2>&1 &
+  p=\$!
+  echo "$p" > "$pf"
   trap - TERM
-  read -r p < "$pf"
   note up "$p"
   : > "$starting"
   ;;
