@@ -129,6 +129,8 @@ interface Rt {
   hooks: Map<number, HookRun>;
   guardInFlight: number;
   guardWaiters: (() => void)[];
+  /** Routine probes of this resource held back while the node sheds load. */
+  held: number;
   /** Notification hooks queued and not yet begun, by method: a newer one replaces their args. */
   queuedNotes: Map<HookMethod, HookEffect>;
   removing: boolean;
@@ -217,6 +219,7 @@ export class NodeRuntime {
         hooks: new Map(),
         guardInFlight: 0,
         guardWaiters: [],
+        held: 0,
         queuedNotes: new Map(),
         removing: false,
         readd: null,
@@ -248,7 +251,7 @@ export class NodeRuntime {
     if (!rt) return;
     this.#batch(() => {
       rt.removing = true;
-      this.#releaseWhere((h) => h.rt === rt);
+      this.#releaseHeldOf(rt);
       this.#feed(rt, { type: "remove", now: this.#io.now() });
     });
   }
@@ -472,6 +475,9 @@ export class NodeRuntime {
           this.#io.log(e.level, e.message, rt.name);
           break;
         case "transition":
+          // A held probe of this resource goes now: its machine waits for nothing
+          // routine once its role changes (a takeover's start waits for probes in flight).
+          this.#releaseHeldOf(rt);
           this.#io.transition(rt.name, e);
           break;
         case "reply": {
@@ -600,6 +606,8 @@ export class NodeRuntime {
 
   #hook(rt: Rt, e: HookEffect) {
     const tracked = TRACKED_METHODS.includes(e.method);
+    // Anything else the machine runs for this resource is not routine: what it held goes too.
+    if (e.method !== "status" && tracked) this.#releaseHeldOf(rt);
     if (!tracked) {
       // Notifications are coalesced: one of a kind waits per resource, with the latest words.
       const queued = rt.queuedNotes.get(e.method);
@@ -657,6 +665,7 @@ export class NodeRuntime {
     const now = this.#io.now();
     if (e.deferrableMs !== undefined && this.#shed.shedding(now)) {
       this.#shed.deferred();
+      rt.held++;
       this.#held.push({ at: now + e.deferrableMs, rt, run: queue });
       return;
     }
@@ -665,18 +674,28 @@ export class NodeRuntime {
 
   /** Run the held probes whose time has come. */
   #releaseDue(now: Time) {
-    while (this.#held.size > 0 && this.#held.peek()!.at <= now + 1) this.#held.pop()!.run();
+    while (this.#held.size > 0 && this.#held.peek()!.at <= now + 1) this.#run(this.#held.pop()!);
   }
 
-  /** Run at once the held probes that `which` picks (their node or resource stops). */
+  /** Run at once the held probes that `which` picks (their node stops, or their resource acts). */
   #releaseWhere(which: (h: HeldProbe) => boolean) {
     const keep: HeldProbe[] = [];
     while (this.#held.size > 0) {
       const h = this.#held.pop()!;
-      if (which(h)) h.run();
+      if (which(h)) this.#run(h);
       else keep.push(h);
     }
     for (const h of keep) this.#held.push(h);
+  }
+
+  /** Run at once the held probes of `rt`, if it has any. */
+  #releaseHeldOf(rt: Rt) {
+    if (rt.held > 0) this.#releaseWhere((h) => h.rt === rt);
+  }
+
+  #run(h: HeldProbe) {
+    h.rt.held--;
+    h.run();
   }
 
   /** Log a line of the load bookkeeping. */

@@ -349,3 +349,23 @@ Deno.test("runtime: notification hooks have a node-wide budget; what is over it 
   const said = io.logs.filter((l) => l.includes("notification hook(s) dropped since the last"));
   assertEquals(said.length, 1);
 });
+
+Deno.test("runtime: a held probe goes at once when its resource changes role or runs anything else", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  rt.add(settings("r"), null);
+  drive(io, rt, 10_000, running);
+  for (let i = 0; i < 20 && rt.load().probesHeld === 0; i++) {
+    io.time = io.wake! + 600;
+    rt.wake();
+    io.flushWrites();
+    io.flushGuard();
+    for (const h of io.hooks.splice(0)) h.done(running());
+  }
+  assertEquals(rt.load().probesHeld, 1);
+  // A takeover or a step-down must not wait a period for a probe held back as routine
+  // (the machine waits for probes in flight before it starts).
+  rt.command("r", { role: "init", force: false });
+  assertEquals(rt.load().probesHeld, 0);
+  assert(io.hookNamed("status").length >= 1, "the held probe ran");
+});
