@@ -14,7 +14,9 @@
  * write that ended (its acknowledgement may go out now). So what is sent in
  * one turn of the event loop, and what comes while the frame before is still
  * being sealed and written, leaves as one frame: one MAC and one write, not
- * a thousand. The messages keep their order.
+ * a thousand. The messages keep their order; of the heartbeats (and of the
+ * acknowledgements) of one resource waiting together, only the last goes
+ * ({@link latestOnly}).
  */
 import type { Message, NodeId } from "../core/types.ts";
 import type { EffectiveConfig } from "../config/mod.ts";
@@ -88,7 +90,7 @@ export class Peers {
 
   async #flush(to: NodeId, box: { messages: Message[]; busy: boolean }): Promise<void> {
     while (box.messages.length > 0 && !this.#stopped) {
-      const messages = box.messages.splice(0);
+      const messages = latestOnly(box.messages.splice(0));
       const conn = this.#connectionTo(to);
       if (!conn) {
         this.deps.logger.debug(`no connection to ${to}: ${messages.length} message(s) dropped`);
@@ -258,6 +260,32 @@ export class Peers {
     }
     return i || 25_000;
   }
+}
+
+/**
+ * `messages` without the heartbeats and acknowledgements that a later one of
+ * the same kind, for the same resource, supersedes. A heartbeat is this node's
+ * latest word on a resource and a lease request: the peer answers the last, and
+ * an older one would only earn an older lease. An acknowledgement answers a
+ * request: the claimant counts the newest one it gets, and a refusal after a
+ * grant is what holds. A thousand resources waiting for a disk write that ends
+ * late (one grant, then a request every quarter interval meanwhile) made
+ * frames of ten thousand acknowledgements where a thousand said it all. Every
+ * other message (release, fenced, complaint, a giveover's check) is kept.
+ */
+export function latestOnly(messages: readonly Message[]): Message[] {
+  const seen = new Set<string>();
+  const out: Message[] = [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const m = messages[i];
+    if (m.type === "heartbeat" || m.type === "ack") {
+      const key = `${m.type}\u0000${m.resource}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
+    out.push(m);
+  }
+  return out.reverse();
 }
 
 /** Wait `ms`, or less if `signal` aborts. */
