@@ -19,7 +19,7 @@ import { ControlClient } from "../../src/control/client.ts";
 import type { StatusResult } from "../../src/control/protocol.ts";
 import type { ResourceStatus } from "../../src/core/status.ts";
 import { DAEMON_DENO_FLAGS } from "../../src/daemon/v8_flags.ts";
-import { Relay } from "./relay.ts";
+import { Relay } from "../../src/demo/relay.ts";
 import {
   activeAtEnd,
   assertNeverTwoActive,
