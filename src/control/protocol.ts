@@ -55,7 +55,13 @@ export interface DaemonEvent {
   time: string;
   node: string;
   resource: string | null;
-  kind: "transition" | "log" | "hook";
+  /**
+   * `transition`: a role change; `log`: what the failover core said; `hook`: a
+   * hook that failed (non-zero exit, timeout, kill; a status saying "stopped"
+   * is an answer, not a failure); `reload`: a configuration reload, applied
+   * (level info, what changed) or refused (level error, why).
+   */
+  kind: "transition" | "log" | "hook" | "reload";
   level: "error" | "warning" | "info" | "debug";
   message: string;
   /** For transitions. */

@@ -43,6 +43,7 @@ import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from
 import { importSecret, type PeerSecret } from "../wire/auth.ts";
 import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
 import { HookSerializer } from "./hook_serializer.ts";
+import { hookFailure } from "./hook_events.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import { StateStore } from "./state_store.ts";
@@ -439,6 +440,8 @@ export class Daemon implements ControlHandler {
       } ms`,
       rt.name,
     );
+    const failure = hookFailure(e.method, result.outcome, result.durationMs);
+    if (failure) this.emit(rt.name, "hook", failure.level, failure.message);
     return result.outcome;
   }
 
@@ -736,24 +739,31 @@ export class Daemon implements ControlHandler {
       result = await loadConfig(this.opts.configPath, { node: this.node });
     } catch (e) {
       log.error(`reload refused, keeping the old configuration: ${(e as Error).message}`);
+      this.emit(null, "reload", "error", `reload refused: ${(e as Error).message}`);
       return;
     }
     const fileErrors = result.errors.filter((e) => e.resource === undefined);
     if (!result.config || fileErrors.length > 0) {
       for (const e of result.errors) log.error(`reload refused: ${formatDiagnostic(e)}`);
       log.error("reload refused, keeping the old configuration");
+      const why = result.errors.map((e) => formatDiagnostic(e)).join("; ");
+      this.emit(null, "reload", "error", `reload refused, old configuration kept: ${why}`);
       return;
     }
-    for (const e of result.errors) log.error(`reload: ${formatDiagnostic(e)} (resource skipped)`);
+    // What the reload event carries besides the summary: skipped resources, settings needing a restart.
+    const notes = result.errors.map((e) => `${formatDiagnostic(e)} (resource skipped)`);
+    for (const note of notes) log.error(`reload: ${note}`);
     const cfg = result.config;
     for (const k of ["listen", "control", "stateDir"] as const) {
       const was = JSON.stringify(this.cfg.global[k]), now = JSON.stringify(cfg.global[k]);
       if (was !== now) {
-        log.warning(`reload: ${k} changed from ${was} to ${now}; restart the daemon to apply it`);
+        notes.push(`${k} changed from ${was} to ${now}; restart the daemon to apply it`);
+        log.warning(`reload: ${notes.at(-1)}`);
       }
     }
     if (JSON.stringify(this.cfg.key) !== JSON.stringify(cfg.key)) {
-      log.warning("reload: [key] changed; restart the daemon to apply it");
+      notes.push("[key] changed; restart the daemon to apply it");
+      log.warning(`reload: ${notes.at(-1)}`);
     }
     const usable = usableResources(result);
     const added: string[] = [], removed: string[] = [], changed: string[] = [];
@@ -798,9 +808,16 @@ export class Daemon implements ControlHandler {
     }
     this.reconcileDialers();
     this.updateTitle();
-    log.info(
-      `configuration reloaded: ${usable.length} resource(s); added [${added.join(", ")}], ` +
-        `removed [${removed.join(", ")}], changed [${changed.join(", ")}]`,
+    const applied = `configuration reloaded: ${usable.length} resource(s); ` +
+      `added [${added.join(", ")}], removed [${removed.join(", ")}], changed [${
+        changed.join(", ")
+      }]`;
+    log.info(applied);
+    this.emit(
+      null,
+      "reload",
+      notes.length > 0 ? "warning" : "info",
+      [applied, ...notes].join("; "),
     );
   }
 

@@ -1,0 +1,96 @@
+/**
+ * The daemon's event stream carries what the console and `ctl events` show
+ * besides role changes: reloads (applied, or refused with why) and hook
+ * failures. One daemon in-process, `remote = "none"`, a real hook script.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { loadConfig } from "../src/config/mod.ts";
+import { Daemon } from "../src/daemon/daemon.ts";
+import { Logger, MemorySink } from "../src/daemon/log.ts";
+import type { DaemonEvent } from "../src/control/protocol.ts";
+
+// status exits 2 (unknown) while the flag file `bad-status` exists.
+const SCRIPT = `#!/bin/sh
+D=$(dirname "$0")
+case $1 in
+start) touch "$D/run-$2";;
+stop) rm -f "$D/run-$2";;
+status) [ -e "$D/bad-status" ] && exit 2; [ -f "$D/run-$2" ] && exit 0; exit 1;;
+esac
+exit 0
+`;
+
+function config(dir: string, interval: number): string {
+  return `heartbeat_interval = ${interval}
+timeout = 0.1
+stop_timeout = 1
+exec = "${dir}/svc.sh"
+[on.solo]
+listen = "tcp://127.0.0.1:0"
+control = "${dir}/ctl.sock"
+state_dir = "${dir}/state"
+[resource.r0.on.solo]
+remote = "none"
+role_on_start = "primary"
+`;
+}
+
+async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 5000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test("daemon events: reloads applied and refused, and hook failures, are on the event stream", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/hastmon.toml`;
+  await Deno.writeTextFile(`${dir}/svc.sh`, SCRIPT, { mode: 0o755 });
+  await Deno.writeTextFile(file, config(dir, 0.1));
+  let exitCode = -1;
+  const loaded = await loadConfig(file, { node: "solo" });
+  const d = await Daemon.start(loaded.config!, {
+    configPath: file,
+    node: "solo",
+    logger: new Logger(new MemorySink(), { verbosity: 0 }),
+    guard: null,
+    onExit: (c) => exitCode = c,
+  });
+  const streamed: DaemonEvent[] = [];
+  const unsubscribe = d.subscribe((e) => streamed.push(e));
+  const of = (kind: DaemonEvent["kind"]) => streamed.filter((e) => e.kind === kind);
+  try {
+    await Deno.writeTextFile(file, "heartbeat_interval = [\n");
+    await d.reload();
+    const refused = of("reload");
+    assertEquals(refused.length, 1);
+    assertEquals(refused[0].level, "error");
+    assertEquals(refused[0].resource, null);
+    // The why: the file and position of the error.
+    assert(refused[0].message.includes(`${file}:2:1`), refused[0].message);
+
+    await Deno.writeTextFile(file, config(dir, 0.2));
+    await d.reload();
+    const applied = of("reload")[1];
+    assertEquals(applied.level, "info");
+    assert(applied.message.includes("r0"), applied.message);
+
+    // A status probe that answers "unknown" is a hook failure; "stopped" (exit 1) is not.
+    assertEquals(of("hook"), []);
+    await Deno.writeTextFile(`${dir}/bad-status`, "");
+    await waitFor("a hook failure event", () => of("hook").length > 0);
+    const failure = of("hook")[0];
+    assertEquals([failure.resource, failure.level], ["r0", "warning"]);
+    assert(failure.message.includes("status") && failure.message.includes("exit 2"));
+    // The same events are in the recent history that a new follower receives first.
+    const recent = d.recentEvents().map((e) => e.seq);
+    for (const e of [...of("reload"), failure]) assert(recent.includes(e.seq));
+  } finally {
+    unsubscribe();
+    d.shutdown("test");
+    await waitFor("exit", () => exitCode !== -1).catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
