@@ -12,6 +12,7 @@ import {
 } from "../config/mod.ts";
 import { ROLES } from "../core/types.ts";
 import { ControlClient, ControlClientError } from "../control/client.ts";
+import { followEvents } from "./follow.ts";
 import {
   eventJson,
   formatEvent,
@@ -126,7 +127,11 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
 
   ctl.command("events")
     .description("print the daemon's recent events in order; with --follow, then every new one")
-    .option("-f, --follow", "keep printing events as they happen, until interrupted")
+    .option(
+      "-f, --follow",
+      "keep printing events as they happen, until interrupted; a daemon that restarts " +
+        "is reconnected to (said on stderr)",
+    )
     .option("--json", "one JSON object per line (docs/STATUS_JSON.md)")
     .option("-n, --limit <count>", "at most this many recent events first", positiveInt)
     .action(async (opts, cmd) => {
@@ -134,7 +139,8 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
       const limit = opts.limit === undefined ? {} : { limit: opts.limit };
       try {
         if (opts.follow) {
-          await ask(cmd.optsWithGlobals() as CtlOptions, (c) => c.follow(print, limit));
+          const path = await socketPath(cmd.optsWithGlobals() as CtlOptions);
+          await followEvents(path, print, { ...limit, timeoutMs: TIMEOUT_MS }, io);
           return;
         }
         const response = await ask(

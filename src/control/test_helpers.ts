@@ -166,11 +166,14 @@ export class FakeDaemon implements ControlHandler {
   /** Set to make every handler call throw, as a broken daemon would. */
   failWith: Error | null = null;
 
+  /** `minute`: the minute past 10:00 of its first event (a restarted daemon's are later). */
+  constructor(readonly minute = 0) {}
+
   /** Append an event and deliver it to every subscriber. */
   emit(message: string, resource: string | null = null): DaemonEvent {
     const event: DaemonEvent = {
       seq: this.events.length + 1,
-      time: new Date(Date.UTC(2026, 10, 25, 10, 0, this.events.length)).toISOString(),
+      time: new Date(Date.UTC(2026, 10, 25, 10, this.minute, this.events.length)).toISOString(),
       node: "alpha",
       resource,
       kind: "log",
