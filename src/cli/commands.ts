@@ -4,10 +4,12 @@ import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
+import { registerConsole } from "./console.ts";
 
 export const registers: Register[] = [
   registerDaemon,
   registerCtl,
   registerConfig,
   registerSimulate,
+  registerConsole,
 ];

@@ -1,0 +1,229 @@
+/**
+ * The console: header, matrix, details, (demo panel,) event log and footer,
+ * fitted to the terminal and redrawn on resize. Keys: ↑↓/k j select, enter
+ * details, r role change, s switch over, g give over, ? help, q quit, and in
+ * the demo 1–6 inject faults. Role changes and switchovers show their dry-run
+ * plan and are sent only once confirmed.
+ */
+import { useEffect, useState, useSyncExternalStore } from "react";
+import { Box, useApp, useInput, useStdin, useStdout } from "ink";
+import type { ClusterSource } from "./source.ts";
+import { buildModel } from "./model.ts";
+import {
+  GIVEOVER_UNAVAILABLE,
+  type Plan,
+  roleChangePlan,
+  roleChoices,
+  switchoverPlan,
+} from "./plan.ts";
+import { Header } from "./components/header.tsx";
+import { Matrix } from "./components/matrix.tsx";
+import { Details } from "./components/details.tsx";
+import { EventLog } from "./components/events.tsx";
+import { Help } from "./components/help.tsx";
+import { Footer, type Notice } from "./components/footer.tsx";
+import { PlanDialog } from "./components/plan_dialog.tsx";
+import { RolePicker } from "./components/role_picker.tsx";
+import { DemoPanel } from "./components/demo_panel.tsx";
+import { type DemoControls, type DemoSnapshot, isDemoKey } from "../src/demo/controls.ts";
+import type { RoleResult } from "../src/control/protocol.ts";
+
+/** Props of {@link App}. */
+export interface AppProps {
+  source: ClusterSource;
+  title?: string;
+  demo?: DemoControls;
+  /** The console's clock, the one the source stamps answers with (default performance.now). */
+  clock?: () => number;
+  /** Wall clock, for the demo's times (default Date.now). */
+  wallClock?: () => number;
+  /** How often countdowns are redrawn, in ms (default 250; 0: only when something changes). */
+  tickMs?: number;
+}
+
+type Mode = "main" | "details" | "help" | "pick" | "plan" | "sending";
+
+/** The terminal's size, following resizes. */
+function useTerminalSize(): { columns: number; rows: number } {
+  const { stdout } = useStdout();
+  const read = () => ({ columns: stdout.columns || 80, rows: stdout.rows || 24 });
+  const [size, setSize] = useState(read);
+  useEffect(() => {
+    const onResize = () => setSize(read());
+    stdout.on("resize", onResize);
+    return () => {
+      stdout.off("resize", onResize);
+    };
+  }, [stdout]);
+  return size;
+}
+
+const noDemo = {
+  subscribe: () => () => {},
+  snapshot: () => null,
+};
+
+/** The whole console. */
+export function App(
+  {
+    source,
+    title = "hastmon",
+    demo,
+    clock = () => performance.now(),
+    wallClock = Date.now,
+    tickMs = 250,
+  }: AppProps,
+) {
+  const { exit } = useApp();
+  const { isRawModeSupported } = useStdin();
+  const { columns, rows } = useTerminalSize();
+  const snapshot = useSyncExternalStore(source.subscribe.bind(source), () => source.snapshot());
+  const demoSource = demo ?? noDemo;
+  const demoState: DemoSnapshot | null = useSyncExternalStore(
+    demoSource.subscribe.bind(demoSource),
+    () => demoSource.snapshot(),
+  );
+  // Countdowns move between answers: redraw every tick, from the clock alone.
+  const [now, setNow] = useState(clock);
+  useEffect(() => {
+    if (tickMs <= 0) return;
+    const t = setInterval(() => setNow(clock()), tickMs);
+    return () => clearInterval(t);
+  }, [tickMs]);
+  useEffect(() => setNow(clock()), [snapshot]);
+  const [mode, setMode] = useState<Mode>("main");
+  const [selected, setSelected] = useState(0);
+  const [plan, setPlan] = useState<Plan | null>(null);
+  const [notice, setNotice] = useState<Notice | null>(null);
+
+  const model = buildModel(snapshot, Math.max(now, ...snapshot.map((d) => d.receivedAt ?? 0)));
+  const index = Math.min(selected, Math.max(0, model.resources.length - 1));
+  const row = model.resources[index] ?? null;
+
+  const send = async (p: Plan) => {
+    setMode("sending");
+    const results: string[] = [];
+    let failed = false;
+    for (const r of p.requests) {
+      try {
+        const response = await source.send(r.daemon, r.request);
+        if (response.ok) {
+          const changed = (response.result as RoleResult).changed ?? [];
+          results.push(
+            changed.map((c) => `${r.node}: ${c.resource} ${c.from} → ${c.to}`).join(", "),
+          );
+        } else {
+          failed = true;
+          results.push(`${r.node} refused: ${response.error.message}`);
+        }
+      } catch (e) {
+        failed = true;
+        results.push(`${r.node}: ${(e as Error).message}`);
+      }
+    }
+    setNotice({ variant: failed ? "error" : "success", text: `sent: ${results.join("; ")}` });
+    setPlan(null);
+    setMode("main");
+  };
+
+  useInput((input, key) => {
+    if (mode === "sending") return;
+    if (mode === "help") {
+      if (key.escape || input === "?" || input === "q") setMode("main");
+      return;
+    }
+    if (mode === "pick" || mode === "plan") {
+      // The picker and the confirmation read their own keys; esc backs out of both.
+      if (key.escape) {
+        setPlan(null);
+        setMode("main");
+      }
+      return;
+    }
+    setNotice(null);
+    if (input === "q") exit();
+    else if (key.upArrow || input === "k") setSelected(Math.max(0, index - 1));
+    else if (key.downArrow || input === "j") {
+      setSelected(Math.min(Math.max(0, model.resources.length - 1), index + 1));
+    } else if (key.return) setMode(mode === "details" ? "main" : "details");
+    else if (key.escape) setMode("main");
+    else if (input === "?") setMode("help");
+    else if (input === "r") {
+      if (row) setMode("pick");
+      else setNotice({ variant: "warning", text: "no resource to change" });
+    } else if (input === "s") {
+      if (row) {
+        setPlan(switchoverPlan(model, row.name));
+        setMode("plan");
+      } else setNotice({ variant: "warning", text: "no resource to switch over" });
+    } else if (input === "g") setNotice({ variant: "warning", text: GIVEOVER_UNAVAILABLE });
+    else if (demo && isDemoKey(input)) {
+      // The demo's one resource: its primary as the console knows it now.
+      demo.act(input, (row ?? model.resources[0])?.primary ?? null);
+    }
+  }, { isActive: isRawModeSupported });
+
+  // Lines: header, body, demo panel, footer; the body shares what is left.
+  const height = Math.max(6, rows - 1);
+  const width = Math.max(20, columns);
+  const demoHeight = demoState ? 3 : 0;
+  const body = Math.max(3, height - 2 - demoHeight);
+  const overlay = mode === "help" || mode === "pick" || mode === "plan" || mode === "sending";
+  const matrixHeight = mode === "details"
+    ? 0
+    : Math.min(model.resources.length + 1, Math.max(2, Math.floor(body / 3)));
+  const detailsHeight = mode === "details"
+    ? body
+    : Math.min(7, Math.max(1, Math.floor((body - matrixHeight) / 2)));
+  const eventsHeight = Math.max(0, body - matrixHeight - detailsHeight);
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      <Header title={title} daemons={model.daemons} width={width} />
+      {overlay
+        ? (
+          <Box height={body} flexDirection="column" overflow="hidden">
+            {mode === "help" && <Help width={width} demo={!!demo} />}
+            {mode === "pick" && row && (
+              <RolePicker
+                resource={row.name}
+                choices={roleChoices(model, row.name)}
+                width={width}
+                onPick={(c) => {
+                  setPlan(roleChangePlan(model, row.name, c.node, c.to));
+                  setMode("plan");
+                }}
+              />
+            )}
+            {(mode === "plan" || mode === "sending") && plan && (
+              <PlanDialog
+                plan={plan}
+                width={width}
+                sending={mode === "sending"}
+                onConfirm={() => send(plan)}
+                onCancel={() => {
+                  setPlan(null);
+                  setMode("main");
+                  setNotice({ variant: "info", text: "cancelled: nothing was sent" });
+                }}
+              />
+            )}
+          </Box>
+        )
+        : (
+          <Box height={body} flexDirection="column" overflow="hidden">
+            {matrixHeight > 0 && (
+              <Matrix model={model} selected={index} width={width} height={matrixHeight} />
+            )}
+            <Details row={row} width={width} height={detailsHeight} full={mode === "details"} />
+            {eventsHeight > 0 && (
+              <EventLog events={model.events} width={width} height={eventsHeight} />
+            )}
+          </Box>
+        )}
+      {demoState && (
+        <DemoPanel demo={demoState} events={model.events} width={width} wallNow={wallClock()} />
+      )}
+      <Footer notice={notice} demo={!!demo} />
+    </Box>
+  );
+}

@@ -1,0 +1,235 @@
+/**
+ * The selected resource in detail: the lease (as a bar), complaints against
+ * their threshold, the takeover countdown, links that are down, start
+ * attempts and running hooks, the last transition, the last failover's
+ * phases, members and blocks (once daemons report groups), and every status
+ * explanation. Compact under the matrix; `full` (enter) adds each node's own
+ * view with all its peers.
+ */
+import type { ReactNode } from "react";
+import { Box, Text } from "ink";
+import { ProgressBar } from "@inkjs/ui";
+import type { FailoverStatus, NodeView, ResourceRow } from "../model.ts";
+import { formatDuration, meter, roleColor } from "../format.ts";
+
+/** Props of {@link Details}. */
+export interface DetailsProps {
+  row: ResourceRow | null;
+  width: number;
+  height: number;
+  full: boolean;
+}
+
+/** The details pane; lines beyond `height` are cut, the most important come first. */
+export function Details({ row, width, height, full }: DetailsProps) {
+  if (!row) {
+    return (
+      <Box width={width} height={height}>
+        <Text dimColor>no resource selected</Text>
+      </Box>
+    );
+  }
+  const lines: ReactNode[] = [
+    <LeaseLine key="lease" row={row} width={width} />,
+    ...complaintLines(row),
+    <LinksLine key="links" row={row} />,
+    ...activityLines(row),
+    ...(row.lastTransition ? [<TransitionLine key="last" row={row} />] : []),
+    ...failoverLines(row),
+    ...groupLines(row),
+    ...(full ? row.views.flatMap((v) => nodeLines(v)) : []),
+    ...row.explanations.map((e, i) => (
+      <Text key={`note${i}`} wrap="truncate">
+        <Text dimColor>{`${e.node}: `}</Text>
+        {e.text}
+      </Text>
+    )),
+  ];
+  return (
+    <Box flexDirection="column" width={width} height={height} overflow="hidden">
+      {lines.slice(0, height)}
+    </Box>
+  );
+}
+
+function LeaseLine({ row, width }: { row: ResourceRow; width: number }) {
+  const lease = row.lease;
+  const head = (
+    <Text bold>
+      {`${row.name} `}
+    </Text>
+  );
+  if (!lease) {
+    return (
+      <Text wrap="truncate">
+        {head}
+        {row.primaries.length === 0 ? "no primary: no lease held" : "lease: unknown"}
+      </Text>
+    );
+  }
+  if (!lease.held) {
+    return (
+      <Text wrap="truncate">
+        {head}
+        <Text color="green">{lease.holder}</Text>
+        {` is primary, waiting for a lease (length ${formatDuration(lease.lengthMs)})`}
+      </Text>
+    );
+  }
+  const left = lease.remainingMs;
+  const barWidth = Math.max(6, Math.min(20, width - 50));
+  return (
+    <Box gap={1}>
+      <Text wrap="truncate">
+        {head}
+        <Text color="green">{lease.holder}</Text>
+        {" lease"}
+      </Text>
+      {left !== null && (
+        <Box width={barWidth}>
+          <ProgressBar value={(left / lease.lengthMs) * 100} />
+        </Box>
+      )}
+      <Text wrap="truncate">
+        {left === null
+          ? "held (forced: no lease protects it)"
+          : `${formatDuration(left)} of ${formatDuration(lease.lengthMs)}`}
+      </Text>
+    </Box>
+  );
+}
+
+function complaintLines(row: ResourceRow): ReactNode[] {
+  return row.complaints.map((c) => {
+    const needed = c.threshold + 1;
+    const waiting = row.takeover?.node === c.node ? row.takeover : null;
+    return (
+      <Text key={`complaints-${c.node}`} wrap="truncate">
+        <Text color="cyan">{c.node}</Text>
+        {" complaints "}
+        <Text color={c.count >= needed ? "red" : c.count > 0 ? "yellow" : undefined}>
+          {meter(c.count, needed)}
+        </Text>
+        {` ${c.count} of ${needed} needed in ${formatDuration(c.windowMs)}`}
+        {c.from.length > 0 ? ` from ${c.from.join(", ")}` : ""}
+        {waiting && c.count >= needed
+          ? (
+            <Text color="yellow">
+              {` · takeover in ${formatDuration(waiting.leftMs)}`}
+            </Text>
+          )
+          : ""}
+      </Text>
+    );
+  });
+}
+
+function LinksLine({ row }: { row: ResourceRow }) {
+  const down = row.links.filter((l) => !l.connected);
+  if (row.links.length === 0) return <Text dimColor>links: none reported</Text>;
+  if (down.length === 0) return <Text wrap="truncate">links: all connected</Text>;
+  return (
+    <Text wrap="truncate">
+      {"links down: "}
+      <Text color="red">
+        {down.map((l) =>
+          `${l.from}✗${l.to} ${l.silentMs === null ? "never heard" : formatDuration(l.silentMs)}`
+        ).join(", ")}
+      </Text>
+    </Text>
+  );
+}
+
+function activityLines(row: ResourceRow): ReactNode[] {
+  const parts = [
+    ...row.attempts.filter((a) => a.used > 0).map((a) =>
+      `${a.node} start attempts ${a.used}/${a.max}`
+    ),
+    ...row.hooks.map((h) => `${h.node} ${h.method} running ${formatDuration(h.runningMs)}`),
+  ];
+  return parts.length === 0 ? [] : [
+    <Text key="activity" wrap="truncate" color="yellow">{parts.join(" · ")}</Text>,
+  ];
+}
+
+function TransitionLine({ row }: { row: ResourceRow }) {
+  const t = row.lastTransition!;
+  return (
+    <Text wrap="truncate">
+      {`last: ${t.node} ${t.from} → `}
+      <Text color={roleColor(t.to)}>{t.to}</Text>
+      {` e${t.epoch}, ${formatDuration(t.agoMs)} ago: ${t.reason}`}
+    </Text>
+  );
+}
+
+/** The failover phases, as offsets from the detection. */
+export function failoverText(f: FailoverStatus): string {
+  const at = (ms: number | null) => ms === null ? "…" : `+${formatDuration(ms)}`;
+  const p = f.phases;
+  return `${f.kind}${f.from ? ` from ${f.from}` : ""}, ${formatDuration(f.agoMs)} ago: ` +
+    `detected ${at(p.detectedMs)} · decided ${at(p.decidedMs)} · ` +
+    `old primary stopped ${at(p.oldStoppedMs)} · started ${at(p.startedMs)}`;
+}
+
+function failoverLines(row: ResourceRow): ReactNode[] {
+  const latest = row.views.filter((v) => v.status.failover)
+    .sort((a, b) => a.status.failover!.agoMs - b.status.failover!.agoMs)[0];
+  if (!latest) return [];
+  const f = latest.status.failover!;
+  const inProgress = Object.values(f.phases).some((v) => v === null);
+  return [
+    <Text key="failover" wrap="truncate" color={inProgress ? "yellow" : undefined}>
+      {`failover on ${latest.node}: ${failoverText(f)}`}
+    </Text>,
+  ];
+}
+
+function groupLines(row: ResourceRow): ReactNode[] {
+  const out: ReactNode[] = [];
+  for (const v of row.views) {
+    const st = v.status;
+    if (st.members && st.members.length > 0) {
+      const members = st.members.map((m) => {
+        const r = m.restarts;
+        const resets = r.resetsInMs === null ? "" : `, resets in ${formatDuration(r.resetsInMs)}`;
+        return `${m.name} ${m.state} (restarts ${r.used}/${r.max}${resets})`;
+      }).join(" · ");
+      out.push(
+        <Text key={`members-${v.node}`} wrap="truncate">
+          {`${v.node}${st.rgState ? ` ${st.rgState}` : ""}: ${members}`}
+        </Text>,
+      );
+    }
+    for (const [i, b] of (st.blocks ?? []).entries()) {
+      out.push(
+        <Text key={`block-${v.node}-${i}`} wrap="truncate" color="red">{`${v.node}: ${b}`}</Text>,
+      );
+    }
+  }
+  return out;
+}
+
+/** Each node's own view, in full mode. */
+function nodeLines(v: NodeView): ReactNode[] {
+  const st = v.status;
+  const peers = st.peers.map((p) =>
+    `${p.node} ${p.connected ? "connected" : "disconnected"}${
+      p.lastHeardAgoMs === null
+        ? " (never heard)"
+        : ` (heard ${formatDuration(p.lastHeardAgoMs)} ago)`
+    } ${p.role ?? "?"} e${p.epoch}`
+  ).join(", ");
+  const grant = st.grant
+    ? ` · grants ${st.grant.holder} e${st.grant.epoch} for ${formatDuration(st.grant.remainingMs)}`
+    : "";
+  return [
+    <Text key={`node-${v.node}`} wrap="truncate">
+      <Text bold color={roleColor(st.role)}>{`${v.node}${v.stale ? " (last known)" : ""}`}</Text>
+      {` ${st.role} ${st.state} epoch ${st.epoch}${
+        st.maxEpoch > st.epoch ? ` (highest seen ${st.maxEpoch})` : ""
+      } priority ${st.priority}${grant}`}
+    </Text>,
+    <Text key={`peers-${v.node}`} wrap="truncate" dimColor>{`  peers: ${peers || "none"}`}</Text>,
+  ];
+}

@@ -1,0 +1,27 @@
+/** The bottom line: the outcome of the last action, or the key hints. */
+import { Text } from "ink";
+import { StatusMessage } from "@inkjs/ui";
+
+/** A message for the footer. */
+export interface Notice {
+  variant: "info" | "success" | "error" | "warning";
+  text: string;
+}
+
+/** Props of {@link Footer}. */
+export interface FooterProps {
+  notice: Notice | null;
+  demo: boolean;
+}
+
+/** The notice if any, else the keys. */
+export function Footer({ notice, demo }: FooterProps) {
+  if (notice) return <StatusMessage variant={notice.variant}>{notice.text}</StatusMessage>;
+  return (
+    <Text dimColor wrap="truncate">
+      {`↑↓ select · ⏎ details · r role · s switch over · g give over · ? help · q quit${
+        demo ? " · 1-6" : ""
+      }`}
+    </Text>
+  );
+}

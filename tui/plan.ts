@@ -1,0 +1,232 @@
+/**
+ * Dry-run plans of the console's actions, computed from the view model
+ * before anything is sent: which daemon gets which request, what should
+ * happen, and what stands in the way. Pure; the console shows the plan and
+ * sends its requests only after the operator confirms.
+ */
+import type { ControlRequestInput } from "../src/control/client.ts";
+import type { Role } from "../src/core/types.ts";
+import type { ClusterModel, ResourceRow } from "./model.ts";
+
+/** One request of a plan. */
+export interface PlannedRequest {
+  /** The daemon (control socket) that gets it. */
+  daemon: string;
+  node: string;
+  request: ControlRequestInput;
+  /** The same request as a command line, for people. */
+  command: string;
+}
+
+/** A plan: requests to send, what to expect, and what blocks it. */
+export interface Plan {
+  title: string;
+  resource: string;
+  requests: PlannedRequest[];
+  expect: string[];
+  /** Reasons it cannot be done: the console refuses to send a blocked plan. */
+  blockers: string[];
+  /** Risks the operator should weigh before confirming. */
+  warnings: string[];
+}
+
+/** A role the operator may pick for one node. */
+export interface RoleChoice {
+  node: string;
+  from: Role | null;
+  to: Role;
+}
+
+const CHOOSABLE: readonly Role[] = ["primary", "secondary", "watchdog", "init"];
+
+/** Every (node, role) the operator may ask for `resource`, on nodes whose daemon the console has. */
+export function roleChoices(model: ClusterModel, resource: string): RoleChoice[] {
+  const row = model.resources.find((r) => r.name === resource);
+  if (!row) return [];
+  const out: RoleChoice[] = [];
+  for (const cell of row.cells) {
+    if (!model.daemons.some((d) => d.node === cell.node)) continue;
+    const from = cell.source.kind === "own" || cell.source.kind === "stale" ? cell.role : null;
+    for (const to of CHOOSABLE) if (to !== from) out.push({ node: cell.node, from, to });
+  }
+  return out;
+}
+
+/** Where the console reaches `node`'s daemon, or why it cannot. */
+function daemonOf(model: ClusterModel, node: string): { id: string } | { blocker: string } {
+  const d = model.daemons.find((x) => x.node === node);
+  if (!d) {
+    return {
+      blocker: `the console has no control socket of ${node} (start it with --socket or --node)`,
+    };
+  }
+  if (d.phase !== "connected") {
+    return { blocker: `the daemon of ${node} does not answer${d.error ? `: ${d.error}` : ""}` };
+  }
+  return { id: d.id };
+}
+
+function ctlCommand(node: string, role: Role, resource: string): string {
+  return `hastmon ctl --node ${node} role ${role} ${resource}`;
+}
+
+/** The plan of `ctl role ROLE RESOURCE` on `node`. */
+export function roleChangePlan(
+  model: ClusterModel,
+  resource: string,
+  node: string,
+  role: Role,
+): Plan {
+  const plan: Plan = {
+    title: `${resource}: ${node} becomes ${role}`,
+    resource,
+    requests: [],
+    expect: [],
+    blockers: [],
+    warnings: [],
+  };
+  const row = model.resources.find((r) => r.name === resource);
+  if (!row) {
+    plan.blockers.push(`no daemon reports a resource ${resource}`);
+    return plan;
+  }
+  const target = daemonOf(model, node);
+  if ("blocker" in target) plan.blockers.push(target.blocker);
+  const view = row.views.find((v) => v.node === node && !v.stale)?.status;
+  const current = view?.role ?? null;
+  if (current === role) plan.blockers.push(`${resource} is already ${role} on ${node}`);
+  if ("id" in target) {
+    plan.requests.push({
+      daemon: target.id,
+      node,
+      request: { type: "role", role, resources: [resource] },
+      command: ctlCommand(node, role, resource),
+    });
+  }
+  const others = otherPrimaries(row, node);
+  if (role === "primary") {
+    plan.expect.push(
+      `${node} becomes primary with a new epoch (above ${maxEpoch(row)}) and starts ${resource} ` +
+        `once a peer grants it a lease`,
+    );
+    for (const p of others) {
+      plan.warnings.push(
+        `${p} is primary now: it yields to ${node}'s higher epoch and stops ${resource}; ` +
+          `${node} starts only after ${p}'s lease has run out (switch over, s, is the planned way)`,
+      );
+    }
+    if (view && !view.peers.some((p) => p.connected)) {
+      plan.warnings.push(`${node} hears no peer: nobody can grant it a lease, it will not start`);
+    }
+  } else if (current === "primary") {
+    plan.expect.push(`${node} stops ${resource} and becomes ${role}`);
+    const standby = connectedSecondaries(row, node);
+    plan.expect.push(
+      standby.length > 0
+        ? `a secondary (${standby.join(", ")}) takes over once the watchdogs complain`
+        : `nobody takes over: no secondary is connected, ${resource} stays down`,
+    );
+  } else {
+    plan.expect.push(`${node} becomes ${role} for ${resource}`);
+  }
+  if (current === "secondary" && role !== "primary") {
+    const left = row.views.filter((v) => v.node !== node && v.status.role === "secondary");
+    if (left.length === 0) {
+      plan.warnings.push(`no secondary would be left: no failover for ${resource}`);
+    }
+  }
+  if (current === "watchdog" && role !== "watchdog") {
+    const left = row.cells.filter((c) => c.node !== node && c.role === "watchdog");
+    if (left.length === 0) {
+      plan.warnings.push(`no watchdog would be left: no automatic failover for ${resource}`);
+    }
+  }
+  return plan;
+}
+
+/**
+ * The plan of a switchover: `ctl role secondary RESOURCE` on the current
+ * primary's daemon, which stops the resource there so that the best
+ * connected secondary (lowest priority number, then name) takes it over.
+ */
+export function switchoverPlan(model: ClusterModel, resource: string): Plan {
+  const plan: Plan = {
+    title: `${resource}: switch over`,
+    resource,
+    requests: [],
+    expect: [],
+    blockers: [],
+    warnings: [],
+  };
+  const row = model.resources.find((r) => r.name === resource);
+  if (!row) {
+    plan.blockers.push(`no daemon reports a resource ${resource}`);
+    return plan;
+  }
+  if (row.primaries.length > 1) {
+    plan.blockers.push(
+      `${row.primaries.join(" and ")} both claim to be primary: resolve that first`,
+    );
+    return plan;
+  }
+  const primary = row.primary;
+  if (primary === null) {
+    plan.blockers.push(`no primary of ${resource} is known: nothing to switch over`);
+    return plan;
+  }
+  plan.title = `${resource}: switch over from ${primary}`;
+  const target = daemonOf(model, primary);
+  if ("blocker" in target) plan.blockers.push(target.blocker);
+  else {
+    plan.requests.push({
+      daemon: target.id,
+      node: primary,
+      request: { type: "role", role: "secondary", resources: [resource] },
+      command: ctlCommand(primary, "secondary", resource),
+    });
+  }
+  const view = row.views.find((v) => v.node === primary)?.status;
+  const candidates = (view?.peers ?? [])
+    .filter((p) => p.role === "secondary" && p.connected)
+    .sort((a, b) => a.priority - b.priority || (a.node < b.node ? -1 : 1));
+  if (candidates.length === 0) {
+    plan.blockers.push(
+      `no secondary is connected to ${primary}: nobody could take over, ${resource} would stop`,
+    );
+    return plan;
+  }
+  const best = candidates[0];
+  plan.expect.push(
+    `${primary} stops ${resource} and steps down to secondary`,
+    `${best.node} (the best connected secondary, priority ${best.priority}) takes over ` +
+      `and starts ${resource}`,
+  );
+  const watchdogs = row.views.find((v) => v.node === best.node)?.status.peers.filter((p) =>
+    p.role === "watchdog" && p.connected
+  );
+  if (watchdogs && watchdogs.length === 0) {
+    plan.warnings.push(
+      `no watchdog is connected to ${best.node}: a takeover needs their complaints`,
+    );
+  }
+  return plan;
+}
+
+/** What `g` says until the control protocol has a giveover request. */
+export const GIVEOVER_UNAVAILABLE =
+  "resource groups are not available yet: the control protocol has no giveover request";
+
+function otherPrimaries(row: ResourceRow, node: string): string[] {
+  return row.primaries.filter((p) => p !== node);
+}
+
+function connectedSecondaries(row: ResourceRow, node: string): string[] {
+  const view = row.views.find((v) => v.node === node)?.status;
+  return (view?.peers ?? []).filter((p) => p.role === "secondary" && p.connected).map((p) =>
+    p.node
+  );
+}
+
+function maxEpoch(row: ResourceRow): number {
+  return Math.max(0, ...row.views.map((v) => v.status.maxEpoch));
+}
