@@ -115,7 +115,14 @@ export interface ResourceRow {
   primary: string | null;
   /** Nodes with a primary role in some view (two is worth a warning). */
   primaries: string[];
-  lease: { holder: string; held: boolean; remainingMs: number | null; lengthMs: number } | null;
+  /** The primary's lease; `stale` when from the last answer of a daemon that went away. */
+  lease: {
+    holder: string;
+    held: boolean;
+    remainingMs: number | null;
+    lengthMs: number;
+    stale: boolean;
+  } | null;
   /** Complaints as each secondary counts them. */
   complaints: {
     node: string;
@@ -294,6 +301,7 @@ function resourceRow(
       held: holderView.status.lease.held,
       remainingMs: holderView.status.lease.remainingMs,
       lengthMs: holderView.status.lease.lengthMs,
+      stale: holderView.stale,
     }
     : null;
   const waiting = views.filter((v) => v.status.takeover !== null);

@@ -83,7 +83,7 @@ function LeaseLine({ row, width }: { row: ResourceRow; width: number }) {
       <Text wrap="truncate">
         {head}
         <Text color="green">{lease.holder}</Text>
-        {" lease"}
+        {lease.stale ? " lease (last known)" : " lease"}
       </Text>
       {left !== null && (
         <Box width={barWidth}>

@@ -1,0 +1,384 @@
+/**
+ * The console's panels, keys and states with ink-testing-library: fixed
+ * snapshots of daemons in, frames out. No daemon, no clock (tickMs 0).
+ */
+import { render } from "ink-testing-library";
+import { assert, assertEquals } from "../tests/assert.ts";
+import { App } from "./app.tsx";
+import type { DaemonSnapshot } from "./model.ts";
+import {
+  alphaWeb,
+  answer,
+  betaWeb,
+  connected,
+  event,
+  FixedSource,
+  healthy,
+  unreachable,
+  wdWeb,
+} from "./test_fixtures.ts";
+import type { DemoControls, DemoKey, DemoSnapshot } from "../src/demo/controls.ts";
+
+const tick = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+// deno-lint-ignore no-control-regex
+const ANSI = /\x1b\[[0-9;?]*[A-Za-z]/g;
+const KEY = { up: "\u001B[A", down: "\u001B[B", enter: "\r", esc: "\u001B" };
+
+/** Render the console on `daemons`; `frame()` is the last frame without colours. */
+async function show(daemons: DaemonSnapshot[] | FixedSource, demo?: DemoControls) {
+  const source = daemons instanceof FixedSource ? daemons : new FixedSource(daemons);
+  const r = render(
+    <App source={source} demo={demo} clock={() => 1000} wallClock={() => 50_000} tickMs={0} />,
+  );
+  await tick();
+  const frame = () => (r.lastFrame() ?? "").replace(ANSI, "");
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      r.stdin.write(k);
+      await tick();
+    }
+  };
+  return { ...r, source, frame, press };
+}
+
+/** Make the test terminal `columns` × `rows` and tell the console, as a real resize does. */
+async function resize(stdout: unknown, columns: number, rows: number) {
+  const out = stdout as { emit(e: string): void };
+  Object.defineProperty(out, "columns", { value: columns, configurable: true });
+  Object.defineProperty(out, "rows", { value: rows, configurable: true });
+  out.emit("resize");
+  await tick();
+}
+
+function assertFits(frame: string, columns: number, rows: number) {
+  const lines = frame.split("\n");
+  assert(lines.length <= rows - 1, `${lines.length} lines in ${rows} rows:\n${frame}`);
+  for (const l of lines) {
+    assert(l.length <= columns, `line wider than ${columns}: ${JSON.stringify(l)}`);
+  }
+}
+
+Deno.test("console: connected cluster: header, matrix, lease bar, links, events, footer", async () => {
+  const daemons = healthy();
+  daemons[1] = {
+    ...daemons[1],
+    events: [event("beta", 1, "lease granted to alpha (epoch 4)")],
+  };
+  const { frame, unmount } = await show(daemons);
+  const f = frame();
+  for (
+    const text of [
+      "alpha",
+      "RESOURCE",
+      "▶ web",
+      "primary up e4",
+      "secondary down e4",
+      "watchdog e4",
+      "2s of 3s",
+      "links: all connected",
+      "events",
+      "lease granted to alpha (epoch 4)",
+      "? help",
+    ]
+  ) assert(f.includes(text), `no ${JSON.stringify(text)} in:\n${f}`);
+  assert(f.includes("█") || f.includes("■"), `no lease bar in:\n${f}`);
+  unmount();
+});
+
+Deno.test("console: an unreachable daemon shows as such, its node from a peer's view, the link down", async () => {
+  const beta = betaWeb({
+    peers: [{ ...betaWeb().peers[0], connected: false, lastHeardAgoMs: 3200 }, betaWeb().peers[1]],
+    explanations: ["alpha not heard for 3.2s"],
+  });
+  const { frame, unmount } = await show([
+    unreachable("/run/alpha.sock", answer("alpha", alphaWeb()), 0),
+    connected(answer("beta", beta)),
+    connected(answer(
+      "wd",
+      wdWeb({
+        peers: [{ ...wdWeb().peers[0], connected: false, lastHeardAgoMs: 3100 }, wdWeb().peers[1]],
+      }),
+    )),
+  ]);
+  const f = frame();
+  assert(f.includes("alpha unreachable"), f);
+  assert(f.includes("lease (last known)"), f);
+  assert(f.includes("✗primary"), f);
+  assert(f.includes("links down: beta✗alpha 3.2s"), f);
+  assert(f.includes("beta: alpha not heard for 3.2s"), f);
+  unmount();
+});
+
+Deno.test("console: complaints rising, then a takeover and a failover in progress", async () => {
+  const source = new FixedSource(healthy());
+  const { frame, unmount } = await show(source);
+  const withBeta = (over: Parameters<typeof betaWeb>[0]) => {
+    const d = healthy();
+    d[1] = connected(answer("beta", betaWeb(over)));
+    return d;
+  };
+  source.set(withBeta({ complaints: { count: 2, threshold: 3, windowMs: 60_000, from: ["wd"] } }));
+  await tick();
+  assert(frame().includes("complaints ●●○○ 2 of 4 needed in 1m0s from wd"), frame());
+  source.set(withBeta({
+    complaints: { count: 4, threshold: 3, windowMs: 60_000, from: ["wd"] },
+    takeover: { silenceMs: 3000, waitMs: 4350 },
+    failover: {
+      kind: "takeover",
+      from: "alpha",
+      agoMs: 500,
+      phases: { detectedMs: 0, decidedMs: null, oldStoppedMs: null, startedMs: null },
+    },
+  }));
+  await tick();
+  const f = frame();
+  assert(f.includes("●●●●"), f);
+  assert(f.includes("takeover in 1.35s"), f);
+  assert(f.includes("failover on beta: takeover from alpha"), f);
+  assert(f.includes("decided …"), f);
+  unmount();
+});
+
+Deno.test("console: members, restart budgets and blocks render once daemons send them", async () => {
+  const alpha = alphaWeb({
+    members: [{
+      name: "db",
+      state: "ONLINE",
+      restarts: { used: 2, max: 2, windowMs: 300_000, resetsInMs: 252_000 },
+    }],
+    rgState: "ONLINE",
+    blocks: ["giveover to beta blocked by pingpong until 13:05"],
+  });
+  const { frame, unmount } = await show([connected(answer("alpha", alpha))]);
+  assert(frame().includes("alpha ONLINE: db ONLINE (restarts 2/2, resets in 4m12s)"), frame());
+  assert(frame().includes("giveover to beta blocked by pingpong until 13:05"), frame());
+  unmount();
+});
+
+Deno.test("console: nothing answered yet", async () => {
+  const { frame, unmount } = await show([{
+    id: "/run/x.sock",
+    phase: "connecting",
+    status: null,
+    receivedAt: null,
+    error: null,
+    downSince: null,
+    events: [],
+  }]);
+  assert(frame().includes("waiting for a daemon to answer"), frame());
+  assert(frame().includes("x.sock"), frame());
+  unmount();
+});
+
+Deno.test("console keys: arrows and j/k select, enter shows details, esc goes back", async () => {
+  const daemons = [
+    connected(answer("alpha", alphaWeb(), alphaWeb({ resource: "db" }))),
+  ];
+  const { frame, press, unmount } = await show(daemons);
+  assert(frame().includes("▶ db"), frame());
+  await press("j");
+  assert(frame().includes("▶ web"), frame());
+  await press(KEY.up);
+  assert(frame().includes("▶ db"), frame());
+  await press(KEY.down, "k", "k");
+  assert(frame().includes("▶ db"), frame());
+  await press(KEY.enter);
+  assert(frame().includes("peers: beta connected"), frame());
+  assert(!frame().includes("RESOURCE"), frame());
+  await press(KEY.esc);
+  assert(frame().includes("RESOURCE"), frame());
+  unmount();
+});
+
+Deno.test("console keys: ? shows the help, esc closes it; g says groups are not there yet", async () => {
+  const { frame, press, unmount } = await show(healthy());
+  await press("?");
+  assert(frame().includes("keys") && frame().includes("switch over"), frame());
+  await press(KEY.esc);
+  assert(frame().includes("RESOURCE"), frame());
+  await press("g");
+  assert(frame().includes("resource groups are not available yet"), frame());
+  unmount();
+});
+
+Deno.test("console keys: r picks a role, shows the plan, y sends it to that node's daemon", async () => {
+  const { frame, press, source, unmount } = await show(healthy());
+  await press("r");
+  assert(frame().includes("alpha: primary → secondary"), frame());
+  await press(KEY.down, KEY.down, KEY.down, KEY.enter); // beta: secondary → primary
+  const plan = frame();
+  assert(plan.includes("plan (dry run): web: beta becomes primary"), plan);
+  assert(plan.includes("hastmon ctl --node beta role primary web"), plan);
+  assert(plan.includes("alpha is primary now"), plan);
+  assertEquals(source.sent, []);
+  await press("y");
+  assertEquals(source.sent, [{
+    daemon: "/run/beta.sock",
+    request: { type: "role", role: "primary", resources: ["web"] },
+  }]);
+  assert(frame().includes("sent: beta: web primary → primary"), frame());
+  unmount();
+});
+
+Deno.test("console keys: s shows the switchover plan; n cancels and sends nothing", async () => {
+  const { frame, press, source, unmount } = await show(healthy());
+  await press("s");
+  assert(frame().includes("switch over from alpha"), frame());
+  assert(frame().includes("hastmon ctl --node alpha role secondary web"), frame());
+  await press("n");
+  assertEquals(source.sent, []);
+  assert(frame().includes("cancelled: nothing was sent"), frame());
+  // Enter cancels too (the default), esc backs out.
+  await press("s", KEY.enter);
+  assertEquals(source.sent, []);
+  await press("s", KEY.esc, "y");
+  assertEquals(source.sent, []);
+  unmount();
+});
+
+Deno.test("console keys: a blocked plan cannot be confirmed", async () => {
+  const lonely = alphaWeb({
+    peers: [{ ...alphaWeb().peers[0], connected: false }, alphaWeb().peers[1]],
+  });
+  const { frame, press, source, unmount } = await show([connected(answer("alpha", lonely))]);
+  await press("s");
+  assert(frame().includes("blocked"), frame());
+  assert(frame().includes("no secondary is connected to alpha"), frame());
+  await press("y", KEY.enter);
+  assertEquals(source.sent, []);
+  unmount();
+});
+
+Deno.test("console keys: a refused request is reported", async () => {
+  const source = new FixedSource(healthy());
+  source.reply = () => ({
+    v: 1,
+    id: 1,
+    ok: false,
+    error: { code: "internal", message: "disk full" },
+  });
+  const { frame, press, unmount } = await show(source);
+  await press("s", "y");
+  assert(frame().includes("alpha refused: disk full"), frame());
+  unmount();
+});
+
+Deno.test("console keys: q quits (nothing reacts after)", async () => {
+  const { frame, press, unmount } = await show(healthy());
+  await press("q");
+  const before = frame();
+  await press("?");
+  assertEquals(frame(), before);
+  unmount();
+});
+
+Deno.test("console: fits 80×24 and follows a resize", async () => {
+  const daemons = healthy();
+  daemons[0] = {
+    ...daemons[0],
+    events: Array.from(
+      { length: 40 },
+      (_, i) => event("alpha", i + 1, `event number ${i + 1} `.repeat(8)),
+    ),
+  };
+  const { frame, stdout, unmount } = await show(daemons);
+  await resize(stdout, 80, 24);
+  assertFits(frame(), 80, 24);
+  assert(frame().includes("event number 40"), frame());
+  await resize(stdout, 60, 16);
+  assertFits(frame(), 60, 16);
+  assert(frame().includes("▶ web"), frame());
+  await resize(stdout, 120, 40);
+  assertFits(frame(), 120, 40);
+  assert(frame().split("\n").some((l) => l.length > 80), "the wider terminal is used");
+  unmount();
+});
+
+/** A demo with a fixed state that records the keys it gets. */
+class FakeDemo implements DemoControls {
+  acts: [DemoKey, string | null][] = [];
+  constructor(public state: DemoSnapshot) {}
+  subscribe() {
+    return () => {};
+  }
+  snapshot() {
+    return this.state;
+  }
+  act(key: DemoKey, primary: string | null) {
+    this.acts.push([key, primary]);
+  }
+}
+
+Deno.test("console demo: who serves the page, the faults, the last failover; 1–6 go to the demo", async () => {
+  const demo = new FakeDemo({
+    phase: "running",
+    error: null,
+    dir: "/tmp/hastmon-demo-x",
+    url: "http://127.0.0.1:4242/",
+    page: { node: "beta", epoch: "5" },
+    pageSince: 48_000,
+    lastFault: {
+      what: "killed",
+      node: "alpha",
+      at: 46_000,
+      servedAgainAt: 47_900,
+      servedBy: "beta",
+    },
+    boundMs: 2350,
+    killed: ["alpha"],
+    frozen: [],
+    cuts: ["nodeA–nodeB"],
+    notice: null,
+  });
+  const daemons = healthy();
+  daemons[1] = {
+    ...daemons[1],
+    events: [event("beta", 9, "", {
+      kind: "transition",
+      from: "secondary",
+      to: "primary",
+      epoch: 5,
+      reason: "takeover",
+      time: new Date(47_400).toISOString(),
+    })],
+  };
+  const { frame, press, unmount } = await show(daemons, demo);
+  const f = frame();
+  assert(f.includes("page served by beta (epoch 5) for 2s"), f);
+  assert(f.includes("faults: alpha killed, nodeA–nodeB cut"), f);
+  assert(
+    f.includes("failover: killed alpha · beta primary +1.4s · page beta +1.9s · bound 2.35s+start"),
+    f,
+  );
+  await press("1", "5", "x");
+  assertEquals(demo.acts, [["1", "alpha"], ["5", "alpha"]]);
+  await press("?");
+  assert(frame().includes("demo faults"), frame());
+  unmount();
+});
+
+Deno.test("console demo: starting and failed", async () => {
+  const base: DemoSnapshot = {
+    phase: "starting",
+    error: null,
+    dir: "/tmp/hastmon-demo-y",
+    url: "http://127.0.0.1:1/",
+    page: null,
+    pageSince: 0,
+    lastFault: null,
+    boundMs: null,
+    killed: [],
+    frozen: [],
+    cuts: [],
+    notice: null,
+  };
+  const starting = await show([], new FakeDemo(base));
+  assert(
+    starting.frame().includes("starting three daemons in /tmp/hastmon-demo-y"),
+    starting.frame(),
+  );
+  starting.unmount();
+  const failed = await show([], new FakeDemo({ ...base, phase: "failed", error: "port taken" }));
+  assert(failed.frame().includes("demo failed: port taken"), failed.frame());
+  failed.unmount();
+});

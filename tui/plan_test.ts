@@ -1,0 +1,101 @@
+import { assert, assertEquals } from "../tests/assert.ts";
+import { buildModel } from "./model.ts";
+import { roleChangePlan, roleChoices, switchoverPlan } from "./plan.ts";
+import {
+  alphaWeb,
+  answer,
+  betaWeb,
+  connected,
+  healthy,
+  unreachable,
+  wdWeb,
+} from "./test_fixtures.ts";
+
+const model = (daemons = healthy()) => buildModel(daemons, 1000);
+
+Deno.test("plan: switch over sends role secondary to the primary's daemon and names the best secondary", () => {
+  const plan = switchoverPlan(model(), "web");
+  assertEquals(plan.blockers, []);
+  assertEquals(plan.requests, [{
+    daemon: "/run/alpha.sock",
+    node: "alpha",
+    request: { type: "role", role: "secondary", resources: ["web"] },
+    command: "hastmon ctl --node alpha role secondary web",
+  }]);
+  assert(plan.expect.some((e) => e.includes("beta")), plan.expect.join("\n"));
+});
+
+Deno.test("plan: switch over is blocked without a reachable primary daemon or a connected secondary", () => {
+  // The primary's daemon does not answer: the peers still know alpha is primary.
+  const gone = [
+    unreachable("/run/alpha.sock", answer("alpha", alphaWeb())),
+    connected(answer("beta", betaWeb())),
+    connected(answer("wd", wdWeb())),
+  ];
+  const p1 = switchoverPlan(model(gone), "web");
+  assertEquals(p1.requests, []);
+  assert(p1.blockers.some((b) => b.includes("alpha") && b.includes("does not answer")));
+  // Only the local daemon of beta: no socket of alpha at all.
+  const p2 = switchoverPlan(model([connected(answer("beta", betaWeb()))]), "web");
+  assert(p2.blockers.some((b) => b.includes("no control socket of alpha")));
+  // The secondary is not connected to the primary.
+  const lonely = alphaWeb({
+    peers: [{ ...alphaWeb().peers[0], connected: false }, alphaWeb().peers[1]],
+  });
+  const p3 = switchoverPlan(model([connected(answer("alpha", lonely))]), "web");
+  assert(p3.blockers.some((b) => b.includes("no secondary is connected")));
+  // No primary, or two.
+  const none = switchoverPlan(model([connected(answer("beta", betaWeb({ peers: [] })))]), "web");
+  assert(none.blockers.some((b) => b.includes("no primary")));
+  const two = switchoverPlan(
+    model([
+      connected(answer("alpha", alphaWeb())),
+      connected(answer("beta", betaWeb({ role: "primary" }))),
+    ]),
+    "web",
+  );
+  assert(two.blockers.some((b) => b.includes("both claim")));
+  assert(switchoverPlan(model(), "nope").blockers.length > 0);
+});
+
+Deno.test("plan: role change targets the node's own daemon and weighs the risks", () => {
+  const promote = roleChangePlan(model(), "web", "beta", "primary");
+  assertEquals(promote.blockers, []);
+  assertEquals(promote.requests[0].daemon, "/run/beta.sock");
+  assertEquals(promote.requests[0].request, { type: "role", role: "primary", resources: ["web"] });
+  // alpha is primary: it yields; the planned way is a switchover.
+  assert(promote.warnings.some((w) => w.includes("alpha is primary")));
+  // beta is the only secondary: making it init leaves no failover.
+  const idle = roleChangePlan(model(), "web", "beta", "init");
+  assert(idle.warnings.some((w) => w.includes("no secondary would be left")));
+  // Demoting the primary: the service stops there; beta takes over.
+  const demote = roleChangePlan(model(), "web", "alpha", "secondary");
+  assert(demote.expect.some((e) => e.includes("stops web")));
+  // The only watchdog changing role.
+  assert(
+    roleChangePlan(model(), "web", "wd", "init").warnings.some((w) => w.includes("no watchdog")),
+  );
+});
+
+Deno.test("plan: role change is blocked when the role is already so or the daemon is out of reach", () => {
+  assert(
+    roleChangePlan(model(), "web", "alpha", "primary").blockers.some((b) => b.includes("already")),
+  );
+  const gone = [
+    unreachable("/run/beta.sock", answer("beta", betaWeb())),
+    connected(answer("alpha", alphaWeb())),
+  ];
+  const p = roleChangePlan(model(gone), "web", "beta", "primary");
+  assertEquals(p.requests, []);
+  assert(p.blockers.some((b) => b.includes("does not answer")));
+});
+
+Deno.test("plan: role choices cover the nodes the console reaches, without their current role", () => {
+  const choices = roleChoices(model([connected(answer("beta", betaWeb()))]), "web");
+  assertEquals(choices.map((c) => `${c.node}:${c.from}>${c.to}`), [
+    "beta:secondary>primary",
+    "beta:secondary>watchdog",
+    "beta:secondary>init",
+  ]);
+  assertEquals(roleChoices(model(), "nope"), []);
+});
