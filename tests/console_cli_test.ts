@@ -39,16 +39,8 @@ Deno.test("demo-service: serves a page naming its node and epoch; a taken port i
   assertEquals(taken.code, 69, taken.err);
   assertStringIncludes(taken.err, "is taken");
   l.close();
-  const child = hastmonCommand([
-    "demo-service",
-    "--port",
-    String(port),
-    "--node",
-    "n1",
-    "--epoch",
-    "7",
-  ])
-    .spawn();
+  const args = ["demo-service", "--port", String(port), "--node", "n1", "--epoch", "7"];
+  const child = hastmonCommand(args, {}, "null").spawn();
   try {
     let page = null;
     for (let i = 0; i < 200 && page === null; i++) {
