@@ -1,0 +1,253 @@
+/**
+ * The demo in a real terminal: tmux runs `hastmon demo` at 80×24 (with CI
+ * unset, or Ink would draw nothing until exit), and the test reads the
+ * screen as a user would. It waits for nodeA primary and nodeB secondary,
+ * all linked; presses 1 (kill -9 of the primary node) and sees nodeB
+ * primary and the page served by nodeB within the takeover bound that
+ * `hastmon config check` prints for the demo's configuration; brings nodeA
+ * back, freezes the primary (2) and thaws it, cuts nodeA–nodeB (3) and
+ * heals (5), then checks the demo's service timeline: never two nodes
+ * serving at once. q exits 0 and leaves no process, socket or directory.
+ */
+import { assert, assertEquals } from "./assert.ts";
+import { MAIN, REPO_ROOT, takeoverBoundMs } from "./cluster/harness.ts";
+import { assertNeverTwoActive, formatTimeline, readTimeline } from "./cluster/timeline.ts";
+import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
+import { killMarked, markedProcesses } from "../src/demo/procs.ts";
+
+/**
+ * The bound covers the takeover up to the secondary's start hook beginning.
+ * The screen shows the new primary once its transition event is drawn and
+ * the pane read: allowed 1 s more. The page also needs the service's own
+ * start (a Deno process) and the demo's next fetch (every 250 ms): allowed
+ * 3 s more on a loaded 2-core machine.
+ */
+const SCREEN_SLACK_MS = 1000;
+const SERVICE_START_MS = 3000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function run(cmd: string, ...args: string[]): Promise<{ code: number; out: string }> {
+  const o = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  const dec = new TextDecoder();
+  return { code: o.code, out: dec.decode(o.stdout) + dec.decode(o.stderr) };
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+/** One tmux server of its own (-L), so that the demo gets this test's environment. */
+class Terminal {
+  readonly server = `hm-demo-${Deno.pid}`;
+  readonly session = "demo";
+  screens: string[] = [];
+
+  async start(command: string) {
+    const r = await run(
+      "tmux",
+      "-L",
+      this.server,
+      "new-session",
+      "-d",
+      "-s",
+      this.session,
+      "-x",
+      "80",
+      "-y",
+      "24",
+      command,
+    );
+    if (r.code !== 0) throw new Error(`tmux new-session: ${r.out}`);
+  }
+
+  async screen(): Promise<string> {
+    const r = await run("tmux", "-L", this.server, "capture-pane", "-p", "-t", this.session);
+    const text = r.code === 0 ? r.out : "";
+    this.screens.push(text);
+    if (this.screens.length > 5) this.screens.shift();
+    return text;
+  }
+
+  async keys(...keys: string[]) {
+    await run("tmux", "-L", this.server, "send-keys", "-t", this.session, ...keys);
+  }
+
+  /** Read the screen until `test` holds; returns the time it first did. */
+  async until(what: string, test: (screen: string) => boolean, ms: number): Promise<number> {
+    const end = performance.now() + ms;
+    for (;;) {
+      const s = await this.screen();
+      if (test(s)) return performance.now();
+      if (performance.now() > end) {
+        throw new Error(`timed out after ${ms} ms waiting for ${what}; the screen:\n${s}`);
+      }
+      await sleep(50);
+    }
+  }
+
+  async close() {
+    await run("tmux", "-L", this.server, "kill-server");
+  }
+}
+
+/** The matrix cell of `node` on the `web` row, cut out by the column titles' positions. */
+export function cell(screen: string, node: string): string | null {
+  const lines = screen.split("\n");
+  const head = lines.find((l) => l.startsWith("RESOURCE"));
+  const row = lines.find((l) => /^. web /.test(l));
+  if (!head || !row) return null;
+  const starts = ["nodeA", "nodeB", "nodeC"].map((n) => head.indexOf(n));
+  const i = ["nodeA", "nodeB", "nodeC"].indexOf(node);
+  if (starts.some((s) => s < 0)) return null;
+  return row.slice(starts[i], starts[i + 1] ?? undefined).trim();
+}
+
+const servedBy = (node: string) => (s: string) => s.includes(`page served by ${node} `);
+
+Deno.test({
+  name:
+    "e2e demo in tmux: kill, freeze, cut; failover within the bound; never two serving; q cleans up",
+  // The demo is one process: tmux and its children are waited for explicitly below.
+  sanitizeResources: true,
+  sanitizeOps: true,
+}, async () => {
+  const tmux = await run("sh", "-c", "command -v tmux");
+  assert(tmux.code === 0, "tmux is needed (.ci/run installs it from Debian)");
+  const tmp = await Deno.makeTempDir({ prefix: "hm-e2e-demo-" });
+  const term = new Terminal();
+  let dir: string | null = null;
+  try {
+    const command = [
+      "env -u CI",
+      `TMPDIR=${shellQuote(tmp)}`,
+      shellQuote(Deno.execPath()),
+      "run -A",
+      ...DAEMON_DENO_FLAGS,
+      shellQuote(MAIN),
+      "demo;",
+      "echo EXIT=$?; sleep 60",
+    ].join(" ");
+    await term.start(`cd ${shellQuote(REPO_ROOT)} && ${command}`);
+
+    // Settled: nodeA primary serving, nodeB secondary, nodeC watchdog, every link up.
+    await term.until(
+      "nodeA primary, nodeB secondary, all connected, page by nodeA",
+      (s) =>
+        /^primary up e\d+$/.test(cell(s, "nodeA") ?? "") &&
+        /^secondary down e\d+$/.test(cell(s, "nodeB") ?? "") &&
+        /^watchdog e\d+$/.test(cell(s, "nodeC") ?? "") &&
+        s.includes("links: all connected") && servedBy("nodeA")(s),
+      30_000,
+    );
+    const made = [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("hastmon-demo-"));
+    assertEquals(made.length, 1);
+    dir = `${tmp}/${made[0].name}`;
+    const check = await run(
+      Deno.execPath(),
+      "run",
+      "-A",
+      MAIN,
+      "config",
+      "check",
+      "-c",
+      `${dir}/hastmon.toml`,
+      "--node",
+      "nodeB",
+    );
+    assertEquals(check.code, 0, check.out);
+    const boundMs = takeoverBoundMs(check.out, "nodeA", "nodeB");
+    // Let the lease be renewed once more with everyone connected.
+    await sleep(1000);
+
+    // 1: kill -9 of nodeA (daemon, guard, service).
+    const killedAt = performance.now();
+    await term.keys("1");
+    const primaryAt = await term.until(
+      "nodeB primary",
+      (s) => /^primary up e\d+$/.test(cell(s, "nodeB") ?? ""),
+      boundMs + SCREEN_SLACK_MS + SERVICE_START_MS,
+    );
+    const pageAt = await term.until(
+      "the page served by nodeB",
+      servedBy("nodeB"),
+      boundMs + SERVICE_START_MS + 1000,
+    );
+    assert(
+      primaryAt - killedAt <= boundMs + SCREEN_SLACK_MS,
+      `nodeB shown primary ${
+        (primaryAt - killedAt).toFixed(0)
+      } ms after the kill; bound ${boundMs} ms`,
+    );
+    assert(
+      pageAt - killedAt <= boundMs + SERVICE_START_MS,
+      `page served by nodeB ${
+        (pageAt - killedAt).toFixed(0)
+      } ms after the kill; bound ${boundMs} ms`,
+    );
+    console.log(
+      `kill -9 of nodeA: nodeB shown primary after ${(primaryAt - killedAt).toFixed(0)} ms, ` +
+        `page served by nodeB after ${(pageAt - killedAt).toFixed(0)} ms (bound ${boundMs} ms)`,
+    );
+    assert((await term.screen()).includes("nodeA killed"));
+
+    // 6: nodeA back; it follows as secondary.
+    await term.keys("6");
+    await term.until(
+      "nodeA back as secondary",
+      (s) =>
+        /^secondary down e\d+$/.test(cell(s, "nodeA") ?? "") && s.includes("links: all connected"),
+      30_000,
+    );
+    await sleep(1000);
+
+    // 2: freeze nodeB's daemon: its guard stops the page when the lease runs out; nodeA takes over.
+    await term.keys("2");
+    await term.until("nodeB frozen", (s) => s.includes("nodeB frozen"), 5000);
+    await term.until("the page served by nodeA", servedBy("nodeA"), 20_000);
+    // 2 again: thawed, nodeB finds its lease gone and follows.
+    await term.keys("2");
+    await term.until(
+      "nodeB back as secondary",
+      (s) => /^secondary down e\d+$/.test(cell(s, "nodeB") ?? "") && !s.includes("nodeB frozen"),
+      20_000,
+    );
+
+    // 3: cut nodeA–nodeB; nodeA keeps its lease through nodeC. Then 5: heal.
+    await term.keys("3");
+    await term.until("the cut", (s) => s.includes("nodeA–nodeB cut"), 5000);
+    await sleep(2500);
+    await term.keys("5");
+    await term.until(
+      "healed",
+      (s) => s.includes("faults: none") && s.includes("links: all connected"),
+      20_000,
+    );
+
+    // Never two nodes serving, by the demo's own service timeline.
+    const events = await readTimeline(`${dir}/timeline`);
+    assertNeverTwoActive(events);
+    const begins = events.filter((e) => e.kind === "begin").map((e) => e.node);
+    assert(
+      begins.includes("nodeA") && begins.includes("nodeB"),
+      `both nodes served at some time:\n${formatTimeline(events)}`,
+    );
+
+    // q: exit 0, nothing left.
+    await term.keys("q");
+    await term.until("the demo's exit", (s) => s.includes("EXIT=0"), 20_000);
+    assertEquals([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+    assertEquals(markedProcesses(`HASTMON_DEMO=${dir}/`, { prefix: true }), []);
+  } catch (e) {
+    console.error(`last screens:\n${term.screens.join("\n-----\n")}`);
+    if (dir) {
+      const tl = await readTimeline(`${dir}/timeline`).catch(() => []);
+      console.error(`timeline:\n${formatTimeline(tl)}`);
+    }
+    throw e;
+  } finally {
+    await term.close();
+    if (dir) await killMarked(`HASTMON_DEMO=${dir}/`, { prefix: true });
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
