@@ -96,7 +96,7 @@ export const registerConsole: Register = (program: Command, io: CliIO) => {
     });
 
   program.command("demo")
-    .description("a three-node cluster on loopback with the console: kill the primary, watch")
+    .description("try it: three nodes on loopback, the console, and faults at a keystroke")
     .addHelpText("after", DEMO_HELP)
     .action(async () => {
       requireTerminal("the demo");
