@@ -85,6 +85,6 @@ export function failoverLine(demo: DemoSnapshot, events: readonly DaemonEvent[])
       ? "page down"
       : `page ${f.servedBy} +${formatDuration(f.servedAgainAt - f.at)}`,
   );
-  if (demo.boundMs !== null) parts.push(`bound ${formatDuration(demo.boundMs)}+start`);
-  return `failover: ${parts.join(" · ")}`;
+  const bound = demo.boundMs === null ? "" : ` (bound ${formatDuration(demo.boundMs)})`;
+  return `failover: ${parts.join(" · ")}${bound}`;
 }

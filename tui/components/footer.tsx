@@ -8,6 +8,10 @@ export interface Notice {
   text: string;
 }
 
+const HINTS = "↑↓ select · ⏎ details · r role · s switch over · g give over · ? help · q quit";
+/** The demo's panel lists its keys; the footer only points at them (g is in the help). */
+const DEMO_HINTS = "↑↓ select · ⏎ details · r role · s switch over · ? help · q quit · 1-6 faults";
+
 /** Props of {@link Footer}. */
 export interface FooterProps {
   notice: Notice | null;
@@ -19,9 +23,7 @@ export function Footer({ notice, demo }: FooterProps) {
   if (notice) return <StatusMessage variant={notice.variant}>{notice.text}</StatusMessage>;
   return (
     <Text dimColor wrap="truncate">
-      {`↑↓ select · ⏎ details · r role · s switch over · g give over · ? help · q quit${
-        demo ? " · 1-6" : ""
-      }`}
+      {demo ? DEMO_HINTS : HINTS}
     </Text>
   );
 }
