@@ -38,6 +38,17 @@ primary's daemon (SIGSTOP; again: SIGCONT), 3 cut nodeA–nodeB, 4 isolate the p
 No root, no configuration, no network beyond loopback.
 `;
 
+/**
+ * The console's entry module, imported by a specifier Deno cannot read ahead
+ * of time: Deno resolves every dynamic import written as a literal string
+ * when the program starts, and the console's (Ink, React and their npm
+ * packages) cost every command about 0.1 s and 7 MB, daemon and ctl
+ * included (docs/BENCHMARKS.md). A bundler must be told of this entry.
+ */
+export const TUI_ENTRY = new URL("../../tui/run.tsx", import.meta.url).href;
+/** What {@link TUI_ENTRY} exports (a type: nothing is loaded for it at run time). */
+type TuiEntry = typeof import("../../tui/run.tsx");
+
 /** Every value of a repeated option. */
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -91,7 +102,7 @@ export const registerConsole: Register = (program: Command, io: CliIO) => {
       for (const node of opts.node) sockets.push(await socketPath({ config: opts.config, node }));
       if (sockets.length === 0) sockets.push(await socketPath({ config: opts.config }));
       requireTerminal("the console");
-      const { runConsole } = await import("../../tui/run.tsx");
+      const { runConsole }: TuiEntry = await import(TUI_ENTRY);
       await runConsole(sockets);
     });
 
@@ -100,7 +111,7 @@ export const registerConsole: Register = (program: Command, io: CliIO) => {
     .addHelpText("after", DEMO_HELP)
     .action(async () => {
       requireTerminal("the demo");
-      const { runDemo } = await import("../../tui/run.tsx");
+      const { runDemo }: TuiEntry = await import(TUI_ENTRY);
       await runDemo(io);
     });
 
