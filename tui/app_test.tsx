@@ -165,7 +165,7 @@ Deno.test("console: members, restart budgets and blocks render once daemons send
     rgState: "ONLINE",
     blocks: ["giveover to beta blocked by pingpong until 13:05"],
   });
-  const { see, until, unmount } = await show([connected(answer("alpha", alpha))]);
+  const { see, unmount } = await show([connected(answer("alpha", alpha))]);
   await see("alpha ONLINE: db ONLINE (restarts 2/2, resets in 4m12s)");
   await see("giveover to beta blocked by pingpong until 13:05");
   unmount();
