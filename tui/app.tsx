@@ -5,7 +5,7 @@
  * the demo 1–6 inject faults. Role changes and switchovers show their dry-run
  * plan and are sent only once confirmed.
  */
-import { useEffect, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { Box, useApp, useInput, useStdin, useStdout } from "ink";
 import type { ClusterSource } from "./source.ts";
 import { buildModel } from "./model.ts";
@@ -77,10 +77,13 @@ export function App(
   const { exit } = useApp();
   const { isRawModeSupported } = useStdin();
   const { columns, rows } = useTerminalSize();
-  const snapshot = useSyncExternalStore(source.subscribe.bind(source), () => source.snapshot());
+  // Stable subscribe functions: a new one each render would resubscribe each render.
+  const subscribe = useCallback((fn: () => void) => source.subscribe(fn), [source]);
+  const snapshot = useSyncExternalStore(subscribe, () => source.snapshot());
   const demoSource = demo ?? noDemo;
+  const subscribeDemo = useCallback((fn: () => void) => demoSource.subscribe(fn), [demoSource]);
   const demoState: DemoSnapshot | null = useSyncExternalStore(
-    demoSource.subscribe.bind(demoSource),
+    subscribeDemo,
     () => demoSource.snapshot(),
   );
   // Countdowns move between answers: redraw every tick, from the clock alone.
