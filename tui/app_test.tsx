@@ -234,10 +234,18 @@ Deno.test("console keys: ? shows the help, esc closes it; g says groups are not 
 });
 
 Deno.test("console keys: r picks a role, shows the plan, y sends it to that node's daemon", async () => {
-  const { press, see, until, source, unmount } = await show(healthy());
+  const { frame, press, see, until, source, unmount } = await show(healthy());
   await press("r");
   await see("alpha: primary → secondary");
-  await press(KEY.down, KEY.down, KEY.down, KEY.enter); // beta: secondary → primary
+  // The list reads keys once its effects have run: move down one line at a time (a key the
+  // list missed is pressed again) until the cursor is on beta → primary.
+  const cursor = () => frame().split("\n").find((l) => l.includes("❯")) ?? "";
+  for (let i = 0; i < 60 && !cursor().includes("beta: secondary → primary"); i++) {
+    const at = cursor();
+    await press(KEY.down);
+    for (let j = 0; j < 20 && cursor() === at; j++) await tick(10);
+  }
+  await press(KEY.enter);
   await see("plan (dry run): web: beta becomes primary");
   await see("hastmon ctl --node beta role primary web");
   await see("alpha is primary now");
