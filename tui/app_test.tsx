@@ -187,6 +187,13 @@ Deno.test("console: members, restart budgets and blocks render once daemons send
   unmount();
 });
 
+Deno.test("console: no daemon answers: why, in red", async () => {
+  const { see, unmount } = await show([unreachable("/run/gone.sock", null)]);
+  await see("gone.sock unreachable");
+  await see("no daemon is listening");
+  unmount();
+});
+
 Deno.test("console: nothing answered yet", async () => {
   const { see, unmount } = await show([{
     id: "/run/x.sock",

@@ -63,7 +63,9 @@ function LeaseLine({ row, width }: { row: ResourceRow; width: number }) {
     return (
       <Text wrap="truncate">
         {head}
-        {row.primaries.length === 0 ? "no primary: no lease held" : "lease: unknown"}
+        {row.primaries.length === 0
+          ? "no primary: no lease held"
+          : `${row.primaries.join(", ")} primary: its lease is known to its own daemon only`}
       </Text>
     );
   }

@@ -32,9 +32,11 @@ export function Matrix({ model, selected, width, height }: MatrixProps) {
   );
   const shown = model.resources.slice(first, first + rows);
   if (model.resources.length === 0) {
+    const why = model.daemons.filter((d) => d.error !== null).map((d) => d.error!);
     return (
-      <Box width={width} height={height}>
+      <Box width={width} height={Math.max(height, 1 + why.length)} flexDirection="column">
         <Text dimColor>no resources yet: waiting for a daemon to answer</Text>
+        {why.map((w) => <Text key={w} color="red" wrap="truncate">{w}</Text>)}
       </Box>
     );
   }
