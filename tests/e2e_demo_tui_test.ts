@@ -16,9 +16,10 @@ import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
 import { killMarked, markedProcesses } from "../src/demo/procs.ts";
 
 /**
- * The bound covers the takeover up to the secondary's start hook beginning.
- * The screen shows the new primary once its transition event is drawn and
- * the pane read: allowed 1 s more. The page also needs the service's own
+ * The bound covers the takeover, from the kill up to the secondary's start
+ * hook beginning. Measured here from the key press, the screen also counts
+ * the kill itself (the demo finds the node's processes in /proc), the
+ * transition event drawn and the pane read: allowed 1 s more. The page also needs the service's own
  * start (a Deno process) and the demo's next fetch (every 250 ms): allowed
  * 3 s more on a loaded 2-core machine.
  */
