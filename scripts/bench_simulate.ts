@@ -8,8 +8,8 @@
  */
 import { defaultLayout } from "../src/sim/scenario.ts";
 import { percentile, runBatch } from "../src/sim/run.ts";
+import { writeSection } from "./bench_doc.ts";
 
-const KEEP_MARKER = "<!-- written by other benchmark scripts; kept by bench_failover -->";
 const args = Deno.args;
 const runs = Number(args[args.indexOf("--runs") + 1]) || 10_000;
 const s = (ms: number) => `${(ms / 1000).toFixed(3)} s`;
@@ -28,9 +28,7 @@ for (
   );
   console.error(`${label}: ${runs} runs in ${took.toFixed(1)} s, ${b.violationCount} violations`);
 }
-const section = `${KEEP_MARKER}
-
-## Simulator
+const section = `## Simulator
 
 \`deno run -A scripts/bench_simulate.ts --runs ${runs}\` (the same as \`hastmon simulate --runs ${runs}\`
 with the built-in three-node cluster: every fault kind, one or two faults a run, virtual time).
@@ -42,9 +40,4 @@ that was the only fault.
 ${rows.join("\n")}
 `;
 console.log(section);
-if (args.includes("--write")) {
-  const path = new URL("../docs/BENCHMARKS.md", import.meta.url).pathname;
-  const text = await Deno.readTextFile(path).catch(() => "");
-  const head = text.includes(KEEP_MARKER) ? text.slice(0, text.indexOf(KEEP_MARKER)) : text + "\n";
-  await Deno.writeTextFile(path, head + section);
-}
+if (args.includes("--write")) await writeSection("simulate", section, "## Simulator");

@@ -45,3 +45,21 @@ export async function assertRejects(fn: () => unknown, includes?: string): Promi
   }
   throw new Error("Expected function to throw");
 }
+
+/** Assert that `fn` throws (an instance of `type`, with `part` in its message); returns the error. */
+export function assertThrows(
+  fn: () => unknown,
+  type: new (...args: never[]) => Error = Error,
+  part?: string,
+): Error {
+  try {
+    fn();
+  } catch (e) {
+    if (!(e instanceof type)) throw new Error(`expected a ${type.name}, got ${e}`);
+    if (part !== undefined && !e.message.includes(part)) {
+      throw new Error(`expected the error to include ${JSON.stringify(part)}: ${e.message}`);
+    }
+    return e;
+  }
+  throw new Error("expected the function to throw");
+}

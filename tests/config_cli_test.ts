@@ -28,14 +28,31 @@ Deno.test("help of hastmon, hastmon config and each config command", async () =>
 });
 
 Deno.test("config check: a valid file prints its summary and timelines, exit 0", async () => {
-  const r = await hastmon(["config", "check", "-c", `${DATA}/cluster.toml`, "--node", "alpha"]);
+  // The file's programs are another machine's: no preflight here (tested below).
+  const r = await hastmon([
+    "config",
+    "check",
+    "-c",
+    `${DATA}/cluster.toml`,
+    "--node",
+    "alpha",
+    "--no-preflight",
+  ]);
   assertEquals(r.code, 0);
   assertEquals(r.err, "");
   await assertSnapshot("check-cluster-alpha.txt", r.out);
 });
 
 Deno.test("config check: every error as file:line:col, exit 78", async () => {
-  const r = await hastmon(["config", "check", "-c", `${DATA}/errors.toml`, "--node", "alpha"]);
+  const r = await hastmon([
+    "config",
+    "check",
+    "-c",
+    `${DATA}/errors.toml`,
+    "--node",
+    "alpha",
+    "--no-preflight",
+  ]);
   assertEquals(r.code, 78);
   assertEquals(r.out, "");
   const f = `${DATA}/errors.toml`;
@@ -65,7 +82,15 @@ Deno.test("config check: every error as file:line:col, exit 78", async () => {
 });
 
 Deno.test("config check: an unsafe timing is refused with its timeline, exit 78", async () => {
-  const r = await hastmon(["config", "check", "-c", `${DATA}/unsafe.toml`, "--node", "beta"]);
+  const r = await hastmon([
+    "config",
+    "check",
+    "-c",
+    `${DATA}/unsafe.toml`,
+    "--node",
+    "beta",
+    "--no-preflight",
+  ]);
   assertEquals(r.code, 78);
   await assertSnapshot("check-unsafe.txt", r.out);
   const f = `${DATA}/unsafe.toml`;
@@ -83,7 +108,7 @@ Deno.test("config check: an unsafe timing is refused with its timeline, exit 78"
 });
 
 Deno.test("config check: node from HASTMON_NODE, file from HASTMON_CONFIG", async () => {
-  const r = await hastmon(["config", "check"], {
+  const r = await hastmon(["config", "check", "--no-preflight"], {
     HASTMON_NODE: "beta",
     HASTMON_CONFIG: `${DATA}/cluster.toml`,
   });
@@ -91,11 +116,88 @@ Deno.test("config check: node from HASTMON_NODE, file from HASTMON_CONFIG", asyn
   assertStringIncludes(r.out, `${DATA}/cluster.toml: valid for node beta (from HASTMON_NODE)\n`);
   assertStringIncludes(r.out, "beta (priority 20, this node)");
   // --node wins over HASTMON_NODE.
-  const flag = await hastmon(["config", "check", "--node", "alpha"], {
+  const flag = await hastmon(["config", "check", "--node", "alpha", "--no-preflight"], {
     HASTMON_NODE: "beta",
     HASTMON_CONFIG: `${DATA}/cluster.toml`,
   });
   assertStringIncludes(flag.out, "valid for node alpha (from --node)");
+});
+
+Deno.test("config check: preflight names each missing or non-executable program at its key, exit 78", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-preflight-" });
+  try {
+    await Deno.writeTextFile(`${dir}/svc.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    await Deno.writeTextFile(`${dir}/up.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o644 });
+    await Deno.mkdir(`${dir}/down.d`);
+    const cfg = `${dir}/h.toml`;
+    await Deno.writeTextFile(
+      cfg,
+      [
+        `exec = "svc.sh"`,
+        `panic = ["/nonexistent/reboot", "now"]`,
+        `[resource.web.on.alpha]`,
+        `remote = "none"`,
+        `[resource.db.member.vol]`,
+        `start = "up.sh"`,
+        `stop = "down.d"`,
+        `status = "svc.sh"`,
+        `[resource.db.on.alpha]`,
+        `remote = "none"`,
+        `fence = "missing-fence.sh"`,
+        "",
+      ].join("\n"),
+    );
+    const r = await hastmon(["config", "check", "-c", cfg, "--node", "alpha"]);
+    assertEquals(r.code, 78, r.err);
+    assertEquals(r.err.split("\n"), [
+      `${cfg}:2:1: \`panic\` (resources web, db): /nonexistent/reboot does not exist on this node`,
+      `${cfg}:6:1: \`start\` (resource db): ${dir}/up.sh is not executable (mode 0644): chmod +x it`,
+      `${cfg}:7:1: \`stop\` (resource db): ${dir}/down.d is a directory, not a program`,
+      `${cfg}:11:1: \`fence\` (resource db): ${dir}/missing-fence.sh does not exist on this node`,
+      `${cfg}:3:11: warning: resource web: no watchdog is configured: there will be no automatic failover`,
+      `${cfg}:3:11: warning: resource web: only alpha can be primary: there is no node to fail over to`,
+      `${cfg}:5:11: warning: resource db: no watchdog is configured: there will be no automatic failover`,
+      `${cfg}:5:11: warning: resource db: only alpha can be primary: there is no node to fail over to`,
+      "4 errors",
+      "",
+    ]);
+    // Fixed, the same check passes; --no-preflight skips the look at the programs.
+    const skipped = await hastmon([
+      "config",
+      "check",
+      "-c",
+      cfg,
+      "--node",
+      "alpha",
+      "--no-preflight",
+    ]);
+    assertEquals(skipped.code, 0, skipped.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("config check: without a watchdog the timing table never says ok beside never", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-nowatchdog-" });
+  try {
+    const cfg = `${dir}/h.toml`;
+    await Deno.writeTextFile(
+      cfg,
+      `heartbeat_interval = 2\nexec = "/bin/true"\n[resource.web.on.a]\nremote = ["10.0.0.2"]\n` +
+        `priority = 1\n[resource.web.on.b]\nremote = ["10.0.0.1"]\npriority = 2\n`,
+    );
+    const r = await hastmon(["config", "check", "-c", cfg, "--node", "a"]);
+    assertEquals(r.code, 0, r.err);
+    const rows = r.out.split("\n").filter((l) => /^\s+[ab] → [ab] /.test(l));
+    assertEquals(rows.length, 2, r.out);
+    for (const row of rows) {
+      assert(row.includes("never"), row);
+      assert(!/\bok$/.test(row), `"ok" beside "never": ${row}`);
+      assert(row.endsWith("no automatic failover (no watchdog)"), row);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("config: a missing file exits 66, bad usage exits 64", async () => {
@@ -162,7 +264,15 @@ Deno.test("config convert: TOML on stdout that check accepts; syntax errors exit
   try {
     await Deno.writeTextFile(converted, r.out);
     for (const node of ["hasta", "hastb", "hastc"]) {
-      const check = await hastmon(["config", "check", "-c", converted, "--node", node]);
+      const check = await hastmon([
+        "config",
+        "check",
+        "-c",
+        converted,
+        "--node",
+        node,
+        "--no-preflight",
+      ]);
       assertEquals(check.code, 0, check.err);
     }
   } finally {

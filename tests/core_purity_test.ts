@@ -7,6 +7,14 @@ Deno.test("src/core imports nothing outside src/core and uses no runtime APIs", 
   assertEquals(problems, []);
 });
 
+Deno.test("src/runtime imports only src/core and src/lib and uses no runtime APIs", async () => {
+  const problems = await checkCorePurity(
+    new URL("../src/runtime/", import.meta.url).pathname,
+    ["core", "lib"],
+  );
+  assertEquals(problems, []);
+});
+
 Deno.test("the purity check catches a deliberately impure core file", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -27,8 +35,8 @@ Deno.test("the purity check catches a deliberately impure core file", async () =
     assertEquals(
       problems.sort(),
       [
-        "bad.ts:1: imports ../daemon/run.ts, outside src/core",
-        "bad.ts:2: imports npm:left-pad, outside src/core",
+        "bad.ts:1: imports ../daemon/run.ts, outside its layer",
+        "bad.ts:2: imports npm:left-pad, outside its layer",
         "bad.ts:3: uses Date.now",
         "bad2.ts:1: uses Deno.",
         "bad2.ts:2: uses setTimeout",

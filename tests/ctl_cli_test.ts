@@ -36,6 +36,7 @@ Deno.test("ctl help: ctl and each ctl command", async () => {
     [["ctl", "--help"], "help-ctl.txt"],
     [["ctl", "role", "--help"], "help-ctl-role.txt"],
     [["ctl", "status", "--help"], "help-ctl-status.txt"],
+    [["ctl", "check", "--help"], "help-ctl-check.txt"],
     [["ctl", "events", "--help"], "help-ctl-events.txt"],
   ];
   for (const [args, snapshot] of cases) {

@@ -9,13 +9,13 @@ import { Daemon } from "../src/daemon/daemon.ts";
 import { Logger, MemorySink } from "../src/daemon/log.ts";
 import type { DaemonEvent } from "../src/control/protocol.ts";
 
-// status exits 2 (unknown) while the flag file `bad-status` exists.
+// start fails (exit 3) while the flag file `bad-start` exists.
 const SCRIPT = `#!/bin/sh
 D=$(dirname "$0")
 case $1 in
-start) touch "$D/run-$2";;
+start) [ -e "$D/bad-start" ] && exit 3; touch "$D/run-$2";;
 stop) rm -f "$D/run-$2";;
-status) [ -e "$D/bad-status" ] && exit 2; [ -f "$D/run-$2" ] && exit 0; exit 1;;
+status) [ -f "$D/run-$2" ] && exit 0; exit 1;;
 esac
 exit 0
 `;
@@ -59,7 +59,7 @@ Deno.test("daemon events: reloads applied and refused, and hook failures, are on
     onExit: (c) => exitCode = c,
   });
   const streamed: DaemonEvent[] = [];
-  const unsubscribe = d.subscribe((e) => streamed.push(e));
+  const unsubscribe = d.events.subscribe((e) => streamed.push(e));
   const of = (kind: DaemonEvent["kind"]) => streamed.filter((e) => e.kind === kind);
   try {
     await Deno.writeTextFile(file, "heartbeat_interval = [\n");
@@ -77,15 +77,19 @@ Deno.test("daemon events: reloads applied and refused, and hook failures, are on
     assertEquals(applied.level, "info");
     assert(applied.message.includes("r0"), applied.message);
 
-    // A status probe that answers "unknown" is a hook failure; "stopped" (exit 1) is not.
+    // A status probe answering "stopped" (exit 1) before the start is not a failure.
     assertEquals(of("hook"), []);
-    await Deno.writeTextFile(`${dir}/bad-status`, "");
+    // A start that fails is: made to fail, then the resource asked to start again.
+    await Deno.writeTextFile(`${dir}/bad-start`, "");
+    d.control.role("secondary", ["r0"], false);
+    await waitFor("secondary", () => d.runtime.machine("r0")?.role === "secondary");
+    d.control.role("primary", ["r0"], false);
     await waitFor("a hook failure event", () => of("hook").length > 0);
     const failure = of("hook")[0];
-    assertEquals([failure.resource, failure.level], ["r0", "warning"]);
-    assert(failure.message.includes("status") && failure.message.includes("exit 2"));
+    assertEquals(failure.resource, "r0");
+    assert(failure.message.includes("start") && failure.message.includes("exit 3"));
     // The same events are in the recent history that a new follower receives first.
-    const recent = d.recentEvents().map((e) => e.seq);
+    const recent = d.events.recent().map((e) => e.seq);
     for (const e of [...of("reload"), failure]) assert(recent.includes(e.seq));
   } finally {
     unsubscribe();

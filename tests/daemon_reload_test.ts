@@ -19,7 +19,10 @@ esac
 exit 0
 `;
 
-function config(dir: string, opts: { interval: number; extra?: boolean }): string {
+function config(
+  dir: string,
+  opts: { interval: number; extra?: boolean; metrics?: string },
+): string {
   const res = (name: string) => `
 [resource.${name}.on.solo]
 remote = "none"
@@ -33,6 +36,7 @@ exec = "${dir}/svc.sh"
 listen = "tcp://127.0.0.1:0"
 control = "${dir}/ctl.sock"
 state_dir = "${dir}/state"
+${opts.metrics ? `metrics_listen = "${opts.metrics}"` : ""}
 ${res("r0")}${opts.extra ? res("r1") : ""}`;
 }
 
@@ -72,20 +76,28 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
     await Deno.writeTextFile(file, "heartbeat_interval = [\n");
     await d.reload();
     assertStringIncludes(sink.lines.join("\n"), "reload refused");
-    assertEquals(d.resources.get("r0")!.machine.settings.heartbeatIntervalMs, 200);
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 200);
 
     // A changed interval and a new resource: applied.
     await Deno.writeTextFile(file, config(dir, { interval: 0.3, extra: true }));
     await d.reload();
-    assertEquals(d.resources.get("r0")!.machine.settings.heartbeatIntervalMs, 300);
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 300);
     assertStringIncludes(sink.lines.join("\n"), "added [r1], removed [], changed [r0]");
     await waitFor("r1 to run", () => exists(`${dir}/run-r1`));
+
+    // metrics_listen is bound at start: a change is named, not silently ignored.
+    await Deno.writeTextFile(
+      file,
+      config(dir, { interval: 0.3, extra: true, metrics: "127.0.0.1:9" }),
+    );
+    await d.reload();
+    assertStringIncludes(sink.lines.join("\n"), "reload: metricsListen changed from null");
 
     // r1 removed: stopped, then dropped.
     await Deno.writeTextFile(file, config(dir, { interval: 0.3 }));
     await d.reload();
     await waitFor("r1 to stop", async () => !(await exists(`${dir}/run-r1`)));
-    await waitFor("r1 to be dropped", () => !d.resources.has("r1"));
+    await waitFor("r1 to be dropped", () => !d.runtime.names().includes("r1"));
     assert(await exists(`${dir}/run-r0`), "r0 must keep running");
 
     // Shutdown: the service is stopped and the daemon exits 0.

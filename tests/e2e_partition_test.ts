@@ -8,6 +8,7 @@
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { sleep, type TestCluster, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
+import { Rng } from "../src/sim/rng.ts";
 
 /** Assert for `ms` that `node` alone runs the service. */
 async function holdAlone(c: TestCluster, node: string, ms: number) {
@@ -87,6 +88,10 @@ Deno.test("e2e partition: the primary's links flap: never two active, one primar
     await c.waitForSteady("a");
     // Cut a off from everyone and heal, every 0.2–1.2 s for 6 s: a cut longer than the lease
     // (0.75 s) fences a and may move the service, but two nodes are never active at once.
+    // The pauses are drawn from a seed (FLAP_SEED replays a run; the seed is in the log).
+    const seed = Number(Deno.env.get("FLAP_SEED") ?? Date.now() % 100_000);
+    console.log(`flap seed ${seed}`);
+    const rng = new Rng(seed);
     const until = performance.now() + 6000;
     let cut = false;
     while (performance.now() < until) {
@@ -96,7 +101,7 @@ Deno.test("e2e partition: the primary's links flap: never two active, one primar
         c.relay.blockBoth("a", "w");
       }
       cut = !cut;
-      await sleep(200 + Math.floor(Math.random() * 1000));
+      await sleep(rng.int(200, 1200));
     }
     c.relay.heal();
     const primary = await c.waitForSettled(10_000);

@@ -8,7 +8,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
-Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all: a takeover", async () => {
+Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
   await withCluster({}, async (c) => {
     // role_on_start: a primary, b secondary, w watchdog; the primary starts once leased.
     await c.waitForSteady("a");
@@ -39,6 +39,11 @@ Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role
     const w = JSON.parse(await c.ctlOk("w", "status", "--json"));
     assertEquals(w.resources[0].role, "watchdog");
     assert(w.resources[0].peers.every((p: { connected: boolean }) => p.connected));
+    // The primary's `connect` hook ran for its secondary (and not for the watchdog).
+    const links = (await c.timeline()).filter((e) =>
+      e.kind === "connect" || e.kind === "disconnect"
+    );
+    assertEquals(links.map((e) => [e.node, e.kind, e.detail[0]]), [["a", "connect", "b"]]);
 
     // ctl role primary on b: a higher epoch, so a yields, stops, and only then b starts.
     assertStringIncludes(await c.ctlOk("b", "role", "primary", "r0"), "r0");
@@ -50,19 +55,32 @@ Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role
     const sb = await c.resourceStatus("b");
     assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
 
-    // role secondary all on b: b stops, nobody is primary; the watchdog complains to both
-    // secondaries and one takes over with a new epoch (b may: its service is stopped). Both
-    // may claim at once: epoch, then priority decide, and the loser stops if it had started.
+    // role secondary all on b: a planned switchover. b stops and hands over to a (the
+    // only connected secondary) at once; it does not come back to b by complaints.
     await c.ctlOk("b", "role", "secondary", "all");
-    await c.waitFor(
-      async () => (await c.timeline()).filter((e) => e.kind === "begin").length >= 3,
-      8000,
-      "a takeover after b became secondary",
-    );
-    const next = await c.waitForSettled();
-    const sn = await c.resourceStatus(next);
+    const handed = await c.waitForActive("a");
+    const sn = await c.resourceStatus("a");
     assertEquals([sn?.role, sn?.epoch], ["primary", 3]);
-    assertStringIncludes(sn?.lastTransition?.reason ?? "", "takeover");
+    assertStringIncludes(sn?.lastTransition?.reason ?? "", "handover from b");
+    await c.assertStaysSettled("a", 2000);
+    assertEquals(activeIntervals(handed).map((i) => i.node), ["a", "b", "a"]);
+  });
+});
+
+Deno.test("e2e roles: a planned switchover at heartbeat 0.25 runs the service on the secondary within 1 s", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const t0 = Date.now();
+    await c.ctlOk("a", "role", "secondary", "r0");
+    const timeline = await c.waitForActive("b");
+    const begin = timeline.filter((e) => e.kind === "begin" && e.node === "b").at(-1)!;
+    const took = begin.t - t0;
+    assert(took < 1000, `the switchover took ${took} ms`);
+    // --to names a node that cannot take it: refused, nothing moves.
+    const refused = await c.ctl("b", "role", "secondary", "r0", "--to", "w");
+    assertEquals(refused.code, 75, refused.stderr);
+    assertStringIncludes(refused.stderr, "w is not a connected secondary");
+    await c.assertStaysSettled("b", 1500);
   });
 });
 
@@ -102,5 +120,20 @@ Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one
     await c.assertStaysSettled(winner, 1500);
     const loser = winner === "a" ? "b" : "a";
     assertEquals((await c.resourceStatus(loser))?.role, "secondary");
+  });
+});
+
+Deno.test("e2e roles: the primary's connect and disconnect hooks follow its secondary", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const links = async () =>
+      (await c.timeline()).filter((e) => e.kind === "connect" || e.kind === "disconnect")
+        .map((e) => `${e.node} ${e.kind} ${e.detail[0]}`);
+    await c.waitFor(async () => (await links()).length === 1, 3000, "a's connect hook");
+    await c.kill9("b");
+    await c.waitFor(async () => (await links()).length === 2, 3000, "a's disconnect hook");
+    await c.startNode("b");
+    await c.waitFor(async () => (await links()).length === 3, 5000, "a's connect hook again");
+    assertEquals(await links(), ["a connect b", "a disconnect b", "a connect b"]);
   });
 });

@@ -43,6 +43,30 @@ const SCHEDULES: Record<FaultKind, Fault[]> = {
     { kind: "slow-start", at: 9 * I, duration: 30 * I, nodes: ["a"] },
     { kind: "partition", at: 11 * I, duration: 15 * I, nodes: ["a"] },
   ],
+  // SIGHUP on the primary with a longer lease and stop bound, then it is cut off.
+  "reload": [
+    {
+      kind: "reload",
+      at: 9.5 * I,
+      duration: 20 * I,
+      nodes: ["a"],
+      reload: { complaintCount: 6, stopFactor: 2 },
+    },
+    { kind: "partition", at: 10 * I, duration: 15 * I, nodes: ["a"] },
+  ],
+  "disk-full": [
+    { kind: "disk-full", at: 9 * I, duration: 10 * I, nodes: ["b"] },
+    { kind: "crash", at: 10 * I, duration: 15 * I, nodes: ["a"] },
+  ],
+  "kill-between": [{ kind: "kill-between", at: 10 * I, duration: 8 * I, nodes: ["a"] }],
+  "switchover": [{ kind: "switchover", at: 10 * I, duration: 0, nodes: ["a"] }],
+  "operator-primary": [{ kind: "operator-primary", at: 10 * I, duration: 10 * I, nodes: ["a"] }],
+  "sigterm": [{ kind: "sigterm", at: 10 * I, duration: 10 * I, nodes: ["a"] }],
+  "sigterm-hung-stop": [{ kind: "sigterm-hung-stop", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
+  "fence-ok": [{ kind: "fence-ok", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
+  "fence-fail": [{ kind: "fence-fail", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
+  "fence-hang": [{ kind: "fence-hang", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
+  "inflated-claims": [{ kind: "inflated-claims", at: 10 * I, duration: 10 * I, nodes: ["a"] }],
 };
 
 for (const kind of FAULT_KINDS) {
@@ -125,6 +149,42 @@ const BROKEN: {
     defects: { noStartCancel: true },
     schedule: SCHEDULES["slow-start"],
     expect: "split-brain",
+  },
+  {
+    name: "a granted hold not written to the state file",
+    defects: { grantHoldNotPersisted: true },
+    // a asks for a longer lease than the others; b and w restart at once (forgetting
+    // how long they owe a), then the operator makes b primary while a is cut off.
+    layout: { mixed: true },
+    schedule: [
+      { kind: "kill-daemon", at: 10 * I, duration: 0.3 * I, nodes: ["b"] },
+      { kind: "kill-daemon", at: 10 * I, duration: 0.3 * I, nodes: ["w"] },
+      { kind: "partition", at: 10.35 * I, duration: 15 * I, nodes: ["a"] },
+      { kind: "both-primary", at: 10.5 * I, duration: 0, nodes: ["b"] },
+    ],
+    expect: "margin",
+  },
+  {
+    name: "acks credited with the lease of the current settings",
+    defects: { ackCreditedWithCurrentLease: true },
+    // The lease doubles on a (complaint_count 6) while a request is in flight.
+    schedule: [
+      {
+        kind: "reload",
+        at: 9.5 * I,
+        duration: 20 * I,
+        nodes: ["a"],
+        reload: { complaintCount: 6, stopFactor: 1 },
+      },
+      { kind: "partition", at: 10 * I, duration: 15 * I, nodes: ["a"] },
+    ],
+    expect: "split-brain",
+  },
+  {
+    name: "a peer's claimed lease trusted",
+    defects: { trustClaimedLease: true },
+    schedule: SCHEDULES["inflated-claims"],
+    expect: "no-failover",
   },
   {
     name: "a timed-out probe read as running",

@@ -6,6 +6,7 @@ import {
   assertNeverTwoActive,
   parseTimeline,
 } from "./cluster/timeline.ts";
+import { spawnsInLog } from "./cluster/harness.ts";
 
 const HANDOVER = `
 1700000000.100000000 a r0 begin 1
@@ -74,4 +75,22 @@ Deno.test("timeline: lines out of order are sorted; a malformed line is an error
   assertEquals(events.map((e) => e.node), ["a", "a", "b"]);
   assertNeverTwoActive(events);
   await assertRejects(() => parseTimeline("yesterday a r0 begin\n"), "malformed");
+});
+
+Deno.test("timeline: the daemon's own record of a start opens the interval before the hook's begin", async () => {
+  // b decided to start (its log) before a's stop ended; its hook wrote `begin` only after.
+  const log = [
+    "2023-11-14T22:13:24.990Z [INFO] [r0] starting (attempt 1 of 5)",
+    "2023-11-14T22:13:25.100Z [INFO] [r0] start finished; waiting for status to confirm",
+  ].join("\n");
+  const events = [
+    ...parseTimeline(`
+1700000000.100000000 a r0 begin 1
+1700000005.000000000 a r0 end
+1700000005.001000000 b r0 begin 2
+`),
+    ...spawnsInLog("b", log),
+  ].sort((x, y) => x.t - y.t);
+  assertEquals(events.filter((e) => e.kind === "spawn").map((e) => e.t), [1700000004990]);
+  await assertRejects(() => assertNeverTwoActive(events), "two nodes active");
 });

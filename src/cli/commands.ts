@@ -5,11 +5,17 @@ import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerConsole } from "./console.ts";
+import { registerGuard } from "./guard.ts";
+import { completionRegister } from "./completion.ts";
 
-export const registers: Register[] = [
+const commands: Register[] = [
   registerDaemon,
   registerCtl,
   registerConfig,
   registerSimulate,
   registerConsole,
+  registerGuard,
 ];
+
+/** Every command group; completion last, as it completes all the others. */
+export const registers: Register[] = [...commands, completionRegister(commands)];

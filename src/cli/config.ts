@@ -13,7 +13,8 @@ import {
   renderShow,
   showJson,
 } from "../config/mod.ts";
-import { formatDiagnostic } from "../config/diagnostics.ts";
+import { byPosition, formatDiagnostic } from "../config/diagnostics.ts";
+import { preflight } from "../config/preflight.ts";
 import { convertLegacy } from "../config/legacy/convert.ts";
 import { LegacyConfigError } from "../config/legacy/parser.ts";
 
@@ -37,8 +38,24 @@ export const registerConfig: Register = (program: Command, io: CliIO) => {
     )
     .option("-c, --config <file>", CONFIG_HELP)
     .option("--node <name>", NODE_HELP)
+    .option(
+      "--no-preflight",
+      "do not check that this node's programs (exec, methods, panic, fence) exist and are executable (for a file checked on another machine)",
+    )
+    .addHelpText(
+      "after",
+      `
+Examples:
+  hastmon config check                             this node, its programs included
+  hastmon config check -c new.toml --node beta     as beta sees it, on beta
+  hastmon config check --node beta --no-preflight  beta's view, checked elsewhere`,
+    )
     .action(async (opts) => {
       const result = await load(opts);
+      if (opts.preflight && result.config !== null) {
+        result.errors.push(...await preflight(result.config));
+        result.errors.sort(byPosition);
+      }
       const { out, err } = renderCheck(result);
       io.out(out);
       io.err(err);

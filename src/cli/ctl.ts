@@ -1,11 +1,12 @@
-/** `hastmon ctl role|status|events`: the local daemon, through its control socket. */
+/** `hastmon ctl role|status|check|events`: the local daemon, through its control socket. */
 import { Argument, type Command, Option } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
 import { CONFIG_HELP, NODE_HELP, positiveInt } from "./options.ts";
-import type { CliIO, Register } from "./main.ts";
+import { type CliIO, type Register, setExitCode } from "./main.ts";
 import { socketPath } from "./control_socket.ts";
 import { ROLES } from "../core/types.ts";
 import { ControlClient, ControlClientError } from "../control/client.ts";
+import { CHECK, checkLine, type CheckResult, evaluateCheck } from "../control/check.ts";
 import { followEvents } from "./follow.ts";
 import {
   eventJson,
@@ -31,10 +32,14 @@ const EXAMPLES = `
 Examples:
   hastmon ctl status                     every resource of this node
   hastmon ctl status web --json          one resource as JSON (docs/STATUS_JSON.md)
-  hastmon ctl role secondary all         every resource becomes secondary here
+  hastmon ctl role secondary all         every resource becomes secondary here; a primary
+                                         hands over to its best connected secondary
+  hastmon ctl role secondary web --to b  switch web over to node b (refused, exit 75,
+                                         when b is not a connected secondary)
   hastmon ctl role primary web           primary here; starts once a peer grants a lease
   hastmon ctl role primary --force web   start without a lease (only when no other
                                          node can possibly run web)
+  hastmon ctl check                      one line and 0/1/2/3 for Nagios and friends
   hastmon ctl events --follow            print events as they happen
   hastmon ctl -s /run/h.sock status      the daemon listening on another socket
 
@@ -43,7 +48,8 @@ The control socket is --socket, else \`control\` of this node in the configurati
 
 Exit status: 0 done, 64 usage, 65 unknown resource (the known ones are still
 shown), 66 configuration file unreadable, 69 no daemon (or it did not answer),
-70 daemon or protocol error, 77 permission denied, 78 invalid configuration.
+70 daemon or protocol error, 75 refused for now (e.g. the switchover target is
+not connected), 77 permission denied, 78 invalid configuration.
 `;
 
 /** The options of `ctl` that every subcommand sees. */
@@ -52,6 +58,22 @@ interface CtlOptions {
   node?: string;
   socket?: string;
 }
+
+const CHECK_HELP = `
+Judged from this node's status view:
+  CRITICAL  no primary runs anywhere this node knows of; a stop failed here;
+            no daemon answers on the control socket (or it does not answer in time)
+  WARNING   no watchdog reachable (no automatic failover); a primary with no
+            secondary connected; a forced primary; this node in init
+  UNKNOWN   an unknown resource; an unreadable configuration; permission denied
+  OK        otherwise
+The worst resource comes first in the line.
+
+Examples:
+  hastmon ctl check                      every resource of this node
+  hastmon ctl check web                  one resource
+  # Nagios / Icinga (NRPE): command[hastmon]=/usr/local/sbin/hastmon ctl check
+`;
 
 /** Register `hastmon ctl …`. */
 export const registerCtl: Register = (program: Command, io: CliIO) => {
@@ -73,11 +95,19 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
           "resource, both will (the operator's risk)",
       ),
     )
+    .option(
+      "--to <node>",
+      "with secondary, on the primary: the secondary to hand over to (default: the best " +
+        "connected one)",
+    )
     .action(async (role, resources, opts, cmd) => {
       const target = resourceList(resources);
       if (target === undefined) throw new CliError("role needs `all` or resource names", EX.USAGE);
       if (opts.force && role !== "primary") {
         throw new CliError("--force only applies to `role primary`", EX.USAGE);
+      }
+      if (opts.to !== undefined && role !== "secondary") {
+        throw new CliError("--to only applies to `role secondary`", EX.USAGE);
       }
       if (opts.force) {
         io.err(
@@ -87,7 +117,14 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
       }
       const response = await ask(
         cmd.optsWithGlobals() as CtlOptions,
-        (c) => c.request({ type: "role", role, resources: target, force: opts.force === true }),
+        (c) =>
+          c.request({
+            type: "role",
+            role,
+            resources: target,
+            force: opts.force === true,
+            ...(opts.to !== undefined ? { to: opts.to } : {}),
+          }),
       );
       const result = answer<RoleResult>(response, isRoleResult);
       if (result) io.out(formatRoleText(result));
@@ -117,6 +154,43 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
         );
       }
       unknownResources(response);
+    });
+
+  ctl.command("check")
+    .description(
+      "one line for Nagios-style monitoring; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+    )
+    .argument("[resources...]", "resource names (default: all)")
+    .addHelpText("after", CHECK_HELP)
+    .action(async (resources, _opts, cmd) => {
+      let verdict: CheckResult;
+      try {
+        const names = resourceList(resources);
+        const response = await ask(
+          cmd.optsWithGlobals() as CtlOptions,
+          (c) =>
+            c.request(
+              names === "all" || names === undefined ? { type: "status" } : {
+                type: "status",
+                resources: names,
+              },
+            ),
+        );
+        const result = answer<StatusResult>(response, isStatusResult);
+        const unknown = response.ok ? [] : response.error.unknown ?? [];
+        verdict = result
+          ? evaluateCheck(result, unknown)
+          : checkLine(CHECK.UNKNOWN, `unknown resource: ${unknown.join(", ")}`);
+      } catch (e) {
+        if (!(e instanceof CliError)) throw e;
+        // No daemon answering is the daemon's failure; anything else keeps us from judging.
+        verdict = checkLine(
+          e.code === EX.UNAVAILABLE ? CHECK.CRITICAL : CHECK.UNKNOWN,
+          e.message.split("\n")[0],
+        );
+      }
+      io.out(verdict.line + "\n");
+      setExitCode(verdict.code);
     });
 
   ctl.command("events")
@@ -187,6 +261,9 @@ async function ask<T>(opts: CtlOptions, call: (client: ControlClient) => Promise
  * of the wrong shape.
  */
 function answer<T>(response: ControlResponse, valid: (v: unknown) => v is T): T | undefined {
+  if (!response.ok && response.error.code === "refused") {
+    throw new CliError(response.error.message, EX.TEMPFAIL);
+  }
   if (!response.ok && response.error.code !== "unknown_resource") {
     throw new CliError(
       `the daemon refused the request (${response.error.code}): ${response.error.message}`,

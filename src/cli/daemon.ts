@@ -1,5 +1,6 @@
 /** `hastmon daemon`: run this node. Background by default, foreground with -F. */
-import type { Command } from "@commander-js/extra-typings";
+import { type Command, Option } from "@commander-js/extra-typings";
+import { LOG_FORMATS } from "../daemon/log.ts";
 import { CONFIG_HELP, DEFAULT_PIDFILE, NODE_HELP } from "./options.ts";
 import type { CliIO, Register } from "./main.ts";
 
@@ -24,6 +25,12 @@ export const registerDaemon: Register = (program: Command, io: CliIO) => {
     )
     .option("--node <name>", NODE_HELP)
     .option("--log <file>", "log file in the background (default: <state_dir>/hastmon.log)")
+    .addOption(
+      new Option(
+        "--log-format <format>",
+        "text, or json: one object per line (time, level, node, resource, event, message, reason)",
+      ).choices(LOG_FORMATS).default("text" as const),
+    )
     .addHelpText(
       "after",
       `
@@ -35,7 +42,11 @@ pidfile, 73 cannot create the pidfile, control socket or listener, 78 invalid co
 
 Examples:
   hastmon daemon -c /usr/local/etc/hastmon.toml
-  hastmon daemon -F -d --node alpha -P /tmp/alpha.pid`,
+  hastmon daemon -F -d --node alpha -P /tmp/alpha.pid
+  hastmon daemon -F --log-format json     one JSON object per log line, for a collector
+
+Identical log lines within a minute (a refused connection, a failing hook) are
+written once, then summarised: "… [repeated 312 times in the last 60s]".`,
     )
     .action(async (opts) => {
       const { runDaemon } = await import("./daemon_run.ts");

@@ -11,10 +11,13 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { DAEMON_DENO_FLAGS } from "../daemon/v8_flags.ts";
-import { FileSink, Logger, stderrSink } from "../daemon/log.ts";
+import { forgetLauncherEnv, selfCommand } from "../daemon/self.ts";
+import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { ControlServer } from "../control/server.ts";
+import { HookHistograms } from "../metrics/histogram.ts";
+import { renderMetrics } from "../metrics/render.ts";
+import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
 
 /** The options of `hastmon daemon`. */
 export interface DaemonOptions {
@@ -24,12 +27,15 @@ export interface DaemonOptions {
   pidfile?: string;
   node?: string;
   log?: string;
+  logFormat?: LogFormat;
 }
 
-const MAIN = new URL("../../main.ts", import.meta.url).pathname;
+/** Identical log records within this window are summarised (src/daemon/log.ts). */
+const REPEAT_WINDOW_MS = 60_000;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
+  forgetLauncherEnv();
   const path = configPath(opts.config);
   let result;
   try {
@@ -50,8 +56,13 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   }
   const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
   if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
+  const format = opts.logFormat ?? "text";
   const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
     verbosity,
+    format,
+    node: cfg.node,
+    repeatWindowMs: REPEAT_WINDOW_MS,
+    summaryTimer: true,
   });
   let pidfile: Pidfile;
   try {
@@ -61,6 +72,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
   const guard = Guard.spawn({
+    command: [...selfCommand(), "guard", "--log-format", format, "--node", cfg.node],
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",
@@ -68,7 +80,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   let exit!: (code: number) => void;
   const exited = new Promise<number>((r) => exit = r);
   let daemon: Daemon;
-  let control: ControlServer;
+  let control: ControlServer | undefined;
+  let metrics: MetricsServer | null = null;
+  const hookDurations = new HookHistograms();
   try {
     daemon = await Daemon.start(cfg, {
       configPath: path,
@@ -76,13 +90,24 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
       logger,
       guard,
       onExit: (code) => exit(code),
+      onHookRun: (resource, method, ms) => hookDurations.observe(resource, method, ms),
     });
     control = await ControlServer.listen(
       cfg.global.control.path,
-      daemon,
+      daemon.control,
       (level, msg) => logger.log(level, `control: ${msg}`),
     );
+    const at = cfg.global.metricsListen;
+    if (at) {
+      const d = daemon;
+      metrics = listenMetrics(
+        at,
+        () => renderMetrics(d.control.status().result, hookDurations.snapshot()),
+      );
+      logger.info(`metrics served at http://${at.host}:${metrics.port}/metrics`);
+    }
   } catch (e) {
+    await control?.close();
     await guard.close().catch(() => {});
     await pidfile.release();
     throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
@@ -101,18 +126,30 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
-  await control.close();
-  // After a clean shutdown nothing is armed; otherwise the guard finishes the job.
+  await control!.close();
+  await metrics?.close();
+  // After a clean shutdown nothing is armed (the guard exits at once); otherwise the
+  // guard finishes the job on its own.
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();
+  logger.close();
   Deno.exit(code);
 }
 
-/** The Deno arguments of the background daemon, started for the command line `args`. */
+/** Serve the metrics on `at`; a refusal to bind names the setting. */
+function listenMetrics(at: { host: string; port: number; text: string }, render: () => string) {
+  try {
+    return serveMetrics({ host: at.host, port: at.port, render });
+  } catch (e) {
+    throw new Error(`metrics_listen ${at.text}: ${(e as Error).message}`);
+  }
+}
+
+/** The argv of the background daemon, started for the command line `args`. */
 export function backgroundArgs(args: readonly string[]): string[] {
   const command = args.includes("daemon") ? [...args] : ["daemon", ...args];
-  return ["run", "-A", ...DAEMON_DENO_FLAGS, MAIN, ...command];
+  return [...selfCommand(), ...command];
 }
 
 /**
@@ -121,8 +158,9 @@ export function backgroundArgs(args: readonly string[]): string[] {
  * reported here, with the right exit status.
  */
 async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: backgroundArgs(Deno.args),
+  const [program, ...args] = backgroundArgs(Deno.args);
+  const child = new Deno.Command(program, {
+    args,
     env: { HASTMON_DAEMONIZED: "1" },
     detached: true,
     stdin: "null",

@@ -143,6 +143,7 @@ Examples:
             version: 1,
             runs: batch.runs,
             violations: batch.violationCount,
+            violations_after_broken_assumption: batch.assumptionCount,
             failing_seeds: batch.failures.map((f) => f.seed),
             failover_seconds: batch.failovers.length === 0 ? null : {
               count: batch.failovers.length,

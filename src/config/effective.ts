@@ -100,10 +100,20 @@ export function resourceNodeConfig(
     methodTimeoutMs[m] = (v(timeoutKey(m)) as number | null) ?? hookTimeoutMs;
   }
   const stopTimeoutMs = v("stop_timeout") as number;
+  const heartbeatMs = v("heartbeat_interval") as number;
   const members = res.members.size === 0
-    ? [memberConfig(res.name, res.section, true, chain, res.name, stopTimeoutMs, ctx)]
+    ? [memberConfig(res.name, res.section, true, chain, res.name, stopTimeoutMs, heartbeatMs, ctx)]
     : [...res.members].map(([name, section]) =>
-      memberConfig(name, section, false, [section, ...chain], res.name, stopTimeoutMs, ctx)
+      memberConfig(
+        name,
+        section,
+        false,
+        [section, ...chain],
+        res.name,
+        stopTimeoutMs,
+        heartbeatMs,
+        ctx,
+      )
     );
   return {
     resource: res.name,
@@ -143,6 +153,7 @@ function memberConfig(
   chain: Section[],
   resource: string,
   stopTimeoutMs: number,
+  heartbeatMs: number,
   ctx: CheckContext,
 ): MemberConfig {
   const settings = resolveAll(MEMBER_KEYS, chain, ctx);
@@ -163,6 +174,7 @@ function memberConfig(
     failoverMode: settings.failover_mode.value as FailoverMode,
     retryCount: settings.retry_count.value as number,
     retryIntervalMs: settings.retry_interval.value as number,
+    probeIntervalMs: (settings.probe_interval.value as number | null) ?? heartbeatMs,
     timeoutMs,
     settings,
   };

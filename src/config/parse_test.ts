@@ -44,9 +44,9 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     name: "web",
     self: "alpha",
     nodes: [
-      { name: "alpha", priority: 1 },
-      { name: "beta", priority: 2 },
-      { name: "wd", priority: 100 },
+      { name: "alpha", priority: 1, watchdog: false, leaseMs: 30_000, stopTimeoutMs: 5_000 },
+      { name: "beta", priority: 2, watchdog: false, leaseMs: 30_000, stopTimeoutMs: 5_000 },
+      { name: "wd", priority: 100, watchdog: true, leaseMs: 30_000, stopTimeoutMs: 5_000 },
     ],
     peers: ["beta", "wd"],
     priority: 1,
@@ -60,6 +60,9 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     clockSkew: 0.1,
     hookTimeoutMs: 60_000,
     methodTimeoutMs: { stop: 5_000 },
+    members: [
+      { name: "web", probeIntervalMs: 10_000, startTimeoutMs: 60_000, statusTimeoutMs: 60_000 },
+    ],
     hasPanic: false,
     hasFence: false,
   });
@@ -382,7 +385,7 @@ remote = "none"
   ]);
 });
 
-Deno.test("[key]: secret or a readable secret_file, never both, only hmac-sha256", () => {
+Deno.test("[key]: secret or a readable secret_file, never both, hmac-sha256 (SHA256 in the original's words)", () => {
   const files: Record<string, string> = { "/etc/hastmon/key": "0123456789abcdef0123\n" };
   const readFile = (p: string) => files[p] ?? null;
   const ok = config(CLUSTER + `[key]\nsecret_file = "hastmon/key"\n`, { readFile });
@@ -399,8 +402,16 @@ Deno.test("[key]: secret or a readable secret_file, never both, only hmac-sha256
   assertEquals(bad(`secret_file = "/nonexistent"`), [
     '16:15: cannot read secret_file "/nonexistent"',
   ]);
-  assertEquals(bad(`algorithm = "SHA256"\nsecret = "0123456789abcdef"`), [
-    '16:13: unsupported key algorithm a string ("SHA256"): only hmac-sha256 is supported',
+  // The original's spelling is taken for what it means here.
+  for (const spelling of ["SHA256", "sha256", "HMAC-SHA256"]) {
+    const k = config(CLUSTER + `[key]\nalgorithm = "${spelling}"\nsecret = "0123456789abcdef"\n`);
+    assertEquals(k.key?.algorithm, "hmac-sha256", spelling);
+  }
+  assertEquals(bad(`algorithm = "MD5"\nsecret = "0123456789abcdef"`), [
+    '16:13: unknown key algorithm "MD5": write "hmac-sha256" (the original\'s "SHA256" means the same)',
+  ]);
+  assertEquals(bad(`algorithm = 256\nsecret = "0123456789abcdef"`), [
+    '16:13: `algorithm` must be a string such as "hmac-sha256", not 256',
   ]);
   assertEquals(bad(`algorithm = "hmac-sha256"`), ["15:1: [key] needs `secret` or `secret_file`"]);
   assertEquals(bad(`secret = ""`), [

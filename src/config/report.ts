@@ -55,7 +55,12 @@ function timelineRow(r: TimelineReport): string[] {
     fmt(t.takeoverWaitMs),
     fmt(t.complaintsReadyMs),
     fmt(t.worstTakeoverMs),
-    t.errors.length > 0 ? "REFUSED" : "ok",
+    // "ok" would claim a failover that cannot happen: the takeover column says never.
+    t.errors.length > 0
+      ? "REFUSED"
+      : Number.isFinite(t.worstTakeoverMs)
+      ? "ok"
+      : "no automatic failover (no watchdog)",
   ];
 }
 

@@ -118,6 +118,13 @@ export const KEYS: readonly KeySpec[] = [
   spec("failover_mode", "failover_mode", EVERYWHERE, "SOFT", "what a failing member escalates to"),
   spec("retry_count", "count_or_zero", EVERYWHERE, 2, "restarts allowed within retry_interval"),
   spec("retry_interval", "duration", EVERYWHERE, 300, "window of the restart budget"),
+  spec(
+    "probe_interval",
+    "duration",
+    EVERYWHERE,
+    null,
+    "how often a member's status runs (default: heartbeat_interval)",
+  ),
   spec("hook_timeout", "duration", EVERYWHERE, 60, "default timeout of any hook"),
   ...TIMED_METHODS.filter((m) => m !== "stop").map((m) =>
     spec(

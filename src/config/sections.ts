@@ -272,12 +272,17 @@ class Reader {
       }
     }
     const algorithm = value.algorithm ?? "hmac-sha256";
-    if (!(KEY_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    if (typeof algorithm !== "string") {
       fail(
         [...path, "algorithm"],
-        `unsupported key algorithm ${describe(algorithm)}: only ${
-          KEY_ALGORITHMS.join(", ")
-        } is supported`,
+        `\`algorithm\` must be a string such as "hmac-sha256", not ${describe(algorithm)}`,
+      );
+    } else if (keyAlgorithm(algorithm) === null) {
+      fail(
+        [...path, "algorithm"],
+        `unknown key algorithm ${JSON.stringify(algorithm)}: write "${
+          KEY_ALGORITHMS[0]
+        }" (the original's "SHA256" means the same)`,
       );
     }
     const has = (k: string) => Object.hasOwn(value, k);
@@ -389,4 +394,14 @@ function misplacedSection(name: string, where: string): string | null {
       return `\`key\` cannot appear ${where}: the key is global, write [key] at the top level`;
   }
   return null;
+}
+
+/**
+ * The algorithm `name` stands for, or null: hmac-sha256 in any case, and
+ * "SHA256", the original hastmon's spelling, which files carried over by hand
+ * keep. Either way the key is used for HMAC-SHA-256 challenge-response.
+ */
+export function keyAlgorithm(name: string): typeof KEY_ALGORITHMS[number] | null {
+  const n = name.toLowerCase();
+  return n === "hmac-sha256" || n === "sha256" ? "hmac-sha256" : null;
 }

@@ -6,6 +6,7 @@ import {
   type NodeId,
   type ResourceSettings,
 } from "../core/types.ts";
+import { leaseMs } from "../core/timing.ts";
 import { timeoutKey } from "./effective.ts";
 import type { EffectiveConfig, LoadResult, ResourceConfig, ResourceNodeConfig } from "./types.ts";
 
@@ -44,7 +45,14 @@ export function resourceSettings(
   return {
     name,
     self: node,
-    nodes: res.nodes.map((n) => ({ name: n.node, priority: n.priority })),
+    // What each node may claim about itself: the shared file's numbers for it.
+    nodes: res.nodes.map((n) => ({
+      name: n.node,
+      priority: n.priority,
+      watchdog: n.roleOnStart === "watchdog",
+      leaseMs: leaseMs(n),
+      stopTimeoutMs: n.stopTimeoutMs,
+    })),
     peers: res.nodes.filter((n) => n.node !== node).map((n) => n.node),
     priority: me.priority,
     roleOnStart: me.roleOnStart,
@@ -57,6 +65,12 @@ export function resourceSettings(
     clockSkew: me.clockSkew,
     hookTimeoutMs: me.hookTimeoutMs,
     methodTimeoutMs,
+    members: me.members.map((m) => ({
+      name: m.name,
+      probeIntervalMs: m.probeIntervalMs,
+      startTimeoutMs: m.timeoutMs.start,
+      statusTimeoutMs: m.timeoutMs.status,
+    })),
     hasPanic: me.panic !== null,
     hasFence: me.fence !== null,
   };

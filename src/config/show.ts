@@ -31,10 +31,17 @@ const MEMBER_ONLY = new Set([
   "failover_mode",
   "retry_count",
   "retry_interval",
+  "probe_interval",
 ]);
 
 const RESOURCE_ROWS = RESOURCE_KEYS.map((k) => k.name).filter((k) => !MEMBER_ONLY.has(k));
-const MEMBER_ROWS = ["failover_mode", "retry_count", "retry_interval", "hook_timeout"];
+const MEMBER_ROWS = [
+  "failover_mode",
+  "retry_count",
+  "retry_interval",
+  "probe_interval",
+  "hook_timeout",
+];
 
 /** One row: key, value, origin. Unset method timeouts show hook_timeout's value and origin. */
 function row(settings: Settings, name: string): string[] {
@@ -72,11 +79,11 @@ function renderResource(res: ResourceConfig): string {
       res.errors.map((e) => `  ${formatDiagnostic(e)}\n`).join("");
   }
   let out = `resource ${res.name}\n` + table(RESOURCE_ROWS.map((k) => row(me.settings, k)), "  ");
-  for (const m of me.members) out += renderMember(m);
+  for (const m of me.members) out += renderMember(m, me.settings);
   return out;
 }
 
-function renderMember(m: MemberConfig): string {
+function renderMember(m: MemberConfig, resource: Settings): string {
   const rows: string[][] = [];
   for (const method of MEMBER_METHODS) {
     const c = m.commands[method];
@@ -86,7 +93,18 @@ function renderMember(m: MemberConfig): string {
         : [method, commandLine(c.argv), describeProvenance(c.from) + (c.viaExec ? " (exec)" : "")],
     );
   }
-  for (const name of MEMBER_ROWS) rows.push(row(m.settings, name));
+  for (const name of MEMBER_ROWS) {
+    const s = m.settings[name];
+    // An unset probe_interval is the resource's heartbeat_interval.
+    if (name === "probe_interval" && s.value === null) {
+      const hb = resource.heartbeat_interval;
+      rows.push([
+        name,
+        fmt(hb.value as number),
+        `${describeProvenance(hb.from)} (heartbeat_interval)`,
+      ]);
+    } else rows.push(row(m.settings, name));
+  }
   for (const method of MEMBER_METHODS.filter((x) => x !== "stop")) {
     rows.push(row(m.settings, `${method}_timeout`));
   }

@@ -75,6 +75,8 @@ export interface MemberConfig {
   failoverMode: FailoverMode;
   retryCount: number;
   retryIntervalMs: number;
+  /** How often `status` runs while the member should run (Solaris Thorough_probe_interval). */
+  probeIntervalMs: number;
   /** Per method, after falling back to hook_timeout (stop: the resource's stop_timeout). */
   timeoutMs: Record<MemberMethod, number>;
   settings: Settings;

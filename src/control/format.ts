@@ -64,8 +64,17 @@ export function formatResourceText(st: ResourceStatus): string {
         `needs more than ${formatDuration(st.takeover.waitMs)}`,
     );
   }
+  if (st.members.length > 1) {
+    lines.push(
+      `  members: ${st.members.map((m) => `${oneLine(m.name)} ${m.state}`).join(", ")}`,
+    );
+  }
+  if (st.failover) lines.push(`  failover: ${failoverText(st.failover)}`);
   if (st.hook) {
-    lines.push(`  hook: ${st.hook.method}, running for ${formatDuration(st.hook.runningMs)}`);
+    lines.push(
+      `  hook: ${st.hook.method}${st.hook.member ? ` of ${oneLine(st.hook.member)}` : ""}, ` +
+        `running for ${formatDuration(st.hook.runningMs)}`,
+    );
   }
   const t = st.lastTransition;
   lines.push(
@@ -79,6 +88,15 @@ export function formatResourceText(st: ResourceStatus): string {
     lines.push("  notes:", ...st.explanations.map((e) => `    ${oneLine(e)}`));
   }
   return lines.join("\n") + "\n";
+}
+
+/** A failover's phases, as offsets from when it was detected. */
+export function failoverText(f: NonNullable<ResourceStatus["failover"]>): string {
+  const at = (ms: number | null) => ms === null ? "not yet" : `+${formatDuration(ms)}`;
+  return `${f.kind} from ${oneLine(f.from ?? "(none seen)")} ${formatDuration(f.agoMs)} ago: ` +
+    `detected, decided ${at(f.phases.decidedMs)}, old primary out ${
+      at(f.phases.oldStoppedMs)
+    }, started ${at(f.phases.startedMs)}`;
 }
 
 /** hastmonctl's remote state: connectivity, or role/state as a watchdog sees it. */

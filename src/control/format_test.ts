@@ -3,6 +3,7 @@ import {
   eventJson,
   formatDuration,
   formatEvent,
+  formatResourceText,
   formatRoleText,
   formatStatusText,
   statusJson,
@@ -199,4 +200,30 @@ Deno.test("format: one line per event, text and JSON", () => {
   );
   assertEquals(JSON.parse(eventJson(log)), { version: 1, ...log });
   assertEquals(eventJson(log).includes("\n"), false);
+});
+
+Deno.test("format: members of a group and the phases of the last failover", () => {
+  const st = {
+    ...primaryStatus(),
+    members: [
+      { name: "db", state: "running" as const, dirty: true },
+      { name: "ip", state: "starting" as const, dirty: true },
+    ],
+    failover: {
+      kind: "takeover" as const,
+      from: "alpha",
+      agoMs: 12_000,
+      phases: { detectedMs: 0 as const, decidedMs: 350, oldStoppedMs: 380, startedMs: null },
+    },
+    hook: { method: "start", member: "ip", runningMs: 200 },
+  };
+  const text = formatResourceText(st);
+  assertEquals(
+    text.split("\n").filter((l) => /^  (members|failover|hook):/.test(l)),
+    [
+      "  members: db running, ip starting",
+      "  failover: takeover from alpha 12s ago: detected, decided +0.35s, old primary out +0.38s, started not yet",
+      "  hook: start of ip, running for 0.2s",
+    ],
+  );
 });

@@ -11,12 +11,27 @@ export const CONTROL_VERSION = 1;
 /** A request; `id` is echoed in the response. */
 export type ControlRequest =
   | { v: 1; id: number; type: "status"; resources?: string[] }
-  | { v: 1; id: number; type: "role"; role: Role; resources: string[] | "all"; force?: boolean }
+  | {
+    v: 1;
+    id: number;
+    type: "role";
+    role: Role;
+    resources: string[] | "all";
+    force?: boolean;
+    /** With `secondary` on a primary: the node to hand over to (default: the best connected). */
+    to?: string;
+  }
   /** The recent events (ring buffer), then, with follow, every new one as it happens. */
   | { v: 1; id: number; type: "events"; follow?: boolean; limit?: number };
 
 /** Error codes in responses; the CLI maps them to exit codes. */
-export type ControlErrorCode = "bad_request" | "unknown_resource" | "unsupported" | "internal";
+export type ControlErrorCode =
+  | "bad_request"
+  | "unknown_resource"
+  /** The daemon understood and will not do it now (e.g. a switchover target not connected). */
+  | "refused"
+  | "unsupported"
+  | "internal";
 
 export type ControlResponse =
   | { v: 1; id: number; ok: true; result: unknown }
@@ -57,9 +72,10 @@ export interface DaemonEvent {
   resource: string | null;
   /**
    * `transition`: a role change; `log`: what the failover core said; `hook`: a
-   * hook that failed (non-zero exit, timeout, kill; a status saying "stopped"
-   * is an answer, not a failure); `reload`: a configuration reload, applied
-   * (level info, what changed) or refused (level error, why).
+   * hook that failed (non-zero exit, timeout, kill; `status` probes answer
+   * through the status view instead); `reload`: a configuration reload, applied
+   * (level info, what changed; warning when something needs a restart or was
+   * skipped) or refused (level error, why, the old configuration kept).
    */
   kind: "transition" | "log" | "hook" | "reload";
   level: "error" | "warning" | "info" | "debug";
@@ -81,11 +97,21 @@ export interface EventFrame {
 /** What the daemon offers the control server. */
 export interface ControlHandler {
   status(resources?: string[]): { result: StatusResult; unknown: string[] };
-  role(role: Role, resources: string[] | "all", force: boolean): {
+  /** Throws a {@link ControlRefusal} when the command cannot be carried out now. */
+  role(role: Role, resources: string[] | "all", force: boolean, to?: string): {
     result: RoleResult;
     unknown: string[];
   };
   recentEvents(limit?: number): DaemonEvent[];
   /** Call `fn` for every new event until the returned function is called. */
   subscribe(fn: (e: DaemonEvent) => void): () => void;
+}
+
+/** Thrown by a handler to answer `refused` with its message. */
+export class ControlRefusal extends Error {
+  /** Construct with the reason, in words for the operator. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ControlRefusal";
+  }
 }

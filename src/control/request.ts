@@ -77,6 +77,7 @@ export function parseRequest(body: FrameBody): ParsedRequest {
             role: body.role as Role,
             resources,
             ...optional("force", flag(body.force, "force")),
+            ...optional("to", nodeName(body.to)),
           },
         };
       }
@@ -131,6 +132,14 @@ function names(v: unknown, field: string, mayBeAbsent: boolean): string[] | unde
     }
   }
   return v as string[];
+}
+
+function nodeName(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v === "" || v.length > MAX_NAME_LENGTH) {
+    throw new Invalid(`\`to\` must be a node name of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  return v;
 }
 
 function flag(v: unknown, field: string): boolean | undefined {

@@ -10,14 +10,15 @@
  */
 import type { LogLevel } from "../core/types.ts";
 import { encodeFrame, FrameError, FrameReader, writeAllWithTimeout } from "../wire/frame.ts";
-import type {
-  ControlErrorCode,
-  ControlHandler,
-  ControlRequest,
-  ControlResponse,
-  DaemonEvent,
-  EventFrame,
-  EventsResult,
+import {
+  type ControlErrorCode,
+  type ControlHandler,
+  ControlRefusal,
+  type ControlRequest,
+  type ControlResponse,
+  type DaemonEvent,
+  type EventFrame,
+  type EventsResult,
 } from "./protocol.ts";
 import { parseRequest } from "./request.ts";
 import { listenUnixPrivate } from "./socket_file.ts";
@@ -243,6 +244,7 @@ class Session {
             request.role,
             request.resources,
             request.force ?? false,
+            request.to,
           );
           return withUnknown(id, result, unknown);
         }
@@ -252,6 +254,7 @@ class Session {
         }
       }
     } catch (e) {
+      if (e instanceof ControlRefusal) return errorResponse(id, "refused", e.message);
       safeLog(this.#log, "error", `control request ${request.type} failed: ${errorText(e)}`);
       return errorResponse(id, "internal", `the daemon failed: ${errorText(e)}`);
     }

@@ -24,6 +24,8 @@ export function primaryStatus(): ResourceStatus {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: null,
     hook: null,
+    members: [],
+    failover: null,
     peers: [
       {
         node: "beta",
@@ -76,6 +78,8 @@ export function secondaryStatus(): ResourceStatus {
     complaints: { count: 2, threshold: 3, windowMs: 60_000, from: ["wd"] },
     takeover: { silenceMs: 1200, waitMs: 4350 },
     hook: null,
+    members: [],
+    failover: null,
     peers: [
       {
         node: "alpha",
@@ -120,7 +124,9 @@ export function watchdogStatus(): ResourceStatus {
     grant: { holder: "alpha", epoch: 7, remainingMs: 2400 },
     complaints: { count: 0, threshold: 3, windowMs: 0.25 * 60_000, from: [] },
     takeover: null,
-    hook: { method: "status", runningMs: 350 },
+    hook: { method: "status", member: null, runningMs: 350 },
+    members: [],
+    failover: null,
     peers: [
       {
         node: "alpha",

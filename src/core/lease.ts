@@ -4,11 +4,21 @@
  * claimant, and keeps honouring the grant for the hold time. The primary's
  * lease counts from the send time of the requests a quorum granted; when it
  * runs out the primary fences itself.
+ *
+ * What a claimant asks for is bounded by the shared configuration: a granter
+ * grants at most the lease and stop bound the configuration gives that node,
+ * says in its ack what it granted, and the claimant credits no more than that
+ * (and no more than it asked for with that very request). So two nodes whose
+ * settings differ (a reload on one of them, a per-node section) can never
+ * disagree on how long a lease lasts in the unsafe direction.
  */
 import type { Claim, Effect, Message, NodeId, Time } from "./types.ts";
-import { fmt, holdMs, leaseMs } from "./timing.ts";
+import { holdMs, leaseMs } from "./timing.ts";
 import {
   beats,
+  claimOf,
+  configured,
+  groupState,
   hasLease,
   isLive,
   log,
@@ -17,24 +27,35 @@ import {
   myClaim,
   persist,
   primaryConnected,
+  quarantined,
   quorum,
 } from "./state.ts";
-import { promote, stepDown } from "./transitions.ts";
+import { changeRole } from "./roles.ts";
+
+/**
+ * The next heartbeat instant: on the grid of the interval, so that every
+ * resource with the same interval beats in the same tick and their messages
+ * share one frame per peer.
+ */
+export function nextBeat(now: Time, intervalMs: number): Time {
+  return (Math.floor(now / intervalMs) + 1) * intervalMs;
+}
 
 /** Send this node's heartbeat to every peer; from a primary it is a lease request. */
 export function sendHeartbeats(m: Machine, fx: Effect[]) {
   // A claimant without a lease asks more often: the takeover waits on it.
   const waiting = m.role === "primary" && !hasLease(m) && !m.shuttingDown;
-  m.nextHeartbeatAt = m.now + m.settings.heartbeatIntervalMs / (waiting ? 4 : 1);
+  m.nextHeartbeatAt = nextBeat(m.now, m.settings.heartbeatIntervalMs / (waiting ? 4 : 1));
   m.seq += 1;
-  m.sent.set(m.seq, m.now);
+  const lease = leaseMs(m.settings);
+  m.sent.set(m.seq, { at: m.now, leaseMs: lease });
   // Only requests younger than a lease can still prove anything.
-  const oldest = m.now - leaseMs(m.settings);
-  for (const [s, t] of m.sent) {
-    if (t < oldest) m.sent.delete(s);
+  const oldest = m.now - lease;
+  for (const [s, r] of m.sent) {
+    if (r.at < oldest) m.sent.delete(s);
     else break;
   }
-  const role = m.role;
+  const state = groupState(m);
   for (const to of m.settings.peers) {
     fx.push({
       type: "send",
@@ -43,11 +64,10 @@ export function sendHeartbeats(m: Machine, fx: Effect[]) {
         type: "heartbeat",
         resource: m.settings.name,
         epoch: m.epoch,
-        role,
-        priority: m.settings.priority,
-        state: m.service,
+        role: m.role,
+        state,
         seq: m.seq,
-        leaseMs: leaseMs(m.settings),
+        leaseMs: lease,
         stopTimeoutMs: m.settings.stopTimeoutMs,
       },
     });
@@ -61,15 +81,9 @@ export function onHeartbeat(
   from: NodeId,
   msg: Message & { type: "heartbeat" },
 ) {
-  let granted = false;
-  let holder: Claim | undefined;
-  let reason: string | undefined;
+  let answer: GrantDecision = { granted: false };
   if (msg.role === "primary") {
-    const claim: Claim = { node: from, epoch: msg.epoch, priority: msg.priority };
-    const d = decideGrant(m, fx, claim, msg.leaseMs, msg.stopTimeoutMs);
-    granted = d.granted;
-    holder = d.holder;
-    reason = d.reason;
+    answer = decideGrant(m, fx, claimOf(m, from, msg.epoch), msg.leaseMs, msg.stopTimeoutMs);
   }
   fx.push({
     type: "send",
@@ -79,43 +93,58 @@ export function onHeartbeat(
       resource: m.settings.name,
       epoch: m.epoch,
       role: m.role,
-      priority: m.settings.priority,
-      state: m.service,
+      state: groupState(m),
       seq: msg.seq,
-      granted,
-      ...(holder ? { holder } : {}),
-      ...(reason ? { reason } : {}),
+      granted: answer.granted,
+      ...(answer.granted ? { leaseMs: answer.leaseMs, stopTimeoutMs: answer.stopMs } : {}),
+      ...(answer.holder
+        ? { holder: { node: answer.holder.node, epoch: answer.holder.epoch } }
+        : {}),
+      ...(answer.reason ? { reason: answer.reason } : {}),
     },
   });
 }
 
-/** Decide whether to grant `claim` a lease. Grants are exclusive: one live holder at a time. */
+/** A granter's answer to a lease request. */
+export type GrantDecision =
+  | { granted: true; leaseMs: number; stopMs: number; holder?: undefined; reason?: undefined }
+  | { granted: false; holder?: Claim; reason?: string };
+
+/**
+ * Decide whether to grant `claim` a lease of `askLeaseMs` with a stop bound of
+ * `askStopMs`. Grants are exclusive: one live holder at a time. Both numbers
+ * are capped by the configuration's entry for the claimant.
+ */
 export function decideGrant(
   m: Machine,
   fx: Effect[],
   claim: Claim,
-  claimLeaseMs: number,
-  claimStopMs: number,
-): { granted: boolean; holder?: Claim; reason?: string } {
+  askLeaseMs: number,
+  askStopMs: number,
+): GrantDecision {
+  const cfg = configured(m, claim.node);
+  if (!cfg) return { granted: false, reason: "not a node of this resource" };
+  if (cfg.watchdog) return { granted: false, reason: `${claim.node} is configured as a watchdog` };
   if (m.shuttingDown) return { granted: false, reason: "shutting down" };
+  if (quarantined(m)) {
+    return { granted: false, reason: "state file unreadable at start: granting nothing yet" };
+  }
   if (m.role === "primary") {
     const mine = myClaim(m);
     const tie = claim.epoch === mine.epoch && claim.priority === mine.priority;
     if (beats(claim, mine) || (tie && m.defects.bothYieldOnTie)) {
-      stepDown(
-        m,
-        fx,
-        "secondary",
-        `yield to ${claim.node} (epoch ${claim.epoch}, priority ${claim.priority} beats ` +
-          `epoch ${mine.epoch}, priority ${mine.priority})`,
-        null,
-      );
+      changeRole(m, fx, "secondary", {
+        kind: "yield",
+        to: claim.node,
+        epoch: claim.epoch,
+        reportedBy: null,
+      });
     } else {
       return { granted: false, holder: mine, reason: "this node is primary" };
     }
   }
   if (m.role !== "watchdog" && mayBeActive(m)) {
-    return { granted: false, reason: `local service is ${m.service}` };
+    return { granted: false, reason: `local service is ${groupState(m)}` };
   }
   const g = m.grant;
   if (g && g.holder.node !== claim.node && g.until > m.now) {
@@ -127,27 +156,31 @@ export function decideGrant(
   if (better) {
     return { granted: false, holder: better, reason: `${better.node} claims a later epoch` };
   }
+  const trust = m.defects.trustClaimedLease;
+  const lease = trust ? askLeaseMs : Math.min(askLeaseMs, cfg.leaseMs);
+  const stop = trust ? askStopMs : Math.min(askStopMs, cfg.stopTimeoutMs);
   const changed = !g || g.holder.node !== claim.node || g.holder.epoch !== claim.epoch;
-  const h = m.defects.noLeaseWait ? 0 : holdMs(
-    Math.max(claimLeaseMs, leaseMs(m.settings)),
-    Math.max(claimStopMs, m.settings.stopTimeoutMs),
-    m.settings.clockSkew,
-    m.settings.timeoutMs,
-  );
-  m.grant = { holder: claim, until: m.now + h, holdMs: h };
+  const h = m.defects.noLeaseWait
+    ? 0
+    : holdMs(lease, stop, m.settings.clockSkew, m.settings.timeoutMs);
+  // A renewal never shortens what an earlier grant of the same claimant promised.
+  const until = Math.max(m.now + h, changed ? 0 : g!.until);
+  m.grant = { holder: claim, until, holdMs: Math.max(h, changed ? 0 : g!.holdMs) };
   if (changed) {
     if (m.role !== "primary") m.epoch = Math.max(m.epoch, claim.epoch);
     persist(m, fx);
     log(fx, "info", `lease granted to ${claim.node} (epoch ${claim.epoch})`);
+  } else if (m.grant.holdMs !== g!.holdMs) {
+    persist(m, fx);
   }
-  return { granted: true };
+  return { granted: true, leaseMs: lease, stopMs: stop };
 }
 
 /** A live primary claimant that beats `claim`, if this node has heard one. */
 export function betterWaitingClaimant(m: Machine, claim: Claim): Claim | null {
   for (const [node, p] of m.peers) {
     if (node === claim.node || p.role !== "primary" || !isLive(m, p)) continue;
-    const other = { node, epoch: p.epoch, priority: p.priority };
+    const other = claimOf(m, node, p.epoch);
     if (beats(other, claim)) return other;
   }
   return null;
@@ -157,34 +190,47 @@ export function betterWaitingClaimant(m: Machine, claim: Claim): Claim | null {
 export function onAck(m: Machine, fx: Effect[], from: NodeId, msg: Message & { type: "ack" }) {
   // A primary on its way out asks for no more lease.
   if (m.role !== "primary" || m.shuttingDown) return;
-  const sentAt = m.sent.get(msg.seq);
+  const asked = m.sent.get(msg.seq);
   if (msg.granted) {
     // Too old or from before a restart: proves nothing.
-    if (sentAt === undefined && !m.defects.renewOnReceipt) return;
-    const until = (m.defects.renewOnReceipt ? m.now : sentAt!) + leaseMs(m.settings);
-    const prev = m.grantsFrom.get(from) ?? -Infinity;
-    if (until > prev) m.grantsFrom.set(from, until);
+    if (asked === undefined && !m.defects.renewOnReceipt) return;
+    if (msg.leaseMs === undefined || msg.stopTimeoutMs === undefined) {
+      log(fx, "debug", `grant from ${from} without its numbers: ignored`);
+      return;
+    }
+    const sentAt = m.defects.renewOnReceipt ? m.now : asked!.at;
+    const lease = m.defects.ackCreditedWithCurrentLease
+      ? leaseMs(m.settings)
+      : Math.min(msg.leaseMs, asked?.leaseMs ?? msg.leaseMs);
+    const prev = m.grantsFrom.get(from);
+    if (!prev || sentAt >= prev.sentAt) {
+      m.grantsFrom.set(from, { sentAt, leaseMs: lease, stopMs: msg.stopTimeoutMs });
+    }
     updateLease(m, fx);
     return;
   }
-  const holder = msg.holder;
+  const holder = msg.holder ? claimOf(m, msg.holder.node, msg.holder.epoch) : null;
   const mine = myClaim(m);
   const tie = holder && holder.epoch === mine.epoch && holder.priority === mine.priority;
   if (
     holder && holder.node !== m.settings.self &&
     (beats(holder, mine) || (tie && m.defects.bothYieldOnTie))
   ) {
-    stepDown(
-      m,
-      fx,
-      "secondary",
-      `yield to ${holder.node} (epoch ${holder.epoch}), reported by ${from}`,
-      null,
-    );
+    changeRole(m, fx, "secondary", {
+      kind: "yield",
+      to: holder.node,
+      epoch: holder.epoch,
+      reportedBy: from,
+    });
     return;
   }
   m.grantsFrom.delete(from);
-  if (msg.reason) m.note = `lease refused by ${from}: ${msg.reason}`;
+  if (msg.reason) {
+    const note = `lease refused by ${from}: ${msg.reason}`;
+    // Logged once per reason: a refusal comes back every interval while it lasts.
+    if (note !== m.note) log(fx, "info", note);
+    m.note = note;
+  }
 }
 
 /** A primary that stopped releases its lease; a named successor takes over at once. */
@@ -205,8 +251,37 @@ export function onRelease(
     msg.successor === m.settings.self && m.role === "secondary" && !m.shuttingDown &&
     !primaryConnected(m)
   ) {
-    promote(m, fx, `handover from ${from}`, false);
+    changeRole(m, fx, "primary", { kind: "handover", from });
   }
+}
+
+/**
+ * A peer fenced `node`: a grant to it is void at once (the fence is the proof
+ * that it is down), and a node told that it was fenced stops its service.
+ */
+export function onFenced(
+  m: Machine,
+  fx: Effect[],
+  from: NodeId,
+  msg: Message & { type: "fenced" },
+) {
+  if (configured(m, from)?.watchdog) {
+    log(fx, "debug", `fence report from ${from}, which is a watchdog: ignored`);
+    return;
+  }
+  if (msg.node === m.settings.self) {
+    if (m.role === "primary" && m.epoch <= msg.nodeEpoch) {
+      changeRole(m, fx, "secondary", { kind: "fenced_by", node: from });
+    }
+    return;
+  }
+  if (m.grant && m.grant.holder.node === msg.node && m.grant.holder.epoch <= msg.nodeEpoch) {
+    m.grant = null;
+    persist(m, fx);
+    log(fx, "warning", `${from} fenced ${msg.node}: its lease is void`);
+  }
+  const p = m.peers.get(msg.node);
+  if (p && p.role === "primary" && p.epoch <= msg.nodeEpoch) p.role = null;
 }
 
 /** Our own vote is ours to give only when we honour no other holder's lease. */
@@ -215,15 +290,24 @@ export function selfVote(m: Machine): boolean {
   return !g || g.holder.node === m.settings.self || g.until <= m.now;
 }
 
-/** Recompute the lease from the grants of a quorum; announce it when it changes. */
+/**
+ * When a peer's grant ends for this primary: the granted lease from the
+ * request's send time, shortened by as much as our own stop bound exceeds the
+ * one the granter holds for (the granter must still cover our whole stop).
+ */
+export function grantEnd(m: Machine, g: { sentAt: Time; leaseMs: number; stopMs: number }): Time {
+  return g.sentAt + g.leaseMs - Math.max(0, m.settings.stopTimeoutMs - g.stopMs);
+}
+
+/** Recompute the lease from the grants of a quorum. */
 export function updateLease(m: Machine, fx: Effect[]) {
   const need = quorum(m) - (selfVote(m) ? 1 : 0);
   let until: Time | null;
   if (m.forced || need <= 0) {
     until = Infinity;
   } else {
-    const valid = [...m.grantsFrom.values()].sort((a, b) => b - a);
-    until = valid.length >= need ? valid[need - 1] : null;
+    const ends = [...m.grantsFrom.values()].map((g) => grantEnd(m, g)).sort((a, b) => b - a);
+    until = ends.length >= need ? ends[need - 1] : null;
     if (until !== null && until <= m.now) until = null;
   }
   // No quorum now: a lease already held simply runs out (checkLease acts then).
@@ -231,9 +315,9 @@ export function updateLease(m: Machine, fx: Effect[]) {
   if (m.leaseUntil === null) {
     log(fx, "info", `lease acquired (quorum ${quorum(m)} of ${m.settings.nodes.length})`);
     m.note = "";
+    if (m.failover && m.failover.oldStoppedAt === null) m.failover.oldStoppedAt = m.now;
   }
   m.leaseUntil = until;
-  fx.push({ type: "lease", until: Number.isFinite(until) ? until : null });
 }
 
 /** Self-fencing: a primary whose lease ran out stops its service and steps down. */
@@ -242,13 +326,6 @@ export function checkLease(m: Machine, fx: Effect[]) {
   if (m.leaseUntil === null) updateLease(m, fx);
   if (quorum(m) <= 1) return;
   if (m.leaseUntil !== null && m.now >= m.leaseUntil) {
-    stepDown(
-      m,
-      fx,
-      "secondary",
-      `self-fencing: lease expired, no acknowledgement from a quorum for ` +
-        `${fmt(leaseMs(m.settings))}`,
-      null,
-    );
+    changeRole(m, fx, "secondary", { kind: "self_fence", leaseMs: leaseMs(m.settings) });
   }
 }

@@ -1,112 +1,20 @@
 /** Table tests of the pure machine: events in, effects out, no runtime. */
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { beats, createMachine, type Machine, probeResult, step } from "./machine.ts";
-import type { Effect, Event, Message, PersistedState, ResourceSettings } from "./types.ts";
-
-const I = 1000;
-
-function settings(self: string, over: Partial<ResourceSettings> = {}): ResourceSettings {
-  const nodes = [{ name: "a", priority: 10 }, { name: "b", priority: 20 }, {
-    name: "w",
-    priority: 30,
-  }];
-  return {
-    name: "r",
-    self,
-    nodes,
-    peers: nodes.map((n) => n.name).filter((n) => n !== self),
-    priority: nodes.find((n) => n.name === self)!.priority,
-    roleOnStart: "init",
-    heartbeatIntervalMs: I,
-    complaintCount: 3,
-    complaintIntervalMs: 10 * I,
-    timeoutMs: I,
-    attempts: 2,
-    stopTimeoutMs: I,
-    clockSkew: 0.1,
-    hookTimeoutMs: 2 * I,
-    methodTimeoutMs: {},
-    hasPanic: false,
-    hasFence: false,
-    ...over,
-  };
-}
-
-function make(
-  self: string,
-  over: Partial<ResourceSettings> = {},
-  persisted: PersistedState | null = null,
-) {
-  const { machine, effects } = createMachine(settings(self, over), 0, persisted);
-  history = [...effects];
-  return { m: machine, effects };
-}
-
-/** All effects so far, so hooks started earlier can be finished later. */
-let history: Effect[] = [];
-
-function run(m: Machine, ev: Event): Effect[] {
-  const fx = step(m, ev);
-  history.push(...fx);
-  return fx;
-}
-
-const hb = (from: Partial<Message & { type: "heartbeat" }> = {}): Message => ({
-  type: "heartbeat",
-  resource: "r",
-  epoch: 1,
-  role: "primary",
-  priority: 10,
-  state: "running",
-  seq: 1,
-  leaseMs: 3 * I,
-  stopTimeoutMs: I,
-  ...from,
-} as Message);
-
-function ofType<T extends Effect["type"]>(fx: Effect[], t: T) {
-  return fx.filter((e) => e.type === t) as Extract<Effect, { type: T }>[];
-}
-
-function hooks(fx: Effect[]) {
-  return ofType(fx, "hook").map((h) => h.method);
-}
-
-/** A complaint from the watchdog w that has not seen a primary running for `silenceMs`. */
-function complaintFromW(now: number, silenceMs: number): Event {
-  return {
-    type: "message",
-    now,
-    from: "w",
-    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs },
-  };
-}
-
-/** Finish the latest `method` hook started so far with an exit code. */
-function finish(m: Machine, _fx: Effect[], method: string, now: number, code = 0): Effect[] {
-  const h = ofType(history, "hook").filter((e) => e.method === method).at(-1);
-  assert(h, `no ${method} hook so far`);
-  const outcome = { kind: "exit" as const, code };
-  return run(m, { type: "hook_done", now, id: h.id, method: h.method, outcome });
-}
-
-function grantFrom(m: Machine, peer: string, now: number, seq = m.seq): Effect[] {
-  return run(m, {
-    type: "message",
-    now,
-    from: peer,
-    msg: {
-      type: "ack",
-      resource: "r",
-      epoch: m.epoch,
-      role: "watchdog",
-      priority: 30,
-      state: "unknown",
-      seq,
-      granted: true,
-    },
-  });
-}
+import { beats, probeResult } from "./machine.ts";
+import type { Message } from "./types.ts";
+import {
+  ack,
+  complaintFromW,
+  finish,
+  grantFrom,
+  hb,
+  hooks,
+  I,
+  make,
+  ofType,
+  run,
+  service,
+} from "./test_helpers.ts";
 
 Deno.test("role_on_start primary: persists the new epoch before announcing, starts nothing without a lease", () => {
   const { m, effects } = make("a", { roleOnStart: "primary" });
@@ -124,22 +32,22 @@ Deno.test("a lease from one peer (quorum 2 of 3) lets the primary probe, then st
   const { m } = make("a", { roleOnStart: "primary" });
   let fx = grantFrom(m, "w", 10);
   assertEquals(m.leaseUntil, 0 + 3 * I); // counted from the request's send time (0), not receipt (10)
-  assertEquals(m.probe !== null, true); // the boot probe is still out
+  assertEquals(m.members[0].probe !== null, true); // the boot probe is still out
   fx = finish(m, fx, "status", 20, 1);
   assertEquals(hooks(fx), ["start"]);
   fx = finish(m, fx, "start", 30, 0);
-  assertEquals(m.service, "starting");
+  assertEquals(service(m), "starting");
 });
 
 Deno.test("lease expiry: the primary stops its service and steps down (self-fencing)", () => {
   const { m } = make("a", { roleOnStart: "primary" });
   let fx = grantFrom(m, "w", 10);
   fx = finish(m, fx, "status", 20, 0); // already running
-  assertEquals(m.service, "running");
+  assertEquals(service(m), "running");
   fx = run(m, { type: "tick", now: 3 * I });
   assertEquals(m.role, "secondary");
   assertEquals(hooks(fx).filter((h) => h === "stop"), ["stop"]);
-  assert(ofType(fx, "transition")[0].reason.startsWith("self-fencing"));
+  assertEquals(ofType(fx, "transition")[0].cause.kind, "self_fence");
   // The release goes out only once the stop has completed.
   assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
   fx = finish(m, fx, "stop", 3 * I + 100, 0);
@@ -158,14 +66,13 @@ Deno.test("a granter refuses a second claimant while the first one's lease is he
     type: "message",
     now: 200,
     from: "b",
-    msg: hb({ seq: 1, epoch: 2, priority: 20 }),
+    msg: hb({ seq: 1, epoch: 2 }),
   });
-  const ack = ofType(fx, "send")[0].msg as Message & { type: "ack" };
-  assertEquals(ack.granted, false);
-  assertEquals(ack.holder?.node, "a");
+  assertEquals(ack(fx).granted, false);
+  assertEquals(ack(fx).holder?.node, "a");
   // Once a's hold ran out ((3 + 1) × 1.1 + 1 = 5.4 s after 100 ms), b gets it.
   fx = run(m, { type: "message", now: 100 + 5400 + 1, from: "b", msg: hb({ seq: 2, epoch: 2 }) });
-  assertEquals((ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted, true);
+  assertEquals(ack(fx).granted, true);
 });
 
 Deno.test("complaints count only while the primary is not heard, and takeover waits out the lease", () => {
@@ -191,7 +98,7 @@ Deno.test("complaints count only while the primary is not heard, and takeover wa
   fx = run(m, { type: "tick", now: 5000 + 5401 - 1000 });
   assertEquals(m.role, "primary");
   assertEquals(m.epoch, 2);
-  assert(ofType(fx, "transition")[0].reason.startsWith("takeover"));
+  assertEquals(ofType(fx, "transition")[0].cause.kind, "takeover");
 });
 
 Deno.test("complaints from a node that is not a watchdog are ignored", () => {
@@ -226,16 +133,21 @@ Deno.test("two primaries with equal epochs: priority decides, then the name; exa
   // Both started as primary with epoch 1: b (priority 20) yields to a (priority 10), a does not.
   const a = make("a", { roleOnStart: "primary" }).m;
   const b = make("b", { roleOnStart: "primary" }).m;
-  run(a, { type: "message", now: 5, from: "b", msg: hb({ priority: 20, epoch: 1 }) });
-  run(b, { type: "message", now: 5, from: "a", msg: hb({ priority: 10, epoch: 1 }) });
+  run(a, { type: "message", now: 5, from: "b", msg: hb({ epoch: 1 }) });
+  run(b, { type: "message", now: 5, from: "a", msg: hb({ epoch: 1 }) });
   assertEquals([a.role, b.role], ["primary", "secondary"]);
 });
 
 Deno.test("a primary hearing a higher epoch from another primary yields", () => {
   const { m } = make("a", { roleOnStart: "primary" });
-  const fx = run(m, { type: "message", now: 5, from: "b", msg: hb({ epoch: 7, priority: 20 }) });
+  const fx = run(m, { type: "message", now: 5, from: "b", msg: hb({ epoch: 7 }) });
   assertEquals(m.role, "secondary");
-  assert(ofType(fx, "transition")[0].reason.includes("yield to b"));
+  assertEquals(ofType(fx, "transition")[0].cause, {
+    kind: "yield",
+    to: "b",
+    epoch: 7,
+    reportedBy: null,
+  });
 });
 
 Deno.test("a status probe that timed out or was killed is unknown, never running", () => {
@@ -260,7 +172,7 @@ Deno.test("start attempts: the primary gives up after `attempts` failed starts a
   }
   fx = finish(m, fx, "status", now += 10, 1);
   assertEquals(m.role, "secondary");
-  assert(ofType(fx, "transition")[0].reason.startsWith("giving up"));
+  assertEquals(ofType(fx, "transition")[0].cause.kind, "give_up");
   assertEquals(hooks(fx).includes("stop"), true);
 });
 
@@ -270,9 +182,10 @@ Deno.test("a restored primary keeps its epoch (a restart is not a promotion)", (
     epoch: 4,
     maxEpoch: 6,
     grantHolder: null,
+    grantHoldMs: null,
   });
   assertEquals([m.role, m.epoch, m.maxEpoch], ["primary", 4, 6]);
-  assertEquals(ofType(effects, "transition")[0].reason, "restored from state_dir");
+  assertEquals(ofType(effects, "transition")[0].cause.kind, "restored");
 });
 
 Deno.test("a granter that crashed honours its persisted grant after a restart", () => {
@@ -282,9 +195,10 @@ Deno.test("a granter that crashed honours its persisted grant after a restart", 
     epoch: 3,
     maxEpoch: 3,
     grantHolder: holder,
+    grantHoldMs: null,
   });
-  const fx = run(m, { type: "message", now: 10, from: "b", msg: hb({ epoch: 4, priority: 20 }) });
-  assertEquals((ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted, false);
+  const fx = run(m, { type: "message", now: 10, from: "b", msg: hb({ epoch: 4 }) });
+  assertEquals(ack(fx).granted, false);
 });
 
 Deno.test("the same role again is a no-op; a forced primary starts without a lease", () => {
@@ -313,7 +227,7 @@ Deno.test("shutdown of a primary with a live secondary hands over after the stop
   const { m } = make("a", { roleOnStart: "primary" });
   let fx = grantFrom(m, "w", 10);
   fx = finish(m, fx, "status", 20, 0);
-  run(m, { type: "message", now: 30, from: "b", msg: hb({ role: "secondary", priority: 20 }) });
+  run(m, { type: "message", now: 30, from: "b", msg: hb({ role: "secondary" }) });
   fx = run(m, { type: "shutdown", now: 40 });
   assertEquals(m.role, "secondary");
   assertEquals(hooks(fx).includes("stop"), true);
@@ -339,16 +253,26 @@ Deno.test("after a freeze (no event for longer than a liveness window) complaint
 Deno.test("a service that stopped by itself still gets its stop before the lease is released", () => {
   const { m } = make("a", { roleOnStart: "primary" });
   let fx = grantFrom(m, "w", 10);
-  fx = finish(m, fx, "status", 20, 1);
+  fx = finish(m, fx, "status", 20, 1); // the boot probe: stopped
   fx = finish(m, fx, "start", 30, 0);
-  // The process dies; the next probe says stopped; then the lease runs out.
-  fx = run(m, { type: "tick", now: 1000 });
-  fx = finish(m, fx, "status", 1010, 1);
-  fx = run(m, { type: "tick", now: 3000 });
+  assertEquals(service(m), "starting");
+  // The next probe confirms it runs.
+  fx = [...run(m, { type: "tick", now: 1030 }), ...grantFrom(m, "w", 1031)];
+  fx = finish(m, fx, "status", 1040, 0);
+  assertEquals(service(m), "running");
+  // No more grants (the lease ends at 1030 + 3 s). The process dies; the next probe,
+  // slow, says stopped when less than a timeout of lease is left: no new start.
+  fx = run(m, { type: "tick", now: 2040 });
+  fx = finish(m, fx, "status", 3100, 1);
+  assertEquals(m.members[0].state, "stopped");
+  assertEquals(m.members[0].dirty, true, "a start began and no stop completed since");
+  assertEquals(hooks(fx).includes("start"), false);
+  // The lease runs out: stop runs although status said stopped, and only then the release.
+  fx = run(m, { type: "tick", now: 1030 + 3 * I });
   assertEquals(m.role, "secondary");
   assertEquals(hooks(fx).includes("stop"), true, "stop must run although status said stopped");
   assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
-  fx = finish(m, fx, "stop", 3100, 0);
+  fx = finish(m, fx, "stop", 1030 + 3 * I + 100, 0);
   assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
 });
 
@@ -379,9 +303,7 @@ Deno.test("a restarted granter honours its grant for as long as the claimant's n
     grantHoldMs: 20_000,
   });
   const claim = (now: number) =>
-    run(m, { type: "message", now, from: "b", msg: hb({ epoch: 4, priority: 20, seq: now }) });
-  const granted = (fx: Effect[]) =>
-    (ofType(fx, "send")[0].msg as Message & { type: "ack" }).granted;
-  assertEquals(granted(claim(10_000)), false);
-  assertEquals(granted(claim(20_001)), true);
+    run(m, { type: "message", now, from: "b", msg: hb({ epoch: 4, seq: now }) });
+  assertEquals(ack(claim(10_000)).granted, false);
+  assertEquals(ack(claim(20_001)).granted, true);
 });

@@ -1,12 +1,15 @@
 /**
  * The state of one resource on one node, and the small queries and effect
- * builders every part of the machine shares. Pure: no I/O, no clock.
+ * builders every part of the machine shares. Pure: no I/O, no clock. Queries
+ * here never change the machine.
  */
 import type {
   Claim,
+  ClusterNode,
   Effect,
   HookMethod,
   LogLevel,
+  MemberSettings,
   NodeId,
   ResourceSettings,
   Role,
@@ -17,7 +20,8 @@ import { holdMs, leaseMs, livenessMs } from "./timing.ts";
 
 /**
  * Deliberate defects, one per safety mechanism, so tests can show that the
- * simulator's checker catches a machine without it. The daemon never sets them.
+ * simulator's checker (or a unit test) catches a machine without it. The
+ * daemon never sets them.
  */
 export interface Defects {
   /** The primary never stops when its lease runs out. */
@@ -34,6 +38,12 @@ export interface Defects {
   noStartCancel?: boolean;
   /** A status probe that timed out reads as running (the original's hung-status bug). */
   timeoutIsRunning?: boolean;
+  /** The granted hold is not written to the state file: a restarted granter forgets it. */
+  grantHoldNotPersisted?: boolean;
+  /** A granted ack is credited with the lease length of the current settings. */
+  ackCreditedWithCurrentLease?: boolean;
+  /** A granter believes the lease and stop bound a claimant announces, unbounded. */
+  trustClaimedLease?: boolean;
 }
 
 /** What this node knows of a peer, from its last heartbeat or ack. */
@@ -43,8 +53,9 @@ export interface PeerView {
   down: boolean;
   role: Role | null;
   epoch: number;
-  priority: number;
   state: ServiceState;
+  /** Liveness as last noticed, so that connect and disconnect fire once per change. */
+  linked: boolean;
 }
 
 /** A complaint as recorded by a secondary. */
@@ -64,35 +75,80 @@ export interface TransitionRecord {
   reason: string;
 }
 
+/** One member of the resource as this node runs it. */
+export interface MemberRun {
+  settings: MemberSettings;
+  state: ServiceState;
+  /**
+   * A start began and no stop has completed since: the member may still hold
+   * what it took (an address, a mount) even when its status says stopped.
+   */
+  dirty: boolean;
+  /** The status probe in flight; `stale` once a start or stop began after it. */
+  probe: { id: number; since: Time; stale: boolean } | null;
+  nextProbeAt: Time;
+  /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
+  probeSaidUnknown: boolean;
+}
+
+/** A start or stop of the members, one member's hook at a time. */
+export interface GroupOp {
+  kind: "start" | "stop";
+  /** The member whose hook runs now. */
+  index: number;
+  since: Time;
+  /** A stop must be over by then (since + stop_timeout), whatever the number of members. */
+  deadline: Time;
+  /** A stop that undoes a start that failed. */
+  rollback: boolean;
+  /** A member's stop failed: the group ends stop_failed. */
+  failed: boolean;
+}
+
+/** A failover as the node that took over saw it: when each phase was reached. */
+export interface FailoverRecord {
+  kind: "takeover" | "handover";
+  from: NodeId | null;
+  detectedAt: Time;
+  decidedAt: Time;
+  /** A quorum granted a lease: the old primary's lease was out (or released). */
+  oldStoppedAt: Time | null;
+  startedAt: Time | null;
+}
+
+/** The guard as the machine last told it. */
+export type GuardView =
+  | { state: "disarmed" }
+  | { state: "armed"; until: Time | null; epoch: number }
+  | { state: "stopping" };
+
 /** The whole state of one resource on one node. */
 export interface Machine {
   settings: ResourceSettings;
   defects: Defects;
   now: Time;
-  bootedAt: Time;
   role: Role;
   /** Claimed epoch while primary; otherwise the epoch last followed. */
   epoch: number;
   maxEpoch: number;
   forced: boolean;
-  service: ServiceState;
+  members: MemberRun[];
   attempts: number;
+  /** No start before this (a failed start waits a probe interval before the next). */
+  nextStartAt: Time;
   nextHookId: number;
   /** The start, stop, fence or panic hook in flight (they never overlap). */
-  busy: { id: number; method: HookMethod; since: Time } | null;
-  /** The status probe in flight; `stale` once a start or stop began after it. */
-  probe: { id: number; since: Time; stale: boolean } | null;
-  nextProbeAt: Time;
-  /** When reconcile wants to run again (a probe slot), or null. */
+  busy: { id: number; method: HookMethod; member: string | null; since: Time } | null;
+  op: GroupOp | null;
+  /** When reconcile wants to run again (a probe slot, a back-off's end), or null. */
   reconcileAt: Time | null;
-  nextStartAt: Time;
   nextHeartbeatAt: Time;
   seq: number;
-  /** Send times of recent lease requests, by sequence number. */
-  sent: Map<number, Time>;
-  /** Primary: lease expiry granted by each peer. */
-  grantsFrom: Map<NodeId, Time>;
-  /** Primary: the lease end last announced; null when none is held. */
+  /** Send times and asked lengths of recent lease requests, by sequence number. */
+  sent: Map<number, { at: Time; leaseMs: number }>;
+  /** Primary: the last grant of each peer, as the peer granted it. */
+  grantsFrom: Map<NodeId, { sentAt: Time; leaseMs: number; stopMs: number }>;
+  /** Primary: the lease end last computed; null when none is held. */
   leaseUntil: Time | null;
   /** Granter: the claimant this node honours, and until when (local clock). */
   grant: { holder: Claim; until: Time; holdMs: number } | null;
@@ -101,27 +157,25 @@ export interface Machine {
   /** Last time any primary was heard from (or boot: one might have been active). */
   lastPrimaryHeard: Time;
   lastPrimary: NodeId | null;
-  /** Lease and stop bound announced by the last primary heard. */
-  primaryLeaseMs: number;
-  primaryStopMs: number;
+  lastPrimaryEpoch: number;
   /** Watchdog: last time a primary was seen running. */
   lastRunningSeen: Time | null;
+  /** Watchdog: a live, running primary was seen at the last event. */
+  primaryUpSeen: boolean;
   fenced: boolean;
   /** Complaints processed before this time may be stale (after a freeze). */
   staleUntil: Time;
-  /**
-   * A start began and no stop has completed since: the service may still hold
-   * what it took (an address, a mount) even when its status says stopped.
-   */
-  dirty: boolean;
-  /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
-  probeSaidUnknown: boolean;
+  /** The state file could not be trusted at start: grant nothing and start nothing until then. */
+  quarantineUntil: Time;
   /** After stepping down with the service still up: where to hand over once stopped. */
   releasePending: { epoch: number; successor: NodeId | null } | null;
   shuttingDown: boolean;
+  removing: boolean;
   quiesced: boolean;
   roleSince: Time;
   lastTransition: TransitionRecord | null;
+  failover: FailoverRecord | null;
+  guard: GuardView;
   /** Why the machine does not do what one might expect, for status. */
   note: string;
 }
@@ -138,14 +192,40 @@ export function quorum(m: Machine): number {
   return Math.floor(m.settings.nodes.length / 2) + 1;
 }
 
+/** The shared configuration's entry for `node`, if it is a node of this resource. */
+export function configured(m: Machine, node: NodeId): ClusterNode | undefined {
+  return m.settings.nodes.find((n) => n.name === node);
+}
+
+/** `node` as a claimant with `epoch`, its priority from the configuration. */
+export function claimOf(m: Machine, node: NodeId, epoch: number): Claim {
+  return { node, epoch, priority: configured(m, node)?.priority ?? Number.MAX_SAFE_INTEGER };
+}
+
 /** Is the peer heard recently and not reported down? */
 export function isLive(m: Machine, p: PeerView): boolean {
   return !p.down && p.lastHeard !== null && m.now - p.lastHeard <= livenessMs(m.settings);
 }
 
-/** Is this node's service possibly running (from start begin to stop completion)? */
+/** Is some member of this node's service possibly running (from start begin to stop completion)? */
 export function mayBeActive(m: Machine): boolean {
-  return m.dirty || m.service !== "stopped" || m.busy?.method === "start";
+  return m.op?.kind === "start" || m.busy?.method === "start" ||
+    m.members.some((x) => x.dirty || x.state !== "stopped");
+}
+
+/**
+ * The state of the resource as a whole, from its members: running only when
+ * every member runs, stopped only when every member is stopped; a mix (one
+ * running, one stopped) is unknown, never stopped.
+ */
+export function groupState(m: Machine): ServiceState {
+  if (m.op) return m.op.kind === "start" ? "starting" : "stopping";
+  const states = m.members.map((x) => x.state);
+  if (states.includes("stop_failed")) return "stop_failed";
+  if (states.every((s) => s === "running")) return "running";
+  if (states.every((s) => s === "stopped")) return "stopped";
+  if (states.every((s) => s === "running" || s === "starting")) return "starting";
+  return "unknown";
 }
 
 /** This node as a claimant for the primary role. */
@@ -159,23 +239,51 @@ export function hasLease(m: Machine): boolean {
   return m.forced || (m.leaseUntil !== null && m.leaseUntil > m.now);
 }
 
-/** Is some peer that says it is primary heard now? */
+/** Is some peer that says it is primary (and may be one) heard now? */
 export function primaryConnected(m: Machine): boolean {
-  for (const p of m.peers.values()) if (p.role === "primary" && isLive(m, p)) return true;
+  for (const [node, p] of m.peers) {
+    if (p.role === "primary" && isLive(m, p) && !configured(m, node)?.watchdog) return true;
+  }
   return false;
 }
 
-/** The effect that runs `method`, with its timeout (stop_timeout for stop). */
+/** Is the state file's distrust still in force? */
+export function quarantined(m: Machine): boolean {
+  return m.now < m.quarantineUntil;
+}
+
+/** Complaints within complaint_interval (without pruning: a query changes nothing). */
+export function recentComplaints(m: Machine): ComplaintRecord[] {
+  const from = m.now - m.settings.complaintIntervalMs;
+  return m.complaints.filter((c) => c.at >= from);
+}
+
+/** The effect that runs `method` (of `member`, for member methods), with its timeout. */
 export function hookEffect(
   m: Machine,
   method: HookMethod,
   args: string[],
-  id = m.nextHookId++,
+  opts: { id?: number; member?: MemberRun | null; timeoutMs?: number } = {},
 ): Effect {
-  const timeoutMs = method === "stop"
-    ? m.settings.stopTimeoutMs
-    : m.settings.methodTimeoutMs[method] ?? m.settings.hookTimeoutMs;
-  return { type: "hook", id, method, args, role: m.role, epoch: m.epoch, timeoutMs };
+  const member = opts.member ?? null;
+  const timeoutMs = opts.timeoutMs ??
+    (method === "start" && member
+      ? member.settings.startTimeoutMs
+      : method === "status" && member
+      ? member.settings.statusTimeoutMs
+      : method === "stop"
+      ? m.settings.stopTimeoutMs
+      : m.settings.methodTimeoutMs[method] ?? m.settings.hookTimeoutMs);
+  return {
+    type: "hook",
+    id: opts.id ?? m.nextHookId++,
+    method,
+    member: member?.settings.name ?? null,
+    args,
+    role: m.role,
+    epoch: m.epoch,
+    timeoutMs,
+  };
 }
 
 /** The effect that persists role, epochs and the grant holder. */
@@ -187,7 +295,7 @@ export function persist(m: Machine, fx: Effect[]) {
       epoch: m.epoch,
       maxEpoch: m.maxEpoch,
       grantHolder: m.grant?.holder ?? null,
-      grantHoldMs: m.grant?.holdMs ?? null,
+      grantHoldMs: m.defects.grantHoldNotPersisted ? null : m.grant?.holdMs ?? null,
     },
   });
 }
@@ -197,7 +305,19 @@ export function log(fx: Effect[], level: LogLevel, message: string) {
   fx.push({ type: "log", level, message });
 }
 
-/** How long this node honours a grant with its own settings (the takeover wait). */
+/** The longest hold this node may owe any claimant of this resource (quarantine length). */
+export function longestHold(m: Machine): number {
+  let h = hold(m);
+  for (const n of m.settings.nodes) {
+    h = Math.max(
+      h,
+      holdMs(n.leaseMs, n.stopTimeoutMs, m.settings.clockSkew, m.settings.timeoutMs),
+    );
+  }
+  return h;
+}
+
+/** How long this node honours a grant with its own settings. */
 export function hold(m: Machine): number {
   return holdMs(
     leaseMs(m.settings),

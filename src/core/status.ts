@@ -3,7 +3,15 @@
  * machine, explained in words an operator can act on. `ctl status` (text and
  * JSON) and the console are renderings of it.
  */
-import { isLive, type Machine, primarySilenceMs, quorum, takeoverWaitMs } from "./machine.ts";
+import {
+  groupState,
+  isLive,
+  type Machine,
+  primarySilenceMs,
+  quorum,
+  takeoverWaitMs,
+} from "./machine.ts";
+import { configured, recentComplaints } from "./state.ts";
 import { fmt, leaseMs } from "./timing.ts";
 import type { NodeId, Role, ServiceState } from "./types.ts";
 
@@ -17,6 +25,29 @@ export interface PeerStatus {
   state: ServiceState;
   epoch: number;
   priority: number;
+}
+
+/** One member of the resource on this node. */
+export interface MemberStatus {
+  name: string;
+  state: ServiceState;
+  /** A start began and no stop completed since. */
+  dirty: boolean;
+}
+
+/** The last failover this node made as the new primary: offsets of each phase from detection. */
+export interface FailoverStatus {
+  kind: "takeover" | "handover";
+  from: NodeId | null;
+  /** Since detection. */
+  agoMs: number;
+  phases: {
+    detectedMs: 0;
+    decidedMs: number;
+    /** A quorum granted a lease: the old primary's lease was out or released. */
+    oldStoppedMs: number | null;
+    startedMs: number | null;
+  };
 }
 
 /** The status of one resource on one node. Durations in ms, relative to `now`. */
@@ -42,7 +73,9 @@ export interface ResourceStatus {
   };
   /** Secondary: how long the primary has been silent and how long it must be. */
   takeover: { silenceMs: number; waitMs: number } | null;
-  hook: { method: string; runningMs: number } | null;
+  hook: { method: string; member: string | null; runningMs: number } | null;
+  members: MemberStatus[];
+  failover: FailoverStatus | null;
   peers: PeerStatus[];
   lastTransition: {
     agoMs: number;
@@ -55,8 +88,11 @@ export interface ResourceStatus {
   explanations: string[];
 }
 
-/** Build the status view of one machine at its current time. */
-export function statusOf(m: Machine): ResourceStatus {
+/** Build the status view of one machine, as of `at` (default: its last event). A pure query. */
+export function statusOf(machine: Machine, at: number = machine.now): ResourceStatus {
+  // Seen at `at` without stepping the machine: a shallow copy with the later time
+  // answers every query as of then, and the machine itself is left as it was.
+  const m: Machine = at > machine.now ? { ...machine, now: at } : machine;
   const now = m.now;
   const s = m.settings;
   const peers: PeerStatus[] = [...m.peers.entries()].map(([node, p]) => ({
@@ -66,8 +102,9 @@ export function statusOf(m: Machine): ResourceStatus {
     role: p.role,
     state: p.state,
     epoch: p.epoch,
-    priority: p.priority,
+    priority: configured(m, node)?.priority ?? 0,
   }));
+  const recent = recentComplaints(m);
   const liveRemaining = m.leaseUntil === null ? null : Math.max(0, m.leaseUntil - now);
   const status: ResourceStatus = {
     resource: s.name,
@@ -76,7 +113,7 @@ export function statusOf(m: Machine): ResourceStatus {
     epoch: m.epoch,
     maxEpoch: m.maxEpoch,
     priority: s.priority,
-    state: m.service,
+    state: groupState(m),
     forced: m.forced,
     attempts: { used: m.attempts, max: s.attempts },
     lease: m.role === "primary"
@@ -97,15 +134,35 @@ export function statusOf(m: Machine): ResourceStatus {
       }
       : null,
     complaints: {
-      count: m.complaints.filter((c) => c.at >= now - s.complaintIntervalMs).length,
+      count: recent.length,
       threshold: s.complaintCount,
       windowMs: s.complaintIntervalMs,
-      from: [...new Set(m.complaints.map((c) => c.from))],
+      from: [...new Set(recent.map((c) => c.from))],
     },
     takeover: m.role === "secondary"
       ? { silenceMs: primarySilenceMs(m), waitMs: takeoverWaitMs(m) }
       : null,
-    hook: m.busy ? { method: m.busy.method, runningMs: now - m.busy.since } : null,
+    hook: m.busy
+      ? { method: m.busy.method, member: m.busy.member, runningMs: now - m.busy.since }
+      : null,
+    members: m.members.map((x) => ({ name: x.settings.name, state: x.state, dirty: x.dirty })),
+    failover: m.failover
+      ? {
+        kind: m.failover.kind,
+        from: m.failover.from,
+        agoMs: now - m.failover.detectedAt,
+        phases: {
+          detectedMs: 0,
+          decidedMs: m.failover.decidedAt - m.failover.detectedAt,
+          oldStoppedMs: m.failover.oldStoppedAt === null
+            ? null
+            : m.failover.oldStoppedAt - m.failover.detectedAt,
+          startedMs: m.failover.startedAt === null
+            ? null
+            : m.failover.startedAt - m.failover.detectedAt,
+        },
+      }
+      : null,
     peers,
     lastTransition: m.lastTransition
       ? { ...m.lastTransition, agoMs: now - m.lastTransition.at }
@@ -119,14 +176,15 @@ export function statusOf(m: Machine): ResourceStatus {
 function explain(m: Machine, st: ResourceStatus): string[] {
   const out: string[] = [];
   const s = m.settings;
-  const watchdogs = st.peers.filter((p) => p.role === "watchdog");
+  // Which peers are watchdogs is the configuration's word, heard or not.
+  const watchdogs = st.peers.filter((p) => configured(m, p.node)?.watchdog);
   const liveWatchdogs = watchdogs.filter((p) => p.connected);
   if (m.shuttingDown) out.push("shutting down");
   if (m.forced) out.push("forced primary: running without a lease (operator's risk)");
   if (m.role !== "watchdog" && m.role !== "init" && liveWatchdogs.length === 0) {
     out.push(
       watchdogs.length === 0
-        ? "no watchdog heard: no automatic failover"
+        ? "no watchdog configured: no automatic failover"
         : `watchdog ${watchdogs.map((w) => w.node).join(", ")} unreachable: no automatic failover`,
     );
   }
@@ -136,6 +194,18 @@ function explain(m: Machine, st: ResourceStatus): string[] {
     } else if (p.lastHeardAgoMs === null) {
       out.push(`${p.node} never heard`);
     }
+  }
+  // Peers whose copy of the file gives this node less than it asks: the lease shrinks.
+  const short = [...m.grantsFrom.entries()].filter(([, g]) =>
+    g.leaseMs < leaseMs(s) || g.stopMs < s.stopTimeoutMs
+  );
+  if (m.role === "primary" && short.length > 0) {
+    const [node, g] = short[0];
+    out.push(
+      `${node} grants a lease of ${fmt(g.leaseMs)} with a stop bound of ${fmt(g.stopMs)} ` +
+        `(this node asks ${fmt(leaseMs(s))} and ${fmt(s.stopTimeoutMs)}): its configuration ` +
+        `differs; reload the same file on every node`,
+    );
   }
   if (m.role === "primary" && st.lease && !st.lease.held) {
     out.push(
@@ -162,7 +232,13 @@ function explain(m: Machine, st: ResourceStatus): string[] {
     }
   }
   if (m.role === "watchdog" && m.note) out.push(m.note);
-  if (m.service === "stop_failed") {
+  if (m.now < m.quarantineUntil) {
+    out.push(
+      `state file was unusable at start: granting and starting nothing for ` +
+        `${fmt(m.quarantineUntil - m.now)}`,
+    );
+  }
+  if (groupState(m) === "stop_failed") {
     out.push(
       s.hasPanic
         ? "stop failed: panic ran"

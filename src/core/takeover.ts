@@ -6,20 +6,28 @@
  */
 import type { Effect, Message, NodeId, Time } from "./types.ts";
 import { fmt, holdMs, leaseMs } from "./timing.ts";
-import { hookEffect, isLive, log, type Machine, type PeerView, primaryConnected } from "./state.ts";
-import { promote } from "./transitions.ts";
-import { runBusy } from "./service.ts";
+import {
+  configured,
+  hookEffect,
+  isLive,
+  log,
+  type Machine,
+  primaryConnected,
+  recentComplaints,
+} from "./state.ts";
+import { changeRole } from "./roles.ts";
+import { runControlHook } from "./group.ts";
 
 /** A secondary records a watchdog's complaint, unless a primary is heard or the complaint may be stale. */
 export function onComplaint(
   m: Machine,
   fx: Effect[],
   from: NodeId,
-  peer: PeerView,
   msg: Message & { type: "complaint" },
 ) {
-  if (peer.role !== "watchdog") {
-    log(fx, "debug", `complaint from ${from}, which is not a watchdog: ignored`);
+  // Only the configuration makes a node a watchdog, never its own word.
+  if (!configured(m, from)?.watchdog) {
+    log(fx, "debug", `complaint from ${from}, which is not a configured watchdog: ignored`);
     return;
   }
   if (m.role !== "secondary") {
@@ -39,12 +47,11 @@ export function onComplaint(
     return;
   }
   m.complaints.push({ from, at: m.now, silenceMs: msg.silenceMs, reason: msg.reason });
-  pruneComplaints(m);
   fx.push(hookEffect(m, "complain", [from, msg.reason]));
   log(
     fx,
     "info",
-    `complaint from ${from}: ${msg.reason} (${m.complaints.length} within ` +
+    `complaint from ${from}: ${msg.reason} (${recentComplaints(m).length} within ` +
       `${fmt(m.settings.complaintIntervalMs)}, threshold ${m.settings.complaintCount})`,
   );
 }
@@ -84,27 +91,34 @@ export function watch(m: Machine, fx: Effect[]) {
   fx.push(hookEffect(m, "complain", [reason]));
 }
 
-/** Forget complaints older than complaint_interval. */
+/** Forget complaints older than complaint_interval (a step does this, never a query). */
 export function pruneComplaints(m: Machine) {
   const from = m.now - m.settings.complaintIntervalMs;
-  m.complaints = m.complaints.filter((c) => c.at >= from);
+  if (m.complaints.length > 0 && m.complaints[0].at < from) {
+    m.complaints = m.complaints.filter((c) => c.at >= from);
+  }
 }
 
 /** More than complaint_count recent complaints, and no primary heard. */
 export function complaintsReady(m: Machine): boolean {
-  pruneComplaints(m);
-  return m.complaints.length > m.settings.complaintCount &&
+  return recentComplaints(m).length > m.settings.complaintCount &&
     (!primaryConnected(m) || !!m.defects.countComplaintsWhileConnected);
 }
 
-/** The wait a secondary observes: the announced primary's hold time, or its own if longer. */
+/**
+ * The wait a secondary observes: the hold time of the longest lease and stop
+ * bound the configuration allows the last primary (its own, if longer). A
+ * peer's announcement does not enter into it.
+ */
 export function takeoverWaitMs(m: Machine): number {
-  return holdMs(
-    Math.max(m.primaryLeaseMs, leaseMs(m.settings)),
-    Math.max(m.primaryStopMs, m.settings.stopTimeoutMs),
-    m.settings.clockSkew,
-    m.settings.timeoutMs,
-  );
+  const old = m.lastPrimary === null ? undefined : configured(m, m.lastPrimary);
+  const candidates = old ? [old] : m.settings.nodes.filter((n) => !n.watchdog);
+  let lease = leaseMs(m.settings), stop = m.settings.stopTimeoutMs;
+  for (const n of candidates) {
+    lease = Math.max(lease, n.leaseMs);
+    stop = Math.max(stop, n.stopTimeoutMs);
+  }
+  return holdMs(lease, stop, m.settings.clockSkew, m.settings.timeoutMs);
 }
 
 /**
@@ -116,8 +130,9 @@ export function deferMs(m: Machine): number {
   let rank = 0;
   for (const [node, p] of m.peers) {
     if (p.role !== "secondary" || !isLive(m, p)) continue;
-    const better = p.priority < m.settings.priority ||
-      (p.priority === m.settings.priority && node < m.settings.self);
+    const priority = configured(m, node)?.priority ?? Infinity;
+    const better = priority < m.settings.priority ||
+      (priority === m.settings.priority && node < m.settings.self);
     if (better) rank++;
   }
   return rank * 2 * m.settings.heartbeatIntervalMs;
@@ -126,7 +141,7 @@ export function deferMs(m: Machine): number {
 /** How long the primary has provably been silent: our own view and every complaint's. */
 export function primarySilenceMs(m: Machine): number {
   let silence = m.now - m.lastPrimaryHeard;
-  for (const c of m.complaints) silence = Math.min(silence, c.silenceMs + (m.now - c.at));
+  for (const c of recentComplaints(m)) silence = Math.min(silence, c.silenceMs + (m.now - c.at));
   return silence;
 }
 
@@ -137,25 +152,48 @@ export function takeoverAllowedAt(m: Machine): Time {
 
 /** Take over once complaints and silence allow it; run the fence meanwhile if there is one. */
 export function checkTakeover(m: Machine, fx: Effect[]) {
-  if (m.shuttingDown || !complaintsReady(m)) return;
+  if (m.shuttingDown || m.removing || !complaintsReady(m)) return;
   const silence = primarySilenceMs(m);
   const wait = takeoverWaitMs(m);
   const defer = deferMs(m);
-  const from = [...new Set(m.complaints.map((c) => c.from))].join(", ");
+  const complaints = recentComplaints(m);
   if (silence > wait + defer || m.fenced || m.defects.noLeaseWait) {
-    promote(
-      m,
-      fx,
-      `takeover: ${m.complaints.length} complaints from ${from} within ` +
-        `${fmt(m.settings.complaintIntervalMs)}; primary ${m.lastPrimary ?? "(none seen)"} ` +
-        (m.fenced ? "fenced" : `silent for ${fmt(silence)} > ${fmt(wait)}`),
-      false,
-    );
+    if (m.fenced && m.lastPrimary !== null && m.lastPrimary !== m.settings.self) {
+      // The granters learn it first: the fenced primary's lease no longer holds them.
+      for (const to of m.settings.peers) {
+        fx.push({
+          type: "send",
+          to,
+          msg: {
+            type: "fenced",
+            resource: m.settings.name,
+            epoch: m.epoch,
+            node: m.lastPrimary,
+            nodeEpoch: m.lastPrimaryEpoch,
+          },
+        });
+      }
+      if (m.grant && m.grant.holder.node === m.lastPrimary) m.grant = null;
+    }
+    changeRole(m, fx, "primary", {
+      kind: "takeover",
+      complaints: complaints.length,
+      watchdogs: [...new Set(complaints.map((c) => c.from))],
+      primary: m.lastPrimary,
+      silenceMs: silence,
+      waitMs: wait,
+      fenced: m.fenced,
+    });
     return;
   }
   m.note = `takeover in ${fmt(wait + defer - silence)}: waiting out the old primary's lease` +
     (defer > 0 ? ` and giving a better-placed secondary ${fmt(defer)} first` : "");
-  if (m.settings.hasFence && !m.busy && !m.fenced) {
-    runBusy(m, fx, "fence", [m.lastPrimary ?? ""]);
+  // Only the best-placed secondary fences: two fencing each other's primary at once
+  // (a shoot-out) would leave nobody running.
+  if (
+    m.settings.hasFence && !m.busy && !m.fenced && defer === 0 && m.lastPrimary !== null &&
+    m.lastPrimary !== m.settings.self
+  ) {
+    runControlHook(m, fx, "fence", [m.lastPrimary]);
   }
 }

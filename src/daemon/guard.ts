@@ -6,13 +6,18 @@
  * group or terminal does not reach it), fed by the daemon through a pipe on
  * its stdin, one JSON command per line:
  *
- * - `{"type":"arm","resource":R,"remainingMs":N,"stop":H,"panic":H|null}` —
- *   R's service is active and its lease ends N ms from now. A duration,
- *   because the clocks of two processes are not comparable: the guard counts
- *   from receipt, so its deadline is late by the pipe transit at most.
+ * - `{"type":"arm","resource":R,"remainingMs":N,"stops":[H...],"stopTimeoutMs":S,
+ *   "panic":H|null,"slackMs":K}` — R's service is active and its lease ends N
+ *   ms from now. A duration, because the clocks of two processes are not
+ *   comparable: the guard counts from receipt, so its deadline is late by the
+ *   pipe transit at most. `stops` are the members' stops in the order to run
+ *   them (reverse start order), all within S; K is the slack the peers' hold
+ *   leaves beyond the lease and the stop (half a `timeout`).
  * - `{"type":"stopping","resource":R,"timeoutMs":N}` — the daemon is stopping
  *   R itself: the lease deadline no longer applies, but if no disarm comes
- *   within N + grace, the guard runs panic (if set).
+ *   within N + K, the guard runs panic (if set).
+ * - `{"type":"panicking","resource":R}` — the daemon runs panic itself: the
+ *   guard never runs it a second time for R.
  * - `{"type":"disarm","resource":R}` — R is stopped, or not active.
  * - `{"type":"starting","resource":R,"pid":P,"since":S}` — R's start hook runs
  *   as process group P, whose leader started at S (field 22 of /proc/P/stat,
@@ -20,24 +25,28 @@
  *   it has ended. A stop the guard runs kills that group first: a start left
  *   running beside the stop could launch the service after it.
  *
- * H is `{"argv":[...],"env":{...},"timeoutMs":N}` (and optionally `"cwd"`).
+ * H is `{"argv":[...],"env":{...},"timeoutMs":N}` (and optionally `"cwd"`); a
+ * stop's own timeout gives way to the shared deadline of all stops.
  *
  * The guard acts (a) when its stdin reaches EOF — the daemon is gone (its
  * write end is close-on-exec, so no hook or service inherits it): it runs stop
  * for every resource not disarmed, stopping ones included, at once and in
  * parallel, then exits; and (b) when an armed resource's deadline passes
  * without a newer arm — the daemon is frozen or wedged: it runs stop and
- * forgets the resource. A stop that does not exit 0 (failure, timeout) is
- * followed by panic, when one is set. Stops run through the one hook runner,
- * and never overlap for one resource.
+ * forgets the resource. Each member's stop gets SIGTERM at 80 % of what is
+ * left of S and SIGKILL at 100 %, so the whole stop is over within S; a stop
+ * that does not exit 0 (failure, timeout) is followed by panic at once, when
+ * one is set. So the guard's backstop ends within lease + K + S, inside the
+ * peers' hold. Stops run through the one hook runner, and never overlap for
+ * one resource.
  */
 import { describeOutcome } from "../core/types.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
-import { HookSerializer } from "./hook_serializer.ts";
+import { Lanes } from "../runtime/lanes.ts";
 import { readLines } from "./lines.ts";
 import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
-import { delay } from "../wire/deadlines.ts";
+import { after, delay } from "../wire/deadlines.ts";
 
 /** A hook the guard runs on the daemon's behalf (stop or panic). */
 export interface GuardHook {
@@ -49,8 +58,17 @@ export interface GuardHook {
 
 /** The daemon → guard protocol, one JSON object per line. */
 export type GuardCommand =
-  | { type: "arm"; resource: string; remainingMs: number; stop: GuardHook; panic: GuardHook | null }
+  | {
+    type: "arm";
+    resource: string;
+    remainingMs: number;
+    stops: GuardHook[];
+    stopTimeoutMs: number;
+    panic: GuardHook | null;
+    slackMs: number;
+  }
   | { type: "stopping"; resource: string; timeoutMs: number }
+  | { type: "panicking"; resource: string }
   | { type: "disarm"; resource: string }
   | { type: "starting"; resource: string; pid: number; since: string }
   | { type: "started"; resource: string };
@@ -67,14 +85,22 @@ export function parseGuardCommand(line: string): GuardCommand {
   }
   const resource = data.resource;
   switch (data.type) {
-    case "arm":
+    case "arm": {
+      if (!Array.isArray(data.stops) || data.stops.length === 0) {
+        throw new Error("stops must be a non-empty list");
+      }
       return {
         type: "arm",
         resource,
         remainingMs: duration(data.remainingMs, "remainingMs"),
-        stop: guardHook(data.stop, "stop"),
+        stops: data.stops.map((h, i) => guardHook(h, `stops[${i}]`)),
+        stopTimeoutMs: duration(data.stopTimeoutMs, "stopTimeoutMs"),
         panic: data.panic === null ? null : guardHook(data.panic, "panic"),
+        slackMs: duration(data.slackMs, "slackMs"),
       };
+    }
+    case "panicking":
+      return { type: "panicking", resource };
     case "stopping":
       return { type: "stopping", resource, timeoutMs: duration(data.timeoutMs, "timeoutMs") };
     case "disarm":
@@ -164,9 +190,13 @@ export async function runGuard(opts: GuardRunOptions): Promise<void> {
 
 /** What the guard knows of one resource that it may have to stop. */
 interface Watched {
-  stop: GuardHook;
+  stops: GuardHook[];
+  stopTimeoutMs: number;
+  /** Null once the daemon ran panic itself (never twice). */
   panic: GuardHook | null;
-  timer: ReturnType<typeof setTimeout>;
+  slackMs: number;
+  /** Cancels the pending deadline (on the shared timer: re-arms come every heartbeat). */
+  cancel: () => void;
 }
 
 /** The guard's state: the resources it watches and the stops it runs. */
@@ -174,7 +204,11 @@ class LeaseWatch {
   #watched = new Map<string, Watched>();
   /** Start hooks still running, by resource. */
   #starts = new Map<string, { pid: number; since: string }>();
-  #runs = new HookSerializer();
+  #runs = new Lanes();
+  /** Resources whose panic the daemon ran itself, until they are disarmed. */
+  #panicked = new Set<string>();
+  #busy = 0;
+  #idle: (() => void)[] = [];
 
   constructor(readonly logger: Logger, readonly graceMs: number) {}
 
@@ -189,22 +223,36 @@ class LeaseWatch {
     this.logger.debug(`${command.type}${detail}`, resource, command.type === "arm" ? 2 : 1);
     switch (command.type) {
       case "arm": {
-        clearTimeout(this.#watched.get(resource)?.timer);
-        const timer = setTimeout(() => {
+        this.#watched.get(resource)?.cancel();
+        const cancel = after(timerDelay(command.remainingMs), () => {
           this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
-        }, timerDelay(command.remainingMs));
-        this.#watched.set(resource, { stop: command.stop, panic: command.panic, timer });
+        });
+        this.#watched.set(resource, {
+          stops: command.stops,
+          stopTimeoutMs: command.stopTimeoutMs,
+          // A panic the daemon ran already is not run again by a later arm either.
+          panic: this.#panicked.has(resource) ? null : command.panic,
+          slackMs: command.slackMs,
+          cancel,
+        });
         return;
       }
       case "stopping": {
         const watched = this.#watched.get(resource);
         if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
-        clearTimeout(watched.timer);
-        const limit = command.timeoutMs + this.graceMs;
-        watched.timer = setTimeout(() => this.#panic(resource, limit), timerDelay(limit));
+        watched.cancel();
+        const limit = command.timeoutMs + watched.slackMs;
+        watched.cancel = after(timerDelay(limit), () => this.#panic(resource, limit));
+        return;
+      }
+      case "panicking": {
+        this.#panicked.add(resource);
+        const watched = this.#watched.get(resource);
+        if (watched !== undefined) watched.panic = null;
         return;
       }
       case "disarm":
+        this.#panicked.delete(resource);
         this.#take(resource);
         return;
       case "starting":
@@ -225,12 +273,26 @@ class LeaseWatch {
 
   /** Settles when every stop and panic started so far has ended. */
   settled(): Promise<void> {
-    return this.#runs.idle();
+    if (this.#busy === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Run `work` in `resource`'s lane (one stop or panic at a time per resource). */
+  #inLane(resource: string, work: () => Promise<void>): void {
+    this.#busy++;
+    this.#runs.run(resource, "control", (done) => {
+      work().catch((e) => this.logger.error(`guard: ${(e as Error).message}`, resource)).finally(
+        () => {
+          done();
+          if (--this.#busy === 0) { for (const f of this.#idle.splice(0)) f(); }
+        },
+      );
+    });
   }
 
   #take(resource: string): Watched | undefined {
     const watched = this.#watched.get(resource);
-    clearTimeout(watched?.timer);
+    watched?.cancel();
     this.#watched.delete(resource);
     return watched;
   }
@@ -239,20 +301,27 @@ class LeaseWatch {
     const watched = this.#take(resource);
     if (watched === undefined) return;
     this.logger.warning(`${why}: running stop`, resource);
-    this.#runs.run(resource, "stop", async () => {
+    this.#inLane(resource, async () => {
       await this.#killStart(resource);
-      const stopped = await this.#run(resource, "stop", watched.stop);
-      if (stopped.outcome.kind === "exit" && stopped.outcome.code === 0) return;
-      await this.#runPanic(resource, watched.panic, "the stop did not succeed");
+      // Every member's stop, in order, within one stop_timeout; each failure is seen.
+      const deadline = performance.now() + watched.stopTimeoutMs;
+      let failed = false;
+      for (const stop of watched.stops) {
+        const left = Math.max(1, deadline - performance.now());
+        const stopped = await this.#run(resource, "stop", stop, left * 0.8, left * 0.2);
+        if (!(stopped.outcome.kind === "exit" && stopped.outcome.code === 0)) failed = true;
+        // Panic at once: the peers' hold does not wait for the other members.
+        if (failed && watched.panic !== null) break;
+      }
+      if (failed) await this.#runPanic(resource, watched.panic, "the stop did not succeed");
     });
   }
 
   #panic(resource: string, limitMs: number): void {
     const watched = this.#take(resource);
     if (watched === undefined) return;
-    this.#runs.run(
+    this.#inLane(
       resource,
-      "panic",
       () =>
         this.#runPanic(
           resource,
@@ -289,12 +358,18 @@ class LeaseWatch {
     await this.#run(resource, "panic", panic);
   }
 
-  async #run(resource: string, name: string, hook: GuardHook): Promise<HookResult> {
+  async #run(
+    resource: string,
+    name: string,
+    hook: GuardHook,
+    timeoutMs = hook.timeoutMs,
+    graceMs = this.graceMs,
+  ): Promise<HookResult> {
     const result = await runHook({
       command: hook.argv,
       env: hook.env,
-      timeoutMs: hook.timeoutMs,
-      graceMs: this.graceMs,
+      timeoutMs,
+      graceMs,
       cwd: hook.cwd,
       log: (stream, line) => this.logger.debug(`${name} ${stream}: ${line}`, resource),
     });
@@ -386,8 +461,8 @@ export interface GuardSpawnOptions {
 export class Guard {
   readonly #child: Deno.ChildProcess;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  /** Resources armed or stopping, i.e. not disarmed. */
-  readonly #active = new Set<string>();
+  #batch: string[] = [];
+  #flushing: Promise<void> | null = null;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
@@ -422,15 +497,32 @@ export class Guard {
     return this.#child.status;
   }
 
-  /** `resource`'s service is active and its lease ends `remainingMs` from now. */
+  /**
+   * `resource`'s service is active and its lease ends `remainingMs` from now;
+   * `stops` stop its members (in that order) within `stopTimeoutMs`.
+   */
   arm(
     resource: string,
     remainingMs: number,
-    stop: GuardHook,
+    stops: GuardHook[],
+    stopTimeoutMs: number,
     panic: GuardHook | null,
+    slackMs: number,
   ): Promise<void> {
-    this.#active.add(resource);
-    return this.#send({ type: "arm", resource, remainingMs, stop, panic });
+    return this.#send({
+      type: "arm",
+      resource,
+      remainingMs,
+      stops,
+      stopTimeoutMs,
+      panic,
+      slackMs,
+    });
+  }
+
+  /** The daemon runs `resource`'s panic itself: the guard must not run it again. */
+  panicking(resource: string): Promise<void> {
+    return this.#send({ type: "panicking", resource });
   }
 
   /** The daemon is stopping `resource` itself, bounded by `timeoutMs`. */
@@ -450,7 +542,6 @@ export class Guard {
 
   /** `resource`'s service is stopped or not active. */
   disarm(resource: string): Promise<void> {
-    this.#active.delete(resource);
     return this.#send({ type: "disarm", resource });
   }
 
@@ -463,24 +554,36 @@ export class Guard {
     this.#child.unref();
   }
 
-  /** Clean shutdown: disarm everything, close the channel, wait for the guard to exit. */
+  /**
+   * Close the channel and wait for the guard to exit. What the daemon left
+   * armed (after a clean shutdown: nothing, unless a stop failed) the guard
+   * stops first, as for a daemon that died.
+   */
   async close(): Promise<Deno.CommandStatus> {
-    // Failures mean the guard is gone already; its status tells how it ended.
-    try {
-      for (const resource of [...this.#active]) await this.disarm(resource);
-    } catch {
-      // Closing below all the same.
-    }
     await this.#writer.close().catch(() => {});
     return await this.#child.status;
   }
 
-  async #send(command: GuardCommand): Promise<void> {
-    try {
-      await this.#writer.write(new TextEncoder().encode(JSON.stringify(command) + "\n"));
-    } catch (e) {
-      throw new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`);
+  /**
+   * Commands given in the same turn of the event loop go out in one write
+   * (a daemon with many resources re-arms many at once).
+   */
+  #send(command: GuardCommand): Promise<void> {
+    this.#batch.push(JSON.stringify(command));
+    if (!this.#flushing) {
+      this.#flushing = new Promise<void>((resolve, reject) => {
+        queueMicrotask(() => {
+          const lines = this.#batch.splice(0).join("\n") + "\n";
+          this.#flushing = null;
+          this.#writer.write(new TextEncoder().encode(lines)).then(
+            resolve,
+            (e) =>
+              reject(new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`)),
+          );
+        });
+      });
     }
+    return this.#flushing;
   }
 }
 

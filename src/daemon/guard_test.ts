@@ -72,6 +72,11 @@ async function startService(dir: string): Promise<Deno.ChildProcess> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Arm `resource` with one stop (a one-member resource), a 2 s stop_timeout and a 200 ms slack. */
+function arm(guard: Guard, resource: string, ms: number, stop: GuardHook, panic: GuardHook | null) {
+  return guard.arm(resource, ms, [stop], 2000, panic, 200);
+}
+
 Deno.test("guard: when the daemon is killed with -9, the guard runs stop and exits", async () => {
   await withFixture(async ({ dir, marker }) => {
     // The "daemon": spawns the guard, starts the service through a start hook
@@ -85,7 +90,7 @@ Deno.test("guard: when the daemon is killed with -9, the guard runs stop and exi
        const guard = Guard.spawn({ logPath: "${dir}/guard.log", graceMs: 200 });
        const start = await runHook({ command: ["${dir}/start"], env: {}, timeoutMs: 5000, graceMs: 200 });
        const stop = { argv: ["${dir}/stop"], env: { HASTMON_RESOURCE: "web" }, timeoutMs: 2000 };
-       await guard.arm("web", 60_000, stop, null);
+       await guard.arm("web", 60_000, [stop], 2000, null, 200);
        console.log(JSON.stringify({ guard: guard.pid, start: start.outcome }));
        setInterval(() => {}, 1000);`,
     );
@@ -124,7 +129,7 @@ Deno.test("guard: a lease deadline that passes without a new arm runs stop", asy
   await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
     const service = await startService(dir);
     const guard = spawnGuard();
-    await guard.arm("web", 500, stop(), null);
+    await arm(guard, "web", 500, stop(), null);
     await sleep(150);
     assertEquals(await marker(), [], "stopped before the deadline");
     await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
@@ -140,7 +145,7 @@ Deno.test("guard: a re-arm pushes the deadline back", async () => {
     const service = await startService(dir);
     const guard = spawnGuard();
     for (let i = 0; i < 5; i++) {
-      await guard.arm("web", 600, stop(), null); // Each arm replaces the deadline of the last.
+      await arm(guard, "web", 600, stop(), null); // Each arm replaces the deadline of the last.
       await sleep(100);
     }
     assertEquals(await marker(), [], "stopped although re-armed in time");
@@ -154,7 +159,7 @@ Deno.test("guard: a stop that fails is followed by panic", async () => {
   await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
     const service = await startService(dir);
     const guard = spawnGuard();
-    await guard.arm("web", 100, stop({ STOP_EXIT: "1" }), panic);
+    await arm(guard, "web", 100, stop({ STOP_EXIT: "1" }), panic);
     await waitFor(async () => (await marker()).length >= 2, 5000, "stop and panic");
     assertEquals(await marker(), ["stop web", "panic web"]);
     await service.status;
@@ -166,8 +171,8 @@ Deno.test("guard: a daemon stop that is not disarmed in time is followed by pani
   await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
     const service = await startService(dir);
     const guard = spawnGuard();
-    await guard.arm("web", 60_000, stop(), panic);
-    await guard.stopping("web", 200); // Panic due 200 + 200 ms grace from now.
+    await arm(guard, "web", 60_000, stop(), panic);
+    await guard.stopping("web", 200); // Panic due 200 + 200 ms slack from now.
     await sleep(150);
     assertEquals(await marker(), []);
     await waitFor(async () => (await marker()).length > 0, 5000, "the panic");
@@ -182,24 +187,26 @@ Deno.test("guard: a daemon stop that is not disarmed in time is followed by pani
 Deno.test("guard: disarm, and a daemon stop disarmed in time, run nothing", async () => {
   await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();
-    await guard.arm("web", 300, stop(), panic);
+    await arm(guard, "web", 300, stop(), panic);
     await guard.disarm("web");
-    await guard.arm("db", 60_000, stop({ HASTMON_RESOURCE: "db" }), panic);
+    await arm(guard, "db", 60_000, stop({ HASTMON_RESOURCE: "db" }), panic);
     await guard.stopping("db", 100);
     await guard.disarm("db");
-    await sleep(700); // Beyond web's deadline and db's stopping limit (100 + 200 ms).
+    await sleep(700); // Beyond web's deadline and db's stopping limit (100 + 200 ms slack).
     assertEquals(await marker(), []);
     assertEquals((await guard.close()).code, 0);
     assertEquals(await marker(), []);
   });
 });
 
-Deno.test("guard: a clean close exits without stopping anything", async () => {
+Deno.test("guard: a clean close, everything disarmed, exits without stopping anything", async () => {
   await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
     const service = await startService(dir);
     const guard = spawnGuard();
-    await guard.arm("web", 60_000, stop(), panic);
-    await guard.arm("db", 60_000, stop({ HASTMON_RESOURCE: "db" }), null);
+    await arm(guard, "web", 60_000, stop(), panic);
+    await arm(guard, "db", 60_000, stop({ HASTMON_RESOURCE: "db" }), null);
+    await guard.disarm("web");
+    await guard.disarm("db");
     const t0 = performance.now();
     const status = await guard.close();
     assertEquals(status.code, 0);
@@ -217,7 +224,7 @@ Deno.test("guard: the daemon learns that its guard is gone", async () => {
     Deno.kill(guard.pid, "SIGKILL");
     assertEquals((await guard.exited).signal, "SIGKILL");
     await assertRejects(
-      () => guard.arm("web", 1000, stop(), null),
+      () => arm(guard, "web", 1000, stop(), null),
       `the guard (pid ${guard.pid}) is gone`,
     );
     assertEquals((await guard.close()).signal, "SIGKILL");
@@ -235,7 +242,7 @@ Deno.test("guard: a start hook still running at the deadline is killed before th
        case "$s" in ""|Z*) echo "stop after the start hook" ;; *) echo "stop BESIDE the start hook" ;; esac >> ${dir}/marker`,
     );
     const guard = spawnGuard();
-    await guard.arm("web", 400, { argv: [stop], env: {}, timeoutMs: 2000 }, null);
+    await arm(guard, "web", 400, { argv: [stop], env: {}, timeoutMs: 2000 }, null);
     const run = runHook({
       command: [start],
       env: {},
@@ -258,7 +265,7 @@ Deno.test("guard: a start hook's pid taken by another process is left alone", as
     const other = new Deno.Command("sleep", { args: ["300"], detached: true }).spawn();
     try {
       const guard = spawnGuard();
-      await guard.arm("web", 300, stop(), null);
+      await arm(guard, "web", 300, stop(), null);
       // The daemon's start hook had this pid once, but started at another time.
       const since = String(Number(processStartTime(other.pid)) + 1);
       await guard.starting("web", other.pid, since);
@@ -274,12 +281,20 @@ Deno.test("guard: a start hook's pid taken by another process is left alone", as
 
 Deno.test("guard commands are validated", () => {
   const hook = { argv: ["/bin/stop"], env: { A: "1" }, timeoutMs: 5 };
-  assertEquals(
-    parseGuardCommand(
-      JSON.stringify({ type: "arm", resource: "r", remainingMs: 10, stop: hook, panic: null }),
-    ),
-    { type: "arm", resource: "r", remainingMs: 10, stop: hook, panic: null },
-  );
+  const armed = {
+    type: "arm",
+    resource: "r",
+    remainingMs: 10,
+    stops: [hook, hook],
+    stopTimeoutMs: 1000,
+    panic: null,
+    slackMs: 100,
+  };
+  assertEquals(parseGuardCommand(JSON.stringify(armed)), armed as never);
+  assertEquals(parseGuardCommand('{"type":"panicking","resource":"r"}'), {
+    type: "panicking",
+    resource: "r",
+  });
   assertEquals(parseGuardCommand('{"type":"disarm","resource":"r"}'), {
     type: "disarm",
     resource: "r",
@@ -305,15 +320,11 @@ Deno.test("guard commands are validated", () => {
       { type: "stopping", resource: "r", timeoutMs: -1 },
       "timeoutMs must be a non-negative number of ms",
     ],
-    [
-      { type: "arm", resource: "r", remainingMs: 1, stop: { ...hook, argv: [] }, panic: null },
-      "stop.argv must be a non-empty list of strings",
-    ],
-    [
-      { type: "arm", resource: "r", remainingMs: 1, stop: hook, panic: { ...hook, env: { A: 1 } } },
-      "panic.env must map names to strings",
-    ],
-    [{ type: "arm", resource: "r", remainingMs: "soon", stop: hook, panic: null }, "remainingMs"],
+    [{ ...armed, stops: [{ ...hook, argv: [] }] }, "stops[0].argv must be a non-empty list"],
+    [{ ...armed, stops: [] }, "stops must be a non-empty list"],
+    [{ ...armed, panic: { ...hook, env: { A: 1 } } }, "panic.env must map names to strings"],
+    [{ ...armed, remainingMs: "soon" }, "remainingMs"],
+    [{ ...armed, slackMs: -1 }, "slackMs"],
   ];
   for (const [command, reason] of bad) {
     let message = "accepted";
@@ -324,4 +335,58 @@ Deno.test("guard commands are validated", () => {
     }
     assertStringIncludes(message, reason, JSON.stringify(command));
   }
+});
+
+Deno.test("guard: every member's stop runs, in order, and one that fails leads to panic", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    // Three members: the middle one's stop fails (exit 1); the last one's succeeds.
+    const stops = [
+      stop({ HASTMON_MEMBER: "c", HASTMON_RESOURCE: "c" }),
+      stop({ HASTMON_RESOURCE: "b", STOP_EXIT: "1" }),
+      stop({ HASTMON_RESOURCE: "a" }),
+    ];
+    await guard.arm("web", 100, stops, 2000, null, 200);
+    await waitFor(async () => (await marker()).length >= 3, 5000, "three stops");
+    assertEquals(await marker(), ["stop c", "stop b", "stop a"]);
+    await service.status;
+    // With a panic, the first failure runs it at once: the peers' hold does not wait.
+    await Deno.remove(`${dir}/marker`);
+    await guard.arm("db", 100, [stops[1], stops[2]], 2000, panic, 200);
+    await waitFor(async () => (await marker()).length >= 2, 5000, "a stop and a panic");
+    assertEquals(await marker(), ["stop b", "panic web"]);
+  });
+});
+
+Deno.test("guard: a stop of several members ends within one stop_timeout in all", async () => {
+  await withFixture(async ({ dir, marker, spawnGuard }) => {
+    const slow = await writeScript(
+      dir,
+      "slow",
+      `echo "slow $HASTMON_RESOURCE" >> ${dir}/marker; exec sleep 30`,
+    );
+    const guard = spawnGuard();
+    const hook = (r: string) => ({ argv: [slow], env: { HASTMON_RESOURCE: r }, timeoutMs: 60_000 });
+    const t0 = performance.now();
+    await guard.arm("web", 10, [hook("b"), hook("a")], 600, null, 200);
+    await waitFor(async () => (await marker()).length >= 2, 5000, "both stops");
+    const took = performance.now() - t0;
+    // b was killed at its share of 600 ms; a got what was left, not 600 ms more.
+    assert(took < 1300, `the stops took ${took.toFixed(0)} ms`);
+  });
+});
+
+Deno.test("guard: a daemon that runs panic itself is never followed by the guard's panic", async () => {
+  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await arm(guard, "web", 60_000, stop(), panic);
+    await guard.stopping("web", 100);
+    await guard.panicking("web"); // the daemon's stop failed and it runs panic itself
+    await sleep(600); // beyond 100 ms + the 200 ms slack
+    assertEquals(await marker(), [], "the guard ran panic a second time");
+    service.kill();
+    await service.status;
+  });
 });

@@ -1,12 +1,27 @@
 /**
- * The daemon's logger: one line per record,
- * `2026-11-25T10:00:00.123Z [INFO] [resource] message`, written to a sink
- * (stderr in the foreground, a file otherwise, memory in tests).
+ * The daemon's logger: one record per line, written to a sink (stderr in the
+ * foreground, a file otherwise, memory in tests), as text
+ * (`2026-11-25T10:00:00.123Z [INFO] [resource] message`) or, with
+ * `--log-format json`, as one JSON object per line for machines:
+ *
+ *     {"time":"…","level":"info","node":"alpha","resource":"web",
+ *      "event":"role_change","message":"role secondary -> primary (epoch 4)",
+ *      "reason":"takeover: 4 complaints …","from":"secondary","to":"primary","epoch":4}
+ *
+ * `event` is `role_change` for a role change (with `reason`, `from`, `to`,
+ * `epoch`), `repeated` for a summary of suppressed repeats (with `count` and
+ * `window_s`), and `log` for everything else.
+ *
+ * Repeats: with `repeatWindowMs`, a record identical to one written less than
+ * that long ago (same level, resource and message: a refused connection, a
+ * failing hook, every interval) is counted instead of written, and once the
+ * window is over one line says "[repeated N times in the last 60s]". A flood
+ * thus costs a line a minute, and the first occurrence is never delayed.
  *
  * Verbosity: 0 shows error, warning and info; each `-d` raises it by one and
  * shows debug records of that depth.
  */
-import type { LogLevel } from "../core/types.ts";
+import type { LogLevel, Role } from "../core/types.ts";
 
 /** Where formatted lines go. A line comes without its newline. */
 export interface LogSink {
@@ -14,12 +29,55 @@ export interface LogSink {
   close(): void;
 }
 
+/** The two renderings of a record. */
+export type LogFormat = "text" | "json";
+export const LOG_FORMATS: readonly LogFormat[] = ["text", "json"];
+
 /** Options of a {@link Logger}. */
 export interface LoggerOptions {
   /** The number of `-d` flags. */
   verbosity?: number;
-  /** The wall clock, replaceable in tests. */
+  /** The wall clock of the records' time, replaceable in tests. */
   now?: () => Date;
+  /** text (default) or json. */
+  format?: LogFormat;
+  /** This node's name, in every JSON record. */
+  node?: string;
+  /** Summarise identical records within this many ms (0, the default: write every one). */
+  repeatWindowMs?: number;
+  /** The monotonic clock of the repeat windows, in ms; performance.now by default. */
+  clock?: () => number;
+  /**
+   * Write summaries when their window ends even if nothing else is logged
+   * (an unref'd timer). Off by default: then they are written with the next
+   * record or by {@link Logger.flush}.
+   */
+  summaryTimer?: boolean;
+}
+
+/** A role change, as the core's transition effect describes it. */
+export interface TransitionRecord {
+  from: Role;
+  to: Role;
+  epoch: number;
+  reason: string;
+}
+
+/** One record before formatting. */
+interface LogRecord {
+  level: LogLevel;
+  message: string;
+  resource?: string;
+  event: "log" | "role_change" | "repeated";
+  extra?: Record<string, string | number>;
+}
+
+interface Repeat {
+  record: LogRecord;
+  /** When the record was last written in full (clock ms). */
+  since: number;
+  /** Identical records suppressed since. */
+  count: number;
 }
 
 /** Leveled logging to one sink. */
@@ -27,10 +85,26 @@ export class Logger {
   /** Raised by `-d`; may change on reload. */
   verbosity: number;
   readonly #now: () => Date;
+  readonly #clock: () => number;
+  readonly #format: LogFormat;
+  readonly #node: string | undefined;
+  readonly #window: number;
+  readonly #timer: boolean;
+  readonly #repeats = new Map<string, Repeat>();
+  /** Earliest end of a window that has suppressed records. */
+  #nextDue = Infinity;
+  #timerId: ReturnType<typeof setTimeout> | null = null;
+  /** The text line of the last role change, which the core also logs as text. */
+  #transitionText: { resource: string; message: string } | null = null;
 
   constructor(readonly sink: LogSink, opts: LoggerOptions = {}) {
     this.verbosity = opts.verbosity ?? 0;
     this.#now = opts.now ?? (() => new Date());
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#format = opts.format ?? "text";
+    this.#node = opts.node;
+    this.#window = opts.repeatWindowMs ?? 0;
+    this.#timer = opts.summaryTimer ?? false;
   }
 
   /** Whether a record of `level` (and, for debug, `depth`) would be written. */
@@ -41,7 +115,30 @@ export class Logger {
   /** Write one record if its level is enabled. */
   log(level: LogLevel, message: string, resource?: string, depth = 1): void {
     if (!this.enabled(level, depth)) return;
-    this.sink.write(formatLogLine(this.#now(), level, message, resource));
+    const t = this.#transitionText;
+    if (t !== null) {
+      this.#transitionText = null;
+      // Already written as the structured role change.
+      if (t.resource === resource && t.message === message) return;
+    }
+    this.#emit({ level, message, resource, event: "log" });
+  }
+
+  /**
+   * A role change, logged once with its reason. The core logs the same
+   * change as a text line right after its transition effect; that line is
+   * dropped here, so that each change appears once, structured.
+   */
+  transition(resource: string, t: TransitionRecord): void {
+    const message = `role ${t.from} -> ${t.to} (epoch ${t.epoch})`;
+    this.#write({
+      level: "info",
+      message: `${message}: ${t.reason}`,
+      resource,
+      event: "role_change",
+      extra: { reason: t.reason, from: t.from, to: t.to, epoch: t.epoch },
+    });
+    this.#transitionText = { resource, message: `${message}: ${t.reason}` };
   }
 
   /** Something failed. */
@@ -63,6 +160,101 @@ export class Logger {
   debug(message: string, resource?: string, depth = 1): void {
     this.log("debug", message, resource, depth);
   }
+
+  /** Write the summaries of windows that are over (all of them with `all`). */
+  flush(all = false): void {
+    const now = this.#clock();
+    if (!all && now < this.#nextDue) return;
+    this.#nextDue = Infinity;
+    for (const [key, r] of this.#repeats) {
+      if (all || now - r.since >= this.#window) {
+        this.#repeats.delete(key);
+        if (r.count > 0) this.#summary(r, now);
+      } else if (r.count > 0) {
+        this.#nextDue = Math.min(this.#nextDue, r.since + this.#window);
+      }
+    }
+    this.#arm();
+  }
+
+  /** Write every pending summary and stop the summary timer; the sink stays open. */
+  close(): void {
+    this.flush(true);
+    if (this.#timerId !== null) clearTimeout(this.#timerId);
+    this.#timerId = null;
+  }
+
+  #emit(record: LogRecord): void {
+    if (this.#window <= 0) return this.#write(record);
+    this.flush();
+    const now = this.#clock();
+    const key = `${record.level}\0${record.resource ?? ""}\0${record.message}`;
+    const seen = this.#repeats.get(key);
+    if (seen && now - seen.since < this.#window) {
+      if (seen.count++ === 0) {
+        this.#nextDue = Math.min(this.#nextDue, seen.since + this.#window);
+        this.#arm();
+      }
+      return;
+    }
+    this.#write(record);
+    this.#repeats.set(key, { record, since: now, count: 0 });
+    // Distinct records are forgotten once their window is over (flush), so this stays small
+    // unless thousands of different lines come within one window.
+    if (this.#repeats.size > 10_000) this.#forgetQuiet(now);
+  }
+
+  #forgetQuiet(now: number): void {
+    for (const [key, r] of this.#repeats) {
+      if (r.count === 0 && now - r.since >= this.#window) this.#repeats.delete(key);
+    }
+    if (this.#repeats.size > 10_000) this.flush(true);
+  }
+
+  #summary(r: Repeat, now: number): void {
+    const seconds = Math.round((now - r.since) / 1000);
+    this.#write({
+      ...r.record,
+      message: `${r.record.message} [repeated ${r.count} time${
+        r.count === 1 ? "" : "s"
+      } in the last ${seconds}s]`,
+      event: "repeated",
+      extra: { count: r.count, window_s: seconds },
+    });
+  }
+
+  #arm(): void {
+    if (!this.#timer || this.#timerId !== null || !Number.isFinite(this.#nextDue)) return;
+    const delay = Math.max(0, this.#nextDue - this.#clock());
+    const id = setTimeout(() => {
+      this.#timerId = null;
+      this.flush();
+    }, delay);
+    Deno.unrefTimer(id);
+    this.#timerId = id;
+  }
+
+  #write(r: LogRecord): void {
+    const time = this.#now();
+    this.sink.write(
+      this.#format === "json"
+        ? formatJsonRecord(time, this.#node, r)
+        : formatLogLine(time, r.level, r.message, r.resource),
+    );
+  }
+}
+
+/** One record as a JSON line (JSON escapes control characters: one record, one line). */
+function formatJsonRecord(time: Date, node: string | undefined, r: LogRecord): string {
+  return JSON.stringify({
+    time: time.toISOString(),
+    level: r.level,
+    ...(node === undefined ? {} : { node }),
+    resource: r.resource ?? null,
+    event: r.event,
+    message: r.message,
+    ...r.extra,
+  });
 }
 
 /** One record as a line. Control characters are escaped: one record, one line. */

@@ -69,3 +69,128 @@ Deno.test("a file sink appends, and reopens after the file was moved away", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** A logger on a hand-turned clock: `clock.t` ms. */
+function manual(opts: { format?: "text" | "json" } = {}) {
+  const sink = new MemorySink();
+  const clock = { t: 0 };
+  const log = new Logger(sink, {
+    now: () => at,
+    clock: () => clock.t,
+    repeatWindowMs: 60_000,
+    node: "alpha",
+    ...opts,
+  });
+  return { sink, clock, log, text: () => sink.lines.map((l) => l.slice(25)) };
+}
+
+Deno.test("identical records within a minute are written once, then summarised", () => {
+  const { clock, log, text } = manual();
+  for (let i = 0; i < 313; i++) {
+    clock.t = i * 100;
+    log.warning("peer 10.0.0.9: refused: address not allowed");
+  }
+  log.warning("status failed", "web"); // a different record is written at once
+  assertEquals(text(), [
+    "[WARNING] peer 10.0.0.9: refused: address not allowed",
+    "[WARNING] [web] status failed",
+  ]);
+  clock.t = 60_000;
+  log.info("later");
+  assertEquals(text().slice(2), [
+    "[WARNING] peer 10.0.0.9: refused: address not allowed [repeated 312 times in the last 60s]",
+    "[INFO] later",
+  ]);
+  // After the summary, the next occurrence is news again.
+  clock.t = 61_000;
+  log.warning("peer 10.0.0.9: refused: address not allowed");
+  assertEquals(text().at(-1), "[WARNING] peer 10.0.0.9: refused: address not allowed");
+});
+
+Deno.test("records differing in level, resource or wording are not repeats; close writes what is pending", () => {
+  const { clock, log, text } = manual();
+  log.warning("x", "a");
+  log.warning("x", "b");
+  log.error("x", "a");
+  log.warning("y", "a");
+  clock.t = 10;
+  log.warning("x", "a");
+  log.warning("x", "a");
+  assertEquals(text().length, 4);
+  log.close();
+  assertEquals(text().at(-1), "[WARNING] [a] x [repeated 2 times in the last 0s]");
+});
+
+Deno.test("without a repeat window every record is written", () => {
+  const sink = new MemorySink();
+  const log = new Logger(sink, { now: () => at });
+  for (let i = 0; i < 3; i++) log.warning("same");
+  assertEquals(sink.lines.length, 3);
+});
+
+Deno.test("a role change is one record with its reason; the core's text line for it is dropped", () => {
+  const { log, text } = manual();
+  const t = {
+    from: "secondary",
+    to: "primary",
+    epoch: 4,
+    reason: "takeover: 4 complaints",
+  } as const;
+  log.transition("web", t);
+  log.info("role secondary -> primary (epoch 4): takeover: 4 complaints", "web");
+  log.info("starting (attempt 1 of 5)", "web");
+  assertEquals(text(), [
+    "[INFO] [web] role secondary -> primary (epoch 4): takeover: 4 complaints",
+    "[INFO] [web] starting (attempt 1 of 5)",
+  ]);
+});
+
+Deno.test("json: one object per line with time, level, node, resource, event, message, reason", () => {
+  const { sink, clock, log } = manual({ format: "json" });
+  log.transition("web", { from: "init", to: "primary", epoch: 1, reason: "role_on_start" });
+  log.warning("line\nbreak");
+  log.warning("line\nbreak");
+  clock.t = 60_000;
+  log.flush();
+  const records = sink.lines.map((l) => JSON.parse(l));
+  assertEquals(sink.lines.every((l) => !l.includes("\n")), true);
+  assertEquals(records[0], {
+    time: "2026-11-25T10:00:00.123Z",
+    level: "info",
+    node: "alpha",
+    resource: "web",
+    event: "role_change",
+    message: "role init -> primary (epoch 1): role_on_start",
+    reason: "role_on_start",
+    from: "init",
+    to: "primary",
+    epoch: 1,
+  });
+  assertEquals(records[1].event, "log");
+  assertEquals(records[1].resource, null);
+  assertEquals(records[1].message, "line\nbreak");
+  assertEquals(records[2].event, "repeated");
+  assertEquals(records[2].count, 1);
+  assertEquals(records.length, 3);
+});
+
+Deno.test("with the summary timer, a summary comes when its window ends even if all is quiet", async () => {
+  const sink = new MemorySink();
+  const log = new Logger(sink, { now: () => at, repeatWindowMs: 50, summaryTimer: true });
+  try {
+    log.warning("hook failed");
+    log.warning("hook failed");
+    log.warning("hook failed");
+    assertEquals(sink.lines.length, 1);
+    const deadline = Date.now() + 2000;
+    while (sink.lines.length < 2 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assertEquals(
+      sink.lines[1].slice(25),
+      "[WARNING] hook failed [repeated 2 times in the last 0s]",
+    );
+  } finally {
+    log.close();
+  }
+});

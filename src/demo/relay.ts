@@ -35,9 +35,43 @@ interface Route {
   listener: Deno.TcpListener;
 }
 
+/**
+ * Counts the frames in one direction of a byte stream (8-byte header: magic,
+ * version, body length big-endian), for the benchmarks: how many frames the
+ * daemons really exchange, seen from outside them.
+ */
+class FrameCounter {
+  frames = 0;
+  bytes = 0;
+  #header = new Uint8Array(8);
+  #have = 0;
+  #body = 0;
+
+  feed(chunk: Uint8Array): void {
+    this.bytes += chunk.length;
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#body > 0) {
+        const take = Math.min(this.#body, chunk.length - i);
+        this.#body -= take;
+        i += take;
+        continue;
+      }
+      this.#header[this.#have++] = chunk[i++];
+      if (this.#have === 8) {
+        this.#have = 0;
+        this.#body = new DataView(this.#header.buffer).getUint32(4, false);
+        this.frames++;
+      }
+    }
+  }
+}
+
 /** The relay of one cluster. */
 export class Relay {
   #routes: Route[] = [];
+  /** Frames and bytes forwarded per direction, `from>to`. */
+  #counts = new Map<string, { frames: number; bytes: number }>();
   #links = new Set<Link>();
   #blocked = new Set<string>();
   #tasks = new Set<Promise<void>>();
@@ -133,9 +167,16 @@ export class Relay {
     ]);
   }
 
+  /** Frames and bytes forwarded from `from` to `to` so far, on every connection. */
+  traffic(from: string, to: string): { frames: number; bytes: number } {
+    return { ...(this.#counts.get(`${from}>${to}`) ?? { frames: 0, bytes: 0 }) };
+  }
+
   /** Copy bytes from `src` (node `from`) to `dst` (node `to`) until either end closes. */
   async #pump(link: Link, src: Deno.Conn, dst: Deno.Conn, from: string, to: string) {
     const buf = new Uint8Array(64 * 1024);
+    const counter = new FrameCounter();
+    const key = `${from}>${to}`;
     for (;;) {
       let n: number | null;
       try {
@@ -154,6 +195,12 @@ export class Relay {
         link.broken = true;
         continue;
       }
+      const before = { frames: counter.frames, bytes: counter.bytes };
+      counter.feed(buf.subarray(0, n));
+      const total = this.#counts.get(key) ?? { frames: 0, bytes: 0 };
+      total.frames += counter.frames - before.frames;
+      total.bytes += counter.bytes - before.bytes;
+      this.#counts.set(key, total);
       try {
         let off = 0;
         while (off < n) off += await dst.write(buf.subarray(off, n));

@@ -1,28 +1,54 @@
 /**
  * The invariant checker, fed by the simulator with what really happened (not
  * with what the machines believe):
- * - safety: never two nodes active for one resource (active = from the start
- *   hook's beginning until a stop completed or the node died);
+ * - safety: never two nodes active for one resource (active = from a start
+ *   hook's beginning until a stop of it completed or the node died);
+ * - margins: a node begins a start no earlier than the timing rule allows
+ *   after the end of another node's lease (that node's stop bound on its own
+ *   clock, plus half a timeout of margin), unless that node released its
+ *   lease, granted one (it grants only when nothing of it may run) or was
+ *   fenced since. This fails a shortened wait even in a run where no overlap
+ *   happens to follow;
  * - no promotion by takeover without more than complaint_count complaints
- *   from watchdogs, delivered within complaint_interval while no primary was heard;
+ *   from configured watchdogs, delivered within complaint_interval while no
+ *   primary was heard;
  * - liveness is judged by the runner, which knows the fault schedule.
+ *
+ * A violation that follows a broken assumption of the promise (a stop that
+ * hung with no `panic` configured) is marked as such, in words.
  */
-import type { Message, NodeId, ResourceSettings, Role } from "../core/types.ts";
+import type { Cause, Message, NodeId, ResourceSettings, Role } from "../core/types.ts";
 import { livenessMs } from "../core/timing.ts";
 import type { Cluster } from "./cluster.ts";
 
 /** One broken promise, with the real time it happened. */
 export interface Violation {
   t: number;
-  kind: "split-brain" | "promotion-without-complaints" | "no-failover" | "slow-failover";
+  kind:
+    | "split-brain"
+    | "margin"
+    | "promotion-without-complaints"
+    | "no-failover"
+    | "slow-failover";
   resource: string;
   message: string;
+  /** Set when an assumption of the promise was broken first: the violation is explained by it. */
+  assumption?: string;
 }
 
 interface DeliveredComplaint {
   from: NodeId;
   at: number;
   whileDisconnected: boolean;
+}
+
+/** The latest lease a node held (by its own count of a quorum's grants), in real time. */
+interface HeldLease {
+  /** When the node credited it. */
+  creditedAt: number;
+  /** When it ends, and by when the node must have stopped (its own stop bound after it). */
+  end: number;
+  stoppedBy: number;
 }
 
 export class Checker {
@@ -35,14 +61,32 @@ export class Checker {
   private downAt = new Map<string, number>();
   private outageSince = new Map<string, number | null>();
   private longestOutage = new Map<string, number>();
+  /** The latest lease each node held, per resource/node. */
+  private leases = new Map<string, HeldLease>();
+  /** When a node's release last reached a peer, or it was fenced, per resource/node (real time). */
+  private freedAt = new Map<string, number>();
+  private brokenAssumption = new Map<string, string>();
 
   constructor(
     private cluster: Cluster,
     private settings: Map<string, Map<NodeId, ResourceSettings>>,
   ) {}
 
+  /** A node's settings of a resource as they are now (a reload changes them). */
+  private settingsOf(resource: string, node: NodeId): ResourceSettings | undefined {
+    return this.cluster.nodes.get(node)?.settings.get(resource) ??
+      this.settings.get(resource)?.get(node);
+  }
+
   private fail(kind: Violation["kind"], resource: string, message: string) {
-    this.violations.push({ t: this.cluster.now, kind, resource, message });
+    const assumption = this.brokenAssumption.get(resource);
+    this.violations.push({
+      t: this.cluster.now,
+      kind,
+      resource,
+      message,
+      ...(assumption ? { assumption } : {}),
+    });
     this.cluster.note("!!", `VIOLATION ${kind}: ${message}`);
   }
 
@@ -58,12 +102,54 @@ export class Checker {
         `${node} became active for ${resource} while ${others.join(", ")} still active`,
       );
     }
+    this.checkMargins(resource, node);
+  }
+
+  /**
+   * Is the start of `node` early for another node's lease? That node may run
+   * until its lease ends and then for its stop bound; the timing rule gives
+   * half a timeout more. A lease its holder released since (the release
+   * reached a peer) or lost to a fence no longer counts.
+   */
+  private checkMargins(resource: string, node: NodeId) {
+    for (const other of this.cluster.nodes.keys()) {
+      if (other === node) continue;
+      const lease = this.leases.get(`${resource}/${other}`);
+      if (!lease) continue;
+      if ((this.freedAt.get(`${resource}/${other}`) ?? -Infinity) >= lease.creditedAt) continue;
+      const s = this.settingsOf(resource, node);
+      const earliest = lease.stoppedBy + (s?.timeoutMs ?? 0) / 2;
+      if (this.cluster.now < earliest) {
+        this.fail(
+          "margin",
+          resource,
+          `${node} began a start ${(earliest - this.cluster.now).toFixed(0)} ms too early: ` +
+            `${other} held a lease until ${(lease.end / 1000).toFixed(3)}s and may run until ` +
+            `${(lease.stoppedBy / 1000).toFixed(3)}s`,
+        );
+      }
+    }
+  }
+
+  /**
+   * A node holds a lease until real time `end` (as its machine counts it) and
+   * must have stopped `stopMs` of its own clock later.
+   */
+  onLease(resource: string, node: NodeId, end: number, stopByReal: number) {
+    const key = `${resource}/${node}`;
+    const prev = this.leases.get(key);
+    if (prev && prev.end >= end) return;
+    this.leases.set(key, { creditedAt: this.cluster.now, end, stoppedBy: stopByReal });
   }
 
   /** A message arrived (as the network delivered it). */
   onDeliver(resource: string, from: NodeId, to: NodeId, msg: Message) {
     const key = `${resource}/${to}`;
     const real = this.cluster.now;
+    if (msg.type === "ack" && msg.granted) {
+      // A node grants only when nothing of it may be active: as good as a release.
+      this.freedAt.set(`${resource}/${from}`, real);
+    }
     if (msg.type === "heartbeat" || msg.type === "ack") {
       // What `to` last heard `from` claim: the receiver's knowledge, not the omniscient truth.
       this.lastClaim.set(`${key}/${from}`, { t: real, role: msg.role });
@@ -71,9 +157,12 @@ export class Checker {
     if (msg.type === "release") {
       // A released lease says "no longer primary" as plainly as a heartbeat would.
       this.lastClaim.set(`${key}/${from}`, { t: real, role: "secondary" });
+      // Delivered, it frees the others to start at once (sent but lost, it frees nobody).
+      this.freedAt.set(`${resource}/${from}`, real);
     }
-    if (msg.type === "complaint" && this.roles.get(`${resource}/${from}`) === "watchdog") {
-      const s = this.settings.get(resource)?.get(to);
+    const watchdog = this.settings.get(resource)?.get(from)?.roleOnStart === "watchdog";
+    if (msg.type === "complaint" && watchdog) {
+      const s = this.settingsOf(resource, to);
       if (!s) return;
       // "Connected" as the receiver could judge it from what reached it, in real time
       // and generous by the skew bound: a peer whose last word was "primary", recently.
@@ -92,7 +181,7 @@ export class Checker {
   }
 
   /** A service process came up or went away somewhere: track outages. */
-  onRunning(resource: string, _running: boolean) {
+  onRunning(resource: string) {
     const up = this.cluster.runningNodes(resource).length > 0;
     const since = this.outageSince.get(resource);
     if (up && since !== undefined && since !== null) {
@@ -125,11 +214,26 @@ export class Checker {
     this.downAt.set(`${resource}/${to}/${peer}`, this.cluster.now);
   }
 
+  /** A fence took `node` down: its leases are void from now. */
+  onFenced(node: NodeId) {
+    for (const r of this.settings.keys()) this.freedAt.set(`${r}/${node}`, this.cluster.now);
+  }
+
+  /** A stop hung; without a panic command the promise no longer holds for the resource. */
+  onStopHung(resource: string, node: NodeId, hasPanic: boolean) {
+    if (!hasPanic && !this.brokenAssumption.has(resource)) {
+      this.brokenAssumption.set(
+        resource,
+        `a stop on ${node} did not finish within stop_timeout and no panic command is configured`,
+      );
+    }
+  }
+
   /** A role change reported by a machine. */
-  onTransition(resource: string, node: NodeId, to: Role, reason: string) {
+  onTransition(resource: string, node: NodeId, to: Role, cause: Cause) {
     this.roles.set(`${resource}/${node}`, to);
-    if (to !== "primary" || !reason.startsWith("takeover")) return;
-    const s = this.settings.get(resource)?.get(node);
+    if (to !== "primary" || cause.kind !== "takeover") return;
+    const s = this.settingsOf(resource, node);
     if (!s) return;
     const key = `${resource}/${node}`;
     const since = this.cluster.now - s.complaintIntervalMs * (1 + s.clockSkew);
@@ -144,11 +248,6 @@ export class Checker {
           `(needs more than ${s.complaintCount})`,
       );
     }
-  }
-
-  /** Record the role a node starts with (role_on_start or persisted). */
-  setRole(resource: string, node: NodeId, role: Role) {
-    this.roles.set(`${resource}/${node}`, role);
   }
 
   /** Record a liveness or timing violation found by the runner. */

@@ -1,24 +1,30 @@
 /**
- * A simulated cluster: several nodes running the real failover machine
- * against a virtual clock, an in-memory network and modelled hooks, with
- * faults injected on command. Deterministic for a given seed.
+ * A simulated cluster: several nodes, each running the daemon's own node
+ * runtime (src/runtime/node.ts) over a simulated `Io` (io.ts): a virtual
+ * clock, an in-memory network that carries real frames through the real
+ * codec, modelled hook processes and services, a disk that holds the real
+ * state-file texts, and a guard process per daemon (guard.ts). Faults are
+ * injected on command. Deterministic for a given seed.
  *
  * Real (virtual) time is global; each node sees it through its own clock,
  * `offset + rate·t`, with rates within the configured skew bound.
  */
-import { createMachine, type Defects, type Machine, step, wakeAt } from "../core/machine.ts";
+import type { Defects } from "../core/machine.ts";
 import type {
-  Effect,
-  Event,
+  HookEffect,
   HookOutcome,
   Message,
   NodeId,
-  PersistedState,
   ResourceSettings,
   RoleCommand,
+  Time,
 } from "../core/types.ts";
-import { Checker } from "./checker.ts";
+import { NodeRuntime } from "../runtime/node.ts";
+import { batchBody, parseBatch } from "../wire/codec.ts";
 import { leaseMs as leaseOf } from "../core/timing.ts";
+import { Checker } from "./checker.ts";
+import { SimGuard } from "./guard.ts";
+import { SimIo } from "./io.ts";
 import { Rng } from "./rng.ts";
 import { MinHeap } from "../lib/min_heap.ts";
 
@@ -39,7 +45,7 @@ export interface NetModel {
 /** Everything a simulation needs. */
 export interface ClusterOptions {
   seed: number;
-  /** Effective settings of each resource on each node. */
+  /** Effective settings of each resource on each node (nodes may differ). */
   settings: Map<string, Map<NodeId, ResourceSettings>>;
   net: NetModel;
   hooks: HookModel;
@@ -62,9 +68,6 @@ class Queue {
     (a, b) => a.at < b.at || (a.at === b.at && a.order < b.order),
   );
   private order = 0;
-  get size() {
-    return this.heap.size;
-  }
   push(at: number, run: () => void) {
     this.heap.push({ at, order: this.order++, run });
   }
@@ -76,12 +79,28 @@ class Queue {
   }
 }
 
-interface ServiceModel {
+/** One member's service process on one node. */
+interface MemberModel {
   running: boolean;
+  /** From its start's beginning until a stop of it completed (or the node died). */
   active: boolean;
 }
 
-interface SimNode {
+/** What can go wrong on a node, switched by the scenario. */
+export interface NodeFaults {
+  hangStatus: boolean;
+  hangStop: boolean;
+  slowStart: boolean;
+  diskFull: boolean;
+  fence: "ok" | "fail" | "hang";
+  /** Kill the daemon at the n-th call it makes into the world from now; null: no. */
+  killAfterActs: number | null;
+  /** The node's heartbeats claim a lease and stop bound this many times longer (a liar). */
+  inflateClaims: number;
+}
+
+/** One simulated node: its machine (powered or not), daemon, guard, disk and faults. */
+export interface SimNode {
   name: NodeId;
   rate: number;
   offset: number;
@@ -90,19 +109,19 @@ interface SimNode {
   /** The machine is powered (false after a crash). */
   powered: boolean;
   paused: boolean;
-  /** Bumped on every daemon start so stale timers and hook results are dropped. */
+  /** Bumped on every daemon start and death so that stale callbacks are dropped. */
   incarnation: number;
-  machines: Map<string, Machine>;
-  persisted: Map<string, PersistedState>;
-  tickToken: Map<string, number>;
-  /** Lease deadline per resource (local clock), as the guard process knows it. */
-  lease: Map<string, number | null>;
-  hangStatus: boolean;
-  hangStop: boolean;
-  slowStart: boolean;
-  /** Start hooks in flight, by resource/id: calling one kills that start. */
-  running: Map<string, () => void>;
-  backlog: { resource: string; ev: (now: number) => Event; seen?: () => void }[];
+  runtime: NodeRuntime | null;
+  guard: SimGuard | null;
+  /** State-file texts by resource: what survives a restart. */
+  disk: Map<string, string>;
+  /** This node's settings of each resource (a reload changes them). */
+  settings: Map<string, ResourceSettings>;
+  faults: NodeFaults;
+  /** Work that arrived while the daemon was frozen, in order. */
+  backlog: (() => void)[];
+  /** A SIGTERM is being handled: the daemon exits once everything quiesced. */
+  terminating: boolean;
 }
 
 /** One line of the readable transcript. */
@@ -124,7 +143,9 @@ export class Cluster {
   private linkLoss = new Map<string, number>();
   private linkDelay = new Map<string, number>();
   private lastDelivery = new Map<string, number>();
-  private services = new Map<string, ServiceModel>();
+  private services = new Map<string, Map<string, MemberModel>>();
+  /** Start hooks in flight, by resource/node: the guard kills them before it stops. */
+  private starts = new Map<string, Set<() => void>>();
   readonly transcript: TranscriptLine[] = [];
   private transcriptLimit: number;
 
@@ -135,6 +156,11 @@ export class Cluster {
     const names = new Set<NodeId>();
     for (const perNode of opts.settings.values()) for (const n of perNode.keys()) names.add(n);
     for (const name of names) {
+      const settings = new Map<string, ResourceSettings>();
+      for (const [r, perNode] of opts.settings) {
+        const s = perNode.get(name);
+        if (s) settings.set(r, s);
+      }
       this.nodes.set(name, {
         name,
         rate: 1 + this.rng.range(0, opts.clockSkew * 0.99),
@@ -143,15 +169,21 @@ export class Cluster {
         powered: true,
         paused: false,
         incarnation: 0,
-        machines: new Map(),
-        persisted: new Map(),
-        tickToken: new Map(),
-        lease: new Map(),
-        hangStatus: false,
-        hangStop: false,
-        slowStart: false,
-        running: new Map(),
+        runtime: null,
+        guard: null,
+        disk: new Map(),
+        settings,
+        faults: {
+          hangStatus: false,
+          hangStop: false,
+          slowStart: false,
+          diskFull: false,
+          fence: "ok",
+          killAfterActs: null,
+          inflateClaims: 1,
+        },
         backlog: [],
+        terminating: false,
       });
     }
     this.checker = new Checker(this, opts.settings);
@@ -160,6 +192,11 @@ export class Cluster {
   /** A node's local clock at real time t. */
   local(node: SimNode, t = this.now): number {
     return node.offset + node.rate * t;
+  }
+
+  /** The real time at which `node`'s clock shows `local` (never before now). */
+  realAt(node: SimNode, local: Time): number {
+    return Math.max(this.now, (local - node.offset) / node.rate);
   }
 
   /** Schedule an action at real time `at`. */
@@ -194,91 +231,127 @@ export class Cluster {
     ).join("\n");
   }
 
-  service(resource: string, node: NodeId): ServiceModel {
+  /** The members of `resource` on `node`, as modelled processes. */
+  private members(resource: string, node: NodeId): Map<string, MemberModel> {
     const key = `${resource}/${node}`;
     let s = this.services.get(key);
-    if (!s) this.services.set(key, s = { running: false, active: false });
+    if (!s) this.services.set(key, s = new Map());
     return s;
+  }
+
+  private member(resource: string, node: NodeId, member: string): MemberModel {
+    const all = this.members(resource, node);
+    let m = all.get(member);
+    if (!m) all.set(member, m = { running: false, active: false });
+    return m;
+  }
+
+  /** Is any member of the resource active on the node? */
+  isActive(resource: string, node: NodeId): boolean {
+    for (const m of this.members(resource, node).values()) if (m.active) return true;
+    return false;
+  }
+
+  /** Does every member of the resource run on the node? */
+  isRunning(resource: string, node: NodeId): boolean {
+    const settings = this.nodes.get(node)?.settings.get(resource);
+    if (!settings) return false;
+    return settings.members.every((m) => this.member(resource, node, m.name).running);
   }
 
   // -------------------------------------------------------------------------
   // Daemon life cycle and faults
 
-  /** Start the daemon on `name` (state from its state_dir unless `lose`). */
-  startDaemon(name: NodeId, opts: { loseState?: boolean; roleOverride?: PersistedState } = {}) {
+  /** Start the daemon on `name` (state from its disk unless `loseState`). */
+  startDaemon(name: NodeId, opts: { loseState?: boolean; stateTexts?: Map<string, string> } = {}) {
     const node = this.nodes.get(name)!;
     if (!node.powered) {
       node.powered = true;
-      for (const r of this.resources) this.setRunning(r, name, false);
+      for (const r of this.resources) this.allStopped(r, name);
     }
-    if (opts.loseState) node.persisted.clear();
+    if (opts.loseState) node.disk.clear();
+    if (opts.stateTexts) { for (const [r, t] of opts.stateTexts) node.disk.set(r, t); }
     node.daemonUp = true;
     node.paused = false;
+    node.terminating = false;
     node.incarnation++;
-    node.machines.clear();
+    node.backlog = [];
     this.checker.onDaemonStart(name);
     this.note(name, `daemon start${opts.loseState ? " (state lost)" : ""}`);
+    node.guard = new SimGuard(this.guardWorld(node));
+    const io = new SimIo(this, node, node.incarnation);
+    node.runtime = new NodeRuntime(io, { defects: this.opts.defects });
     for (const r of this.resources) {
-      const settings = this.opts.settings.get(r)?.get(name);
+      const settings = node.settings.get(r);
       if (!settings) continue;
-      const { machine, effects } = createMachine(
-        settings,
-        this.local(node),
-        opts.roleOverride ?? node.persisted.get(r) ?? null,
-        this.opts.defects,
-      );
-      node.machines.set(r, machine);
-      this.apply(node, r, effects);
+      node.runtime.add(settings, node.disk.get(r) ?? null);
     }
   }
 
-  /** Power loss: daemon and services die at once. */
+  /** Power loss: daemon, guard and services die at once. */
   crash(name: NodeId) {
     const node = this.nodes.get(name)!;
     if (!node.powered) return;
     this.note(name, "CRASH (node and its services)");
     node.powered = false;
+    node.guard?.kill();
     this.killDaemonProcess(node);
-    for (const r of this.resources) {
-      this.setRunning(r, name, false);
-      if (this.service(r, name).active) this.endActive(r, name, "node crashed");
-    }
+    for (const r of this.resources) this.allStopped(r, name, "node crashed");
   }
 
   /** kill -9 of the daemon: services survive; the guard process stops them. */
-  killDaemon(name: NodeId) {
+  killDaemon(name: NodeId, why = "") {
     const node = this.nodes.get(name)!;
     if (!node.daemonUp) return;
-    this.note(name, "KILL -9 daemon");
+    this.note(name, `KILL -9 daemon${why ? ` (${why})` : ""}`);
     this.killDaemonProcess(node);
     this.notifyPeersDown(name);
-    for (const r of this.resources) this.guardStop(node, r, "daemon died");
+    node.guard?.daemonGone();
   }
 
   private killDaemonProcess(node: SimNode) {
     node.daemonUp = false;
     node.paused = false;
     node.incarnation++;
-    node.machines.clear();
+    node.runtime = null;
     node.backlog = [];
   }
 
   private notifyPeersDown(name: NodeId) {
     for (const other of this.nodes.values()) {
-      if (other.name === name) continue;
-      const delay = this.opts.net.maxDelayMs;
-      for (const r of this.resources) {
-        if (!other.machines.has(r)) continue;
-        this.at(this.now + delay, () => {
-          this.deliver(
-            other,
-            r,
-            (now) => ({ type: "peer_down", now, peer: name }),
-            () => this.checker.onPeerDown(r, other.name, name),
-          );
+      if (other.name === name || !other.daemonUp) continue;
+      const inc = other.incarnation;
+      this.at(this.now + this.opts.net.maxDelayMs, () => {
+        this.toDaemon(other, inc, () => {
+          for (const r of this.resources) this.checker.onPeerDown(r, other.name, name);
+          other.runtime?.peerDown(name);
         });
-      }
+      });
     }
+  }
+
+  /** SIGTERM: the daemon hands over or stops what runs, then exits (its guard with it). */
+  terminate(name: NodeId) {
+    const node = this.nodes.get(name)!;
+    if (!node.daemonUp || node.terminating) return;
+    this.note(name, "SIGTERM");
+    node.terminating = true;
+    const inc = node.incarnation;
+    this.toDaemon(node, inc, () => node.runtime?.shutdown());
+  }
+
+  /** Every resource quiesced after SIGTERM: the daemon exits cleanly. */
+  onQuiesced(node: SimNode) {
+    if (!node.terminating || !node.runtime?.quiesced) return;
+    const inc = node.incarnation;
+    // As the daemon does: wait for the last writes and messages, then exit.
+    this.at(this.now + 100, () => {
+      if (node.incarnation !== inc || !node.daemonUp) return;
+      this.note(node.name, "daemon exits (SIGTERM)");
+      this.killDaemonProcess(node);
+      this.notifyPeersDown(node.name);
+      node.guard?.daemonGone(); // whatever is still armed (a stop that failed) it stops
+    });
   }
 
   /** SIGSTOP; `resume` is SIGCONT. */
@@ -287,7 +360,6 @@ export class Cluster {
     if (!node.daemonUp || node.paused) return;
     this.note(name, "SIGSTOP");
     node.paused = true;
-    for (const r of this.resources) this.scheduleGuard(node, r);
   }
 
   resume(name: NodeId) {
@@ -297,8 +369,35 @@ export class Cluster {
     node.paused = false;
     const backlog = node.backlog;
     node.backlog = [];
-    for (const b of backlog) this.deliver(node, b.resource, b.ev, b.seen);
-    for (const r of node.machines.keys()) this.scheduleTick(node, r);
+    for (const work of backlog) {
+      if (!node.daemonUp || node.paused) break;
+      work();
+    }
+    if (node.daemonUp) node.runtime?.wake();
+  }
+
+  /** SIGHUP with new settings for this node (from `change` of its current ones). */
+  reload(name: NodeId, change: (s: ResourceSettings) => ResourceSettings) {
+    const node = this.nodes.get(name)!;
+    for (const [r, s] of node.settings) node.settings.set(r, change(s));
+    if (!node.daemonUp) return;
+    this.note(name, "SIGHUP (settings changed)");
+    const inc = node.incarnation;
+    this.toDaemon(node, inc, () => {
+      for (const s of node.settings.values()) node.runtime?.reconfigure(s);
+    });
+  }
+
+  /** Run `work` in the daemon of incarnation `inc`: now, at SIGCONT, or never if it died. */
+  toDaemon(node: SimNode, inc: number, work: () => void) {
+    if (node.incarnation !== inc || !node.daemonUp) return;
+    if (node.paused) {
+      node.backlog.push(() => {
+        if (node.incarnation === inc && node.daemonUp) work();
+      });
+      return;
+    }
+    work();
   }
 
   /** Block messages from a to b (one direction). */
@@ -318,98 +417,53 @@ export class Cluster {
     this.linkLoss.clear();
     this.linkDelay.clear();
   }
-  /** The service process dies on its own (the daemon only learns it from status). */
+
+  /** The service processes die on their own (the daemon only learns it from status). */
   serviceDies(name: NodeId) {
     this.note(name, "service process dies");
-    for (const r of this.resources) this.setRunning(r, name, false);
+    for (const r of this.resources) {
+      for (const m of this.members(r, name).values()) m.running = false;
+      this.checker.onRunning(r);
+    }
   }
 
+  /** Switch a hook behaviour of a node. */
   setHang(name: NodeId, what: "status" | "stop" | "start", on: boolean) {
-    const node = this.nodes.get(name)!;
-    if (what === "status") node.hangStatus = on;
-    else if (what === "stop") node.hangStop = on;
-    else node.slowStart = on;
+    const f = this.nodes.get(name)!.faults;
+    if (what === "status") f.hangStatus = on;
+    else if (what === "stop") f.hangStop = on;
+    else f.slowStart = on;
   }
 
   /** An operator command on one node. */
   command(name: NodeId, resource: string, command: RoleCommand) {
     const node = this.nodes.get(name)!;
-    this.note(name, `ctl role ${command.role}${command.force ? " --force" : ""} ${resource}`);
-    this.deliver(node, resource, (now) => ({ type: "command", now, command }));
+    this.note(
+      name,
+      `ctl role ${command.role}${command.force ? " --force" : ""}${
+        command.to ? ` --to ${command.to}` : ""
+      } ${resource}`,
+    );
+    this.toDaemon(node, node.incarnation, () => node.runtime?.command(resource, command));
   }
 
   // -------------------------------------------------------------------------
-  // Event delivery and effects
+  // The simulated world the Io reaches
 
-  /** Step the machine with `ev` now, or at SIGCONT; `seen` runs when the machine gets it. */
-  private deliver(
-    node: SimNode,
-    resource: string,
-    ev: (now: number) => Event,
-    seen?: () => void,
-  ) {
-    if (!node.daemonUp) return;
-    if (node.paused) {
-      node.backlog.push({ resource, ev, seen });
-      return;
-    }
-    const m = node.machines.get(resource);
-    if (!m) return;
-    seen?.();
-    const effects = step(m, ev(this.local(node)));
-    this.apply(node, resource, effects);
-  }
-
-  private scheduleTick(node: SimNode, resource: string) {
-    const m = node.machines.get(resource);
-    if (!m) return;
-    const token = (node.tickToken.get(resource) ?? 0) + 1;
-    node.tickToken.set(resource, token);
-    const wake = wakeAt(m);
-    const real = Math.max(this.now, (wake - node.offset) / node.rate);
-    const inc = node.incarnation;
-    this.at(real + 0.001, () => {
-      if (node.incarnation !== inc || node.tickToken.get(resource) !== token) return;
-      if (node.paused) return; // resume reschedules
-      this.deliver(node, resource, (now) => ({ type: "tick", now }));
-    });
-  }
-
-  private apply(node: SimNode, resource: string, effects: Effect[]) {
-    for (const fx of effects) {
-      switch (fx.type) {
-        case "send":
-          this.send(node.name, fx.to, fx.msg);
-          break;
-        case "hook":
-          this.runHook(node, resource, fx);
-          break;
-        case "persist":
-          node.persisted.set(resource, structuredClone(fx.state));
-          break;
-        case "transition":
-          this.note(node.name, `role ${fx.from} -> ${fx.to} (epoch ${fx.epoch}): ${fx.reason}`);
-          this.checker.onTransition(resource, node.name, fx.to, fx.reason);
-          break;
-        case "lease":
-          node.lease.set(resource, fx.until);
-          break;
-        case "log":
-          if (fx.level === "error" || fx.level === "warning") {
-            this.note(node.name, `${fx.level}: ${fx.message}`);
+  /** A frame from one daemon to another: the real decoder, delay, loss, order per link. */
+  sendFrame(from: NodeId, to: NodeId, messages: Message[]) {
+    const sender = this.nodes.get(from)!;
+    const out = sender.faults.inflateClaims === 1
+      ? messages
+      : messages.map((m) =>
+        m.type === "heartbeat"
+          ? {
+            ...m,
+            leaseMs: m.leaseMs * sender.faults.inflateClaims,
+            stopTimeoutMs: m.stopTimeoutMs * sender.faults.inflateClaims,
           }
-          break;
-        case "cancel":
-          node.running.get(`${resource}/${fx.id}`)?.();
-          break;
-        case "quiesced":
-          break;
-      }
-    }
-    this.scheduleTick(node, resource);
-  }
-
-  private send(from: NodeId, to: NodeId, msg: Message) {
+          : m
+      );
     const key = `${from}>${to}`;
     const dest = this.nodes.get(to);
     if (!dest || this.blocked.has(key)) return;
@@ -420,164 +474,255 @@ export class Cluster {
     // TCP keeps order on a link.
     const at = Math.max(this.now + delay, this.lastDelivery.get(key) ?? 0);
     this.lastDelivery.set(key, at);
+    // Through the real decoder (which copies and checks every field); the JSON text
+    // itself is left out: it costs a third of a run and proves nothing more.
+    const body = batchBody(out);
     this.at(at, () => {
-      if (this.blocked.has(key)) return;
-      this.deliver(
-        dest,
-        msg.resource,
-        (now) => ({ type: "message", now, from, msg }),
-        () => this.checker.onDeliver(msg.resource, from, to, msg),
-      );
+      if (this.blocked.has(key) || !dest.daemonUp) return;
+      this.toDaemon(dest, dest.incarnation, () => {
+        const batch = parseBatch(body);
+        if (batch instanceof Error) throw batch; // we built it: a bug
+        for (const msg of batch.messages) this.checker.onDeliver(msg.resource, from, to, msg);
+        dest.runtime?.receive(from, batch.messages);
+        this.noteLeases(dest);
+      });
     });
   }
 
-  private runHook(node: SimNode, resource: string, fx: Effect & { type: "hook" }) {
-    const svc = this.service(resource, node.name);
-    const inc = node.incarnation;
+  /** Tell the checker of the leases a node's machines hold now (the truth the margins need). */
+  private noteLeases(node: SimNode) {
+    for (const r of this.resources) {
+      const m = node.runtime?.machine(r);
+      if (!m || m.role !== "primary" || m.leaseUntil === null || !Number.isFinite(m.leaseUntil)) {
+        continue;
+      }
+      const end = this.realAt(node, m.leaseUntil);
+      const stoppedBy = this.realAt(node, m.leaseUntil + m.settings.stopTimeoutMs);
+      this.checker.onLease(r, node.name, end, stoppedBy);
+    }
+  }
+
+  /** A state file written atomically, after an fsync's time; refused when the disk is full. */
+  writeState(
+    node: SimNode,
+    inc: number,
+    resource: string,
+    text: string,
+    done: (error: string | null) => void,
+  ) {
+    const ms = this.rng.range(0.5, 3) / node.rate;
+    this.at(this.now + ms, () => {
+      // A daemon killed before its rename leaves the old file.
+      if (node.incarnation !== inc || !node.daemonUp) return;
+      if (node.faults.diskFull) {
+        this.toDaemon(node, inc, () => done("No space left on device (os error 28)"));
+        return;
+      }
+      node.disk.set(resource, text);
+      this.toDaemon(node, inc, () => done(null));
+    });
+  }
+
+  /** A hook process: its duration and outcome, and what it does to the service. */
+  runHook(
+    node: SimNode,
+    inc: number,
+    resource: string,
+    fx: HookEffect,
+    done: (outcome: HookOutcome) => void,
+  ): () => void {
     const rate = node.rate;
+    const f = node.faults;
+    let over = false;
     const finish = (localMs: number, outcome: () => HookOutcome | null) => {
       this.at(this.now + localMs / rate, () => {
-        if (node.incarnation !== inc || !node.daemonUp) return;
+        if (over) return;
         const o = outcome();
         if (o === null) return;
-        this.deliver(
-          node,
-          resource,
-          (now) => ({ type: "hook_done", now, id: fx.id, method: fx.method, outcome: o }),
-        );
+        over = true;
+        this.toDaemon(node, inc, () => done(o));
       });
     };
+    const member = fx.member ?? resource;
     switch (fx.method) {
-      case "status": {
-        if (node.hangStatus) {
-          finish(fx.timeoutMs, () => ({ kind: "timeout" }));
-        } else {
-          finish(
-            this.rng.range(...this.opts.hooks.statusMs),
-            () => ({ kind: "exit", code: svc.running ? 0 : 1 }),
-          );
+      case "status":
+        if (f.hangStatus) finish(fx.timeoutMs, () => ({ kind: "timeout" }));
+        else {
+          finish(this.rng.range(...this.opts.hooks.statusMs), () => ({
+            kind: "exit",
+            code: this.member(resource, node.name, member).running ? 0 : 1,
+          }));
         }
-        break;
-      }
+        return () => {};
       case "start": {
-        this.note(node.name, `start ${resource} (epoch ${fx.epoch})`);
-        this.beginActive(resource, node.name);
+        this.note(
+          node.name,
+          `start ${resource}${member !== resource ? `/${member}` : ""} (epoch ${fx.epoch})`,
+        );
+        this.beginActive(resource, node.name, member);
         // A slow start may run past the lease; the daemon kills it then (cancel).
-        const ms = node.slowStart
-          ? this.rng.range(3, 8) * leaseOf(this.opts.settings.get(resource)!.get(node.name)!)
+        const settings = node.settings.get(resource)!;
+        const ms = f.slowStart
+          ? this.rng.range(3, 8) * leaseOf(settings)
           : this.rng.range(...this.opts.hooks.startMs);
-        const key = `${resource}/${fx.id}`;
-        node.running.set(key, () => {
-          node.running.delete(key);
-          this.note(node.name, `start ${resource} killed`);
-          finish(1, () => ({ kind: "killed", signal: "SIGTERM" }));
-        });
+        const key = `${resource}/${node.name}`;
+        const inFlight = this.starts.get(key) ?? new Set();
+        this.starts.set(key, inFlight);
         finish(Math.min(ms, fx.timeoutMs), () => {
-          if (!node.running.delete(key)) return null; // killed meanwhile
+          inFlight.delete(kill);
           if (ms > fx.timeoutMs) return { kind: "timeout" };
-          this.setRunning(resource, node.name, true);
+          this.setRunning(resource, node.name, member, true);
           return { kind: "exit", code: 0 };
         });
-        break;
+        const kill = () => {
+          if (over) return;
+          over = true;
+          inFlight.delete(kill);
+          this.note(node.name, `start ${resource} killed`);
+          // The group dies within the grace; the daemon hears of it then.
+          this.at(this.now + 1 / rate, () => {
+            this.toDaemon(node, inc, () => done({ kind: "killed", signal: "SIGTERM" }));
+          });
+        };
+        inFlight.add(kill);
+        return kill;
       }
-      case "stop": {
-        this.note(node.name, `stop ${resource}`);
-        if (node.hangStop) {
+      case "stop":
+        this.note(node.name, `stop ${resource}${member !== resource ? `/${member}` : ""}`);
+        if (f.hangStop) {
+          this.checker.onStopHung(resource, node.name, !!node.settings.get(resource)?.hasPanic);
           finish(fx.timeoutMs, () => ({ kind: "timeout" }));
         } else {
           const d = Math.min(this.rng.range(...this.opts.hooks.stopMs), fx.timeoutMs * 0.9);
           finish(d, () => {
-            this.setRunning(resource, node.name, false);
-            if (svc.active) this.endActive(resource, node.name, "stopped");
+            this.memberStopped(resource, node.name, member, "stopped");
             return { kind: "exit", code: 0 };
           });
         }
-        break;
-      }
+        return () => {};
       case "panic":
         this.note(node.name, "panic: node goes down");
         this.at(this.now + 1, () => this.crash(node.name));
-        break;
+        return () => {};
       case "fence": {
         const target = fx.args[0];
-        this.note(node.name, `fence ${target}`);
-        finish(this.rng.range(...this.opts.hooks.statusMs), () => {
-          if (target && this.nodes.has(target)) this.crash(target);
-          return { kind: "exit", code: 0 };
-        });
-        break;
+        this.note(node.name, `fence ${target} (${f.fence})`);
+        if (f.fence === "hang") finish(fx.timeoutMs, () => ({ kind: "timeout" }));
+        else {
+          finish(this.rng.range(...this.opts.hooks.statusMs), () => {
+            if (f.fence === "fail") return { kind: "exit", code: 1 };
+            if (target && this.nodes.has(target)) {
+              // A fence power-cycles its target (STONITH): down now, back a little later.
+              this.checker.onFenced(target);
+              this.crash(target);
+              const back = 5 * (node.settings.get(resource)?.heartbeatIntervalMs ?? 1000);
+              this.at(this.now + back, () => {
+                if (!this.nodes.get(target)!.powered) this.startDaemon(target);
+              });
+            }
+            return { kind: "exit", code: 0 };
+          });
+        }
+        return () => {};
       }
       default:
-        break; // notifications: nothing comes back
+        // Notifications: a quick script that says nothing back.
+        finish(0.1, () => ({ kind: "exit", code: 0 }));
+        return () => {};
     }
   }
 
-  private setRunning(resource: string, node: NodeId, running: boolean) {
-    const s = this.service(resource, node);
-    if (s.running === running) return;
-    s.running = running;
-    this.checker.onRunning(resource, running);
+  private setRunning(resource: string, node: NodeId, member: string, running: boolean) {
+    const m = this.member(resource, node, member);
+    if (m.running === running) return;
+    m.running = running;
+    this.checker.onRunning(resource);
   }
 
-  private beginActive(resource: string, node: NodeId) {
-    const s = this.service(resource, node);
-    if (s.active) return;
-    s.active = true;
-    this.checker.onActive(resource, node, true);
+  private beginActive(resource: string, node: NodeId, member: string) {
+    const was = this.isActive(resource, node);
+    this.member(resource, node, member).active = true;
+    if (!was) this.checker.onActive(resource, node, true);
   }
 
-  private endActive(resource: string, node: NodeId, why: string) {
-    const s = this.service(resource, node);
-    if (!s.active) return;
-    s.active = false;
-    this.note(node, `inactive ${resource} (${why})`);
-    this.checker.onActive(resource, node, false);
+  /** A member's stop completed (by the daemon or its guard). */
+  private memberStopped(resource: string, node: NodeId, member: string, why: string) {
+    const m = this.member(resource, node, member);
+    this.setRunning(resource, node, member, false);
+    if (!m.active) return;
+    m.active = false;
+    if (!this.isActive(resource, node)) {
+      this.note(node, `inactive ${resource} (${why})`);
+      this.checker.onActive(resource, node, false);
+    }
   }
 
-  /** The guard process: stops the service when the daemon is gone or frozen past its lease. */
-  private guardStop(node: SimNode, resource: string, why: string) {
-    const svc = this.service(resource, node.name);
-    if (!svc.active) return;
-    const settings = this.opts.settings.get(resource)?.get(node.name);
-    if (!settings) return;
-    this.note(node.name, `guard: stop ${resource} (${why})`);
-    if (node.hangStop) {
-      // The stop hangs; the guard runs panic after stop_timeout.
+  /** The node died or rebooted: nothing of it runs. */
+  private allStopped(resource: string, node: NodeId, why?: string) {
+    const wasActive = this.isActive(resource, node);
+    for (const m of this.members(resource, node).values()) {
+      m.running = false;
+      m.active = false;
+    }
+    this.checker.onRunning(resource);
+    if (wasActive && why) {
+      this.note(node, `inactive ${resource} (${why})`);
+      this.checker.onActive(resource, node, false);
+    }
+  }
+
+  /** What a node's guard process can do. */
+  private guardWorld(node: SimNode) {
+    return {
+      realAt: (local: Time) => this.realAt(node, local),
+      localNow: () => this.local(node),
+      at: (at: number, fn: () => void) => this.at(at, fn),
+      slackMs: (resource: string) => (node.settings.get(resource)?.timeoutMs ?? 0) / 2,
+      stop: (resource: string, why: string, panicAllowed: boolean) =>
+        this.guardStop(node, resource, why, panicAllowed),
+      panic: (resource: string, why: string) => {
+        if (!node.settings.get(resource)?.hasPanic) return;
+        this.note(node.name, `${why}: panic, node goes down`);
+        this.crash(node.name);
+      },
+    };
+  }
+
+  /** The guard stops every member, in reverse order, within stop_timeout; panic if that fails. */
+  private guardStop(node: SimNode, resource: string, why: string, panicAllowed: boolean) {
+    const settings = node.settings.get(resource);
+    if (!settings || !node.powered || !this.isActive(resource, node.name)) return;
+    this.note(node.name, `${why}: stop ${resource}`);
+    // As the real guard does: a start still running is killed before the stop.
+    for (const kill of [...(this.starts.get(`${resource}/${node.name}`) ?? [])]) kill();
+    if (node.faults.hangStop) {
+      this.checker.onStopHung(resource, node.name, settings.hasPanic);
       this.at(this.now + settings.stopTimeoutMs / node.rate, () => {
-        if (svc.active && settings.hasPanic) this.crash(node.name);
+        if (this.isActive(resource, node.name) && settings.hasPanic && panicAllowed) {
+          this.note(node.name, "guard: stop failed: panic, node goes down");
+          this.crash(node.name);
+        }
       });
       return;
     }
-    const d = Math.min(this.rng.range(...this.opts.hooks.stopMs), settings.stopTimeoutMs * 0.9);
-    this.at(this.now + d / node.rate, () => {
-      this.setRunning(resource, node.name, false);
-      if (svc.active) this.endActive(resource, node.name, "stopped by guard");
-    });
+    let t = this.now;
+    for (const m of [...settings.members].reverse()) {
+      const d = Math.min(this.rng.range(...this.opts.hooks.stopMs), settings.stopTimeoutMs * 0.9) /
+        settings.members.length;
+      t += d / node.rate;
+      this.at(t, () => {
+        if (node.powered) this.memberStopped(resource, node.name, m.name, "stopped by guard");
+      });
+    }
   }
 
-  private scheduleGuard(node: SimNode, resource: string) {
-    const until = node.lease.get(resource);
-    const settings = this.opts.settings.get(resource)?.get(node.name);
-    if (until === null || until === undefined || !settings) return;
-    const deadline = until + settings.timeoutMs / 2;
-    const real = (deadline - node.offset) / node.rate;
-    const inc = node.incarnation;
-    this.at(real, () => {
-      if (node.incarnation !== inc || !node.paused) return;
-      if (node.lease.get(resource) !== until) return;
-      this.guardStop(node, resource, "lease deadline passed while the daemon is frozen");
-    });
-  }
-
-  /** Nodes on which the service process runs now. */
+  /** Nodes on which the service runs now (every member). */
   runningNodes(resource: string): NodeId[] {
-    return [...this.nodes.keys()].filter((n) => this.service(resource, n).running);
+    return [...this.nodes.keys()].filter((n) => this.isRunning(resource, n));
   }
 
   /** Nodes on which the resource is active now. */
   activeNodes(resource: string): NodeId[] {
-    return [...this.nodes.keys()].filter((n) => this.service(resource, n).active);
+    return [...this.nodes.keys()].filter((n) => this.isActive(resource, n));
   }
 }
-
-export type { SimNode };

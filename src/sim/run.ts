@@ -19,6 +19,8 @@ export interface BatchResult {
   runs: number;
   failures: RunResult[];
   violationCount: number;
+  /** Of those, the ones that followed a broken assumption (a stop that hung, no panic). */
+  assumptionCount: number;
   failovers: number[];
   elapsedMs: number;
 }
@@ -29,6 +31,7 @@ export function runBatch(opts: BatchOptions, clock: () => number = () => 0): Bat
   const failures: RunResult[] = [];
   const failovers: number[] = [];
   let violationCount = 0;
+  let assumptionCount = 0;
   for (let i = 0; i < opts.runs; i++) {
     const r = runScenario({
       seed: opts.seed + i,
@@ -40,10 +43,18 @@ export function runBatch(opts: BatchOptions, clock: () => number = () => 0): Bat
     failovers.push(...r.failovers);
     if (r.violations.length > 0) {
       violationCount += r.violations.length;
+      assumptionCount += r.violations.filter((v) => v.assumption).length;
       if (failures.length < (opts.keepFailures ?? 5)) failures.push(r);
     }
   }
-  return { runs: opts.runs, failures, violationCount, failovers, elapsedMs: clock() - t0 };
+  return {
+    runs: opts.runs,
+    failures,
+    violationCount,
+    assumptionCount,
+    failovers,
+    elapsedMs: clock() - t0,
+  };
 }
 
 /** The p-th percentile (0..100) of values, nearest rank. */
@@ -61,6 +72,12 @@ export function formatBatch(b: BatchResult): string {
   lines.push(
     `violations: ${b.violationCount}${b.violationCount ? ` in ${b.failures.length}+ runs` : ""}`,
   );
+  if (b.assumptionCount > 0) {
+    lines.push(
+      `  ${b.assumptionCount} of them after a broken assumption: a stop hung and no panic ` +
+        `command is configured (set panic, e.g. a reboot, to keep the promise)`,
+    );
+  }
   if (b.failovers.length > 0) {
     const s = (ms: number) => `${(ms / 1000).toFixed(3)}s`;
     lines.push(
@@ -74,6 +91,10 @@ export function formatBatch(b: BatchResult): string {
   for (const f of b.failures) {
     lines.push("");
     lines.push(`seed ${f.seed}: ${f.violations.map((v) => `${v.kind}: ${v.message}`).join("; ")}`);
+    const broken = [...new Set(f.violations.flatMap((v) => v.assumption ? [v.assumption] : []))];
+    for (const a of broken) {
+      lines.push(`  an assumption of the promise was broken first: ${a}`);
+    }
     lines.push(
       `  faults: ${
         f.faults.map((x) =>

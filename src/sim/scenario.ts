@@ -3,13 +3,13 @@
  * the runner that plays one seeded run and judges it.
  */
 import type { Defects } from "../core/machine.ts";
-import { computeTimeline } from "../core/timing.ts";
-import type { NodeId, ResourceSettings, Role } from "../core/types.ts";
+import { computeTimeline, leaseMs } from "../core/timing.ts";
+import type { ClusterNode, NodeId, ResourceSettings, Role } from "../core/types.ts";
 import { Cluster, type HookModel, type NetModel } from "./cluster.ts";
 import { Rng } from "./rng.ts";
 import type { Violation } from "./checker.ts";
 
-/** Every fault the simulator can inject (PRODUCT.md §3.1 and the issue's list). */
+/** Every fault the simulator can inject (PRODUCT.md §3.1 and the node-runtime issue's list). */
 export const FAULT_KINDS = [
   "crash",
   "kill-daemon",
@@ -26,10 +26,25 @@ export const FAULT_KINDS = [
   "service-dies",
   "slow-return",
   "slow-start",
+  "reload",
+  "disk-full",
+  "kill-between",
+  "switchover",
+  "operator-primary",
+  "sigterm",
+  "sigterm-hung-stop",
+  "fence-ok",
+  "fence-fail",
+  "fence-hang",
+  "inflated-claims",
 ] as const;
 export type FaultKind = typeof FAULT_KINDS[number];
 
-/** Faults after which the service must come back quickly, wherever it runs. */
+/**
+ * Faults after which the service must come back quickly, wherever it runs.
+ * (Not `reload`: until every node has reloaded, a primary whose new stop bound
+ * exceeds what the others' old file allows it may be unable to hold a lease.)
+ */
 const RECOVERABLE = new Set<FaultKind>([
   "crash",
   "kill-daemon",
@@ -38,6 +53,11 @@ const RECOVERABLE = new Set<FaultKind>([
   "both-primary",
   "hung-status",
   "service-dies",
+  "kill-between",
+  "switchover",
+  "sigterm",
+  "fence-ok",
+  "inflated-claims",
 ]);
 
 /** A fault placed at a time, lasting a while (ms of real time). */
@@ -47,6 +67,8 @@ export interface Fault {
   duration: number;
   /** Target nodes, chosen by the generator. */
   nodes: NodeId[];
+  /** For `reload`: the new complaint_count and the factor of stop_timeout (drawn if absent). */
+  reload?: { complaintCount: number; stopFactor: number };
 }
 
 /** The layout of a simulated cluster. */
@@ -62,7 +84,7 @@ export interface Layout {
 export interface RunOptions {
   seed: number;
   layout: Layout;
-  faults?: FaultKind[];
+  faults?: readonly FaultKind[];
   /** Number of faults per run (random in [1, maxFaults]). */
   maxFaults?: number;
   net?: NetModel;
@@ -82,17 +104,29 @@ export interface RunResult {
   transcript: string;
 }
 
-/** A layout with the classic hastmon cluster: two nodes and a watchdog, fast timings. */
-export function defaultLayout(opts: {
+/** Options of {@link defaultLayout}. */
+export interface LayoutOptions {
   nodes?: string[];
   resources?: number;
   heartbeatMs?: number;
   hasPanic?: boolean;
+  hasFence?: boolean;
   equalPriorities?: boolean;
   /** Fractions of the heartbeat interval (default 1). */
   timeoutRatio?: number;
   stopTimeoutRatio?: number;
-} = {}): Layout {
+  /** Members per resource (default 1: the resource's own). */
+  members?: number;
+  /**
+   * Per-node settings that differ: the first node (the primary) asks for a
+   * longer lease (complaint_count 5) and a longer stop bound (×2) than the
+   * others use.
+   */
+  mixed?: boolean;
+}
+
+/** A layout with the classic hastmon cluster: two nodes and a watchdog, fast timings. */
+export function defaultLayout(opts: LayoutOptions = {}): Layout {
   const names = opts.nodes ?? ["a", "b", "w"];
   const nodes = names.map((name, i) => ({
     name,
@@ -104,31 +138,66 @@ export function defaultLayout(opts: {
   const settings = new Map<string, Map<NodeId, ResourceSettings>>();
   for (const r of resources) {
     const perNode = new Map<NodeId, ResourceSettings>();
-    for (const n of nodes) {
+    for (const [i, n] of nodes.entries()) {
+      const special = opts.mixed && i === 0;
+      const memberCount = opts.members ?? 1;
       perNode.set(n.name, {
         name: r,
         self: n.name,
-        nodes: nodes.map((x) => ({ name: x.name, priority: x.priority })),
+        nodes: [],
         peers: nodes.filter((x) => x.name !== n.name).map((x) => x.name),
         priority: n.priority,
         roleOnStart: n.role,
         heartbeatIntervalMs: I,
-        complaintCount: 3,
+        complaintCount: special ? 5 : 3,
         complaintIntervalMs: 10 * I,
         timeoutMs: I * (opts.timeoutRatio ?? 1),
         attempts: 5,
-        stopTimeoutMs: I * (opts.stopTimeoutRatio ?? 1),
+        stopTimeoutMs: I * (opts.stopTimeoutRatio ?? 1) * (special ? 2 : 1),
         clockSkew: 0.1,
         hookTimeoutMs: 2 * I,
+        methodTimeoutMs: {},
         // Starts may take long (a database recovering): longer than a lease.
-        methodTimeoutMs: { start: 8 * I },
+        members: Array.from({ length: memberCount }, (_, k) => ({
+          name: memberCount === 1 ? r : `${r}m${k}`,
+          probeIntervalMs: I,
+          startTimeoutMs: 8 * I,
+          statusTimeoutMs: 2 * I,
+        })),
         hasPanic: opts.hasPanic ?? true,
-        hasFence: false,
+        hasFence: (opts.hasFence ?? false) && n.role !== "watchdog",
       });
     }
+    shareNodeEntries(perNode);
     settings.set(r, perNode);
   }
   return { nodes, resources, settings };
+}
+
+/** Each node's entry in the shared file, as every node reads it: its own section's numbers. */
+function shareNodeEntries(perNode: Map<NodeId, ResourceSettings>) {
+  const entries: ClusterNode[] = [...perNode.values()].map((s) => ({
+    name: s.self,
+    priority: s.priority,
+    watchdog: s.roleOnStart === "watchdog",
+    leaseMs: leaseMs(s),
+    stopTimeoutMs: s.stopTimeoutMs,
+  }));
+  for (const s of perNode.values()) s.nodes = entries.map((e) => ({ ...e }));
+}
+
+/** The same layout with a `fence` command on every node that can take over. */
+function withFence(layout: Layout): Layout {
+  const settings = new Map<string, Map<NodeId, ResourceSettings>>();
+  for (const [r, perNode] of layout.settings) {
+    settings.set(
+      r,
+      new Map(
+        [...perNode].map(([n, s]) => [n, { ...s, hasFence: s.roleOnStart !== "watchdog" }]),
+      ),
+    );
+  }
+  return { ...layout, settings };
 }
 
 /** Default hook durations relative to the heartbeat interval. */
@@ -189,6 +258,9 @@ export function randomSchedule(
       nodes = [target, other];
     }
     if (kind === "watchdog-down" && watchdogs.length > 0) nodes = [rng.pick(watchdogs)];
+    if (kind === "operator-primary" || kind === "inflated-claims" || kind.startsWith("fence")) {
+      nodes = [primary];
+    }
     faults.push({ kind, at, duration, nodes });
   }
   return faults.sort((a, b) => a.at - b.at);
@@ -196,11 +268,14 @@ export function randomSchedule(
 
 /** Play one seeded run and judge it. */
 export function runScenario(opts: RunOptions): RunResult {
-  const { layout } = opts;
-  const I = intervalOf(layout);
   const rng = new Rng(opts.seed ^ 0x9e3779b9);
   const kinds = opts.faults ?? FAULT_KINDS;
-  const faults = opts.schedule ?? randomSchedule(rng, layout, kinds, opts.maxFaults ?? 2, I);
+  const I = intervalOf(opts.layout);
+  const faults = opts.schedule ??
+    randomSchedule(rng, opts.layout, kinds, opts.maxFaults ?? 2, I);
+  const layout = faults.some((f) => f.kind.startsWith("fence"))
+    ? withFence(opts.layout)
+    : opts.layout;
   const cluster = new Cluster({
     seed: opts.seed,
     settings: layout.settings,
@@ -211,11 +286,21 @@ export function runScenario(opts: RunOptions): RunResult {
   });
   const bothPrimary = faults.some((f) => f.kind === "both-primary" && f.at === 0);
   for (const n of layout.nodes) {
-    const role = bothPrimary && n.role === "secondary" ? "primary" : null;
-    if (role) {
-      cluster.startDaemon(n.name, {
-        roleOverride: { role: "primary", epoch: 1, maxEpoch: 1, grantHolder: null },
-      });
+    if (bothPrimary && n.role === "secondary") {
+      // As if its state file said primary at epoch 1 (the same file format as the daemon's).
+      const texts = new Map(layout.resources.map((r) => [
+        r,
+        JSON.stringify({
+          version: 1,
+          resource: r,
+          role: "primary",
+          epoch: 1,
+          maxEpoch: 1,
+          grantHolder: null,
+          grantHoldMs: null,
+        }) + "\n",
+      ]));
+      cluster.startDaemon(n.name, { stateTexts: texts });
     } else cluster.startDaemon(n.name);
   }
   for (const f of faults) schedule(cluster, layout, f, rng);
@@ -297,11 +382,24 @@ export function runScenario(opts: RunOptions): RunResult {
   };
 }
 
+/** The node whose daemon says it is primary for `resource` now, if any. */
+function currentPrimary(c: Cluster, resource: string): NodeId | null {
+  for (const n of c.nodes.values()) {
+    if (n.runtime?.machine(resource)?.role === "primary") return n.name;
+  }
+  return null;
+}
+
 function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
   const [a, b] = f.nodes;
   const end = f.at + f.duration;
   const names = layout.nodes.map((n) => n.name);
   const I = intervalOf(layout);
+  const r0 = layout.resources[0];
+  const isolate = (x: NodeId) => {
+    c.note("net", `PARTITION ${x} | ${names.filter((n) => n !== x).join(",")}`);
+    for (const n of names) if (n !== x) (c.block(x, n), c.block(n, x));
+  };
   switch (f.kind) {
     case "crash":
       c.at(f.at, () => c.crash(a));
@@ -321,10 +419,7 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
       break;
     case "partition":
       // a alone on one side.
-      c.at(f.at, () => {
-        c.note("net", `PARTITION ${a} | ${names.filter((n) => n !== a).join(",")}`);
-        for (const n of names) if (n !== a) (c.block(a, n), c.block(n, a));
-      });
+      c.at(f.at, () => isolate(a));
       c.at(end, () => (c.note("net", "heal"), c.heal()));
       break;
     case "asymmetric":
@@ -356,7 +451,7 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
       const secondaries = layout.nodes.filter((n) => n.role !== "watchdog").map((n) => n.name);
       if (f.at > 0) {
         c.at(f.at, () => {
-          for (const n of secondaries) c.command(n, layout.resources[0], { role: "primary" });
+          for (const n of secondaries) c.command(n, r0, { role: "primary" });
         });
       }
       break;
@@ -396,6 +491,114 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
         c.setHang(a, "stop", false);
         // A node that panicked comes back.
         if (!c.nodes.get(a)!.powered) c.startDaemon(a);
+      });
+      break;
+    case "reload": {
+      // A new file changes node a's section (its lease grows or shrinks, its stop bound
+      // doubles or halves); a is sent SIGHUP in the middle of a lease, the others only at
+      // the end of the fault: until then they hold a's old numbers.
+      const count = f.reload?.complaintCount ?? rng.int(2, 6);
+      const stop = f.reload?.stopFactor ?? (rng.chance(0.5) ? 2 : 0.5);
+      const entry = { leaseMs: 0, stopTimeoutMs: 0 };
+      c.at(f.at, () =>
+        c.reload(a, (s) => {
+          const t = { ...s, complaintCount: count, stopTimeoutMs: s.stopTimeoutMs * stop };
+          entry.leaseMs = leaseMs(t);
+          entry.stopTimeoutMs = t.stopTimeoutMs;
+          t.nodes = s.nodes.map((n) => n.name === a ? { ...n, ...entry } : n);
+          return t;
+        }));
+      c.at(end, () => {
+        for (const n of names) {
+          if (n === a) continue;
+          c.reload(n, (s) => ({
+            ...s,
+            nodes: s.nodes.map((x) => x.name === a ? { ...x, ...entry } : x),
+          }));
+        }
+      });
+      break;
+    }
+    case "disk-full":
+      c.at(f.at, () => (c.note(a, "disk full"), c.nodes.get(a)!.faults.diskFull = true));
+      c.at(end, () => (c.note(a, "disk has room again"), c.nodes.get(a)!.faults.diskFull = false));
+      break;
+    case "kill-between": {
+      const acts = rng.int(1, 12);
+      c.at(f.at, () => {
+        c.note(a, `daemon will be killed at its ${acts}th act`);
+        c.nodes.get(a)!.faults.killAfterActs = acts;
+      });
+      c.at(end, () => {
+        const node = c.nodes.get(a)!;
+        node.faults.killAfterActs = null;
+        if (!node.daemonUp && node.powered) c.startDaemon(a);
+      });
+      break;
+    }
+    case "switchover":
+      c.at(f.at, () => {
+        const p = currentPrimary(c, r0);
+        if (p) c.command(p, r0, { role: "secondary" });
+      });
+      break;
+    case "operator-primary": {
+      // The operator makes the secondary primary while the primary cannot reach the watchdog.
+      const w = layout.nodes.find((n) => n.role === "watchdog")?.name;
+      const s = layout.nodes.find((n) => n.role === "secondary")?.name;
+      if (!w || !s) break;
+      c.at(f.at, () => {
+        c.note("net", `CUT ${a} <-> ${w}`);
+        c.block(a, w);
+        c.block(w, a);
+      });
+      c.at(f.at + I, () => c.command(s, r0, { role: "primary" }));
+      c.at(end, () => (c.note("net", "heal"), c.heal()));
+      break;
+    }
+    case "sigterm":
+      c.at(f.at, () => c.terminate(a));
+      c.at(end, () => {
+        const node = c.nodes.get(a)!;
+        if (!node.daemonUp && node.powered) c.startDaemon(a);
+      });
+      break;
+    case "sigterm-hung-stop":
+      c.at(f.at, () => (c.note(a, "stop hook hangs"), c.setHang(a, "stop", true)));
+      c.at(f.at + I / 2, () => c.terminate(a));
+      c.at(end, () => {
+        c.setHang(a, "stop", false);
+        const node = c.nodes.get(a)!;
+        if (!node.daemonUp) c.startDaemon(a);
+      });
+      break;
+    case "fence-ok":
+    case "fence-fail":
+    case "fence-hang": {
+      const mode = f.kind === "fence-ok" ? "ok" : f.kind === "fence-fail" ? "fail" : "hang";
+      for (const n of c.nodes.values()) n.faults.fence = mode;
+      // The primary is cut off: the secondary fences it (or tries) before taking over.
+      c.at(f.at, () => isolate(a));
+      c.at(end, () => {
+        c.note("net", "heal");
+        c.heal();
+        const node = c.nodes.get(a)!;
+        if (!node.powered) c.startDaemon(a);
+      });
+      break;
+    }
+    case "inflated-claims":
+      // The primary claims a lease and stop bound 50 times longer than the file gives it,
+      // then dies: the others must not wait for its claim.
+      c.at(
+        f.at,
+        () => (c.note(a, "claims 50x its lease"), c.nodes.get(a)!.faults.inflateClaims = 50),
+      );
+      c.at(f.at + 3 * I, () => c.crash(a));
+      // Down long enough that a failover that waits for the claim shows as an outage.
+      c.at(f.at + 3 * I + Math.max(f.duration, 30 * I), () => {
+        c.nodes.get(a)!.faults.inflateClaims = 1;
+        c.startDaemon(a);
       });
       break;
   }

@@ -9,11 +9,12 @@
  * The field tables are typed against `src/core/types.ts`: when a field is added
  * to a message there, `deno check` fails here until it is decoded too.
  */
-import type { Claim, Message, NodeId, Role, ServiceState } from "../core/types.ts";
+import type { ClaimRef, Message, NodeId, Role, ServiceState } from "../core/types.ts";
+import { MAX_EPOCH } from "../core/types.ts";
 import type { FrameBody } from "./frame.ts";
 
 /** Version of the peer protocol, sent in the hello. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 /** Longest node or resource name accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 255;
 /** Longest free-text reason accepted. */
@@ -126,8 +127,11 @@ const counter: Parser<number> = (v, path) =>
     ? v
     : fail(path, "a non-negative safe integer", v);
 
-const integer: Parser<number> = (v, path) =>
-  typeof v === "number" && Number.isSafeInteger(v) ? v : fail(path, "a safe integer", v);
+/** Epochs above MAX_EPOCH are refused: a node never follows (or promotes past) one. */
+const epochOf: Parser<number> = (v, path) =>
+  typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= MAX_EPOCH
+    ? v
+    : fail(path, `an epoch from 0 to 2^52`, v);
 
 const duration: Parser<number> = (v, path) =>
   typeof v === "number" && Number.isFinite(v) && v >= 0
@@ -198,7 +202,7 @@ function record<T>(fields: Fields<T>, skip: readonly string[] = []): Parser<T> {
   };
 }
 
-const claim = record<Claim>({ node: name, epoch: counter, priority: integer });
+const claim = record<ClaimRef>({ node: name, epoch: epochOf });
 
 type MessageType = Message["type"];
 type MessageOf<K extends MessageType> = Omit<Extract<Message, { type: K }>, "type">;
@@ -206,9 +210,8 @@ type MessageOf<K extends MessageType> = Omit<Extract<Message, { type: K }>, "typ
 /** The fields a heartbeat and its ack share: who the sender is for this resource. */
 const SENDER_STATUS = {
   resource: name,
-  epoch: counter,
+  epoch: epochOf,
   role,
-  priority: integer,
   state,
   seq: counter,
 };
@@ -222,20 +225,28 @@ const MESSAGE_FIELDS: { [K in MessageType]: Fields<MessageOf<K>> } = {
   ack: {
     ...SENDER_STATUS,
     granted: boolean,
+    leaseMs: optional(duration),
+    stopTimeoutMs: optional(duration),
     holder: optional(claim),
     reason: optional(reason),
   },
   complaint: {
     resource: name,
-    epoch: counter,
+    epoch: epochOf,
     reason,
     primary: nullable(name),
     silenceMs: duration,
   },
   release: {
     resource: name,
-    epoch: counter,
+    epoch: epochOf,
     successor: nullable(name),
+  },
+  fenced: {
+    resource: name,
+    epoch: epochOf,
+    node: name,
+    nodeEpoch: epochOf,
   },
 };
 
@@ -278,11 +289,20 @@ export function batchBody(messages: readonly Message[]): FrameBody {
   return { type: "batch", messages };
 }
 
-/** Decode a batch frame body; one bad message rejects the whole batch. */
+/** A batch as decoded: the messages that passed, and why each other one did not. */
+export interface DecodedBatch {
+  messages: Message[];
+  invalid: string[];
+}
+
+/**
+ * Decode a batch frame body. A message that fails validation is dropped alone
+ * (and named in `invalid`); only a frame that is not a batch at all fails.
+ */
 export function parseBatch(
   obj: unknown,
   maxMessages: number = MAX_BATCH_MESSAGES,
-): Message[] | InvalidMessage {
+): DecodedBatch | InvalidMessage {
   return attempt(() => {
     const batch = record<{ type: "batch"; messages: unknown[] }>({
       type: (v, path) => v === "batch" ? "batch" : fail(path, '"batch"', v),
@@ -292,7 +312,13 @@ export function parseBatch(
         return v;
       },
     })(obj, "batch");
-    return batch.messages.map((m, i) => message(m, `batch.messages[${i}]`));
+    const out: DecodedBatch = { messages: [], invalid: [] };
+    batch.messages.forEach((m, i) => {
+      const parsed = attempt(() => message(m, `batch.messages[${i}]`));
+      if (parsed instanceof InvalidMessage) out.invalid.push(parsed.message);
+      else out.messages.push(parsed);
+    });
+    return out;
   });
 }
 

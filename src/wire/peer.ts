@@ -342,12 +342,22 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
       }
       body = opened;
     }
-    const messages = parseBatch(body);
-    if (messages instanceof Error) {
-      return { reason: `bad message: ${messages.message}`, level: "warning" };
+    const batch = parseBatch(body);
+    if (batch instanceof Error) {
+      return { reason: `bad frame: ${batch.message}`, level: "warning" };
     }
-    if (messages.length > 0 && !this.closed) {
-      this.#queue.push({ from: this.node, messages });
+    if (batch.invalid.length > 0) {
+      // Dropped alone: the other messages of the frame (other resources) still count.
+      safeLog(
+        this.#options.log,
+        "warning",
+        `peer ${this.node}: dropped ${batch.invalid.length} invalid message(s): ${
+          batch.invalid[0]
+        }`,
+      );
+    }
+    if (batch.messages.length > 0 && !this.closed) {
+      this.#queue.push({ from: this.node, messages: batch.messages });
       this.#wakeConsumer?.();
     }
     return null;
@@ -569,7 +579,8 @@ export class PeerListener {
       refusal = "address not allowed (not a configured remote or friend)";
     }
     if (refusal) {
-      this.#log("warning", `peer ${from}: refused: ${refusal}`);
+      // The host without its port: a flood from one host repeats one line, which the log summarises.
+      this.#log("warning", `peer ${remote.hostname}: refused: ${refusal}`);
       conn.close();
       return;
     }
@@ -600,7 +611,7 @@ export class PeerListener {
         acceptNode: acceptNode && ((node) => acceptNode(node, remote)),
       });
     } catch (e) {
-      this.#log("warning", `peer ${from}: refused: ${(e as Error).message}`);
+      this.#log("warning", `peer ${remote.hostname}: refused: ${(e as Error).message}`);
       await closeQuietly(conn, reader);
       return;
     }

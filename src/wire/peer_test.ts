@@ -30,7 +30,6 @@ function heartbeat(resource: string, seq: number): Message {
     resource,
     epoch: 1,
     role: "primary",
-    priority: 100,
     state: "running",
     seq,
     leaseMs: 3000,
@@ -363,7 +362,7 @@ Deno.test("peer: garbage after the handshake closes only that connection", async
     try {
       await writeFrame(raw.conn, {
         type: "hello",
-        protocol: 1,
+        protocol: PROTOCOL_VERSION,
         node: "nodeX",
         nonce: newNonce(),
         auth: "none",
@@ -377,20 +376,32 @@ Deno.test("peer: garbage after the handshake closes only that connection", async
     } finally {
       await raw.close();
     }
-    // A well-framed but invalid message is refused the same way.
+    // A well-framed but invalid message is dropped alone: the frame's others arrive,
+    // the connection stays; a frame that is not a batch at all closes it.
+    const arriving2 = server.nextConnection();
     const raw2 = await rawConnect(server);
     try {
       await writeFrame(raw2.conn, {
         type: "hello",
-        protocol: 1,
+        protocol: PROTOCOL_VERSION,
         node: "nodeY",
         nonce: newNonce(),
         auth: "none",
       }, 1000);
       await raw2.reader.read(1000);
-      await writeFrame(raw2.conn, batchBody([{ ...release, epoch: -1 } as Message]), 1000);
+      const accepted = await arriving2;
+      await writeFrame(
+        raw2.conn,
+        batchBody([{ ...release, epoch: -1 } as Message, { ...release, epoch: 7 }]),
+        1000,
+      );
+      await server.logs.waitFor("dropped 1 invalid message(s): batch.messages[0].epoch");
+      const got = await accepted[Symbol.asyncIterator]().next();
+      assertEquals(got.value?.messages, [{ ...release, epoch: 7 }]);
+      assert(!accepted.closed, "one bad message closed the whole connection");
+      await writeFrame(raw2.conn, { type: "batches", messages: [] }, 1000);
       await assertClosedByServer(raw2.reader);
-      await server.logs.waitFor("bad message: batch.messages[0].epoch");
+      await server.logs.waitFor("bad frame: batch.type");
     } finally {
       await raw2.close();
     }

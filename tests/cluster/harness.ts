@@ -72,10 +72,28 @@ export interface ClusterOptions {
   resources?: readonly string[];
   /** Raw TOML lines added at the top level. */
   extraToml?: string;
+  /** Raw TOML lines added to `[resource.R.on.NODE]` of every resource, by node. */
+  nodeSections?: Record<string, string>;
+  /** A `fence` command that powers the old primary off (kills its daemon and services). */
+  fence?: boolean;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
   /** Nodes started by {@link TestCluster.start}; default all. */
   startNodes?: readonly string[];
+  /**
+   * Run this executable (e.g. the built dist/hastmon) for the daemons and
+   * `hastmon` commands instead of `deno run main.ts`, with `env` added.
+   */
+  executable?: { path: string; env?: Record<string, string> };
+  /**
+   * Write the configuration with paths relative to its own directory
+   * (state_dir, control, exec) and run every command from a subdirectory
+   * `run/` of the cluster, naming the configuration and pidfiles relative to
+   * it (`-c ../hastmon.toml -P a.pid`): what an operator standing elsewhere does.
+   */
+  relativePaths?: boolean;
+  /** Extra arguments of every `hastmon daemon` (e.g. `--log-format json`). */
+  daemonArgs?: readonly string[];
 }
 
 /** What `hastmon ctl` printed and how it exited. */
@@ -130,6 +148,27 @@ export class TestCluster {
     this.resources = opts.resources ?? ["r0"];
   }
 
+  /** Where commands run: the repository, or `run/` of the cluster with {@link ClusterOptions.relativePaths}. */
+  get cwd(): string {
+    return this.#opts.relativePaths ? `${this.dir}/run` : REPO_ROOT;
+  }
+
+  /** The configuration as commands name it (relative to {@link cwd} with relativePaths). */
+  get configArg(): string {
+    return this.#opts.relativePaths ? "../hastmon.toml" : this.configPath;
+  }
+
+  /** The argv that runs `hastmon` (the daemon's Deno options included). */
+  #command(): string[] {
+    const exe = this.#opts.executable;
+    return exe ? [exe.path] : [Deno.execPath(), "run", "-A", ...DAEMON_DENO_FLAGS, MAIN];
+  }
+
+  /** The environment of every `hastmon` process this cluster starts. */
+  #env(): Record<string, string> {
+    return { NO_COLOR: "1", RUST_BACKTRACE: "0", ...this.#opts.executable?.env };
+  }
+
   /** Write the hook script and the configuration, open the relay, start the daemons. */
   static async start(opts: ClusterOptions = {}): Promise<TestCluster> {
     const dir = await Deno.makeTempDir({ prefix: "hastmon-e2e-" });
@@ -156,7 +195,9 @@ export class TestCluster {
       });
     }
     await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
+    await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
     await Deno.writeTextFile(this.configPath, this.#config());
+    if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
   }
 
   #config(): string {
@@ -168,10 +209,13 @@ export class TestCluster {
       `complaint_interval = ${o.complaintInterval ?? 5}`,
       ...(o.complaintCount !== undefined ? [`complaint_count = ${o.complaintCount}`] : []),
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
-      `exec = "${this.dir}/svc.sh"`,
+      `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
+      ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
       ...(o.extraToml ? [o.extraToml] : []),
     ];
     if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
+    // Relative paths are relative to the configuration file's directory, i.e. the cluster's.
+    const at = (name: string) => o.relativePaths ? name : `${this.dir}/${name}`;
     for (const p of this.#procs.values()) {
       lines.push(
         "",
@@ -179,8 +223,8 @@ export class TestCluster {
         // Port 0: a port chosen here and passed on could be taken by anyone before the daemon
         // binds it. The relay learns the real one when the daemon has started.
         `listen = "tcp://127.0.0.1:0"`,
-        `control = "${p.controlPath}"`,
-        `state_dir = "${this.dir}/state-${p.spec.name}"`,
+        `control = "${at(`${p.spec.name}.sock`)}"`,
+        `state_dir = "${at(`state-${p.spec.name}`)}"`,
         `priority = ${p.spec.priority}`,
       );
     }
@@ -203,6 +247,7 @@ export class TestCluster {
           `[resource.${r}.on.${n.name}]`,
           `remote = [${remote.join(", ")}]`,
           `role_on_start = "${n.role}"`,
+          ...(o.nodeSections?.[n.name] ? [o.nodeSections[n.name]] : []),
         );
       }
     }
@@ -213,6 +258,22 @@ export class TestCluster {
     const p = this.#procs.get(node);
     if (!p) throw new Error(`no node ${node} in this cluster`);
     return p;
+  }
+
+  /**
+   * Rewrite the shared configuration file with `change` applied to the
+   * cluster's options (daemons read it on their next start or SIGHUP).
+   */
+  async rewriteConfig(change: Partial<ClusterOptions>): Promise<void> {
+    this.#opts = { ...this.#opts, ...change };
+    await Deno.writeTextFile(this.configPath, this.#config());
+  }
+
+  /** SIGHUP to `node`'s daemon: it reloads the configuration file. */
+  sighup(node: string): void {
+    const pid = this.daemonPid(node);
+    if (pid === null) throw new Error(`${node} is not running`);
+    Deno.kill(pid, "SIGHUP");
   }
 
   /** The real (not relayed) peer port of `node`, for raw-socket tests. */
@@ -244,18 +305,23 @@ export class TestCluster {
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
-        `exec "$0" run -A ${
-          DAEMON_DENO_FLAGS.join(" ")
-        } "$1" daemon -F -c "$2" --node "$3" -P "$4"${debug} 2>>"$5"`,
-        Deno.execPath(),
-        MAIN,
-        this.configPath,
-        node,
-        `${this.dir}/${node}.pid`,
+        `log=$1; shift; exec "$@" 2>>"$log"`,
+        "sh",
         p.logPath,
+        ...this.#command(),
+        "daemon",
+        "-F",
+        "-c",
+        this.configArg,
+        "--node",
+        node,
+        "-P",
+        this.#opts.relativePaths ? `${node}.pid` : `${this.dir}/${node}.pid`,
+        ...(debug ? [debug.trim()] : []),
+        ...this.#opts.daemonArgs ?? [],
       ],
-      cwd: REPO_ROOT,
-      env: { [ENV_MARK]: this.dir, NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      cwd: this.cwd,
+      env: { [ENV_MARK]: this.dir, ...this.#env() },
       stdin: "null",
       stdout: "null",
       stderr: "null",
@@ -344,12 +410,13 @@ export class TestCluster {
     await this.startNode(node);
   }
 
-  /** Run `hastmon ARGS...` (this checkout's main.ts) as a whole process. */
+  /** Run `hastmon ARGS...` (this checkout's main.ts, or the executable) as a whole process. */
   async hastmon(...args: string[]): Promise<CtlResult> {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", MAIN, ...args],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    const [program, ...lead] = this.#command();
+    const out = await new Deno.Command(program, {
+      args: [...lead, ...args],
+      cwd: this.cwd,
+      env: this.#env(),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -360,7 +427,7 @@ export class TestCluster {
 
   /** Run `hastmon ctl -c CONFIG --node NODE ...args` as a whole process. */
   ctl(node: string, ...args: string[]): Promise<CtlResult> {
-    return this.hastmon("ctl", "-c", this.configPath, "--node", node, ...args);
+    return this.hastmon("ctl", "-c", this.configArg, "--node", node, ...args);
   }
 
   /** `hastmon ctl` that must exit 0; returns its standard output. */
@@ -555,9 +622,18 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
-  /** The parsed service timeline. */
-  timeline(): Promise<TimelineEvent[]> {
-    return readTimeline(this.timelinePath);
+  /**
+   * The parsed service timeline: the hook script's lines, and from each
+   * daemon's own log the moment it decided to start (`spawn`, written before
+   * the start hook is spawned), so that an overlap shorter than a spawn's
+   * delay is not missed.
+   */
+  async timeline(): Promise<TimelineEvent[]> {
+    const events = await readTimeline(this.timelinePath);
+    for (const p of this.#procs.values()) {
+      events.push(...spawnsInLog(p.spec.name, await this.log(p.spec.name)));
+    }
+    return events.sort((a, b) => a.t - b.t);
   }
 
   /** Throw if two nodes were ever active at once for one resource. */
@@ -572,7 +648,7 @@ export class TestCluster {
 
   /** Run `hastmon config check` for `node`; returns its output. */
   configCheck(node: string): Promise<CtlResult> {
-    return this.hastmon("config", "check", "-c", this.configPath, "--node", node);
+    return this.hastmon("config", "check", "-c", this.configArg, "--node", node);
   }
 
   /** Print every log and the timeline (on failure). */
@@ -657,6 +733,16 @@ export function takeoverBoundMs(checkOutput: string, primary: string, secondary:
 }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
+/** A daemon's "starting (attempt …)" log lines as `spawn` timeline events. */
+export function spawnsInLog(node: string, log: string): TimelineEvent[] {
+  const out: TimelineEvent[] = [];
+  for (const m of log.matchAll(/^(\S+) \[INFO\] \[([^\]]+)\] starting \(attempt/gm)) {
+    const t = Date.parse(m[1]);
+    if (Number.isFinite(t)) out.push({ t, node, resource: m[2], kind: "spawn", detail: [] });
+  }
+  return out;
+}
+
 /** The port of the daemon's "listening on HOST:PORT" line, written to `logPath` after `offset`. */
 async function listeningPort(logPath: string, offset: number): Promise<number> {
   const bytes = await Deno.readFile(logPath);
@@ -708,6 +794,28 @@ export function sleep(ms: number): Promise<void> {
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
  *   after `begin`, before it launches anything.
  */
+/**
+ * `fence.sh NODE`: what a fence device does to a node, at once: its services
+ * die (noted in the timeline) and its daemon with them.
+ */
+function fenceScript(dir: string): string {
+  return `#!/bin/sh
+D='${dir}'
+n="$1"
+[ -n "$n" ] || exit 2
+for pf in "$D"/svc-"$n"-*.pid; do
+  [ -s "$pf" ] || continue
+  p=$(cat "$pf"); res=\${pf#"$D/svc-$n-"}; res=\${res%.pid}
+  kill -KILL "$p" 2>/dev/null
+  while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.005; done
+  echo "$(date +%s.%N) $n $res died fenced" >> "$D/timeline"
+  rm -f "$pf"
+done
+[ -s "$D/$n.pid" ] && kill -KILL "$(cat "$D/$n.pid")" 2>/dev/null
+exit 0
+`;
+}
+
 function hookScript(dir: string): string {
   return `#!/bin/sh
 D='${dir}'
@@ -754,6 +862,9 @@ stop)
 status)
   if [ -e "$D/hang-status-$node" ]; then note hang $$; exec sleep 999; fi
   running || exit 1
+  ;;
+connect|disconnect)
+  note "$1" "$3"
   ;;
 esac
 exit 0

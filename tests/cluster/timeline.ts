@@ -9,8 +9,9 @@
  * <seconds.nanoseconds> <node> <resource> <kind> [detail...]
  * ```
  *
- * Kinds that matter here: `begin` (a start hook began, written BEFORE the
- * service is launched), `end` (a stop hook saw the service dead, written
+ * Kinds that matter here: `spawn` (the daemon's own record, from its log, of
+ * deciding to start: before the start hook is even spawned), `begin` (a start
+ * hook began, written BEFORE the service is launched), `end` (a stop hook saw the service dead, written
  * AFTER; `end none` when it found nothing launched and no start launching),
  * and `died` (the harness killed the service and saw it dead). A
  * resource is active on a node from a `begin` until the next `end` or `died`;
@@ -44,7 +45,7 @@ export interface Overlap {
   second: ActiveInterval;
 }
 
-const OPENS = new Set(["begin"]);
+const OPENS = new Set(["spawn", "begin"]);
 const CLOSES = new Set(["end", "died"]);
 
 /** Parse the timeline file's text; malformed lines are an error (the file is ours). */

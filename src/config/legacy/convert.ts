@@ -24,6 +24,11 @@ import { allStmts, lastStmt, LEGACY_DEFAULTS } from "./semantics.ts";
 export interface ConvertResult {
   toml: string;
   notes: number;
+  /**
+   * Nodes made watchdogs (`role_on_start = "watchdog"`) that the original
+   * started in init and made watchdogs only when told at run time, by resource.
+   */
+  watchdogs: Record<string, string>;
 }
 
 /** Fields a resource and its `on` blocks both write; later statements win in the original. */
@@ -94,6 +99,7 @@ function unique(items: readonly string[]): string[] {
 class Writer {
   private lines: string[] = [];
   private notes = 0;
+  private watchdogs: Record<string, string> = {};
 
   constructor(private readonly cfg: LegacyConfig, private readonly file: string) {}
 
@@ -104,7 +110,7 @@ class Writer {
     for (const [name, blocks] of mergeByName(this.cfg.nodes)) this.topNode(name, blocks);
     for (const r of this.cfg.resources) this.resource(r);
     while (this.lines[this.lines.length - 1] === "") this.lines.pop();
-    return { toml: this.lines.join("\n") + "\n", notes: this.notes };
+    return { toml: this.lines.join("\n") + "\n", notes: this.notes, watchdogs: this.watchdogs };
   }
 
   /** Add a line; never two blank lines in a row. */
@@ -302,6 +308,7 @@ class Writer {
 
   private resource(r: ResourceBlock): void {
     this.line(`[${formatPath(["resource", r.name])}]`);
+    const watchdog = this.watchdogOf(r);
     for (const key of ["timeout", ...ORDERED_FIELDS]) {
       const s = lastStmt(r.stmts, key);
       if (s) this.setting(key, s);
@@ -318,7 +325,65 @@ class Writer {
     }
     this.line();
     const priorities = new Map<number, string>();
-    for (const [name, blocks] of nodes) this.resourceNode(r, name, blocks, priorities);
+    for (const [name, blocks] of nodes) {
+      this.resourceNode(r, name, blocks, priorities, name === watchdog);
+    }
+  }
+
+  /** The role a node of `r` starts in, as the original read it (later statements win). */
+  private roleOnStart(r: ResourceBlock, blocks: NodeBlock[]): string {
+    return lastStmt([...r.stmts, ...allStmts(blocks)], "role_on_start")?.values[0].text ??
+      lastStmt(this.cfg.globals, "role_on_start")?.values[0].text ?? LEGACY_DEFAULTS.role_on_start;
+  }
+
+  /**
+   * Which node of `r` is its watchdog. The original set roles at run time
+   * (`hastmonctl role watchdog`), so the file may not say; here the timing
+   * rule and failover need to know. A node whose `remote` lists every other
+   * node is the usual sign: it is taken, with a NOTE; otherwise a NOTE says
+   * that it cannot be told. Returns the node taken, or null (none taken, or
+   * the file names its watchdog itself).
+   */
+  private watchdogOf(r: ResourceBlock): string | null {
+    const nodes = mergeByName(r.nodes);
+    const names = [...nodes.keys()];
+    if (names.length < 2) return null;
+    if (names.some((n) => this.roleOnStart(r, nodes.get(n)!) === "watchdog")) return null;
+    if (names.length === 2) {
+      this.note(
+        `no node of resource ${r.name} starts as watchdog, and with two nodes neither can be ` +
+          `one: without a watchdog there is no automatic failover (as in the original); add a ` +
+          `third node with role_on_start = "watchdog"`,
+      );
+      return null;
+    }
+    const remotes = (n: string) =>
+      unique(
+        allStmts(nodes.get(n)!).filter((s) => s.keyword === "remote").flatMap((s) =>
+          texts(s.values)
+        ),
+      ).filter((a) => a !== "none");
+    const full = names.filter((n) => remotes(n).length >= names.length - 1);
+    const eligible = full.length === 1 &&
+      !["primary", "secondary"].includes(this.roleOnStart(r, nodes.get(full[0])!));
+    if (eligible) {
+      this.watchdogs[r.name] = full[0];
+      return full[0];
+    }
+    const why = full.length === 0
+      ? "no node's remote lists every other node (the usual sign of the watchdog)"
+      : full.length === 1
+      ? `${full[0]} lists every other node (the usual sign) but starts as ${
+        this.roleOnStart(r, nodes.get(full[0])!)
+      }`
+      : `${full.join(" and ")} each list every other node (the usual sign of the watchdog)`;
+    this.note(
+      `the original set roles at run time, and which node of resource ${r.name} is its ` +
+        `watchdog cannot be told from this file: ${why}. Every node is a possible primary ` +
+        `here, and there is no automatic failover without a watchdog: set role_on_start = ` +
+        `"watchdog" in the watchdog's [resource.${r.name}.on.NODE]`,
+    );
+    return null;
   }
 
   private resourceNode(
@@ -326,6 +391,7 @@ class Writer {
     name: string,
     blocks: NodeBlock[],
     priorities: Map<number, string>,
+    takenAsWatchdog: boolean,
   ): void {
     this.line(`[${formatPath(["resource", r.name, "on", name])}]`);
     this.mergedNote(name, blocks);
@@ -345,10 +411,17 @@ class Writer {
         this.setting(key, mine);
       }
     }
+    if (takenAsWatchdog) {
+      this.note(
+        `the original set roles at run time (hastmonctl role); ${name} lists every other node ` +
+          `of resource ${r.name} in remote, the usual sign of its watchdog, so it starts as ` +
+          `watchdog here (the original started it in init). Change it if that is wrong`,
+      );
+      this.line(`role_on_start = "watchdog"`);
+    }
     const priority = lastStmt(stmts, "priority");
     if (priority) this.setting("priority", priority);
-    const role = lastStmt([...r.stmts, ...stmts], "role_on_start")?.values[0].text ??
-      lastStmt(this.cfg.globals, "role_on_start")?.values[0].text;
+    const role = takenAsWatchdog ? "watchdog" : this.roleOnStart(r, blocks);
     if (role !== "watchdog") {
       const p = priority ? Number(priority.values[0].text) : LEGACY_DEFAULTS.priority;
       const other = priorities.get(p);

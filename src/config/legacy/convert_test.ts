@@ -21,6 +21,7 @@ const SAMPLES: Record<string, string[]> = {
   "two-nodes.conf": [],
   "watchdog-cluster.conf": [],
   "quirks.conf": [],
+  "runtime-roles.conf": [],
   "equal-priorities.conf": [
     "resource web: nodes alpha and beta have the same priority 100: give each node that can be " +
     "primary its own priority (lower wins)",
@@ -42,7 +43,7 @@ function hostPort(text: string): string {
 for (const [sample, expectedErrors] of Object.entries(SAMPLES)) {
   Deno.test(`convert ${sample}: the converted file runs as the original did on every host`, async () => {
     const text = await Deno.readTextFile(new URL(sample, DATA));
-    const { toml } = convertLegacy(text, sample);
+    const { toml, watchdogs } = convertLegacy(text, sample);
     const legacy = parseLegacy(text);
     const hosts = hostsOf(text);
     assert(hosts.length >= 2, "a sample names at least two hosts");
@@ -102,7 +103,8 @@ for (const [sample, expectedErrors] of Object.entries(SAMPLES)) {
             heartbeatInterval: r.heartbeatInterval,
             complaintCount: r.complaintCount,
             complaintInterval: r.complaintInterval,
-            roleOnStart: r.roleOnStart,
+            // The one deliberate difference: a watchdog the original was told of at run time.
+            roleOnStart: watchdogs[r.name] === host ? "watchdog" : r.roleOnStart,
             priority: r.priority,
             exec: r.exec,
             remote: r.remote.filter((a) => a !== "none" || r.remote.length === 1),
@@ -147,6 +149,34 @@ Deno.test("convert quirks.conf: every behaviour difference is marked with a NOTE
     assertStringIncludes(toml, part);
   }
   assertEquals(notes, 16);
+});
+
+Deno.test("convert: which node is each resource's watchdog, taken or not, is said in a NOTE", async () => {
+  const { toml, watchdogs } = convertLegacy(
+    await Deno.readTextFile(new URL("runtime-roles.conf", DATA)),
+    "runtime-roles.conf",
+  );
+  // web: watch lists every other node, and is taken.
+  assertEquals(watchdogs, { web: "watch" });
+  const web = toml.slice(toml.indexOf("[resource.web.on.watch]"), toml.indexOf("[resource.db]"));
+  assertStringIncludes(web, "watch lists every other node of\n#   resource web in remote");
+  assertStringIncludes(web, 'role_on_start = "watchdog"');
+  // db: two candidates, none taken, and the NOTE says so.
+  const db = toml.slice(toml.indexOf("[resource.db]"), toml.indexOf("[resource.pair]"));
+  assertStringIncludes(
+    db,
+    "cannot\n#   be told from this file: alpha and watch each list every other node",
+  );
+  assertEquals(db.split("\n").includes('role_on_start = "watchdog"'), false);
+  // pair: two nodes, no watchdog possible.
+  assertStringIncludes(toml, "no node of resource pair starts as watchdog");
+  // A file that names its watchdogs gets no such NOTE.
+  const named = convertLegacy(
+    await Deno.readTextFile(new URL("watchdog-cluster.conf", DATA)),
+    "watchdog-cluster.conf",
+  );
+  assertEquals(named.watchdogs, {});
+  assertEquals(named.toml.includes("run time"), false);
 });
 
 Deno.test("convert: a key with an algorithm becomes [key]; zero values and priorities are noted", () => {

@@ -1,0 +1,146 @@
+/**
+ * Members in the core: start in order, stop in reverse within one deadline,
+ * a partial start rolled back, the resource's state derived from its
+ * members, and the guard kept in step by effects.
+ */
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { type Machine, mayBeActive, wakeAt } from "./machine.ts";
+import type { Effect, GuardCommand } from "./types.ts";
+import {
+  complaintFromW,
+  finish,
+  grantFrom,
+  hooks,
+  I,
+  make,
+  members,
+  ofType,
+  run,
+  service,
+} from "./test_helpers.ts";
+
+/** A primary with a lease and three members, all probed stopped at boot. */
+function primaryWithMembers(over = {}) {
+  const { m } = make("a", { roleOnStart: "primary", members: members(3), ...over });
+  let fx = grantFrom(m, "w", 10);
+  for (const name of ["m0", "m1", "m2"]) fx = [...fx, ...finish(m, fx, "status", 20, 1, name)];
+  return { m, fx };
+}
+
+const memberHooks = (fx: Effect[]) =>
+  ofType(fx, "hook").filter((h) => h.member !== null).map((h) => `${h.method} ${h.member}`);
+
+const guard = (fx: Effect[]): GuardCommand[] => ofType(fx, "guard").map((g) => g.command);
+
+Deno.test("members start in order, each after the one before succeeded", () => {
+  const { m, fx } = primaryWithMembers();
+  assertEquals(memberHooks(fx).filter((h) => h.startsWith("start")), ["start m0"]);
+  assertEquals(memberHooks(finish(m, [], "start", 30, 0, "m0")), ["start m1"]);
+  assertEquals(memberHooks(finish(m, [], "start", 40, 0, "m1")), ["start m2"]);
+  assertEquals(memberHooks(finish(m, [], "start", 50, 0, "m2")), []);
+  assertEquals(service(m), "starting");
+});
+
+Deno.test("a partial start is rolled back: every member that may run is stopped, in reverse", () => {
+  const { m } = primaryWithMembers();
+  finish(m, [], "start", 30, 0, "m0");
+  const fx = finish(m, [], "start", 40, 1, "m1"); // m1 fails
+  assertEquals(memberHooks(fx), ["stop m1"]);
+  assertEquals(memberHooks(finish(m, [], "stop", 50, 0, "m1")), ["stop m0"]);
+  const done = finish(m, [], "stop", 60, 0, "m0");
+  assert(ofType(done, "log").some((l) => l.message.includes("rolled back")));
+  assertEquals(service(m), "stopped");
+  assertEquals(mayBeActive(m), false);
+  // The next attempt waits a probe interval.
+  assertEquals(hooks(done).includes("start"), false);
+});
+
+Deno.test("one member running and one stopped reads as unknown, never as stopped", () => {
+  const { m } = primaryWithMembers();
+  for (const name of ["m0", "m1", "m2"]) finish(m, [], "start", 30, 0, name);
+  m.members[0].state = "running";
+  m.members[1].state = "stopped";
+  m.members[2].state = "running";
+  assertEquals(service(m), "unknown");
+  assertEquals(mayBeActive(m), true);
+});
+
+Deno.test("a stop runs the members in reverse, all within one stop_timeout", () => {
+  const { m } = primaryWithMembers();
+  for (const name of ["m0", "m1", "m2"]) finish(m, [], "start", 30, 0, name);
+  let fx = run(m, { type: "command", now: 100, command: { role: "secondary" } });
+  const stop = ofType(fx, "hook").find((h) => h.method === "stop")!;
+  assertEquals([stop.member, stop.timeoutMs], ["m2", I]);
+  fx = finish(m, fx, "stop", 400, 0, "m2");
+  const next = ofType(fx, "hook").find((h) => h.method === "stop")!;
+  assertEquals([next.member, next.timeoutMs], ["m1", 700], "what is left of the one deadline");
+});
+
+Deno.test("a member's stop that fails runs panic at once, once, and the guard is told not to", () => {
+  const { m } = primaryWithMembers({ hasPanic: true });
+  for (const name of ["m0", "m1", "m2"]) finish(m, [], "start", 30, 0, name);
+  run(m, { type: "command", now: 100, command: { role: "secondary" } });
+  const fx = finish(m, [], "stop", 200, 1, "m2");
+  assertEquals(hooks(fx), ["panic"]);
+  assertEquals(guard(fx), [{ action: "panicking" }]);
+  assertEquals(service(m), "stop_failed");
+});
+
+Deno.test("without panic, a failing member's stop does not keep the others from stopping", () => {
+  const { m } = primaryWithMembers();
+  for (const name of ["m0", "m1", "m2"]) finish(m, [], "start", 30, 0, name);
+  run(m, { type: "command", now: 100, command: { role: "secondary" } });
+  let fx = finish(m, [], "stop", 200, 1, "m2");
+  assertEquals(memberHooks(fx), ["stop m1"]);
+  fx = finish(m, fx, "stop", 300, 0, "m1");
+  fx = finish(m, fx, "stop", 400, 0, "m0");
+  assertEquals(service(m), "stop_failed");
+  assert(ofType(fx, "log").some((l) => l.level === "error"));
+  // Nothing is released while a member may still run.
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+});
+
+Deno.test("the guard is armed before a start begins, told of the stop, and disarmed after it", () => {
+  const { m, fx } = primaryWithMembers();
+  const kinds = fx.map((e) => e.type === "guard" ? `guard ${e.command.action}` : e.type);
+  assert(
+    kinds.indexOf("guard arm") <
+      kinds.findIndex((k, i) => k === "hook" && (fx[i] as { method?: string }).method === "start"),
+    kinds.join(","),
+  );
+  assertEquals(guard(fx).find((g) => g.action === "arm"), {
+    action: "arm",
+    until: 3 * I,
+    epoch: 1,
+  });
+  for (const name of ["m0", "m1", "m2"]) finish(m, [], "start", 30, 0, name);
+  // The lease runs out: self-fencing; the guard no longer waits for the lease but for the stop.
+  let out = run(m, { type: "tick", now: 3 * I });
+  assertEquals(guard(out), [{ action: "stopping", timeoutMs: I }]);
+  for (const name of ["m2", "m1"]) out = finish(m, out, "stop", 3 * I + 10, 0, name);
+  out = finish(m, out, "stop", 3 * I + 30, 0, "m0");
+  assertEquals(guard(out), [{ action: "disarm" }]);
+});
+
+Deno.test("a renewed lease re-arms the guard with the new deadline", () => {
+  const { m } = primaryWithMembers();
+  run(m, { type: "tick", now: 1000 });
+  const fx = grantFrom(m, "w", 1010);
+  assertEquals(guard(fx), [{ action: "arm", until: 4 * I, epoch: 1 }]);
+});
+
+Deno.test("wakeAt is a query: asking changes nothing (it used to prune complaints)", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  for (const t of [1000, 2000, 2500]) run(m, { type: "tick", now: t });
+  run(m, complaintFromW(2600, 2600));
+  assertEquals(m.complaints.length, 1);
+  m.now = 60_000; // as a status query sees it, long after the complaint expired
+  const before = snapshot(m);
+  wakeAt(m);
+  assertEquals(snapshot(m), before);
+  assertEquals(m.complaints.length, 1);
+});
+
+function snapshot(m: Machine): string {
+  return JSON.stringify(m, (_k, v) => v instanceof Map ? [...v] : v);
+}

@@ -1,0 +1,208 @@
+/**
+ * Leases under what the shared configuration allows: grants capped by the
+ * claimant's configured numbers, acks credited with what was asked with that
+ * very request, epochs bounded, fences voiding a lease, and a state file that
+ * cannot be trusted.
+ */
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { createMachine, step, wakeAt } from "./machine.ts";
+import { MAX_EPOCH } from "./types.ts";
+import {
+  ack,
+  complaintFromW,
+  finish,
+  grantFrom,
+  hb,
+  hooks,
+  I,
+  make,
+  ofType,
+  run,
+  settings,
+} from "./test_helpers.ts";
+
+Deno.test("a granter caps a claimant's lease and stop bound by the configuration, and says so", () => {
+  const { m } = make("w", { roleOnStart: "watchdog" });
+  // a is configured with a 3 s lease and a 1 s stop bound; it asks for 30 s and 10 s.
+  const fx = run(m, {
+    type: "message",
+    now: 100,
+    from: "a",
+    msg: hb({ leaseMs: 30 * I, stopTimeoutMs: 10 * I }),
+  });
+  assertEquals([ack(fx).granted, ack(fx).leaseMs, ack(fx).stopTimeoutMs], [true, 3 * I, I]);
+  // The hold is the configured one: (3 + 1) × 1.1 + 1 = 5.4 s.
+  assertEquals(m.grant!.until, 100 + 5400);
+});
+
+Deno.test("a primary credits a grant with what it asked for with that request, not with today's settings", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  const seq = m.seq; // asked with a 3 s lease at time 0
+  // A reload doubles the lease (complaint_count 6) while the request is in flight.
+  run(m, {
+    type: "reconfigure",
+    now: 50,
+    settings: settings("a", { roleOnStart: "primary", complaintCount: 6 }),
+  });
+  grantFrom(m, "w", 100, seq, 6 * I);
+  assertEquals(m.leaseUntil, 3 * I, "credited with the 3 s asked for at time 0");
+});
+
+Deno.test("a primary whose stop bound exceeds what the granter holds for shortens its lease by the difference", () => {
+  const { m } = make("a", { roleOnStart: "primary", stopTimeoutMs: 2 * I });
+  grantFrom(m, "w", 100, m.seq, 3 * I, I);
+  // The granter covers a 1 s stop; ours takes up to 2 s: stop 1 s earlier.
+  assertEquals(m.leaseUntil, 2 * I);
+});
+
+Deno.test("a node configured as a watchdog never gets a lease, whatever it says", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  const fx = run(m, { type: "message", now: 10, from: "w", msg: hb({ role: "primary" }) });
+  assertEquals(ack(fx).granted, false);
+  assert(m.grant === null);
+});
+
+Deno.test("complaints count only from configured watchdogs, whatever role a peer claims", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  // a says it is a watchdog; its complaints still do not count.
+  run(m, { type: "message", now: 0, from: "a", msg: hb({ role: "watchdog" }) });
+  for (const t of [2000, 3000, 4000, 5000, 6000]) {
+    run(m, {
+      type: "message",
+      now: t,
+      from: "a",
+      msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: null, silenceMs: t },
+    });
+  }
+  assertEquals(m.complaints.length, 0);
+  run(m, complaintFromW(7000, 7000));
+  assertEquals(m.complaints.length, 1);
+});
+
+Deno.test("an epoch above the maximum is ignored, and no node promotes past it", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  const fx = run(m, { type: "message", now: 10, from: "a", msg: hb({ epoch: MAX_EPOCH + 1 }) });
+  assertEquals(m.maxEpoch, 0);
+  assert(ofType(fx, "log").some((l) => l.message.includes("above the maximum")));
+  // At the maximum, a promotion is refused rather than wrapping or overflowing.
+  const top = make("b", { roleOnStart: "secondary" }, {
+    role: "secondary",
+    epoch: MAX_EPOCH,
+    maxEpoch: MAX_EPOCH,
+    grantHolder: null,
+    grantHoldMs: null,
+  }).m;
+  const out = run(top, { type: "command", now: 10, command: { role: "primary" } });
+  assertEquals(top.role, "secondary");
+  assert(ofType(out, "log").some((l) => l.level === "error" && l.message.includes("epoch")));
+});
+
+Deno.test("a state file that could not be trusted: nothing granted and nothing started for the longest hold", () => {
+  const { machine: m, effects } = createMachine(
+    settings("a", { roleOnStart: "primary" }),
+    0,
+    "invalid",
+  );
+  assert(ofType(effects, "log").some((l) => l.message.includes("state file unusable")));
+  // Asked by b for a lease: refused while the quarantine lasts (5.4 s).
+  let fx = step(m, { type: "message", now: 100, from: "b", msg: hb({ role: "primary" }) });
+  assertEquals(ack(fx).granted, false);
+  // With a grant in hand, still no start.
+  grantFromAt(m, 200);
+  fx = step(m, {
+    type: "hook_done",
+    now: 300,
+    id: m.members[0].probe!.id,
+    method: "status",
+    outcome: { kind: "exit", code: 1 },
+  });
+  assertEquals(hooks(fx).includes("start"), false);
+  // The machine wakes when the quarantine ends.
+  assert(wakeAt(m) <= 5400);
+});
+
+function grantFromAt(m: Parameters<typeof grantFrom>[0], now: number) {
+  return step(m, {
+    type: "message",
+    now,
+    from: "w",
+    msg: {
+      type: "ack",
+      resource: "r",
+      epoch: m.epoch,
+      role: "watchdog",
+      state: "unknown",
+      seq: m.seq,
+      granted: true,
+      leaseMs: 3 * I,
+      stopTimeoutMs: I,
+    },
+  });
+}
+
+Deno.test("a persisted grant keeps the hold it was given, so a restarted granter honours all of it", () => {
+  const { m } = make("w", { roleOnStart: "watchdog" });
+  const fx = run(m, { type: "message", now: 0, from: "a", msg: hb() });
+  const persisted = ofType(fx, "persist").at(-1)!.state;
+  assertEquals(persisted.grantHoldMs, 5400);
+  assertEquals(persisted.grantHolder?.node, "a");
+});
+
+Deno.test("a secondary that fenced the old primary tells the granters, which void its lease at once", () => {
+  // The granter w honours a's lease...
+  const { m: w } = make("w", { roleOnStart: "watchdog" });
+  run(w, { type: "message", now: 0, from: "a", msg: hb({ epoch: 1 }) });
+  assertEquals(w.grant?.holder.node, "a");
+  // ...until b reports that it fenced a: then b gets a grant at once.
+  run(w, {
+    type: "message",
+    now: 100,
+    from: "b",
+    msg: { type: "fenced", resource: "r", epoch: 2, node: "a", nodeEpoch: 1 },
+  });
+  assertEquals(w.grant, null);
+  const fx = run(w, { type: "message", now: 110, from: "b", msg: hb({ epoch: 2 }) });
+  assertEquals(ack(fx).granted, true);
+  // A watchdog cannot make such a report.
+  const { m: b } = make("b", { roleOnStart: "secondary" });
+  finish(b, [], "status", 5, 1); // b's own copy is stopped: it may grant
+  run(b, { type: "message", now: 10, from: "a", msg: hb({ epoch: 1 }) });
+  run(b, {
+    type: "message",
+    now: 100,
+    from: "w",
+    msg: { type: "fenced", resource: "r", epoch: 1, node: "a", nodeEpoch: 1 },
+  });
+  assertEquals(b.grant?.holder.node, "a");
+});
+
+Deno.test("a fenced takeover does not wait out the lease: the fence, then the report, then the promotion", () => {
+  const { m } = make("b", { roleOnStart: "secondary", hasFence: true });
+  run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
+  run(m, { type: "message", now: 10, from: "a", msg: hb() });
+  let fx: ReturnType<typeof run> = [];
+  run(m, { type: "tick", now: 1000 }); // a live daemon wakes every interval
+  run(m, { type: "tick", now: 2000 });
+  // a is no longer heard after 2.01 s (one interval and a timeout).
+  for (const t of [2100, 2200, 2300, 2400]) fx = [...fx, ...run(m, complaintFromW(t, t - 10))];
+  assertEquals(hooks(fx).includes("fence"), true, "the fence runs while the lease is waited out");
+  assertEquals(m.role, "secondary");
+  fx = finish(m, fx, "fence", 2450, 0);
+  assertEquals(m.role, "primary");
+  const sends = ofType(fx, "send").map((s) => s.msg.type);
+  assert(sends.indexOf("fenced") < sends.indexOf("heartbeat"), sends.join(","));
+  assertEquals(ofType(fx, "transition")[0].cause.kind, "takeover");
+});
+
+Deno.test("a node told that it was fenced (it was not, after all) stops its service", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  grantFrom(m, "w", 10);
+  const fx = run(m, {
+    type: "message",
+    now: 100,
+    from: "b",
+    msg: { type: "fenced", resource: "r", epoch: 2, node: "a", nodeEpoch: 1 },
+  });
+  assertEquals(m.role, "secondary");
+  assertEquals(ofType(fx, "transition")[0].cause, { kind: "fenced_by", node: "b" });
+});

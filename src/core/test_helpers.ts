@@ -1,0 +1,148 @@
+/**
+ * Helpers of the core's table tests: settings of a two-node-plus-watchdog
+ * resource, a machine with its effect history, and builders of events.
+ */
+import { assert } from "../../tests/assert.ts";
+import { createMachine, groupState, type Machine, type Restored, step } from "./machine.ts";
+import type { Effect, Event, Message, ResourceSettings } from "./types.ts";
+
+/** The heartbeat interval of the test settings. */
+export const I = 1000;
+
+export function settings(self: string, over: Partial<ResourceSettings> = {}): ResourceSettings {
+  const node = (name: string, priority: number, watchdog = false) => ({
+    name,
+    priority,
+    watchdog,
+    leaseMs: 3 * I,
+    stopTimeoutMs: I,
+  });
+  const nodes = [node("a", 10), node("b", 20), node("w", 30, true)];
+  return {
+    name: "r",
+    self,
+    nodes,
+    peers: nodes.map((n) => n.name).filter((n) => n !== self),
+    priority: nodes.find((n) => n.name === self)!.priority,
+    roleOnStart: "init",
+    heartbeatIntervalMs: I,
+    complaintCount: 3,
+    complaintIntervalMs: 10 * I,
+    timeoutMs: I,
+    attempts: 2,
+    stopTimeoutMs: I,
+    clockSkew: 0.1,
+    hookTimeoutMs: 2 * I,
+    methodTimeoutMs: {},
+    members: [{ name: "r", probeIntervalMs: I, startTimeoutMs: 2 * I, statusTimeoutMs: 2 * I }],
+    hasPanic: false,
+    hasFence: false,
+    ...over,
+  };
+}
+
+/** Members m0, m1, … for a group test. */
+export function members(n: number) {
+  return Array.from({ length: n }, (_, i) => ({
+    name: `m${i}`,
+    probeIntervalMs: I,
+    startTimeoutMs: 2 * I,
+    statusTimeoutMs: 2 * I,
+  }));
+}
+
+export function make(
+  self: string,
+  over: Partial<ResourceSettings> = {},
+  persisted: Restored = null,
+) {
+  const { machine, effects } = createMachine(settings(self, over), 0, persisted);
+  history = [...effects];
+  return { m: machine, effects };
+}
+
+/** All effects so far, so hooks started earlier can be finished later. */
+export let history: Effect[] = [];
+
+export function run(m: Machine, ev: Event): Effect[] {
+  const fx = step(m, ev);
+  history.push(...fx);
+  return fx;
+}
+
+export const hb = (from: Partial<Message & { type: "heartbeat" }> = {}): Message => ({
+  type: "heartbeat",
+  resource: "r",
+  epoch: 1,
+  role: "primary",
+  state: "running",
+  seq: 1,
+  leaseMs: 3 * I,
+  stopTimeoutMs: I,
+  ...from,
+} as Message);
+
+export function ofType<T extends Effect["type"]>(fx: Effect[], t: T) {
+  return fx.filter((e) => e.type === t) as Extract<Effect, { type: T }>[];
+}
+
+export function hooks(fx: Effect[]) {
+  return ofType(fx, "hook").map((h) => h.method);
+}
+
+/** A complaint from the watchdog w that has not seen a primary running for `silenceMs`. */
+export function complaintFromW(now: number, silenceMs: number): Event {
+  return {
+    type: "message",
+    now,
+    from: "w",
+    msg: { type: "complaint", resource: "r", epoch: 1, reason: "x", primary: "a", silenceMs },
+  };
+}
+
+/** Finish the latest `method` hook (of `member`, if given) started so far with an exit code. */
+export function finish(
+  m: Machine,
+  _fx: Effect[],
+  method: string,
+  now: number,
+  code = 0,
+  member?: string,
+): Effect[] {
+  const h = ofType(history, "hook").filter((e) =>
+    e.method === method && (member === undefined || e.member === member)
+  ).at(-1);
+  assert(h, `no ${method} hook so far`);
+  const outcome = { kind: "exit" as const, code };
+  return run(m, { type: "hook_done", now, id: h.id, method: h.method, outcome });
+}
+
+/** An ack from `peer` for request `seq`, granting what was asked (or `lease`/`stop`). */
+export function grantFrom(
+  m: Machine,
+  peer: string,
+  now: number,
+  seq = m.seq,
+  lease = 3 * I,
+  stop = I,
+): Effect[] {
+  return run(m, {
+    type: "message",
+    now,
+    from: peer,
+    msg: {
+      type: "ack",
+      resource: "r",
+      epoch: m.epoch,
+      role: "watchdog",
+      state: "unknown",
+      seq,
+      granted: true,
+      leaseMs: lease,
+      stopTimeoutMs: stop,
+    },
+  });
+}
+
+export const ack = (fx: Effect[]) => ofType(fx, "send")[0].msg as Message & { type: "ack" };
+export const service = (m: Machine) => groupState(m);

@@ -1,0 +1,90 @@
+/**
+ * The daemon's answers to the control socket (src/control/server.ts): status
+ * views from the runtime, role commands into it, and the event stream.
+ */
+import type { ControlHandler, DaemonEvent, RoleResult, StatusResult } from "../control/protocol.ts";
+import { ControlRefusal } from "../control/protocol.ts";
+import { switchoverPlan } from "../core/machine.ts";
+import type { NodeId, Role } from "../core/types.ts";
+import type { NodeRuntime } from "../runtime/node.ts";
+import type { EventLog } from "./events.ts";
+import type { Logger } from "./log.ts";
+import { VERSION } from "../version.ts";
+
+/** What the control handler reads and drives. */
+export interface ControlDeps {
+  node: NodeId;
+  runtime: NodeRuntime;
+  events: EventLog;
+  logger: Logger;
+  startedAt: number;
+}
+
+/** The daemon's {@link ControlHandler}. */
+export class DaemonControl implements ControlHandler {
+  constructor(private readonly d: ControlDeps) {}
+
+  /** `ctl status`: every (or the named) resource's status view, as of now. */
+  status(names?: string[]): { result: StatusResult; unknown: string[] } {
+    const { picked, unknown } = this.#pick(names && names.length > 0 ? names : "all");
+    const now = performance.now();
+    return {
+      result: {
+        node: this.d.node,
+        version: VERSION,
+        pid: Deno.pid,
+        uptimeMs: now - this.d.startedAt,
+        resources: picked.map((name) => this.d.runtime.status(name)!),
+      },
+      unknown,
+    };
+  }
+
+  /**
+   * `ctl role`: a role command to each named resource. `secondary` on a
+   * primary is a switchover to `to` (or the best connected secondary); a
+   * named target that cannot take it is refused before anything changes.
+   */
+  role(
+    role: Role,
+    names: string[] | "all",
+    force: boolean,
+    to?: string,
+  ): { result: RoleResult; unknown: string[] } {
+    const { picked, unknown } = this.#pick(names);
+    if (to !== undefined) {
+      if (role !== "secondary") throw new ControlRefusal("--to goes with role secondary only");
+      for (const name of picked) {
+        const plan = switchoverPlan(this.d.runtime.machine(name)!, to);
+        if (plan.blocked) throw new ControlRefusal(`${name}: cannot hand over: ${plan.blocked}`);
+      }
+    }
+    const changed: RoleResult["changed"] = [];
+    for (const name of picked) {
+      const from = this.d.runtime.machine(name)!.role;
+      changed.push({ resource: name, from, to: role });
+      if (force) this.d.logger.warning(`forced to ${role} by the operator`, name);
+      this.d.runtime.command(name, { role, force, ...(to !== undefined ? { to } : {}) });
+    }
+    return { result: { changed }, unknown };
+  }
+
+  recentEvents(limit?: number): DaemonEvent[] {
+    return this.d.events.recent(limit);
+  }
+
+  subscribe(fn: (e: DaemonEvent) => void): () => void {
+    return this.d.events.subscribe(fn);
+  }
+
+  #pick(names: string[] | "all"): { picked: string[]; unknown: string[] } {
+    const all = this.d.runtime.names();
+    if (names === "all" || (names.length === 1 && names[0] === "all")) {
+      return { picked: all, unknown: [] };
+    }
+    return {
+      picked: names.filter((n) => all.includes(n)),
+      unknown: names.filter((n) => !all.includes(n)),
+    };
+  }
+}

@@ -1,0 +1,303 @@
+/**
+ * The real `Io` of the node runtime: the monotonic clock and one timer, peer
+ * frames through the peer links, hooks through the one hook runner, state
+ * files through the store, the guard process through its pipe, and the log
+ * and event stream. Everything that decides lives in the runtime and the
+ * core; this file only carries out.
+ */
+import type { Io } from "../runtime/node.ts";
+import type {
+  Effect,
+  GuardCommand,
+  HookEffect,
+  HookMethod,
+  HookOutcome,
+  LogLevel,
+  Message,
+  NodeId,
+  Time,
+} from "../core/types.ts";
+import { describeOutcome } from "../core/types.ts";
+import type { ResourceNodeConfig } from "../config/types.ts";
+import { after } from "../wire/deadlines.ts";
+import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
+import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
+import type { Logger } from "./log.ts";
+import type { StateStore } from "./state_store.ts";
+import type { EventLog } from "./events.ts";
+import { SpawnQueue } from "./spawn_queue.ts";
+
+/** A guard deadline that never comes (a forced primary has no lease). */
+const FOREVER_MS = 10 * 365 * 86400e3;
+
+/** What the daemon's Io is built from. */
+export interface DaemonIoDeps {
+  node: NodeId;
+  logger: Logger;
+  guard: Guard | null;
+  store: StateStore;
+  events: EventLog;
+  /** This node's configuration of a resource (changes on reload). */
+  view(resource: string): ResourceNodeConfig | undefined;
+  /** Send a frame to a peer over whichever link is up (dropped when none is). */
+  send(to: NodeId, messages: Message[]): void;
+  /** Called when the runtime's timer is due. */
+  onWake(): void;
+  /** A role changed. */
+  onTransition(resource: string): void;
+  onQuiesced(resource: string): void;
+  /** After every hook command, with its duration (the metrics' histograms). */
+  onHookRun?: (resource: string, method: HookMethod, ms: number) => void;
+  /** Ends with the daemon: running hooks are killed. */
+  lifetime: AbortSignal;
+}
+
+/** The daemon's implementation of the runtime's world. */
+export class DaemonIo implements Io {
+  #cancelWake: (() => void) | null = null;
+  #spawns = new SpawnQueue();
+
+  constructor(private readonly deps: DaemonIoDeps) {}
+
+  now(): Time {
+    return performance.now();
+  }
+
+  setWake(at: Time | null): void {
+    this.#cancelWake?.();
+    this.#cancelWake = null;
+    if (at === null || this.deps.lifetime.aborted) return;
+    this.#cancelWake = after(Math.max(1, at - performance.now()), () => {
+      this.#cancelWake = null;
+      this.deps.onWake();
+    });
+  }
+
+  /** Stop the timer for good (the daemon is exiting). */
+  stopWake(): void {
+    this.#cancelWake?.();
+    this.#cancelWake = null;
+  }
+
+  send(to: NodeId, messages: Message[]): void {
+    this.deps.send(to, messages);
+  }
+
+  runHook(resource: string, hook: HookEffect, done: (outcome: HookOutcome) => void): () => void {
+    const abort = new AbortController();
+    const lifetime = this.deps.lifetime;
+    const onExit = () => abort.abort();
+    lifetime.addEventListener("abort", onExit, { once: true });
+    // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
+    this.#spawns.push(hook.method, () => {
+      this.#run(resource, hook, abort.signal).then((outcome) => {
+        lifetime.removeEventListener("abort", onExit);
+        if (!lifetime.aborted) done(outcome);
+      });
+    });
+    return () => abort.abort();
+  }
+
+  async #run(resource: string, e: HookEffect, signal: AbortSignal): Promise<HookOutcome> {
+    const view = this.deps.view(resource);
+    if (!view) return { kind: "error", message: `resource ${resource} is not configured` };
+    const argv = hookArgv(view, e);
+    if (argv === null) return { kind: "exit", code: 0 }; // a notification nobody listens to
+    if (typeof argv === "string") return { kind: "error", message: argv };
+    const log = this.deps.logger;
+    // A stop must be over within its timeout: SIGTERM at 80 %, SIGKILL at 100 %.
+    const isStop = e.method === "stop";
+    const guard = e.method === "start" ? this.deps.guard : null;
+    const result = await runHook({
+      command: argv,
+      env: hookEnv({
+        resource,
+        member: e.member ?? resource,
+        node: this.deps.node,
+        role: e.role,
+        epoch: e.epoch,
+        event: e.method,
+      }),
+      timeoutMs: isStop ? e.timeoutMs * 0.8 : e.timeoutMs,
+      // A start cancelled when the lease is gone must die within half a timeout: the
+      // peers' hold covers one timeout beyond the lease and the stop.
+      graceMs: isStop
+        ? e.timeoutMs * 0.2
+        : e.method === "start"
+        ? Math.min(DEFAULT_GRACE_MS, view.timeoutMs / 2)
+        : Math.min(DEFAULT_GRACE_MS, e.timeoutMs),
+      signal,
+      onSpawn: guard ? (pid) => this.#guardStarting(guard, resource, pid) : undefined,
+      log: (stream, line) =>
+        log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource),
+    });
+    if (guard) {
+      await guard.started(resource).catch((err) =>
+        log.error(`guard: ${(err as Error).message}`, resource)
+      );
+    }
+    this.deps.onHookRun?.(resource, e.method, result.durationMs);
+    log.debug(
+      `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
+        result.durationMs.toFixed(0)
+      } ms`,
+      resource,
+    );
+    const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
+    if (!ok && e.method !== "status") {
+      this.deps.events.emit(
+        resource,
+        "hook",
+        "warning",
+        `${e.method}${e.member && e.member !== resource ? ` of ${e.member}` : ""} failed: ` +
+          describeOutcome(result.outcome),
+      );
+    }
+    return result.outcome;
+  }
+
+  #guardStarting(guard: Guard, resource: string, pid: number) {
+    const since = processStartTime(pid);
+    if (since === null) return; // already gone
+    guard.starting(resource, pid, since).catch((err) =>
+      this.deps.logger.error(`guard: ${(err as Error).message}`, resource)
+    );
+  }
+
+  writeState(resource: string, text: string, done: (error: string | null) => void): void {
+    this.deps.store.save(resource, text).then(
+      () => done(null),
+      (e) => done((e as Error).message),
+    );
+  }
+
+  guard(resource: string, command: GuardCommand, done: () => void): void {
+    const guard = this.deps.guard;
+    if (!guard) return void queueMicrotask(done);
+    this.#tellGuard(guard, resource, command).catch((e) =>
+      this.deps.logger.error(`guard: ${(e as Error).message}`, resource)
+    ).finally(done);
+  }
+
+  #tellGuard(guard: Guard, resource: string, command: GuardCommand): Promise<void> {
+    switch (command.action) {
+      case "arm": {
+        const view = this.deps.view(resource);
+        if (!view) return Promise.resolve();
+        // Half a timeout of slack: the daemon's own fencing starts first when it is alive.
+        const slack = view.timeoutMs / 2;
+        const remaining = command.until === null
+          ? FOREVER_MS
+          : Math.max(0, command.until - performance.now()) + slack;
+        const g = { view, node: this.deps.node, epoch: command.epoch };
+        return guard.arm(
+          resource,
+          remaining,
+          guardStops(g),
+          view.stopTimeoutMs,
+          guardPanic(g),
+          slack,
+        );
+      }
+      case "stopping":
+        return guard.stopping(resource, command.timeoutMs);
+      case "panicking":
+        return guard.panicking(resource);
+      case "disarm":
+        return guard.disarm(resource);
+    }
+  }
+
+  log(level: LogLevel, message: string, resource: string | null): void {
+    this.deps.logger.log(level, message, resource ?? undefined);
+    if (level !== "debug") this.deps.events.emit(resource, "log", level, message);
+  }
+
+  transition(resource: string, e: Effect & { type: "transition" }): void {
+    this.deps.logger.transition(resource, e);
+    this.deps.events.emit(
+      resource,
+      "transition",
+      "info",
+      `role ${e.from} -> ${e.to}: ${e.reason}`,
+      {
+        from: e.from,
+        to: e.to,
+        epoch: e.epoch,
+        reason: e.reason,
+      },
+    );
+    this.deps.onTransition(resource);
+  }
+
+  quiesced(resource: string): void {
+    this.deps.onQuiesced(resource);
+  }
+}
+
+/**
+ * The argv of a hook for this node's view of its resource: a member's own
+ * command for start, stop and status; `fence` or `panic` with their
+ * arguments; the `exec` script for notifications (null when there is none).
+ * A string says why it cannot run.
+ */
+export function hookArgv(view: ResourceNodeConfig, e: HookEffect): string[] | string | null {
+  switch (e.method) {
+    case "start":
+    case "stop":
+    case "status": {
+      const member = view.members.find((m) => m.name === e.member);
+      if (!member) return `no member ${e.member}`;
+      const cmd = member.commands[e.method];
+      return cmd ? cmd.argv : `member ${member.name} has no ${e.method} command`;
+    }
+    case "fence":
+    case "panic": {
+      const cmd = e.method === "fence" ? view.fence : view.panic;
+      return cmd ? [...cmd, ...e.args] : `no ${e.method} command`;
+    }
+    default:
+      return view.exec ? [view.exec, e.method, view.resource, ...e.args] : null;
+  }
+}
+
+/** Who a guard's hook runs for: the primary of `epoch`, as the hooks it backs up. */
+interface GuardFor {
+  view: ResourceNodeConfig;
+  node: NodeId;
+  epoch: number;
+}
+
+function guardEnv(g: GuardFor, member: string, event: "stop" | "panic") {
+  return hookEnv({
+    resource: g.view.resource,
+    member,
+    node: g.node,
+    role: "primary",
+    epoch: g.epoch,
+    event,
+  });
+}
+
+/** What the guard runs to stop the service: every member's stop, in reverse order. */
+function guardStops(g: GuardFor): GuardHook[] {
+  return [...g.view.members].reverse().flatMap((m) =>
+    m.commands.stop
+      ? [{
+        argv: m.commands.stop.argv,
+        env: guardEnv(g, m.name, "stop"),
+        timeoutMs: g.view.stopTimeoutMs,
+      }]
+      : []
+  );
+}
+
+function guardPanic(g: GuardFor): GuardHook | null {
+  return g.view.panic
+    ? {
+      argv: g.view.panic,
+      env: guardEnv(g, g.view.resource, "panic"),
+      timeoutMs: g.view.hookTimeoutMs,
+    }
+    : null;
+}

@@ -1,0 +1,60 @@
+/**
+ * How this program starts itself again: the background daemon's re-exec and
+ * the guard's spawn. hastmon ships in three forms, and each has its own way:
+ *
+ * - the single-file launcher of `deno task build` (a shell header that runs a
+ *   cached Deno on the bundled program) exports `HASTMON_SELF`, its own
+ *   absolute path: running that file again goes through the same checks and
+ *   the same cache;
+ * - a `deno compile` binary is its own program (`Deno.build.standalone`);
+ * - from source, `deno run` of the main module with the daemon's Deno options.
+ */
+import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
+
+/** Where the program to run comes from: a read-only view, replaceable in tests. */
+export interface SelfContext {
+  /** `HASTMON_SELF`, when set. */
+  self?: string;
+  standalone: boolean;
+  execPath: string;
+  mainModule: string;
+}
+
+/** This process's context. */
+export function currentSelfContext(): SelfContext {
+  return {
+    self: Deno.env.get("HASTMON_SELF") || undefined,
+    standalone: Deno.build.standalone === true,
+    execPath: Deno.execPath(),
+    mainModule: Deno.mainModule,
+  };
+}
+
+/**
+ * The argv that runs `hastmon` itself; its own arguments (`daemon …`,
+ * `guard …`) follow. Throws when the main module is not a local file (nothing
+ * on disk to run again).
+ */
+export function selfCommand(ctx: SelfContext = currentSelfContext()): string[] {
+  if (ctx.self) return [ctx.self];
+  if (ctx.standalone) return [ctx.execPath];
+  const main = new URL(ctx.mainModule);
+  if (main.protocol !== "file:") {
+    throw new Error(`cannot run ${main.href} again: set HASTMON_SELF to the hastmon executable`);
+  }
+  return [ctx.execPath, "run", "-A", ...DAEMON_DENO_FLAGS, decodeURIComponent(main.pathname)];
+}
+
+/** What the single-file launcher sets for Deno itself (scripts/build/launcher.ts). */
+const LAUNCHER_DENO_ENV = ["DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_NO_PROMPT"] as const;
+
+/**
+ * Under the single-file launcher, drop the variables it set for Deno from
+ * this process's environment, so that hooks and the services they start do
+ * not inherit a DENO_DIR inside hastmon's cache. Deno has read them already;
+ * running the file again (`HASTMON_SELF`) sets them afresh.
+ */
+export function forgetLauncherEnv(): void {
+  if (!Deno.env.get("HASTMON_SELF") || Deno.build.standalone) return;
+  for (const name of LAUNCHER_DENO_ENV) Deno.env.delete(name);
+}

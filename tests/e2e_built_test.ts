@@ -1,0 +1,255 @@
+/**
+ * The built executable (`deno task build` → dist/hastmon) as an operator uses
+ * it: copied alone into an empty directory (no deno.json, no node_modules,
+ * no sources), started from another directory with relative paths, as a
+ * two-node-plus-watchdog cluster through `ctl status`, and as a background
+ * daemon. Also the launcher's refusals: a damaged copy never runs and leaves
+ * no cache entry behind.
+ *
+ * The build is made once per set of sources (`--if-changed`): a CI run that
+ * built already reuses it.
+ */
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
+import { REPO_ROOT, withCluster } from "./cluster/harness.ts";
+import { DEFAULT_INSTALL } from "../scripts/build/service_files.ts";
+import { KEY_BY_NAME } from "../src/config/schema.ts";
+
+const DIST = `${REPO_ROOT}dist`;
+
+let built: Promise<void> | null = null;
+
+/** Build dist/hastmon unless it is up to date (once per test process). */
+function ensureBuilt(): Promise<void> {
+  built ??= (async () => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "scripts/build.ts", "--if-changed"],
+      cwd: REPO_ROOT,
+      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    if (r.code !== 0) {
+      throw new Error(`build failed (${r.code}):\n${dec.decode(r.stderr)}${dec.decode(r.stdout)}`);
+    }
+  })();
+  return built;
+}
+
+/** A fresh directory holding only a copy of the built file, `bin/hastmon`, and a cache directory. */
+async function installCopy(): Promise<{ root: string; exe: string; cache: string }> {
+  await ensureBuilt();
+  const root = await Deno.makeTempDir({ prefix: "hastmon-built-" });
+  await Deno.mkdir(`${root}/bin`);
+  const exe = `${root}/bin/hastmon`;
+  await Deno.copyFile(`${DIST}/hastmon`, exe);
+  await Deno.chmod(exe, 0o755);
+  assertEquals([...Deno.readDirSync(`${root}/bin`)].map((e) => e.name), ["hastmon"]);
+  return { root, exe, cache: `${root}/cache` };
+}
+
+async function run(
+  exe: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+): Promise<{ code: number; out: string; err: string }> {
+  const r = await new Deno.Command(exe, {
+    args,
+    cwd,
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
+
+Deno.test("built file: a two-node-plus-watchdog cluster from a lone copy, relative paths, ctl status", async () => {
+  const { root, exe, cache } = await installCopy();
+  try {
+    await withCluster({
+      executable: { path: exe, env: { HASTMON_CACHE: cache } },
+      relativePaths: true,
+    }, async (c) => {
+      await c.waitForSteady("a");
+      for (const [node, role] of [["a", "primary"], ["b", "secondary"], ["w", "watchdog"]]) {
+        const out = await c.ctlOk(node, "status");
+        assertStringIncludes(out, `role: ${role}`);
+        assertStringIncludes(out, `node: ${node}`);
+        // Every daemon started its guard by running the built file again.
+        assertStringIncludes(await c.log(node), "guard started");
+      }
+      const json = JSON.parse(await c.ctlOk("b", "status", "--json"));
+      assertEquals(json.resources[0].role, "secondary");
+      // -P resolved against the caller's directory, state_dir against the configuration's.
+      assert(await exists(`${c.dir}/run/a.pid`), "pidfile a.pid in the caller's directory");
+      assert(await exists(`${c.dir}/state-a`), "state_dir relative to the configuration file");
+      assert(!(await exists(`${root}/bin/state-a`)), "nothing written beside the executable");
+      // The service (started by a hook) does not inherit the launcher's DENO_DIR in its cache.
+      const env = new TextDecoder().decode(
+        await Deno.readFile(`/proc/${c.servicePid("a")}/environ`),
+      );
+      assert(!env.split("\0").some((v) => v.startsWith(`DENO_DIR=${cache}`)), "DENO_DIR leaked");
+      // No `Task …` line, no Deno noise: the first line is the resource.
+      assertEquals((await c.ctlOk("a", "status")).split("\n")[0], "r0:");
+    });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: the background daemon re-runs the file itself, and SIGTERM cleans up", async () => {
+  const { root, exe, cache } = await installCopy();
+  const work = `${root}/work`;
+  await Deno.mkdir(`${work}/etc`, { recursive: true });
+  await Deno.writeTextFile(
+    `${work}/etc/svc.sh`,
+    `#!/bin/sh\nf="$(dirname "$0")/running"\ncase $1 in start) touch "$f";; stop) rm -f "$f";;\n` +
+      `status) [ -f "$f" ] && exit 0; exit 1;; esac\nexit 0\n`,
+    { mode: 0o755 },
+  );
+  await Deno.writeTextFile(
+    `${work}/etc/hastmon.toml`,
+    `heartbeat_interval = 0.2\ntimeout = 0.1\nexec = "svc.sh"\n[on.solo]\n` +
+      `listen = "tcp://127.0.0.1:0"\ncontrol = "ctl.sock"\nstate_dir = "state"\n` +
+      `[resource.r0.on.solo]\nremote = "none"\nrole_on_start = "primary"\n`,
+  );
+  const env = { HASTMON_CACHE: cache };
+  let pid = 0;
+  try {
+    const started = await run(
+      exe,
+      ["daemon", "-c", "etc/hastmon.toml", "--node", "solo", "-P", "solo.pid"],
+      work,
+      env,
+    );
+    assertEquals(started.code, 0, started.err);
+    assertStringIncludes(started.out, "hastmon daemon started (pid ");
+    pid = Number((await Deno.readTextFile(`${work}/solo.pid`)).trim());
+    const status = await run(
+      exe,
+      ["ctl", "-c", "etc/hastmon.toml", "--node", "solo", "status"],
+      work,
+      env,
+    );
+    assertEquals(status.code, 0, status.err);
+    assertStringIncludes(status.out, "role: primary");
+    const deadline = Date.now() + 10_000;
+    while (!(await exists(`${work}/etc/running`)) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(await exists(`${work}/etc/running`), "the service runs");
+    Deno.kill(pid, "SIGTERM");
+    while (Date.now() < deadline + 10_000 && await exists(`/proc/${pid}`)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert(!(await exists(`/proc/${pid}`)), "the daemon exited");
+    pid = 0;
+    assert(!(await exists(`${work}/etc/running`)), "SIGTERM stopped the service");
+    assert(!(await exists(`${work}/solo.pid`)), "the pidfile is gone");
+  } finally {
+    if (pid) Deno.kill(pid, "SIGKILL");
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: a damaged copy is refused before anything runs and leaves no cache entry", async () => {
+  const { root, exe, cache } = await installCopy();
+  try {
+    // One byte flipped near the end of the payload, as a cut-short or corrupted copy would be.
+    const bytes = await Deno.readFile(exe);
+    bytes[bytes.length - 100] ^= 0xff;
+    await Deno.writeFile(exe, bytes);
+    const r = await run(exe, ["--version"], root, { HASTMON_CACHE: cache });
+    assertEquals(r.code, 65, r.err);
+    assertStringIncludes(r.err, "is damaged");
+    assertEquals(r.out, "");
+    assertEquals([...Deno.readDirSync(cache)], [], "no entry, no leftover unpacking directory");
+    // Restored, the same file runs; a half-unpacked directory left by a killed run is ignored.
+    bytes[bytes.length - 100] ^= 0xff;
+    await Deno.writeFile(exe, bytes);
+    await Deno.mkdir(`${cache}/.unpack.killed/`);
+    await Deno.writeTextFile(`${cache}/.unpack.killed/app.js`, "throw 1");
+    const ok = await run(exe, ["--version"], root, { HASTMON_CACHE: cache });
+    assertEquals(ok.code, 0, ok.err);
+    assertEquals(ok.out.trim(), (await import("../src/version.ts")).VERSION);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: systemd-analyze verify accepts hastmon.service, which gives SIGTERM its time", async () => {
+  const { root, exe } = await installCopy();
+  try {
+    const unit = await Deno.readTextFile(`${DIST}/hastmon.service`);
+    // The unit names the installed path; here the copy stands in for it (verify wants it to exist).
+    await Deno.writeTextFile(
+      `${root}/hastmon.service`,
+      unit.replaceAll(DEFAULT_INSTALL.bin, exe),
+    );
+    const r = await new Deno.Command("systemd-analyze", {
+      args: ["verify", `${root}/hastmon.service`],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const said = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+    // verify exits 0 even after "ignoring" a bad line: it must have nothing to say.
+    assertEquals([r.code, said], [0, ""]);
+    assertStringIncludes(unit, `ExecStart=${DEFAULT_INSTALL.bin} daemon -F `);
+    assertStringIncludes(unit, "KillMode=process\n");
+    assertStringIncludes(unit, "Restart=on-failure\n");
+    assertStringIncludes(unit, "StateDirectory=hastmon\n");
+    assertStringIncludes(unit, `Environment=HASTMON_CACHE=${DEFAULT_INSTALL.cache}\n`);
+    // The daemon's own bound on a SIGTERM shutdown with the defaults fits in TimeoutStopSec.
+    const s = (k: string) => KEY_BY_NAME.get(k)!.default as number;
+    const daemonBound = 2 * s("stop_timeout") + s("hook_timeout");
+    const timeout = Number(/^TimeoutStopSec=(\d+)$/m.exec(unit)?.[1]);
+    assert(timeout > daemonBound, `TimeoutStopSec=${timeout} ≤ ${daemonBound}`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("built file: the rc.d script is valid sh and runs the daemon as rc.subr expects", async () => {
+  await ensureBuilt();
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-rc-" });
+  try {
+    const rc = await Deno.readTextFile(`${DIST}/hastmon.rc`);
+    const syntax = await new Deno.Command("sh", { args: ["-n", `${DIST}/hastmon.rc`] }).output();
+    assertEquals(syntax.code, 0, new TextDecoder().decode(syntax.stderr));
+    // A stand-in for FreeBSD's rc.subr that shows what run_rc_command would do.
+    await Deno.writeTextFile(
+      `${dir}/rc.subr`,
+      `load_rc_config() { hastmon_enable=YES; }\n` +
+        `run_rc_command() { echo "$1|$rcvar|$command $command_args|$pidfile|$procname|$hastmon_env|` +
+        `$sig_reload|$sig_stop|$extra_commands|$required_files"; }\n`,
+    );
+    await Deno.writeTextFile(`${dir}/hastmon`, rc.replace(". /etc/rc.subr", `. ${dir}/rc.subr`));
+    const r = await new Deno.Command("sh", {
+      args: [`${dir}/hastmon`, "start"],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const i = DEFAULT_INSTALL;
+    assertEquals(new TextDecoder().decode(r.stdout).trim().split("|"), [
+      "start",
+      "hastmon_enable",
+      `${i.bin} daemon -c ${i.config} -P /var/run/hastmon.pid`,
+      "/var/run/hastmon.pid",
+      i.bin,
+      `HASTMON_CACHE=${i.cache}`,
+      "HUP",
+      "TERM",
+      "reload",
+      i.config,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
