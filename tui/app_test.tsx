@@ -159,7 +159,7 @@ Deno.test("console: complaints rising, then a takeover and a failover in progres
       kind: "takeover",
       from: "alpha",
       agoMs: 500,
-      phases: { detectedMs: 0, decidedMs: null, oldStoppedMs: null, startedMs: null },
+      phases: { detectedMs: 0, decidedMs: 20, oldStoppedMs: null, startedMs: null },
     },
   }));
   await tick();
@@ -167,23 +167,22 @@ Deno.test("console: complaints rising, then a takeover and a failover in progres
   assert(f.includes("●●●●"), f);
   assert(f.includes("takeover in 1.35s"), f);
   assert(f.includes("failover on beta: takeover from alpha"), f);
-  assert(f.includes("decided …"), f);
+  assert(f.includes("old primary out not yet"), f);
   unmount();
 });
 
-Deno.test("console: members, restart budgets and blocks render once daemons send them", async () => {
+Deno.test("console: a group's members, one left dirty, and the member a hook runs for", async () => {
   const alpha = alphaWeb({
-    members: [{
-      name: "db",
-      state: "ONLINE",
-      restarts: { used: 2, max: 2, windowMs: 300_000, resetsInMs: 252_000 },
-    }],
-    rgState: "ONLINE",
-    blocks: ["giveover to beta blocked by pingpong until 13:05"],
+    state: "starting",
+    members: [
+      { name: "db", state: "running", dirty: true },
+      { name: "app", state: "stopped", dirty: true },
+    ],
+    hook: { method: "start", member: "app", runningMs: 1200 },
   });
   const { see, unmount } = await show([connected(answer("alpha", alpha))]);
-  await see("alpha ONLINE: db ONLINE (restarts 2/2, resets in 4m12s)");
-  await see("giveover to beta blocked by pingpong until 13:05");
+  await see("alpha members: db running · app stopped (not stopped since its start)");
+  await see("alpha start of app running 1.2s");
   unmount();
 });
 

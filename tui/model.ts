@@ -15,42 +15,6 @@ import type { PeerStatus, ResourceStatus } from "../src/core/status.ts";
 import type { Role, ServiceState } from "../src/core/types.ts";
 import type { DaemonEvent, StatusResult } from "../src/control/protocol.ts";
 
-/**
- * Fields the status view is about to gain (resource groups, restart budgets,
- * blocks, failover phases). They are rendered whenever a daemon sends them;
- * once src/core/status.ts declares them, this type is replaced by its own.
- */
-export interface UpcomingStatusFields {
-  members?: MemberStatus[];
-  rgState?: string;
-  blocks?: string[];
-  failover?: FailoverStatus | null;
-}
-
-/** A member of a resource group on one node. */
-export interface MemberStatus {
-  name: string;
-  state: string;
-  restarts: { used: number; max: number; windowMs: number; resetsInMs: number | null };
-}
-
-/** The last failover of a resource, as measured by the daemon that took over. */
-export interface FailoverStatus {
-  kind: string;
-  from: string | null;
-  agoMs: number;
-  /** Offsets from the detection, null until the phase is reached. */
-  phases: {
-    detectedMs: number | null;
-    decidedMs: number | null;
-    oldStoppedMs: number | null;
-    startedMs: number | null;
-  };
-}
-
-/** A status view with the upcoming fields, when the daemon sends them. */
-export type StatusView = ResourceStatus & UpcomingStatusFields;
-
 /** The console's knowledge of one daemon. */
 export interface DaemonSnapshot {
   /** Its control socket path: the key of the daemon. */
@@ -101,7 +65,7 @@ export interface Link {
 export interface NodeView {
   node: string;
   stale: boolean;
-  status: StatusView;
+  status: ResourceStatus;
 }
 
 /** A resource across the cluster. */
@@ -135,7 +99,8 @@ export interface ResourceRow {
   takeover: { node: string; silenceMs: number; waitMs: number; leftMs: number } | null;
   links: Link[];
   attempts: { node: string; used: number; max: number }[];
-  hooks: { node: string; method: string; runningMs: number }[];
+  /** Hooks running now; `member` is the group member a start, stop or probe runs for. */
+  hooks: { node: string; method: string; member: string | null; runningMs: number }[];
   lastTransition: {
     node: string;
     from: Role;
@@ -232,11 +197,11 @@ export function mergeEvents(daemons: readonly DaemonSnapshot[]): DaemonEvent[] {
  * A status view moved on by `elapsed` ms since it was answered. Only what
  * grows until an event changes it moves: a silence (a takeover countdown, a
  * disconnected peer), the time since a transition or a failover, a running
- * hook, a restart window. What heartbeats renew without any event (a held
- * lease, a grant, a connected peer) stays as last answered: counting it down
- * would show a healthy lease running out between two answers.
+ * hook. What heartbeats renew without any event (a held lease, a grant, a
+ * connected peer) stays as last answered: counting it down would show a
+ * healthy lease running out between two answers.
  */
-export function advance(st: StatusView, elapsed: number): StatusView {
+export function advance(st: ResourceStatus, elapsed: number): ResourceStatus {
   const e = Math.max(0, elapsed);
   return {
     ...st,
@@ -253,13 +218,6 @@ export function advance(st: StatusView, elapsed: number): StatusView {
       agoMs: st.lastTransition.agoMs + e,
     },
     failover: st.failover && { ...st.failover, agoMs: st.failover.agoMs + e },
-    members: st.members?.map((m) => ({
-      ...m,
-      restarts: {
-        ...m.restarts,
-        resetsInMs: m.restarts.resetsInMs === null ? null : Math.max(0, m.restarts.resetsInMs - e),
-      },
-    })),
   };
 }
 
@@ -279,7 +237,7 @@ function resourceRow(
     const view = {
       node: st.node,
       stale: d.phase !== "connected",
-      status: advance(st as StatusView, now - d.receivedAt!),
+      status: advance(st, now - d.receivedAt!),
     };
     if (twin < 0) views.push(view);
     else if (views[twin].stale && !view.stale) views[twin] = view;
@@ -347,6 +305,7 @@ function resourceRow(
     hooks: views.filter((v) => v.status.hook !== null).map((v) => ({
       node: v.node,
       method: v.status.hook!.method,
+      member: v.status.hook!.member,
       runningMs: v.status.hook!.runningMs,
     })),
     lastTransition: last,

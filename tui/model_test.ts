@@ -149,15 +149,13 @@ Deno.test("model: events of every daemon in time order, once, without the log ec
   ]);
 });
 
-Deno.test("model: members, blocks and failover phases pass through when a daemon sends them", () => {
+Deno.test("model: members, the hook's member and failover phases pass through, the failover aging", () => {
   const alpha = alphaWeb({
-    members: [{
-      name: "db",
-      state: "ONLINE",
-      restarts: { used: 1, max: 2, windowMs: 300_000, resetsInMs: 5000 },
-    }],
-    rgState: "ONLINE",
-    blocks: ["giveover to beta blocked by pingpong for 59m"],
+    members: [
+      { name: "db", state: "running", dirty: true },
+      { name: "app", state: "starting", dirty: true },
+    ],
+    hook: { method: "start", member: "app", runningMs: 200 },
     failover: {
       kind: "takeover",
       from: "beta",
@@ -167,9 +165,9 @@ Deno.test("model: members, blocks and failover phases pass through when a daemon
   });
   const row = buildModel([connected(answer("alpha", alpha), 1000)], 1500).resources[0];
   const st = row.views[0].status;
-  assertEquals(st.members![0].restarts.resetsInMs, 4500);
+  assertEquals(st.members.map((m) => m.name), ["db", "app"]);
   assertEquals(st.failover!.agoMs, 1500);
-  assertEquals(st.blocks, ["giveover to beta blocked by pingpong for 59m"]);
+  assertEquals(row.hooks, [{ node: "alpha", method: "start", member: "app", runningMs: 700 }]);
 });
 
 Deno.test("model: no daemon answered yet: no nodes, no rows, the daemons listed as connecting", () => {

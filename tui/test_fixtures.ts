@@ -5,8 +5,8 @@
  */
 import type { ControlRequestInput } from "../src/control/client.ts";
 import type { ControlResponse, DaemonEvent, StatusResult } from "../src/control/protocol.ts";
-import type { PeerStatus } from "../src/core/status.ts";
-import type { DaemonSnapshot, StatusView } from "./model.ts";
+import type { PeerStatus, ResourceStatus } from "../src/core/status.ts";
+import type { DaemonSnapshot } from "./model.ts";
 import type { ClusterSource } from "./source.ts";
 
 function peer(node: string, role: PeerStatus["role"], over: Partial<PeerStatus> = {}): PeerStatus {
@@ -23,7 +23,7 @@ function peer(node: string, role: PeerStatus["role"], over: Partial<PeerStatus> 
 }
 
 /** `web` on alpha: primary, lease held (2 s of 3 s left), everyone connected. */
-export function alphaWeb(over: Partial<StatusView> = {}): StatusView {
+export function alphaWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
   return {
     resource: "web",
     node: "alpha",
@@ -39,6 +39,8 @@ export function alphaWeb(over: Partial<StatusView> = {}): StatusView {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: null,
     hook: null,
+    members: [{ name: "web", state: "running", dirty: true }],
+    failover: null,
     peers: [peer("beta", "secondary"), peer("wd", "watchdog")],
     lastTransition: {
       agoMs: 60_000,
@@ -53,7 +55,7 @@ export function alphaWeb(over: Partial<StatusView> = {}): StatusView {
 }
 
 /** `web` on beta: secondary following alpha. */
-export function betaWeb(over: Partial<StatusView> = {}): StatusView {
+export function betaWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
   return {
     resource: "web",
     node: "beta",
@@ -69,6 +71,8 @@ export function betaWeb(over: Partial<StatusView> = {}): StatusView {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: { silenceMs: 100, waitMs: 4350 },
     hook: null,
+    members: [{ name: "web", state: "stopped", dirty: false }],
+    failover: null,
     peers: [peer("alpha", "primary"), peer("wd", "watchdog")],
     lastTransition: null,
     explanations: ["following primary alpha (epoch 4)"],
@@ -77,7 +81,7 @@ export function betaWeb(over: Partial<StatusView> = {}): StatusView {
 }
 
 /** `web` on wd: watchdog seeing alpha run. */
-export function wdWeb(over: Partial<StatusView> = {}): StatusView {
+export function wdWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
   return {
     resource: "web",
     node: "wd",
@@ -93,6 +97,8 @@ export function wdWeb(over: Partial<StatusView> = {}): StatusView {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: null,
     hook: null,
+    members: [{ name: "web", state: "unknown", dirty: false }],
+    failover: null,
     peers: [peer("alpha", "primary"), peer("beta", "secondary")],
     lastTransition: null,
     explanations: [],
@@ -101,7 +107,7 @@ export function wdWeb(over: Partial<StatusView> = {}): StatusView {
 }
 
 /** A status answer of `node` with these views. */
-export function answer(node: string, ...resources: StatusView[]): StatusResult {
+export function answer(node: string, ...resources: ResourceStatus[]): StatusResult {
   return { node, version: "test", pid: 100, uptimeMs: 1000, resources };
 }
 

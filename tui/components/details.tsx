@@ -2,14 +2,14 @@
  * The selected resource in detail: the lease (as a bar), complaints against
  * their threshold, the takeover countdown, links that are down, start
  * attempts and running hooks, the last transition, the last failover's
- * phases, members and blocks (once daemons report groups), and every status
- * explanation. Compact under the matrix; `full` (enter) adds each node's own
+ * phases, the members of a group, and every status explanation. Compact under the matrix; `full` (enter) adds each node's own
  * view with all its peers.
  */
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
 import { ProgressBar } from "@inkjs/ui";
-import type { FailoverStatus, NodeView, ResourceRow } from "../model.ts";
+import type { NodeView, ResourceRow } from "../model.ts";
+import { failoverText } from "../../src/control/format.ts";
 import { formatDuration, meter, roleColor } from "../format.ts";
 
 /** Props of {@link Details}. */
@@ -36,7 +36,7 @@ export function Details({ row, width, height, full }: DetailsProps) {
     ...activityLines(row),
     ...(row.lastTransition ? [<TransitionLine key="last" row={row} />] : []),
     ...failoverLines(row),
-    ...groupLines(row),
+    ...memberLines(row),
     ...(full ? row.views.flatMap((v) => nodeLines(v)) : []),
     ...row.explanations.map((e, i) => (
       <Text key={`note${i}`} wrap="truncate">
@@ -147,7 +147,10 @@ function activityLines(row: ResourceRow): ReactNode[] {
     ...row.attempts.filter((a) => a.used > 0).map((a) =>
       `${a.node} start attempts ${a.used}/${a.max}`
     ),
-    ...row.hooks.map((h) => `${h.node} ${h.method} running ${formatDuration(h.runningMs)}`),
+    ...row.hooks.map((h) =>
+      `${h.node} ${h.method}${h.member && h.member !== row.name ? ` of ${h.member}` : ""} ` +
+      `running ${formatDuration(h.runningMs)}`
+    ),
   ];
   return parts.length === 0 ? [] : [
     <Text key="activity" wrap="truncate" color="yellow">{parts.join(" · ")}</Text>,
@@ -165,21 +168,12 @@ function TransitionLine({ row }: { row: ResourceRow }) {
   );
 }
 
-/** The failover phases, as offsets from the detection. */
-export function failoverText(f: FailoverStatus): string {
-  const at = (ms: number | null) => ms === null ? "…" : `+${formatDuration(ms)}`;
-  const p = f.phases;
-  return `${f.kind}${f.from ? ` from ${f.from}` : ""}, ${formatDuration(f.agoMs)} ago: ` +
-    `detected ${at(p.detectedMs)} · decided ${at(p.decidedMs)} · ` +
-    `old primary stopped ${at(p.oldStoppedMs)} · started ${at(p.startedMs)}`;
-}
-
 function failoverLines(row: ResourceRow): ReactNode[] {
   const latest = row.views.filter((v) => v.status.failover)
     .sort((a, b) => a.status.failover!.agoMs - b.status.failover!.agoMs)[0];
   if (!latest) return [];
   const f = latest.status.failover!;
-  const inProgress = Object.values(f.phases).some((v) => v === null);
+  const inProgress = f.phases.oldStoppedMs === null || f.phases.startedMs === null;
   return [
     <Text key="failover" wrap="truncate" color={inProgress ? "yellow" : undefined}>
       {`failover on ${latest.node}: ${failoverText(f)}`}
@@ -187,27 +181,27 @@ function failoverLines(row: ResourceRow): ReactNode[] {
   ];
 }
 
-function groupLines(row: ResourceRow): ReactNode[] {
+/**
+ * Each node's members, when the resource is a group (one member named after
+ * the resource is the resource itself). A member that is `dirty` (a start
+ * began and no stop completed since) but not running may still have
+ * processes left: said, as the operator may have to clean up.
+ */
+function memberLines(row: ResourceRow): ReactNode[] {
   const out: ReactNode[] = [];
   for (const v of row.views) {
-    const st = v.status;
-    if (st.members && st.members.length > 0) {
-      const members = st.members.map((m) => {
-        const r = m.restarts;
-        const resets = r.resetsInMs === null ? "" : `, resets in ${formatDuration(r.resetsInMs)}`;
-        return `${m.name} ${m.state} (restarts ${r.used}/${r.max}${resets})`;
-      }).join(" · ");
-      out.push(
-        <Text key={`members-${v.node}`} wrap="truncate">
-          {`${v.node}${st.rgState ? ` ${st.rgState}` : ""}: ${members}`}
-        </Text>,
-      );
-    }
-    for (const [i, b] of (st.blocks ?? []).entries()) {
-      out.push(
-        <Text key={`block-${v.node}-${i}`} wrap="truncate" color="red">{`${v.node}: ${b}`}</Text>,
-      );
-    }
+    const members = v.status.members;
+    if (members.length === 0 || (members.length === 1 && members[0].name === row.name)) continue;
+    out.push(
+      <Text key={`members-${v.node}`} wrap="truncate">
+        <Text dimColor>{`${v.node} members: `}</Text>
+        {members.map((m) =>
+          `${m.name} ${m.state}${
+            m.dirty && m.state !== "running" ? " (not stopped since its start)" : ""
+          }`
+        ).join(" · ")}
+      </Text>,
+    );
   }
   return out;
 }
