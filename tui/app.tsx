@@ -117,7 +117,9 @@ export function App(
           );
         } else {
           failed = true;
-          results.push(`${r.node} refused: ${response.error.message}`);
+          // `refused`: understood and declined for now (a switchover target gone); else an error.
+          const verb = response.error.code === "refused" ? "refused" : "failed";
+          results.push(`${r.node} ${verb}: ${response.error.message}`);
         }
       } catch (e) {
         failed = true;

@@ -272,7 +272,7 @@ Deno.test("console keys: s shows the switchover plan; n cancels and sends nothin
   const { press, pressUntil, see, source, unmount } = await show(healthy());
   await press("s");
   await see("switch over from alpha");
-  await see("hastmon ctl --node alpha role secondary web");
+  await see("hastmon ctl --node alpha role secondary web --to beta");
   await pressUntil("n", "cancelled: nothing was sent");
   assertEquals(source.sent, []);
   // Enter cancels too (the default), esc backs out.
@@ -298,17 +298,36 @@ Deno.test("console keys: a blocked plan cannot be confirmed", async () => {
   unmount();
 });
 
-Deno.test("console keys: a refused request is reported", async () => {
+Deno.test("console keys: s then y hands over to the secondary the plan named", async () => {
+  const { press, pressUntil, source, unmount } = await show(healthy());
+  await press("s");
+  await pressUntil("y", "sent: alpha: web primary → secondary");
+  assertEquals(source.sent, [{
+    daemon: "/run/alpha.sock",
+    request: { type: "role", role: "secondary", resources: ["web"], to: "beta" },
+  }]);
+  unmount();
+});
+
+Deno.test("console keys: a refused request and a failed one are reported", async () => {
   const source = new FixedSource(healthy());
+  source.reply = () => ({
+    v: 1,
+    id: 1,
+    ok: false,
+    error: { code: "refused", message: "web: cannot hand over: beta is not a connected secondary" },
+  });
+  const { press, pressUntil, unmount } = await show(source);
+  await press("s");
+  await pressUntil("y", "alpha refused: web: cannot hand over: beta is not a connected");
   source.reply = () => ({
     v: 1,
     id: 1,
     ok: false,
     error: { code: "internal", message: "disk full" },
   });
-  const { press, pressUntil, unmount } = await show(source);
   await press("s");
-  await pressUntil("y", "alpha refused: disk full");
+  await pressUntil("y", "alpha failed: disk full");
   unmount();
 });
 

@@ -6,6 +6,7 @@
  */
 import type { ControlRequestInput } from "../src/control/client.ts";
 import type { Role } from "../src/core/types.ts";
+import type { PeerStatus } from "../src/core/status.ts";
 import type { ClusterModel, ResourceRow } from "./model.ts";
 
 /** One request of a plan. */
@@ -66,8 +67,22 @@ function daemonOf(model: ClusterModel, node: string): { id: string } | { blocker
   return { id: d.id };
 }
 
-function ctlCommand(node: string, role: Role, resource: string): string {
-  return `hastmon ctl --node ${node} role ${role} ${resource}`;
+function ctlCommand(node: string, role: Role, resource: string, to?: string): string {
+  return `hastmon ctl --node ${node} role ${role} ${resource}${to ? ` --to ${to}` : ""}`;
+}
+
+/**
+ * The secondary a primary on `node` hands over to when it steps down to
+ * secondary, as its own status view shows its peers: connected, secondary,
+ * lowest priority number, then name (the daemon's own choice, bestSecondary
+ * in src/core/machine.ts, from the same knowledge). Null when none is.
+ */
+export function successorOf(row: ResourceRow, node: string): PeerStatus | null {
+  const view = row.views.find((v) => v.node === node)?.status;
+  const candidates = (view?.peers ?? [])
+    .filter((p) => p.role === "secondary" && p.connected)
+    .sort((a, b) => a.priority - b.priority || (a.node < b.node ? -1 : 1));
+  return candidates[0] ?? null;
 }
 
 /** The plan of `ctl role ROLE RESOURCE` on `node`. */
@@ -118,6 +133,21 @@ export function roleChangePlan(
     if (view && !view.peers.some((p) => p.connected)) {
       plan.warnings.push(`${node} hears no peer: nobody can grant it a lease, it will not start`);
     }
+  } else if (current === "primary" && role === "secondary") {
+    // `role secondary` on a primary is a switchover to the best connected secondary.
+    const next = successorOf(row, node);
+    if (next) {
+      plan.expect.push(
+        `${node} stops ${resource}, becomes secondary and hands its lease over to ${next.node}`,
+        `${next.node} (the best connected secondary, priority ${next.priority}) becomes primary ` +
+          `at once and starts ${resource}`,
+      );
+    } else {
+      plan.expect.push(`${node} stops ${resource} and becomes secondary`);
+      plan.warnings.push(
+        `no secondary is connected to ${node}: nobody takes over, ${resource} stays down`,
+      );
+    }
   } else if (current === "primary") {
     plan.expect.push(`${node} stops ${resource} and becomes ${role}`);
     const standby = connectedSecondaries(row, node);
@@ -145,9 +175,12 @@ export function roleChangePlan(
 }
 
 /**
- * The plan of a switchover: `ctl role secondary RESOURCE` on the current
- * primary's daemon, which stops the resource there so that the best
- * connected secondary (lowest priority number, then name) takes it over.
+ * The plan of a switchover: `ctl role secondary RESOURCE --to NEXT` on the
+ * current primary's daemon, NEXT being the secondary it would pick itself
+ * (see {@link successorOf}). The primary stops the resource, releases its
+ * lease naming NEXT, and NEXT becomes primary at once. Naming NEXT makes
+ * the plan exact: should NEXT no longer be a connected secondary when the
+ * request arrives, the daemon refuses it and nothing changes.
  */
 export function switchoverPlan(model: ClusterModel, resource: string): Plan {
   const plan: Plan = {
@@ -177,38 +210,28 @@ export function switchoverPlan(model: ClusterModel, resource: string): Plan {
   plan.title = `${resource}: switch over from ${primary}`;
   const target = daemonOf(model, primary);
   if ("blocker" in target) plan.blockers.push(target.blocker);
-  else {
-    plan.requests.push({
-      daemon: target.id,
-      node: primary,
-      request: { type: "role", role: "secondary", resources: [resource] },
-      command: ctlCommand(primary, "secondary", resource),
-    });
-  }
-  const view = row.views.find((v) => v.node === primary)?.status;
-  const candidates = (view?.peers ?? [])
-    .filter((p) => p.role === "secondary" && p.connected)
-    .sort((a, b) => a.priority - b.priority || (a.node < b.node ? -1 : 1));
-  if (candidates.length === 0) {
+  const next = successorOf(row, primary);
+  if (next === null) {
     plan.blockers.push(
       `no secondary is connected to ${primary}: nobody could take over, ${resource} would stop`,
     );
     return plan;
   }
-  const best = candidates[0];
-  plan.expect.push(
-    `${primary} stops ${resource} and steps down to secondary`,
-    `${best.node} (the best connected secondary, priority ${best.priority}) takes over ` +
-      `and starts ${resource}`,
-  );
-  const watchdogs = row.views.find((v) => v.node === best.node)?.status.peers.filter((p) =>
-    p.role === "watchdog" && p.connected
-  );
-  if (watchdogs && watchdogs.length === 0) {
-    plan.warnings.push(
-      `no watchdog is connected to ${best.node}: a takeover needs their complaints`,
-    );
+  plan.title = `${resource}: switch over from ${primary} to ${next.node}`;
+  if ("id" in target) {
+    plan.requests.push({
+      daemon: target.id,
+      node: primary,
+      request: { type: "role", role: "secondary", resources: [resource], to: next.node },
+      command: ctlCommand(primary, "secondary", resource, next.node),
+    });
   }
+  plan.expect.push(
+    `${primary} stops ${resource}, becomes secondary and releases its lease to ${next.node}`,
+    `${next.node} (the best connected secondary, priority ${next.priority}) becomes primary ` +
+      `at once, without waiting for complaints, and starts ${resource}`,
+    `refused, with nothing changed, if ${next.node} is no longer a connected secondary then`,
+  );
   return plan;
 }
 

@@ -19,10 +19,35 @@ Deno.test("plan: switch over sends role secondary to the primary's daemon and na
   assertEquals(plan.requests, [{
     daemon: "/run/alpha.sock",
     node: "alpha",
-    request: { type: "role", role: "secondary", resources: ["web"] },
-    command: "hastmon ctl --node alpha role secondary web",
+    request: { type: "role", role: "secondary", resources: ["web"], to: "beta" },
+    command: "hastmon ctl --node alpha role secondary web --to beta",
   }]);
-  assert(plan.expect.some((e) => e.includes("beta")), plan.expect.join("\n"));
+  assertEquals(plan.title, "web: switch over from alpha to beta");
+  assert(
+    plan.expect.some((e) => e.includes("beta") && e.includes("at once")),
+    plan.expect.join("\n"),
+  );
+});
+
+Deno.test("plan: switch over names the best connected secondary, as the daemon would pick it", () => {
+  // Two secondaries: gamma has the better priority (lower number); delta is not connected.
+  const peers = [
+    { ...alphaWeb().peers[0], node: "zeta", priority: 20 },
+    { ...alphaWeb().peers[0], node: "gamma", priority: 15 },
+    { ...alphaWeb().peers[0], node: "delta", priority: 1, connected: false },
+    alphaWeb().peers[1],
+  ];
+  const plan = switchoverPlan(model([connected(answer("alpha", alphaWeb({ peers })))]), "web");
+  assertEquals(plan.requests[0].request, {
+    type: "role",
+    role: "secondary",
+    resources: ["web"],
+    to: "gamma",
+  });
+  // Equal priorities: the name decides.
+  const tied = peers.map((p) => p.node === "gamma" ? { ...p, priority: 20 } : p);
+  const p2 = switchoverPlan(model([connected(answer("alpha", alphaWeb({ peers: tied })))]), "web");
+  assertEquals(p2.requests[0].command, "hastmon ctl --node alpha role secondary web --to gamma");
 });
 
 Deno.test("plan: switch over is blocked without a reachable primary daemon or a connected secondary", () => {
@@ -68,9 +93,17 @@ Deno.test("plan: role change targets the node's own daemon and weighs the risks"
   // beta is the only secondary: making it init leaves no failover.
   const idle = roleChangePlan(model(), "web", "beta", "init");
   assert(idle.warnings.some((w) => w.includes("no secondary would be left")));
-  // Demoting the primary: the service stops there; beta takes over.
+  // Demoting the primary to secondary is a switchover: it hands over to beta at once.
   const demote = roleChangePlan(model(), "web", "alpha", "secondary");
-  assert(demote.expect.some((e) => e.includes("stops web")));
+  assert(demote.expect.some((e) => e.includes("stops web") && e.includes("over to beta")));
+  assertEquals(demote.requests[0].request, {
+    type: "role",
+    role: "secondary",
+    resources: ["web"],
+  });
+  // To init: it stops there, and beta takes over once the watchdogs complain.
+  const idlePrimary = roleChangePlan(model(), "web", "alpha", "init");
+  assert(idlePrimary.expect.some((e) => e.includes("complain")), idlePrimary.expect.join("\n"));
   // The only watchdog changing role.
   assert(
     roleChangePlan(model(), "web", "wd", "init").warnings.some((w) => w.includes("no watchdog")),

@@ -12,7 +12,7 @@ const KEYS: [string, string][] = [
   ["↑ ↓ or k j", "select a resource"],
   ["enter", "details of the selected resource (each node's own view); again to go back"],
   ["r", "change the role of the resource on a node: pick, see the plan, confirm"],
-  ["s", "switch over: the primary steps down, the best connected secondary takes over"],
+  ["s", "switch over: the primary hands over to the best connected secondary at once"],
   ["g", "give over (resource groups; not available yet)"],
   ["?", "this help; esc or ? closes it"],
   ["q, Ctrl-C", "quit"],
