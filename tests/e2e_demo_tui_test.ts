@@ -6,8 +6,9 @@
  * primary and the page served by nodeB within the takeover bound that
  * `hastmon config check` prints for the demo's configuration; brings nodeA
  * back, freezes the primary (2) and thaws it, cuts nodeA–nodeB (3) and
- * heals (5), then checks the demo's service timeline: never two nodes
- * serving at once. q exits 0 and leaves no process, socket or directory.
+ * heals (5), switches over (s, y) to nodeB and sees nodeA not take it back,
+ * then checks the demo's service timeline: never two nodes serving at once.
+ * q exits 0 and leaves no process, socket or directory.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { MAIN, REPO_ROOT, takeoverBoundMs } from "./cluster/harness.ts";
@@ -108,7 +109,7 @@ const servedBy = (node: string) => (s: string) => s.includes(`page served by ${n
 
 Deno.test({
   name:
-    "e2e demo in tmux: kill, freeze, cut; failover within the bound; never two serving; q cleans up",
+    "e2e demo in tmux: kill, freeze, cut, switch over; failover within the bound; never two serving; q cleans up",
   // The demo is one process: tmux and its children are waited for explicitly below.
   sanitizeResources: true,
   sanitizeOps: true,
@@ -223,6 +224,30 @@ Deno.test({
       "healed",
       (s) => s.includes("faults: none") && s.includes("links: all connected"),
       20_000,
+    );
+
+    // s: the planned switchover, from nodeA (primary again since the freeze) to nodeB, confirmed
+    // with y. nodeB serves, and nodeA stays secondary: it does not take the service back.
+    await term.keys("s");
+    await term.until(
+      "the switchover plan",
+      (s) => s.includes("switch over from nodeA to nodeB") && s.includes("--to nodeB"),
+      5000,
+    );
+    await term.keys("y");
+    await term.until(
+      "nodeB primary after the switchover",
+      (s) =>
+        /^primary up e\d+$/.test(cell(s, "nodeB") ?? "") &&
+        /^secondary down e\d+$/.test(cell(s, "nodeA") ?? "") && servedBy("nodeB")(s),
+      15_000,
+    );
+    await sleep(3000);
+    const after = await term.screen();
+    assert(
+      /^primary up e\d+$/.test(cell(after, "nodeB") ?? "") &&
+        /^secondary down e\d+$/.test(cell(after, "nodeA") ?? "") && servedBy("nodeB")(after),
+      `3 s after the switchover, nodeB still primary and serving:\n${after}`,
     );
 
     // Never two nodes serving, by the demo's own service timeline.

@@ -8,8 +8,8 @@
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
 import { ProgressBar } from "@inkjs/ui";
+import type { FailoverStatus } from "../../src/core/status.ts";
 import type { NodeView, ResourceRow } from "../model.ts";
-import { failoverText } from "../../src/control/format.ts";
 import { formatDuration, meter, roleColor } from "../format.ts";
 
 /** Props of {@link Details}. */
@@ -168,6 +168,18 @@ function TransitionLine({ row }: { row: ResourceRow }) {
   );
 }
 
+/**
+ * A failover in one line of 80 columns: the kind, who from and to, how long
+ * ago it was detected, and each later phase as an offset from the detection
+ * (… while not reached).
+ */
+export function failoverText(node: string, f: FailoverStatus): string {
+  const at = (ms: number | null) => ms === null ? "…" : `+${formatDuration(ms)}`;
+  const p = f.phases;
+  return `${f.kind} ${f.from ?? "?"}→${node} ${formatDuration(f.agoMs)} ago: ` +
+    `decided ${at(p.decidedMs)} · old out ${at(p.oldStoppedMs)} · started ${at(p.startedMs)}`;
+}
+
 function failoverLines(row: ResourceRow): ReactNode[] {
   const latest = row.views.filter((v) => v.status.failover)
     .sort((a, b) => a.status.failover!.agoMs - b.status.failover!.agoMs)[0];
@@ -176,7 +188,7 @@ function failoverLines(row: ResourceRow): ReactNode[] {
   const inProgress = f.phases.oldStoppedMs === null || f.phases.startedMs === null;
   return [
     <Text key="failover" wrap="truncate" color={inProgress ? "yellow" : undefined}>
-      {`failover on ${latest.node}: ${failoverText(f)}`}
+      {failoverText(latest.node, f)}
     </Text>,
   ];
 }
