@@ -6,48 +6,14 @@
  * daemon. Also the launcher's refusals: a damaged copy never runs and leaves
  * no cache entry behind.
  *
- * The build is made once per set of sources (`--if-changed`): a CI run that
- * built already reuses it.
+ * The build is made once per set of sources (`--if-changed`, tests/cluster/built.ts):
+ * a CI run that built already reuses it.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { REPO_ROOT, withCluster } from "./cluster/harness.ts";
+import { withCluster } from "./cluster/harness.ts";
+import { DIST, ensureBuilt, installCopy } from "./cluster/built.ts";
 import { DEFAULT_INSTALL } from "../scripts/build/service_files.ts";
 import { KEY_BY_NAME } from "../src/config/schema.ts";
-
-const DIST = `${REPO_ROOT}dist`;
-
-let built: Promise<void> | null = null;
-
-/** Build dist/hastmon unless it is up to date (once per test process). */
-function ensureBuilt(): Promise<void> {
-  built ??= (async () => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "scripts/build.ts", "--if-changed"],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    if (r.code !== 0) {
-      throw new Error(`build failed (${r.code}):\n${dec.decode(r.stderr)}${dec.decode(r.stdout)}`);
-    }
-  })();
-  return built;
-}
-
-/** A fresh directory holding only a copy of the built file, `bin/hastmon`, and a cache directory. */
-async function installCopy(): Promise<{ root: string; exe: string; cache: string }> {
-  await ensureBuilt();
-  const root = await Deno.makeTempDir({ prefix: "hastmon-built-" });
-  await Deno.mkdir(`${root}/bin`);
-  const exe = `${root}/bin/hastmon`;
-  await Deno.copyFile(`${DIST}/hastmon`, exe);
-  await Deno.chmod(exe, 0o755);
-  assertEquals([...Deno.readDirSync(`${root}/bin`)].map((e) => e.name), ["hastmon"]);
-  return { root, exe, cache: `${root}/cache` };
-}
 
 async function run(
   exe: string,

@@ -15,6 +15,7 @@ import { MAIN, REPO_ROOT, takeoverBoundMs } from "./cluster/harness.ts";
 import { assertNeverTwoActive, formatTimeline, readTimeline } from "./cluster/timeline.ts";
 import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
 import { killMarked, markedProcesses } from "../src/demo/procs.ts";
+import { installCopy } from "./cluster/built.ts";
 
 /**
  * The bound covers the takeover, from the kill up to the secondary's start
@@ -43,6 +44,8 @@ function shellQuote(s: string): string {
 class Terminal {
   readonly server = `hm-demo-${Deno.pid}`;
   readonly session = "demo";
+  /** The first window, where start() runs its command (the default target). */
+  readonly main = "demo:main";
   screens: string[] = [];
 
   async start(command: string) {
@@ -54,6 +57,8 @@ class Terminal {
       "-d",
       "-s",
       this.session,
+      "-n",
+      "main",
       "-x",
       "80",
       "-y",
@@ -63,8 +68,25 @@ class Terminal {
     if (r.code !== 0) throw new Error(`tmux new-session: ${r.out}`);
   }
 
-  async screen(): Promise<string> {
-    const r = await run("tmux", "-L", this.server, "capture-pane", "-p", "-t", this.session);
+  /** Another window of the session, running `command`; its target for the methods below. */
+  async window(name: string, command: string): Promise<string> {
+    const r = await run(
+      "tmux",
+      "-L",
+      this.server,
+      "new-window",
+      "-t",
+      this.session,
+      "-n",
+      name,
+      command,
+    );
+    if (r.code !== 0) throw new Error(`tmux new-window: ${r.out}`);
+    return `${this.session}:${name}`;
+  }
+
+  async screen(target = this.main): Promise<string> {
+    const r = await run("tmux", "-L", this.server, "capture-pane", "-p", "-t", target);
     const text = r.code === 0 ? r.out : "";
     this.screens.push(text);
     if (this.screens.length > 5) this.screens.shift();
@@ -72,14 +94,23 @@ class Terminal {
   }
 
   async keys(...keys: string[]) {
-    await run("tmux", "-L", this.server, "send-keys", "-t", this.session, ...keys);
+    await this.keysTo(this.main, ...keys);
+  }
+
+  async keysTo(target: string, ...keys: string[]) {
+    await run("tmux", "-L", this.server, "send-keys", "-t", target, ...keys);
   }
 
   /** Read the screen until `test` holds; returns the time it first did. */
-  async until(what: string, test: (screen: string) => boolean, ms: number): Promise<number> {
+  async until(
+    what: string,
+    test: (screen: string) => boolean,
+    ms: number,
+    target = this.main,
+  ): Promise<number> {
     const end = performance.now() + ms;
     for (;;) {
-      const s = await this.screen();
+      const s = await this.screen(target);
       if (test(s)) return performance.now();
       if (performance.now() > end) {
         throw new Error(`timed out after ${ms} ms waiting for ${what}; the screen:\n${s}`);
@@ -275,5 +306,56 @@ Deno.test({
     await term.close();
     if (dir) await killMarked(`HASTMON_DEMO=${dir}/`, { prefix: true });
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test({
+  name: "e2e built file in tmux: demo, and tui on one of its daemons; both quit with 0",
+  sanitizeResources: true,
+  sanitizeOps: true,
+}, async () => {
+  // A lone copy of dist/hastmon: the console must come from the bundle, not from tui/.
+  const { root, exe, cache } = await installCopy();
+  const tmp = `${root}/tmp`;
+  await Deno.mkdir(tmp);
+  const term = new Terminal();
+  let dir: string | null = null;
+  const env = `env -u CI HASTMON_CACHE=${shellQuote(cache)} TMPDIR=${shellQuote(tmp)}`;
+  try {
+    await term.start(`cd ${shellQuote(root)} && ${env} bin/hastmon demo; echo EXIT=$?; sleep 60`);
+    await term.until(
+      "nodeA primary, nodeB secondary, page by nodeA",
+      (s) =>
+        /^primary up e\d+$/.test(cell(s, "nodeA") ?? "") &&
+        /^secondary down e\d+$/.test(cell(s, "nodeB") ?? "") && servedBy("nodeA")(s),
+      40_000,
+    );
+    const made = [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("hastmon-demo-"));
+    assertEquals(made.length, 1);
+    dir = `${tmp}/${made[0].name}`;
+    const tui = await term.window(
+      "tui",
+      `cd ${shellQuote(root)} && ${env} bin/hastmon tui -s ${shellQuote(`${dir}/nodeB.sock`)}; ` +
+        "echo EXIT=$?; sleep 60",
+    );
+    await term.until(
+      "the console on nodeB",
+      (s) => s.startsWith("hastmon  nodeB") && s.includes("nodeB: following primary nodeA"),
+      20_000,
+      tui,
+    );
+    await term.keysTo(tui, "q");
+    await term.until("the console's exit", (s) => s.includes("EXIT=0"), 10_000, tui);
+    await term.keys("q");
+    await term.until("the demo's exit", (s) => s.includes("EXIT=0"), 20_000);
+    assertEquals([...Deno.readDirSync(tmp)].map((e) => e.name), []);
+    assertEquals(markedProcesses(`HASTMON_DEMO=${dir}/`, { prefix: true }), []);
+  } catch (e) {
+    console.error(`last screens:\n${term.screens.join("\n-----\n")}`);
+    throw e;
+  } finally {
+    await term.close();
+    if (dir) await killMarked(`HASTMON_DEMO=${dir}/`, { prefix: true });
+    await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 });

@@ -77,3 +77,45 @@ Deno.test("imports: the guard process loads neither Ink nor React", async () => 
   const ui = [...guard].filter((s) => UI_PACKAGES.test(s));
   assert(ui.length === 0, `the guard loads ${ui.join(", ")}`);
 });
+
+/** The bundle's files a file loads: static imports and dynamic ones with a literal path. */
+function bundleImports(code: string): string[] {
+  const out: string[] = [];
+  for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)["'](\.{1,2}\/[^"']+)["']/g)) {
+    out.push(m[1]);
+  }
+  return out;
+}
+
+/** A UI package bundled into a file, by the path comment the bundler writes above each module. */
+const BUNDLED_UI = /^\/\/ node_modules\/\.deno\/(ink|react|react-reconciler|@inkjs\+ui)@/m;
+
+Deno.test("imports: in the built program, what every command loads holds neither Ink nor React", async () => {
+  const { bundle, TUI_BUNDLED } = await import("../scripts/build.ts");
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-bundle-" });
+  try {
+    const files = await bundle(dir);
+    assert(files.includes("app.js") && files.includes(TUI_BUNDLED), files.join(" "));
+    const reached = new Set<string>();
+    const todo = ["app.js"];
+    while (todo.length > 0) {
+      const f = todo.pop()!;
+      if (reached.has(f)) continue;
+      reached.add(f);
+      const code = await Deno.readTextFile(`${dir}/${f}`);
+      for (const spec of bundleImports(code)) {
+        todo.push(new URL(spec, `file:///${f}`).pathname.slice(1));
+      }
+    }
+    assert(reached.size > 3 && reached.has("app.js"), [...reached].join(" "));
+    assert(!reached.has(TUI_BUNDLED), "the console is reached by a literal import");
+    for (const f of reached) {
+      const ui = BUNDLED_UI.exec(await Deno.readTextFile(`${dir}/${f}`));
+      assert(ui === null, `${f}, loaded by every command, holds ${ui?.[1]}`);
+    }
+    // The console's file does hold them (so that the check above can fail).
+    assert(BUNDLED_UI.test(await Deno.readTextFile(`${dir}/${TUI_BUNDLED}`)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

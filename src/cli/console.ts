@@ -43,7 +43,8 @@ No root, no configuration, no network beyond loopback.
  * of time: Deno resolves every dynamic import written as a literal string
  * when the program starts, and the console's (Ink, React and their npm
  * packages) cost every command about 0.1 s and 7 MB, daemon and ctl
- * included (docs/BENCHMARKS.md). A bundler must be told of this entry.
+ * included (docs/BENCHMARKS.md). scripts/build.ts bundles it as a second
+ * entry and points this exact expression at the bundled file.
  */
 export const TUI_ENTRY = new URL("../../tui/run.tsx", import.meta.url).href;
 /** What {@link TUI_ENTRY} exports (a type: nothing is loaded for it at run time). */

@@ -135,7 +135,12 @@ export class Daemon {
       if (!(e instanceof ReloadRefused)) throw e;
       for (const r of e.reasons) log.error(`reload refused: ${r}`);
       log.error("reload refused, keeping the old configuration");
-      this.events.emit(null, "reload", "error", `reload refused, old configuration kept: ${e.message}`);
+      this.events.emit(
+        null,
+        "reload",
+        "error",
+        `reload refused, old configuration kept: ${e.message}`,
+      );
       return;
     }
     for (const w of plan.warnings) log.warning(`reload: ${w}`);
