@@ -315,7 +315,7 @@ Deno.test({
   sanitizeOps: true,
 }, async () => {
   // A lone copy of dist/hastmon: the console must come from the bundle, not from tui/.
-  const { root, exe, cache } = await installCopy();
+  const { root, cache } = await installCopy();
   const tmp = `${root}/tmp`;
   await Deno.mkdir(tmp);
   const term = new Terminal();

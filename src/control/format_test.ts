@@ -219,7 +219,7 @@ Deno.test("format: members of a group and the phases of the last failover", () =
   };
   const text = formatResourceText(st);
   assertEquals(
-    text.split("\n").filter((l) => /^  (members|failover|hook):/.test(l)),
+    text.split("\n").filter((l) => /^ {2}(members|failover|hook):/.test(l)),
     [
       "  members: db running, ip starting",
       "  failover: takeover from alpha 12s ago: detected, decided +0.35s, old primary out +0.38s, started not yet",
