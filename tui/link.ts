@@ -20,8 +20,8 @@ export interface LinkOptions {
    * complaint counts and lease renewals change with every heartbeat, and
    * heartbeats are not events: a peer that falls silent shows only in the
    * next status answer. One status request a second bounds how stale the
-   * connected/disconnected column and the complaint bars can get, at the cost
-   * of one tick of the daemon's machines; everything else is driven by events.
+   * connected/disconnected column and the complaint bars can get (a status is
+   * a pure query of the daemon's machines); everything else is driven by events.
    */
   refreshMs?: number;
   /** How many of its events the link keeps (default 200). */
