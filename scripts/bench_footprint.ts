@@ -1,33 +1,75 @@
 /**
  * The footprint of the daemon and of `hastmon ctl status`, for one or more
- * checkouts of hastmon (a benchmark, not a test): to show that a change (the
- * Ink console) leaves both alone, run it on the old and the new commit.
+ * versions of hastmon (a benchmark, not a test): to show that a change (the
+ * Ink console) leaves both alone, run it on the old and the new version.
+ * A version is a checkout (`deno run -A main.ts`, module cache warm) or a
+ * built file (`deno task build`, its cache unpacked by a first run).
  *
- * 1. idle RSS: per checkout, three real daemons of that checkout (a primary,
- *    a secondary and a watchdog), each with 3 resources at the default
- *    heartbeat_interval (10 s), settled, then left alone for --idle-seconds;
- *    VmRSS and VmHWM of each daemon from /proc.
- * 2. `hastmon ctl status` as a whole process (Deno start-up included, module
- *    cache warm), against one running daemon, the checkouts taking turns run
- *    by run so that a drift of the machine's speed hits them alike.
+ * 1. idle RSS: per version, three real daemons (a primary, a secondary and a
+ *    watchdog), each with 3 resources at the default heartbeat_interval
+ *    (10 s), settled, then left alone for --idle-seconds; VmRSS and VmHWM of
+ *    each daemon's Deno process from /proc.
+ * 2. `hastmon ctl status` as a whole process (Deno start-up included),
+ *    against one running daemon, the versions taking turns run by run so that
+ *    a drift of the machine's speed hits them alike.
  *
- *     deno run -A scripts/bench_footprint.ts [--checkout DIR]... [--idle-seconds 20]
- *                                             [--ctl-runs 15]
+ *     deno run -A scripts/bench_footprint.ts [--checkout DIR[=LABEL]]...
+ *         [--built FILE[=LABEL]]... [--idle-seconds 20] [--ctl-runs 15] [--write]
  *
- * Prints a Markdown table per figure; nothing is written.
+ * Prints Markdown tables; with --write, replaces its section of
+ * docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
 import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
+import { writeSection } from "./bench_doc.ts";
 
 const HERE = new URL("../", import.meta.url).pathname.replace(/\/$/, "");
 
-interface Options {
-  checkouts: string[];
-  idleSeconds: number;
-  ctlRuns: number;
+/** One version of hastmon: how to run it. */
+interface Version {
+  label: string;
+  /** The command line up to hastmon's own arguments; `daemon` adds the daemon's flags. */
+  argv: (daemon: boolean) => string[];
+  cwd: string;
+  env: Record<string, string>;
 }
 
-function parseArgs(args: string[]): Options {
-  const o: Options = { checkouts: [], idleSeconds: 20, ctlRuns: 15 };
+interface Options {
+  versions: Version[];
+  idleSeconds: number;
+  ctlRuns: number;
+  write: boolean;
+}
+
+function checkout(dir: string, label: string): Version {
+  return {
+    label,
+    argv: (daemon) => [
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...(daemon ? DAEMON_DENO_FLAGS : []),
+      `${dir}/main.ts`,
+    ],
+    cwd: dir,
+    env: {},
+  };
+}
+
+function built(file: string, label: string, cache: string): Version {
+  // The launcher passes the daemon's flags itself.
+  return { label, argv: () => [file], cwd: "/", env: { HASTMON_CACHE: cache } };
+}
+
+/** `PATH=LABEL` or `PATH` (labelled by its commit, or its name). */
+async function pathAndLabel(v: string, kind: "checkout" | "built"): Promise<[string, string]> {
+  const eq = v.indexOf("=");
+  const path = (eq < 0 ? v : v.slice(0, eq)).replace(/\/$/, "");
+  if (eq >= 0) return [path, v.slice(eq + 1)];
+  return [path, kind === "checkout" ? `${path} (${await commitOf(path)})` : path];
+}
+
+async function parseArgs(args: string[]): Promise<Options> {
+  const o: Options = { versions: [], idleSeconds: 20, ctlRuns: 15, write: false };
   for (let i = 0; i < args.length; i++) {
     const value = () => {
       const v = args[++i];
@@ -35,9 +77,17 @@ function parseArgs(args: string[]): Options {
       return v;
     };
     switch (args[i]) {
-      case "--checkout":
-        o.checkouts.push(value().replace(/\/$/, ""));
+      case "--checkout": {
+        const [dir, label] = await pathAndLabel(value(), "checkout");
+        o.versions.push(checkout(dir, label));
         break;
+      }
+      case "--built": {
+        const [file, label] = await pathAndLabel(value(), "built");
+        const cache = await Deno.makeTempDir({ prefix: "hastmon-footprint-cache-" });
+        o.versions.push(built(file, label, cache));
+        break;
+      }
       case "--idle-seconds":
         o.idleSeconds = Number(value());
         if (!(o.idleSeconds > 0)) usage("--idle-seconds: not a positive number");
@@ -46,18 +96,22 @@ function parseArgs(args: string[]): Options {
         o.ctlRuns = Math.round(Number(value()));
         if (!(o.ctlRuns > 0)) usage("--ctl-runs: not a positive number");
         break;
+      case "--write":
+        o.write = true;
+        break;
       default:
         usage(`unknown argument ${args[i]}`);
     }
   }
-  if (o.checkouts.length === 0) o.checkouts.push(HERE);
+  if (o.versions.length === 0) o.versions.push(checkout(HERE, `${HERE} (${await commitOf(HERE)})`));
   return o;
 }
 
 function usage(problem: string): never {
   console.error(
     `bench_footprint: ${problem}\nusage: deno run -A scripts/bench_footprint.ts ` +
-      `[--checkout DIR]... [--idle-seconds S] [--ctl-runs N]`,
+      `[--checkout DIR[=LABEL]]... [--built FILE[=LABEL]]... [--idle-seconds S] [--ctl-runs N] ` +
+      `[--write]`,
   );
   Deno.exit(64);
 }
@@ -77,14 +131,14 @@ function freePort(): number {
   return port;
 }
 
-/** Three daemons of `checkout` in a fresh directory. */
+/** Three daemons of `version` in a fresh directory. */
 class BenchCluster {
   readonly procs = new Map<string, Deno.ChildProcess>();
-  private constructor(readonly checkout: string, readonly dir: string) {}
+  private constructor(readonly version: Version, readonly dir: string) {}
 
-  static async start(checkout: string): Promise<BenchCluster> {
+  static async start(version: Version): Promise<BenchCluster> {
     const dir = await Deno.makeTempDir({ prefix: "hastmon-footprint-" });
-    const c = new BenchCluster(checkout, dir);
+    const c = new BenchCluster(version, dir);
     await Deno.writeTextFile(
       `${dir}/svc.sh`,
       `#!/bin/sh
@@ -124,12 +178,9 @@ exit 0
     for (const n of NODES) {
       c.procs.set(
         n.name,
-        new Deno.Command(Deno.execPath(), {
+        new Deno.Command(version.argv(true)[0], {
           args: [
-            "run",
-            "-A",
-            ...DAEMON_DENO_FLAGS,
-            `${checkout}/main.ts`,
+            ...version.argv(true).slice(1),
             "daemon",
             "-F",
             "-c",
@@ -139,8 +190,8 @@ exit 0
             "-P",
             `${dir}/${n.name}.pid`,
           ],
-          cwd: checkout,
-          env: { NO_COLOR: "1" },
+          cwd: version.cwd,
+          env: { NO_COLOR: "1", ...version.env },
           stdin: "null",
           stdout: "null",
           stderr: "null",
@@ -154,7 +205,7 @@ exit 0
         n.startsWith("run-")
       ).sort();
       if (running.join() === RESOURCES.map((r) => `run-a-${r}`).join()) break;
-      if (Date.now() > deadline) throw new Error(`${checkout}: cluster did not settle`);
+      if (Date.now() > deadline) throw new Error(`${version.label}: cluster did not settle`);
       await sleep(200);
     }
     return c;
@@ -171,28 +222,20 @@ exit 0
   }
 }
 
+/** The daemon's Deno process: the built file's launcher execs Deno, a checkout runs it directly. */
 function memoryKb(pid: number): { rss: number; hwm: number } {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
   return { rss: kb("VmRSS"), hwm: kb("VmHWM") };
 }
 
-async function ctlStatusMs(checkout: string, cluster: BenchCluster): Promise<number> {
+async function ctlStatusMs(version: Version, cluster: BenchCluster): Promise<number> {
+  const argv = version.argv(false);
   const t0 = performance.now();
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      `${checkout}/main.ts`,
-      "ctl",
-      "-c",
-      `${cluster.dir}/hastmon.toml`,
-      "--node",
-      "a",
-      "status",
-    ],
-    cwd: checkout,
-    env: { NO_COLOR: "1" },
+  const out = await new Deno.Command(argv[0], {
+    args: [...argv.slice(1), "ctl", "-c", `${cluster.dir}/hastmon.toml`, "--node", "a", "status"],
+    cwd: version.cwd,
+    env: { NO_COLOR: "1", ...version.env },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -200,7 +243,7 @@ async function ctlStatusMs(checkout: string, cluster: BenchCluster): Promise<num
   const ms = performance.now() - t0;
   if (out.code !== 0) {
     throw new Error(
-      `${checkout}: ctl status exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
+      `${version.label}: ctl status exited ${out.code}: ${new TextDecoder().decode(out.stderr)}`,
     );
   }
   return ms;
@@ -209,30 +252,37 @@ async function ctlStatusMs(checkout: string, cluster: BenchCluster): Promise<num
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function commitOf(checkout: string): Promise<string> {
+async function commitOf(dir: string): Promise<string> {
   const out = await new Deno.Command("git", {
-    args: ["-C", checkout, "rev-parse", "--short", "HEAD"],
+    args: ["-C", dir, "rev-parse", "--short", "HEAD"],
     stdout: "piped",
     stderr: "null",
   }).output();
   return new TextDecoder().decode(out.stdout).trim() || "?";
 }
 
-async function main() {
-  const o = parseArgs(Deno.args);
-  const label = new Map<string, string>();
-  for (const c of o.checkouts) label.set(c, `${c} (${await commitOf(c)})`);
+async function loadAverage(): Promise<string> {
+  return (await Deno.readTextFile("/proc/loadavg")).split(" ")[0];
+}
 
-  console.log(`## Idle daemons, 3 resources, heartbeat_interval 10 s, after ${o.idleSeconds} s\n`);
-  console.log("| checkout | daemon | role | RSS MB | peak RSS MB |\n|---|---|---|---|---|");
-  for (const checkout of o.checkouts) {
-    const c = await BenchCluster.start(checkout);
+async function main() {
+  const o = await parseArgs(Deno.args);
+  const out: string[] = [];
+  const say = (line = "") => {
+    console.log(line);
+    out.push(line);
+  };
+  const loadBefore = await loadAverage();
+
+  const memory: string[] = [];
+  for (const v of o.versions) {
+    const c = await BenchCluster.start(v);
     try {
       await sleep(o.idleSeconds * 1000);
       for (const n of NODES) {
         const m = memoryKb(c.procs.get(n.name)!.pid);
-        console.log(
-          `| ${label.get(checkout)} | ${n.name} | ${n.role} | ${(m.rss / 1024).toFixed(1)} | ${
+        memory.push(
+          `| ${v.label} | ${n.name} (${n.role}) | ${(m.rss / 1024).toFixed(1)} | ${
             (m.hwm / 1024).toFixed(1)
           } |`,
         );
@@ -242,25 +292,58 @@ async function main() {
     }
   }
 
-  console.log(`\n## ctl status as a whole process, ${o.ctlRuns} runs each, taking turns\n`);
-  const c = await BenchCluster.start(o.checkouts[0]);
+  const c = await BenchCluster.start(o.versions[0]);
+  const times = new Map<Version, number[]>(o.versions.map((v) => [v, []]));
   try {
-    const times = new Map<string, number[]>(o.checkouts.map((k) => [k, []]));
-    for (const checkout of o.checkouts) await ctlStatusMs(checkout, c); // warm the module cache
+    for (const v of o.versions) await ctlStatusMs(v, c); // warm caches (and unpack a built file)
     for (let i = 0; i < o.ctlRuns; i++) {
-      for (const checkout of o.checkouts) times.get(checkout)!.push(await ctlStatusMs(checkout, c));
-    }
-    console.log("| checkout | median ms | min ms | max ms |\n|---|---|---|---|");
-    for (const [checkout, xs] of times) {
-      console.log(
-        `| ${label.get(checkout)} | ${median(xs).toFixed(0)} | ${Math.min(...xs).toFixed(0)} | ${
-          Math.max(...xs).toFixed(0)
-        } |`,
-      );
+      for (const v of o.versions) times.get(v)!.push(await ctlStatusMs(v, c));
     }
   } finally {
     await c.stop();
   }
+  const loadAfter = await loadAverage();
+
+  say("## The console stays out of the daemon and of ctl (issue 9)");
+  say();
+  say(
+    `\`deno run -A scripts/bench_footprint.ts ${Deno.args.join(" ")}\` on ` +
+      `${new Date().toISOString().slice(0, 10)} (Deno ${Deno.version.deno}, load average ` +
+      `${loadBefore} before, ${loadAfter} after, 2 cores shared with other work). Three daemons ` +
+      `per version (primary, secondary, watchdog), each with 3 resources at the default ` +
+      `\`heartbeat_interval\` (10 s), settled, then left alone ${o.idleSeconds} s; then ` +
+      `\`hastmon ctl status\` as a whole process against one daemon, ${o.ctlRuns} runs of each ` +
+      `version, taking turns.`,
+  );
+  say();
+  say("| version | daemon | RSS MB | peak RSS MB |");
+  say("| --- | --- | --- | --- |");
+  for (const line of memory) say(line);
+  say();
+  say("| `ctl status` | median | min | max |");
+  say("| --- | --- | --- | --- |");
+  for (const [v, xs] of times) {
+    say(
+      `| ${v.label} | ${median(xs).toFixed(0)} ms | ${Math.min(...xs).toFixed(0)} ms | ${
+        Math.max(...xs).toFixed(0)
+      } ms |`,
+    );
+  }
+  say();
+  say(NOTE);
+  if (o.write) await writeSection("footprint", out.join("\n"));
 }
+
+/** What was found while the console was built, kept with the figures. */
+const NOTE =
+  'The first version of the console imported it with `await import("../../tui/run.tsx")` ' +
+  "inside the `tui` action. Deno resolves every dynamic import written as a literal string when " +
+  "the program starts, so every command, daemon and `ctl` included, resolved Ink, React and " +
+  "their packages without running them: `ctl status` went from 127 to 239 ms (median) and each " +
+  "daemon from about 63 to 70 MB. The console's entry is imported through a computed URL " +
+  "(`TUI_ENTRY` in `src/cli/console.ts`); the built file bundles it as a second entry, split " +
+  "from what every command loads. `tests/tui_imports_test.ts` fails if main.ts can reach ink, " +
+  "react or @inkjs/ui by any code import, literal dynamic ones included, or if the built " +
+  "program's app.js can reach a bundled file holding them.";
 
 if (import.meta.main) await main();
