@@ -137,7 +137,7 @@ Deno.test("ctl status: text and JSON from the daemon; unknown names → 65 after
     const json = await hastmon(["ctl", "status", "db", "--json", "-s", path]);
     assertEquals([json.code, json.err], [0, ""]);
     const doc = JSON.parse(json.out);
-    assertEquals([doc.version, doc.resources.map((r: { name: string }) => r.name)], [1, ["db"]]);
+    assertEquals([doc.version, doc.resources.map((r: { name: string }) => r.name)], [2, ["db"]]);
 
     const mixed = await hastmon(["ctl", "-s", path, "status", "web", "nope", "gone"]);
     assertEquals(mixed.code, 65);

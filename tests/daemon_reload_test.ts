@@ -32,6 +32,7 @@ role_on_start = "primary"
 timeout = 0.1
 stop_timeout = 1
 exec = "${dir}/svc.sh"
+hook_env = { DIR = "${dir}" }
 [on.solo]
 listen = "tcp://127.0.0.1:0"
 control = "${dir}/ctl.sock"
@@ -56,7 +57,6 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
   const file = `${dir}/hastmon.toml`;
   await Deno.writeTextFile(`${dir}/svc.sh`, SCRIPT, { mode: 0o755 });
   await Deno.writeTextFile(file, config(dir, { interval: 0.2 }));
-  Deno.env.set("DIR", dir);
   const sink = new MemorySink();
   const logger = new Logger(sink, { verbosity: 0 });
   let exitCode = -1;
@@ -110,7 +110,6 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
   } finally {
     d.shutdown("cleanup");
     await waitFor("exit", () => exitCode !== -1).catch(() => {});
-    Deno.env.delete("DIR");
     await Deno.remove(dir, { recursive: true });
   }
 });

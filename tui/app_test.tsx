@@ -14,6 +14,7 @@ import {
   event,
   FixedSource,
   healthy,
+  member,
   unreachable,
   wdWeb,
 } from "./test_fixtures.ts";
@@ -170,18 +171,40 @@ Deno.test("console: complaints rising, then a takeover and a failover in progres
   unmount();
 });
 
-Deno.test("console: a group's members, one left dirty, and the member a hook runs for", async () => {
+Deno.test("console: a group's state, members and budgets, the request under way, pingpong marks, the hook's member", async () => {
   const alpha = alphaWeb({
     state: "starting",
+    rgState: "PENDING_ONLINE",
     members: [
-      { name: "db", state: "running", dirty: true },
-      { name: "app", state: "stopped", dirty: true },
+      member("db", { restarts: { used: 2, max: 2, windowMs: 300_000, resetsInMs: 252_000 } }),
+      member("ip", { state: "stopped", resourceState: "OFFLINE" }),
+      member("app", {
+        state: "starting",
+        resourceState: "STARTING",
+        status: "DEGRADED",
+        statusMessage: "slow",
+      }),
     ],
     hook: { method: "start", member: "app", runningMs: 1200 },
+    request: { optag: "RESTART", member: "db", phase: "stopping", target: null },
+    pingpong: [{ node: "beta", member: "db", untilWallMs: 1e12, remainingMs: 3_540_000 }],
   });
   const { see, unmount } = await show([connected(answer("alpha", alpha))]);
-  await see("alpha members: db running · app stopped (not stopped since its start)");
+  await see("alpha PENDING_ONLINE: db ONLINE restarts 2/2, resets in 4m12s · ip OFFLINE (not");
   await see("alpha start of app running 1.2s");
+  await see("alpha: RESTART of db under way (stopping)");
+  await see("alpha: no giveover for db to beta for 59m0s (pingpong)");
+  unmount();
+});
+
+Deno.test("console: a group in trouble is shown even when its one member is the resource", async () => {
+  const alpha = alphaWeb({
+    rgState: "ONLINE_FAULTED",
+    members: [member("web", { status: "FAULTED", statusMessage: "no answer on :80" })],
+  });
+  const { see, unmount } = await show([connected(answer("alpha", alpha))]);
+  // One member named after the resource: no member list, but a group in trouble is shown.
+  await see("alpha ONLINE_FAULTED");
   unmount();
 });
 

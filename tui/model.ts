@@ -197,7 +197,7 @@ export function mergeEvents(daemons: readonly DaemonSnapshot[]): DaemonEvent[] {
  * A status view moved on by `elapsed` ms since it was answered. Only what
  * grows until an event changes it moves: a silence (a takeover countdown, a
  * disconnected peer), the time since a transition or a failover, a running
- * hook. What heartbeats renew without any event (a held lease, a grant, a
+ * hook, a restart window or a pingpong mark running out. What heartbeats renew without any event (a held lease, a grant, a
  * connected peer) stays as last answered: counting it down would show a
  * healthy lease running out between two answers.
  */
@@ -218,6 +218,15 @@ export function advance(st: ResourceStatus, elapsed: number): ResourceStatus {
       agoMs: st.lastTransition.agoMs + e,
     },
     failover: st.failover && { ...st.failover, agoMs: st.failover.agoMs + e },
+    members: st.members.map((m) => ({
+      ...m,
+      restarts: {
+        ...m.restarts,
+        resetsInMs: m.restarts.resetsInMs === null ? null : Math.max(0, m.restarts.resetsInMs - e),
+      },
+    })),
+    pingpong: st.pingpong.map((p) => ({ ...p, remainingMs: p.remainingMs - e }))
+      .filter((p) => p.remainingMs > 0),
   };
 }
 

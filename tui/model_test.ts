@@ -7,6 +7,7 @@ import {
   connected,
   event,
   healthy,
+  member,
   unreachable,
   wdWeb,
 } from "./test_fixtures.ts";
@@ -149,12 +150,14 @@ Deno.test("model: events of every daemon in time order, once, without the log ec
   ]);
 });
 
-Deno.test("model: members, the hook's member and failover phases pass through, the failover aging", () => {
+Deno.test("model: members, budgets, pingpong marks, the hook's member and failover phases pass through, aging", () => {
   const alpha = alphaWeb({
     members: [
-      { name: "db", state: "running", dirty: true },
-      { name: "app", state: "starting", dirty: true },
+      member("db", { restarts: { used: 1, max: 2, windowMs: 300_000, resetsInMs: 5000 } }),
+      member("app", { state: "starting", resourceState: "STARTING" }),
     ],
+    rgState: "PENDING_ONLINE",
+    pingpong: [{ node: "beta", member: "db", untilWallMs: 1e12, remainingMs: 700 }],
     hook: { method: "start", member: "app", runningMs: 200 },
     failover: {
       kind: "takeover",
@@ -166,6 +169,11 @@ Deno.test("model: members, the hook's member and failover phases pass through, t
   const row = buildModel([connected(answer("alpha", alpha), 1000)], 1500).resources[0];
   const st = row.views[0].status;
   assertEquals(st.members.map((m) => m.name), ["db", "app"]);
+  // Restart windows and pingpong marks run out between two answers.
+  assertEquals(st.members[0].restarts.resetsInMs, 4500);
+  assertEquals(st.pingpong[0].remainingMs, 200);
+  const later = buildModel([connected(answer("alpha", alpha), 1000)], 1800).resources[0];
+  assertEquals(later.views[0].status.pingpong, []);
   assertEquals(st.failover!.agoMs, 1500);
   assertEquals(row.hooks, [{ node: "alpha", method: "start", member: "app", runningMs: 700 }]);
 });

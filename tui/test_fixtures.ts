@@ -5,7 +5,7 @@
  */
 import type { ControlRequestInput } from "../src/control/client.ts";
 import type { ControlResponse, DaemonEvent, StatusResult } from "../src/control/protocol.ts";
-import type { PeerStatus, ResourceStatus } from "../src/core/status.ts";
+import type { MemberStatus, PeerStatus, ResourceStatus } from "../src/core/status.ts";
 import type { DaemonSnapshot } from "./model.ts";
 import type { ClusterSource } from "./source.ts";
 
@@ -18,6 +18,24 @@ function peer(node: string, role: PeerStatus["role"], over: Partial<PeerStatus> 
     state: role === "primary" ? "running" : role === "secondary" ? "stopped" : "unknown",
     epoch: 4,
     priority: node === "alpha" ? 10 : node === "beta" ? 20 : 30,
+    ...over,
+  };
+}
+
+/** A member of a group as a daemon reports it: running, monitored, no restarts yet. */
+export function member(name: string, over: Partial<MemberStatus> = {}): MemberStatus {
+  return {
+    name,
+    state: "running",
+    dirty: true,
+    resourceState: "ONLINE",
+    status: "OK",
+    statusMessage: "",
+    failoverMode: "NONE",
+    restarts: { used: 0, max: 2, windowMs: 300_000, resetsInMs: null },
+    groupRestarts: 0,
+    probeFailures: { count: 0, sum: 0 },
+    monitored: true,
     ...over,
   };
 }
@@ -39,7 +57,10 @@ export function alphaWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: null,
     hook: null,
-    members: [{ name: "web", state: "running", dirty: true }],
+    members: [member("web")],
+    rgState: "ONLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [peer("beta", "secondary"), peer("wd", "watchdog")],
     lastTransition: {
@@ -71,7 +92,10 @@ export function betaWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: { silenceMs: 100, waitMs: 4350 },
     hook: null,
-    members: [{ name: "web", state: "stopped", dirty: false }],
+    members: [member("web", { state: "stopped", dirty: false, resourceState: "OFFLINE" })],
+    rgState: "OFFLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [peer("alpha", "primary"), peer("wd", "watchdog")],
     lastTransition: null,
@@ -97,7 +121,10 @@ export function wdWeb(over: Partial<ResourceStatus> = {}): ResourceStatus {
     complaints: { count: 0, threshold: 3, windowMs: 60_000, from: [] },
     takeover: null,
     hook: null,
-    members: [{ name: "web", state: "unknown", dirty: false }],
+    members: [member("web", { state: "unknown", dirty: false, resourceState: "OFFLINE" })],
+    rgState: "OFFLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [peer("alpha", "primary"), peer("beta", "secondary")],
     lastTransition: null,

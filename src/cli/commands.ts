@@ -5,6 +5,7 @@ import { registerCtl } from "./ctl.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerConsole } from "./console.ts";
+import { registerKeygen } from "./keygen.ts";
 import { registerGuard } from "./guard.ts";
 import { completionRegister } from "./completion.ts";
 
@@ -14,6 +15,7 @@ const commands: Register[] = [
   registerConfig,
   registerSimulate,
   registerConsole,
+  registerKeygen,
   registerGuard,
 ];
 

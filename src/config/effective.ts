@@ -183,7 +183,7 @@ function memberConfig(
 /**
  * The command of `method`: the most specific section that sets either the
  * method's own key or `exec` decides; within one section the method's key wins.
- * `monitor_check` is optional and never runs through `exec`.
+ * The monitor methods are optional and never run through `exec`.
  */
 function methodCommand(
   method: MemberMethod,
@@ -198,8 +198,8 @@ function methodCommand(
         from: provenanceOf(s, method),
       };
     }
-    // exec is hastmon's script and knows start, stop and status, not monitor_check.
-    if (method !== "monitor_check" && s.entries.has("exec")) {
+    // exec is hastmon's script and knows start, stop and status, not the monitor methods.
+    if ((method === "start" || method === "stop" || method === "status") && s.entries.has("exec")) {
       return {
         argv: [s.entries.get("exec")!.value as string, method, resource],
         viaExec: true,

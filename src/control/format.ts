@@ -4,19 +4,11 @@
  * (docs/STATUS_JSON.md), role changes, and one line per event.
  */
 import type { PeerStatus, ResourceStatus } from "../core/status.ts";
+import { human } from "../core/timing.ts";
 import type { DaemonEvent, RoleResult, StatusResult } from "./protocol.ts";
 
-/** A duration for people: "0.35s", "42s", "4m12s", "3h5m", "2d4h"; "never" when infinite. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return "never";
-  const t = Math.max(0, ms);
-  if (t < 10_000) return `${Number((t / 1000).toFixed(2))}s`;
-  const s = Math.floor(t / 1000);
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor(s / 60) % 60}m`;
-  return `${Math.floor(s / 86400)}d${Math.floor(s / 3600) % 24}h`;
-}
+/** A duration for people: the core's one rendering (src/core/timing.ts `human`). */
+export const formatDuration = human;
 
 /** Milliseconds as seconds, to the millisecond: 1350 → 1.35. */
 function seconds(ms: number): number {
@@ -64,9 +56,10 @@ export function formatResourceText(st: ResourceStatus): string {
         `needs more than ${formatDuration(st.takeover.waitMs)}`,
     );
   }
+  lines.push(`  group: ${st.rgState}`);
   if (st.members.length > 1) {
     lines.push(
-      `  members: ${st.members.map((m) => `${oneLine(m.name)} ${m.state}`).join(", ")}`,
+      `  members: ${st.members.map((m) => `${oneLine(m.name)} ${m.resourceState}`).join(", ")}`,
     );
   }
   if (st.failover) lines.push(`  failover: ${failoverText(st.failover)}`);
@@ -128,12 +121,16 @@ export function formatRoleText(result: RoleResult): string {
   ).join("");
 }
 
-/** The version of {@linkcode StatusJson}; raised on any incompatible change. */
-export const STATUS_JSON_VERSION = 1;
+/**
+ * The version of {@linkcode StatusJson}; raised on any incompatible change.
+ * 2: resource groups (rgState, members with their Solaris states and budgets,
+ * pingpong marks, the request under way, the last failover's phases).
+ */
+export const STATUS_JSON_VERSION = 2;
 
-/** `ctl status --json`, version 1 (docs/STATUS_JSON.md). Durations are in seconds. */
+/** `ctl status --json`, version 2 (docs/STATUS_JSON.md). Durations are in seconds. */
 export interface StatusJson {
-  version: 1;
+  version: 2;
   node: string;
   daemon: { version: string; pid: number; uptimeSeconds: number };
   resources: ResourceJson[];
@@ -156,7 +153,32 @@ export interface ResourceJson {
   grant: { holder: string; epoch: number; remainingSeconds: number } | null;
   complaints: { count: number; threshold: number; windowSeconds: number; from: string[] };
   takeover: { silenceSeconds: number; waitSeconds: number | null } | null;
-  hook: { method: string; runningSeconds: number } | null;
+  hook: { method: string; member: string | null; runningSeconds: number } | null;
+  /** RG_STATE on this node. */
+  rgState: string;
+  members: {
+    name: string;
+    state: ResourceStatus["state"];
+    resourceState: string;
+    status: string;
+    statusMessage: string;
+    failoverMode: string;
+    restarts: { used: number; max: number; windowSeconds: number; resetsInSeconds: number | null };
+    groupRestarts: number;
+    probeFailures: { count: number; sum: number };
+    monitored: boolean;
+  }[];
+  /** Pingpong marks in force; `until` is ISO 8601 (wall clock). */
+  pingpong: { node: string; member: string; until: string; remainingSeconds: number }[];
+  request: ResourceStatus["request"];
+  failover: {
+    kind: "takeover" | "handover";
+    from: string | null;
+    secondsAgo: number;
+    decidedSeconds: number;
+    oldStoppedSeconds: number | null;
+    startedSeconds: number | null;
+  } | null;
   peers: {
     node: string;
     connected: boolean;
@@ -219,7 +241,48 @@ function resourceJson(st: ResourceStatus): ResourceJson {
       // JSON has no Infinity: a wait that can never end is null.
       waitSeconds: Number.isFinite(st.takeover.waitMs) ? seconds(st.takeover.waitMs) : null,
     },
-    hook: st.hook && { method: st.hook.method, runningSeconds: seconds(st.hook.runningMs) },
+    hook: st.hook && {
+      method: st.hook.method,
+      member: st.hook.member,
+      runningSeconds: seconds(st.hook.runningMs),
+    },
+    rgState: st.rgState,
+    members: st.members.map((x) => ({
+      name: x.name,
+      state: x.state,
+      resourceState: x.resourceState,
+      status: x.status,
+      statusMessage: x.statusMessage,
+      failoverMode: x.failoverMode,
+      restarts: {
+        used: x.restarts.used,
+        max: x.restarts.max,
+        windowSeconds: seconds(x.restarts.windowMs),
+        resetsInSeconds: x.restarts.resetsInMs === null ? null : seconds(x.restarts.resetsInMs),
+      },
+      groupRestarts: x.groupRestarts,
+      probeFailures: { ...x.probeFailures },
+      monitored: x.monitored,
+    })),
+    pingpong: st.pingpong.map((p) => ({
+      node: p.node,
+      member: p.member,
+      until: new Date(p.untilWallMs).toISOString(),
+      remainingSeconds: seconds(p.remainingMs),
+    })),
+    request: st.request && { ...st.request },
+    failover: st.failover && {
+      kind: st.failover.kind,
+      from: st.failover.from,
+      secondsAgo: seconds(st.failover.agoMs),
+      decidedSeconds: seconds(st.failover.phases.decidedMs),
+      oldStoppedSeconds: st.failover.phases.oldStoppedMs === null
+        ? null
+        : seconds(st.failover.phases.oldStoppedMs),
+      startedSeconds: st.failover.phases.startedMs === null
+        ? null
+        : seconds(st.failover.phases.startedMs),
+    },
     peers: st.peers.map((p) => ({
       node: p.node,
       connected: p.connected,

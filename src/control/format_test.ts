@@ -9,7 +9,7 @@ import {
   statusJson,
 } from "./format.ts";
 import type { DaemonEvent, StatusResult } from "./protocol.ts";
-import { primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
+import { memberStatus, primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
 
 function result(resources = [primaryStatus(), secondaryStatus(), watchdogStatus()]): StatusResult {
   return { node: "alpha", version: "0.1.0", pid: 4242, uptimeMs: 90_500, resources };
@@ -29,6 +29,7 @@ const EXPECTED_TEXT = `web:
   epoch: 7
   priority: 10
   lease: held, 2.5s left of 3s
+  group: ONLINE
   last transition: secondary -> primary 1m5s ago: takeover: 4 complaints from wd
   notes:
     watchdog wd unreachable: no automatic failover
@@ -48,6 +49,7 @@ db:
   priority: 20
   lease: none
   takeover: primary silent for 1.2s, needs more than 4.35s
+  group: OFFLINE
   last transition: none
   notes:
     alpha not heard for 1.2s
@@ -65,6 +67,7 @@ web:
   epoch: 7
   priority: 100
   lease: granted to alpha (epoch 7), 2.4s left
+  group: OFFLINE
   hook: status, running for 0.35s
   last transition: init -> watchdog 3h5m ago: role_on_start
   notes:
@@ -124,7 +127,7 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
   secondary.takeover = { silenceMs: 1200, waitMs: Infinity };
   const json = statusJson(result([primaryStatus(), secondary]));
   assertEquals(JSON.parse(JSON.stringify(json)), json);
-  assertEquals(json.version, 1);
+  assertEquals(json.version, 2);
   assertEquals(json.daemon, { version: "0.1.0", pid: 4242, uptimeSeconds: 90.5 });
   const [p, s] = json.resources;
   assertEquals(p.lease, { held: true, remainingSeconds: 2.5, lengthSeconds: 3, quorum: 2 });
@@ -148,6 +151,11 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
     "complaints",
     "takeover",
     "hook",
+    "rgState",
+    "members",
+    "pingpong",
+    "request",
+    "failover",
     "peers",
     "lastTransition",
     "explanations",
@@ -198,16 +206,17 @@ Deno.test("format: one line per event, text and JSON", () => {
     formatEvent(log),
     "2026-11-25T10:00:01.000Z beta - warning log: peer alpha: connection closed:\\x0areset",
   );
-  assertEquals(JSON.parse(eventJson(log)), { version: 1, ...log });
+  assertEquals(JSON.parse(eventJson(log)), { version: 2, ...log });
   assertEquals(eventJson(log).includes("\n"), false);
 });
 
 Deno.test("format: members of a group and the phases of the last failover", () => {
   const st = {
     ...primaryStatus(),
+    rgState: "PENDING_ONLINE",
     members: [
-      { name: "db", state: "running" as const, dirty: true },
-      { name: "ip", state: "starting" as const, dirty: true },
+      memberStatus("db"),
+      memberStatus("ip", { state: "starting", resourceState: "STARTING" }),
     ],
     failover: {
       kind: "takeover" as const,
@@ -219,9 +228,10 @@ Deno.test("format: members of a group and the phases of the last failover", () =
   };
   const text = formatResourceText(st);
   assertEquals(
-    text.split("\n").filter((l) => /^ {2}(members|failover|hook):/.test(l)),
+    text.split("\n").filter((l) => /^ {2}(group|members|failover|hook):/.test(l)),
     [
-      "  members: db running, ip starting",
+      "  group: PENDING_ONLINE",
+      "  members: db ONLINE, ip STARTING",
       "  failover: takeover from alpha 12s ago: detected, decided +0.35s, old primary out +0.38s, started not yet",
       "  hook: start of ip, running for 0.2s",
     ],

@@ -4,7 +4,7 @@
  * message is one frame of src/wire/frame.ts (JSON body). Version 1.
  */
 import type { ResourceStatus } from "../core/status.ts";
-import type { Role } from "../core/types.ts";
+import type { GiveoverPlan, Role } from "../core/types.ts";
 
 export const CONTROL_VERSION = 1;
 
@@ -22,7 +22,34 @@ export type ControlRequest =
     to?: string;
   }
   /** The recent events (ring buffer), then, with follow, every new one as it happens. */
-  | { v: 1; id: number; type: "events"; follow?: boolean; limit?: number };
+  | { v: 1; id: number; type: "events"; follow?: boolean; limit?: number }
+  /**
+   * scha_control for a group (a resource): answered once the request has been
+   * carried out (a restart waits until the group is online again), so it may
+   * take long; the connection's other requests wait, other connections do not.
+   * The optag is the text as typed: the daemon refuses unknown ones with
+   * SCHA_ERR_TAG in the result, not as a protocol error.
+   */
+  | {
+    v: 1;
+    id: number;
+    type: "scha";
+    group: string;
+    optag: string;
+    member?: string;
+    /** GIVEOVER / CHECK_GIVEOVER: the only node it may go to. */
+    to?: string;
+  }
+  /** scha_resource_setstatus: what a fault monitor says of a member. */
+  | {
+    v: 1;
+    id: number;
+    type: "setstatus";
+    group: string;
+    member: string;
+    status: string;
+    message?: string;
+  };
 
 /** Error codes in responses; the CLI maps them to exit codes. */
 export type ControlErrorCode =
@@ -57,6 +84,16 @@ export interface StatusResult {
 /** The answer to `role`: what each resource was before. */
 export interface RoleResult {
   changed: { resource: string; from: Role; to: Role }[];
+}
+
+/**
+ * The answer to `scha` and `setstatus`: a SCHA_ERR number (0: done) that the
+ * scha_* commands exit with, the sentence, and a giveover's plan.
+ */
+export interface SchaResult {
+  code: number;
+  message: string;
+  plan?: GiveoverPlan;
 }
 
 /** The answer to `events`: the recent events, oldest first. */
@@ -102,6 +139,10 @@ export interface ControlHandler {
     result: RoleResult;
     unknown: string[];
   };
+  /** scha_control; the promise settles when the machine answers (never rejects for a refusal). */
+  scha(group: string, optag: string, member?: string, to?: string): Promise<SchaResult>;
+  /** scha_resource_setstatus. */
+  setStatus(group: string, member: string, status: string, message: string): Promise<SchaResult>;
   recentEvents(limit?: number): DaemonEvent[];
   /** Call `fn` for every new event until the returned function is called. */
   subscribe(fn: (e: DaemonEvent) => void): () => void;

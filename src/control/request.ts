@@ -20,7 +20,19 @@ export type ParsedRequest =
   };
 
 /** The request types this daemon knows, for messages. */
-export const REQUEST_TYPES: readonly ControlRequest["type"][] = ["status", "role", "events"];
+export const REQUEST_TYPES: readonly ControlRequest["type"][] = [
+  "status",
+  "role",
+  "events",
+  "scha",
+  "setstatus",
+];
+
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+
+/** Longest status message of scha_resource_setstatus -m (it ends up in status and logs). */
+const MAX_MESSAGE_LENGTH = 1024;
 
 /** Longest accepted resource name: a sanity bound, names come from the config. */
 const MAX_NAME_LENGTH = 256;
@@ -92,6 +104,32 @@ export function parseRequest(body: FrameBody): ParsedRequest {
             ...optional("limit", count(body.limit, "limit")),
           },
         };
+      case "scha":
+        return {
+          ok: true,
+          request: {
+            v: 1,
+            id,
+            type: "scha",
+            group: word(body.group, "group")!,
+            optag: word(body.optag, "optag")!,
+            ...optional("member", word(body.member, "member", true)),
+            ...optional("to", nodeName(body.to)),
+          },
+        };
+      case "setstatus":
+        return {
+          ok: true,
+          request: {
+            v: 1,
+            id,
+            type: "setstatus",
+            group: word(body.group, "group")!,
+            member: word(body.member, "member")!,
+            status: word(body.status, "status")!,
+            ...optional("message", message(body.message)),
+          },
+        };
       default:
         return fail(
           "unsupported",
@@ -132,6 +170,26 @@ function names(v: unknown, field: string, mayBeAbsent: boolean): string[] | unde
     }
   }
   return v as string[];
+}
+
+/** A name-like field: non-empty, bounded, no control characters. */
+function word(v: unknown, field: string, mayBeAbsent = false): string | undefined {
+  if (v === undefined && mayBeAbsent) return undefined;
+  if (
+    typeof v !== "string" || v === "" || v.length > MAX_NAME_LENGTH || CONTROL_CHARS.test(v)
+  ) {
+    throw new Invalid(`\`${field}\` must be a name of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  return v;
+}
+
+function message(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || v.length > MAX_MESSAGE_LENGTH) {
+    throw new Invalid(`\`message\` must be a string of at most ${MAX_MESSAGE_LENGTH} characters`);
+  }
+  // Control characters would forge lines in logs and status: shown as spaces.
+  return v.replace(new RegExp(CONTROL_CHARS.source, "g"), " ");
 }
 
 function nodeName(v: unknown): string | undefined {

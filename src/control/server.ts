@@ -208,7 +208,7 @@ class Session {
           await this.#follow(request);
           return;
         }
-        await this.#send(this.#answer(request));
+        await this.#send(await this.#answer(request));
       }
     } finally {
       this.close();
@@ -230,8 +230,12 @@ class Session {
     if (e.kind === "bad_body") await this.#send(errorResponse(0, "bad_request", e.message));
   }
 
-  /** The response to one non-follow request; handler failures become `internal`. */
-  #answer(request: ControlRequest): ControlResponse {
+  /**
+   * The response to one non-follow request; handler failures become
+   * `internal`. scha and setstatus may take long (a restart waits for the
+   * group): this session waits, the others go on being served.
+   */
+  async #answer(request: ControlRequest): Promise<ControlResponse> {
     const id = request.id;
     try {
       switch (request.type) {
@@ -250,6 +254,24 @@ class Session {
         }
         case "events": {
           const result: EventsResult = { events: this.#handler.recentEvents(request.limit) };
+          return { v: 1, id, ok: true, result };
+        }
+        case "scha": {
+          const result = await this.#handler.scha(
+            request.group,
+            request.optag,
+            request.member,
+            request.to,
+          );
+          return { v: 1, id, ok: true, result };
+        }
+        case "setstatus": {
+          const result = await this.#handler.setStatus(
+            request.group,
+            request.member,
+            request.status,
+            request.message ?? "",
+          );
           return { v: 1, id, ok: true, result };
         }
       }

@@ -479,3 +479,52 @@ Deno.test("control server: a path that is not a socket is left alone", async () 
     await tmp.remove();
   }
 });
+
+Deno.test("control server: a long scha request waits on its connection while others are served", async () => {
+  await withServer(async ({ path, daemon }) => {
+    let release = () => {};
+    daemon.schaGate = new Promise<void>((resolve) => release = resolve);
+    const slow = await ControlClient.connect(path, { timeoutMs: 2000 });
+    try {
+      const pending = slow.request({ type: "scha", group: "web", optag: "RESTART", member: "web" });
+      // While the restart is under way, another client is answered at once.
+      await assertServes(path);
+      assertEquals(daemon.schaCalls.length, 1);
+      release();
+      const response = await pending;
+      assert(response.ok);
+      assertEquals((response.result as { code: number }).code, 0);
+    } finally {
+      await slow.close();
+    }
+  });
+});
+
+Deno.test("control server: a malformed scha or setstatus request is a bad_request, nothing runs", async () => {
+  await withServer(async ({ path, daemon }) => {
+    await withClient(path, async (c) => {
+      for (
+        const bad of [
+          { type: "scha", group: "", optag: "RESTART" },
+          { type: "scha", group: "web" },
+          { type: "scha", group: "web", optag: "RESTART", member: 3 },
+          { type: "setstatus", group: "web", member: "web" },
+          {
+            type: "setstatus",
+            group: "web",
+            member: "web",
+            status: "OK",
+            message: "x".repeat(2000),
+          },
+        ]
+      ) {
+        // deno-lint-ignore no-explicit-any
+        const response = await c.request(bad as any);
+        assert(!response.ok, JSON.stringify(bad));
+        assertEquals(response.error.code, "bad_request");
+      }
+    });
+    assertEquals(daemon.schaCalls, []);
+    await assertServes(path);
+  });
+});

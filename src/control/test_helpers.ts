@@ -3,9 +3,33 @@
  * (a primary, a secondary and a watchdog), and a fake daemon implementing
  * {@linkcode ControlHandler} with an event log that tests can append to.
  */
-import type { ResourceStatus } from "../core/status.ts";
+import type { MemberStatus, ResourceStatus } from "../core/status.ts";
 import type { Role } from "../core/types.ts";
-import type { ControlHandler, DaemonEvent, RoleResult, StatusResult } from "./protocol.ts";
+import type {
+  ControlHandler,
+  DaemonEvent,
+  RoleResult,
+  SchaResult,
+  StatusResult,
+} from "./protocol.ts";
+
+/** A member's status line: ONLINE and untouched unless `over` says otherwise. */
+export function memberStatus(name: string, over: Partial<MemberStatus> = {}): MemberStatus {
+  return {
+    name,
+    state: "running",
+    dirty: true,
+    resourceState: "ONLINE",
+    status: "OK",
+    statusMessage: "online",
+    failoverMode: "SOFT",
+    restarts: { used: 0, max: 2, windowMs: 300_000, resetsInMs: null },
+    groupRestarts: 0,
+    probeFailures: { count: 0, sum: 0 },
+    monitored: true,
+    ...over,
+  };
+}
 
 /** `web` on alpha: primary holding its lease, the secondary connected, the watchdog not. */
 export function primaryStatus(): ResourceStatus {
@@ -25,6 +49,9 @@ export function primaryStatus(): ResourceStatus {
     takeover: null,
     hook: null,
     members: [],
+    rgState: "ONLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [
       {
@@ -79,6 +106,9 @@ export function secondaryStatus(): ResourceStatus {
     takeover: { silenceMs: 1200, waitMs: 4350 },
     hook: null,
     members: [],
+    rgState: "OFFLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [
       {
@@ -126,6 +156,9 @@ export function watchdogStatus(): ResourceStatus {
     takeover: null,
     hook: { method: "status", member: null, runningMs: 350 },
     members: [],
+    rgState: "OFFLINE",
+    pingpong: [],
+    request: null,
     failover: null,
     peers: [
       {
@@ -220,6 +253,23 @@ export class FakeDaemon implements ControlHandler {
       st.role = role;
     }
     return { result: { changed }, unknown: names.filter((n) => !this.statuses.has(n)) };
+  }
+
+  /** scha requests answered so far; `schaGate`, when set, holds every answer until it settles. */
+  readonly schaCalls: { group: string; optag: string; member?: string; to?: string }[] = [];
+  schaGate: Promise<void> | null = null;
+
+  async scha(group: string, optag: string, member?: string, to?: string): Promise<SchaResult> {
+    this.#maybeFail();
+    this.schaCalls.push({ group, optag, member, to });
+    if (this.schaGate) await this.schaGate;
+    if (!this.statuses.has(group)) return { code: 12, message: `no group ${group}` };
+    return { code: 0, message: `${optag} of ${group} done` };
+  }
+
+  setStatus(group: string, member: string, status: string, _message: string): Promise<SchaResult> {
+    this.#maybeFail();
+    return Promise.resolve({ code: 0, message: `${group}/${member}: ${status}` });
   }
 
   recentEvents(limit?: number): DaemonEvent[] {

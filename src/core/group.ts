@@ -2,16 +2,20 @@
  * The service on this node: its members, started in order and stopped in
  * reverse, one hook at a time, brought where the role and the lease want it.
  *
- * - A start runs each member's `start` in order, skipping members already
- *   running. When one fails, the start is rolled back: every member that may
- *   run is stopped, in reverse order.
- * - A stop runs each member's `stop` in reverse order, all within one
- *   stop_timeout. A member whose stop fails makes the group stop_failed and
- *   runs `panic` at once when there is one (the guard is told, so that it does
- *   not run panic a second time).
+ * - A start runs each member's `start` (then `monitor_start`, if it has one)
+ *   in order, skipping members already running. When a start fails, it is
+ *   rolled back: every member that may run is stopped, in reverse order; then
+ *   the failing member's `failover_mode` decides (scha-semantics.md §6).
+ * - A stop runs each member's `monitor_stop` (if any) and `stop` in reverse
+ *   order, all within one stop_timeout. A stop that fails when this node must
+ *   give the resource up (lease gone, stepping down) runs `panic` at once when
+ *   there is one; a stop that fails while this node keeps its lease (a
+ *   restart) runs it only under failover_mode HARD, and otherwise leaves the
+ *   group ERROR_STOP_FAILED for the operator.
  * - Each member is probed on its own clock; a probe that timed out or was
- *   killed is unknown, never running. The resource's state is derived from
- *   its members (see `groupState`).
+ *   killed is unknown, never running. Once the group has been ONLINE, a member
+ *   that fails is the built-in monitor's (monitor.ts): restart within the
+ *   budget, then give over.
  */
 import type { Effect, HookMethod, HookOutcome, ServiceState } from "./types.ts";
 import { describeOutcome } from "./types.ts";
@@ -23,9 +27,11 @@ import {
   type Machine,
   mayBeActive,
   type MemberRun,
+  persist,
   quarantined,
 } from "./state.ts";
 import { changeRole, stoppedAfterStepDown } from "./roles.ts";
+import { wallNow } from "./state.ts";
 
 /** A standby re-checks that its copy is stopped every this many probe intervals. */
 export const SECONDARY_PROBE_INTERVALS = 6;
@@ -61,39 +67,42 @@ export function reconcile(m: Machine, fx: Effect[]) {
   m.reconcileAt = null;
   if (m.busy || m.role === "watchdog") return;
   const up = wantUp(m);
+  // Online (or faulted and left here): members are the monitor's and the operator's now.
+  if (up && (m.online || m.faulted) && !m.op) return probeDue(m, fx, (x) => !x.unmonitored);
   const mayStart = m.now >= m.nextStartAt && leaseAllowsStart(m);
   const probing = m.members.some((x) => x.probe !== null);
   const dirty = m.members.some((x) => x.dirty);
   switch (groupState(m)) {
     case "running":
     case "starting":
-      if (!up) return beginStop(m, fx, false);
+      if (!up) return beginStop(m, fx, "stop");
       return probeDue(m, fx);
     case "stopped":
-      if (mayStart && !probing) return beginStart(m, fx);
+      if (mayStart && !probing) return beginStart(m, fx, "start");
       if (up && m.now < m.nextStartAt) wakeAt(m, m.nextStartAt);
       // Stopped by itself after a start: run stop anyway before it counts as inactive.
-      if (!up && dirty) return beginStop(m, fx, false);
+      if (!up && dirty) return beginStop(m, fx, "stop");
       if (m.role === "secondary" && !m.shuttingDown) probeDue(m, fx);
       return;
     case "unknown": {
       // After a start that did not finish, stop at once: no probe can vouch for it.
-      if (!up && dirty) return beginStop(m, fx, false);
+      if (!up && dirty) return beginStop(m, fx, "stop");
       if (probing) return;
       // A probe first; only an unknown answer from the probe itself acts blind.
       if (m.members.some((x) => x.state === "unknown" && !x.probeSaidUnknown)) {
         return probeDue(m, fx, (x) => x.state === "unknown");
       }
-      if (!up) return beginStop(m, fx, false);
-      if (mayStart) return beginStart(m, fx);
+      if (!up) return beginStop(m, fx, "stop");
+      if (mayStart) return beginStart(m, fx, "start");
       if (m.now < m.nextStartAt) wakeAt(m, m.nextStartAt);
       return;
     }
     case "stop_failed":
       // Try again every interval: a stop that failed once may succeed (or panic may).
+      if (up) return; // ERROR_STOP_FAILED with the lease held: the operator's to clear
       if (m.now >= m.nextStartAt) {
         m.nextStartAt = m.now + m.settings.heartbeatIntervalMs;
-        return beginStop(m, fx, false);
+        return beginStop(m, fx, "stop");
       }
       return wakeAt(m, m.nextStartAt);
     case "stopping":
@@ -121,100 +130,235 @@ export function runProbe(m: Machine, fx: Effect[], x: MemberRun) {
   fx.push(hookEffect(m, "status", [], { id, member: x }));
 }
 
-/** Begin a start of the members, counting the attempt; give up and step down after `attempts`. */
-export function beginStart(m: Machine, fx: Effect[]) {
-  if (m.attempts >= m.settings.attempts) {
-    changeRole(m, fx, "secondary", { kind: "give_up", attempts: m.attempts });
-    // The service may be half up: stop it before releasing.
-    for (const x of m.members) if (x.state !== "stopped") x.state = "unknown";
-    return beginStop(m, fx, false);
-  }
-  m.attempts += 1;
-  m.op = {
+/**
+ * Begin a start of `members` (indexes, default all) in order, each after the
+ * one before succeeded. A plain start counts an attempt and gives up after
+ * `attempts`; the start of a restart does not.
+ */
+export function beginStart(
+  m: Machine,
+  fx: Effect[],
+  purpose: "start" | "restart" | "member_restart",
+  members: number[] = m.members.map((_, i) => i),
+  request: number | null = null,
+) {
+  if (purpose === "start") {
+    if (m.attempts >= m.settings.attempts) return giveUp(m, fx);
+    m.attempts += 1;
+    log(fx, "info", `starting (attempt ${m.attempts} of ${m.settings.attempts})`);
+  } else log(fx, "info", purpose === "restart" ? "restarting: start" : "member restart: start");
+  m.faulted = false;
+  const steps: Machine["op"] & object = {
     kind: "start",
+    purpose,
+    steps: [],
     index: -1,
     since: m.now,
     deadline: Infinity,
-    rollback: false,
     failed: false,
+    then: null,
+    request,
   };
-  log(fx, "info", `starting (attempt ${m.attempts} of ${m.settings.attempts})`);
+  for (const i of members) {
+    const x = m.members[i];
+    if (x.state === "running" && purpose === "start") continue;
+    x.startFailed = false;
+    if (purpose === "start") x.status = { value: "UNKNOWN", message: "starting" };
+    steps.steps.push({ member: i, method: "start" });
+    if (x.settings.hasMonitorStart) steps.steps.push({ member: i, method: "monitor_start" });
+  }
+  m.op = steps;
   // The guard knows of the start before it begins: a kill -9 right after is covered.
   syncGuard(m, fx);
-  advanceStart(m, fx);
+  advance(m, fx);
 }
 
-/** Start the next member that does not run; end the start when none is left. */
-function advanceStart(m: Machine, fx: Effect[]) {
-  const op = m.op!;
-  for (let i = op.index + 1; i < m.members.length; i++) {
-    const x = m.members[i];
-    if (x.state === "running") continue;
-    // Each member's start needs the lease as the first did: the one before may have
-    // taken long (or the daemon was frozen meanwhile).
-    if (!leaseAllowsStart(m)) {
-      log(fx, "warning", "start interrupted: this node may no longer start the service");
-      return beginStop(m, fx, true);
-    }
-    op.index = i;
-    x.dirty = true;
-    x.state = "starting";
-    runMemberHook(m, fx, "start", x);
-    return;
-  }
-  m.op = null;
-  log(fx, "info", "start finished; waiting for status to confirm");
-}
-
-/** Begin a stop of every member that may run, in reverse order, within one stop_timeout. */
-export function beginStop(m: Machine, fx: Effect[], rollback: boolean) {
-  m.op = {
+/**
+ * Begin a stop of `members` (default all) in reverse order, within one
+ * stop_timeout; `then`: members to start again afterwards (a restart).
+ */
+export function beginStop(
+  m: Machine,
+  fx: Effect[],
+  purpose: "stop" | "rollback" | "restart" | "member_restart",
+  members: number[] = m.members.map((_, i) => i),
+  then: number[] | null = null,
+  request: number | null = null,
+) {
+  // A member's restart leaves the group online; anything else takes it offline.
+  if (purpose !== "member_restart") m.online = false;
+  const op: Machine["op"] & object = {
     kind: "stop",
-    index: m.members.length,
+    purpose,
+    steps: [],
+    index: -1,
     since: m.now,
     deadline: m.now + m.settings.stopTimeoutMs,
-    rollback,
     failed: false,
+    then,
+    request,
   };
-  advanceStop(m, fx);
+  for (const i of [...members].reverse()) {
+    const x = m.members[i];
+    // A restart stops its members whatever they say; a stop, only what may run.
+    if (
+      !x.dirty && x.state === "stopped" && purpose !== "member_restart" && purpose !== "restart"
+    ) {
+      continue;
+    }
+    if (x.settings.hasMonitorStop) op.steps.push({ member: i, method: "monitor_stop" });
+    op.steps.push({ member: i, method: "stop" });
+  }
+  m.op = op;
+  if (purpose === "restart" || purpose === "member_restart") {
+    log(fx, "info", purpose === "restart" ? "restarting: stop" : "member restart: stop");
+  }
+  advance(m, fx);
 }
 
-/** Stop the next member (going backwards) that may run; end the stop when none is left. */
-function advanceStop(m: Machine, fx: Effect[]) {
+/** Run the next step of the operation, or end it when none is left. */
+function advance(m: Machine, fx: Effect[]) {
   const op = m.op!;
-  for (let i = op.index - 1; i >= 0; i--) {
-    const x = m.members[i];
-    if (!x.dirty && x.state === "stopped") continue;
-    op.index = i;
-    x.state = "stopping";
-    runMemberHook(m, fx, "stop", x, Math.max(1, op.deadline - m.now));
+  op.index += 1;
+  if (op.index >= op.steps.length) return endOp(m, fx);
+  const step = op.steps[op.index];
+  const x = m.members[step.member];
+  switch (step.method) {
+    case "start":
+      // Each member's start needs the lease as the first did: the one before may have
+      // taken long (or the daemon was frozen meanwhile).
+      if (!leaseAllowsStart(m)) {
+        log(fx, "warning", "start interrupted: this node may no longer start the service");
+        return beginStop(m, fx, "rollback", undefined, null, op.request);
+      }
+      x.dirty = true;
+      x.state = "starting";
+      return runMemberHook(m, fx, "start", x);
+    case "monitor_start":
+      return runMemberHook(m, fx, "monitor_start", x);
+    case "monitor_stop":
+      return runMemberHook(
+        m,
+        fx,
+        "monitor_stop",
+        x,
+        Math.max(1, Math.min(x.settings.monitorStopTimeoutMs, op.deadline - m.now)),
+      );
+    case "stop":
+      x.state = "stopping";
+      return runMemberHook(m, fx, "stop", x, Math.max(1, op.deadline - m.now));
+  }
+}
+
+/** The operation is over: what follows it. */
+function endOp(m: Machine, fx: Effect[]) {
+  const op = m.op!;
+  m.op = null;
+  if (op.kind === "start") {
+    log(fx, "info", "start finished; waiting for status to confirm");
+    // The restart that asked for it is done, as Solaris counts it (START returned 0).
+    const r = op.request !== null ? m.requests.get(op.request) : undefined;
+    if (r) r.startedAt = m.now;
     return;
   }
-  m.op = null;
   if (op.failed) {
     log(fx, "error", "stop failed: the service may still run here");
     // Tried again after an interval (a stop that failed once may succeed then).
     m.nextStartAt = m.now + m.settings.heartbeatIntervalMs;
     return;
   }
-  log(fx, "info", op.rollback ? "start rolled back: stopped" : "stopped");
-  // A failed start waits a probe interval before the next attempt.
-  if (op.rollback) m.nextStartAt = m.now + m.settings.heartbeatIntervalMs;
+  if (op.purpose === "rollback") {
+    log(fx, "info", "start rolled back: stopped");
+    const failed = m.members.find((x) => x.startFailed);
+    stoppedAfterStepDown(m, fx);
+    if (failed && m.role === "primary") startFailed(m, fx, failed);
+    else m.nextStartAt = m.now + m.settings.heartbeatIntervalMs;
+    return;
+  }
+  if (op.then !== null) {
+    return beginStart(
+      m,
+      fx,
+      op.purpose === "member_restart" ? "member_restart" : "restart",
+      op.then,
+      op.request,
+    );
+  }
+  log(fx, "info", "stopped");
+  for (const x of m.members) {
+    if (x.state === "stopped") x.status = { value: "OFFLINE", message: "" };
+  }
   stoppedAfterStepDown(m, fx);
 }
 
-/** Run a member's start or stop: the one control hook in flight; probes in flight go stale. */
+/**
+ * A start failed (and was rolled back): the failing member's failover_mode
+ * decides. SOFT and HARD try again up to `attempts`, then relocate; NONE,
+ * RESTART_ONLY and LOG_ONLY leave the group here, faulted, for the operator.
+ */
+function startFailed(m: Machine, fx: Effect[], x: MemberRun) {
+  m.policy.failedStarts.push(wallNow(m));
+  persist(m, fx);
+  const mode = x.settings.failoverMode;
+  if (mode === "NONE" || mode === "RESTART_ONLY" || mode === "LOG_ONLY") {
+    m.faulted = true;
+    log(
+      fx,
+      "error",
+      `member ${x.settings.name}: START_FAILED; failover_mode ${mode} keeps the group here ` +
+        `(ONLINE_FAULTED): restart it or change its role`,
+    );
+    return;
+  }
+  // A failed start waits a probe interval before the next attempt.
+  m.nextStartAt = m.now + m.settings.heartbeatIntervalMs;
+  if (m.attempts >= m.settings.attempts) giveUp(m, fx);
+}
+
+/** Out of start attempts: hand the group to the best secondary that may take it, else step down. */
+function giveUp(m: Machine, fx: Effect[]) {
+  const attempts = m.attempts;
+  const successor = relocationTarget(m);
+  changeRole(m, fx, "secondary", { kind: "give_up", attempts }, successor);
+  // The service may be half up: stop it before releasing.
+  for (const x of m.members) if (x.state !== "stopped") x.state = "unknown";
+  if (mayBeActive(m)) beginStop(m, fx, "stop");
+}
+
+/**
+ * Where a group that cannot start here goes: the best connected secondary
+ * (priority, then name). Its own failed starts make it refuse a check; here
+ * only connection and role are known.
+ */
+function relocationTarget(m: Machine): string | null {
+  let best: { node: string; priority: number } | null = null;
+  for (const [node, p] of m.peers) {
+    const cfg = m.settings.nodes.find((n) => n.name === node);
+    if (!cfg || cfg.watchdog || p.role !== "secondary" || p.lastHeard === null || p.down) continue;
+    if (m.now - p.lastHeard > m.settings.heartbeatIntervalMs + m.settings.timeoutMs) continue;
+    if (
+      !best || cfg.priority < best.priority || (cfg.priority === best.priority && node < best.node)
+    ) {
+      best = { node, priority: cfg.priority };
+    }
+  }
+  return best?.node ?? null;
+}
+
+/** Run a member's method: the one control hook in flight; probes in flight go stale. */
 function runMemberHook(
   m: Machine,
   fx: Effect[],
-  method: "start" | "stop",
+  method: "start" | "stop" | "monitor_start" | "monitor_stop",
   x: MemberRun,
   timeoutMs?: number,
 ) {
   const id = m.nextHookId++;
   m.busy = { id, method, member: x.settings.name, since: m.now };
   for (const y of m.members) if (y.probe) y.probe.stale = true;
-  fx.push(hookEffect(m, method, [], { id, member: x, timeoutMs }));
+  const t = timeoutMs ??
+    (method === "monitor_start" ? x.settings.monitorStartTimeoutMs : undefined);
+  fx.push(hookEffect(m, method, [], { id, member: x, timeoutMs: t }));
 }
 
 /** Run a resource-wide control hook (fence, panic): at most one control hook at a time. */
@@ -225,51 +369,54 @@ export function runControlHook(m: Machine, fx: Effect[], method: HookMethod, arg
   fx.push(hookEffect(m, method, args, { id }));
 }
 
-/** Take the result of a hook the machine waits for. */
-export function onHookDone(
+/** Take the result of a control hook the machine waits for; false when it was not one. */
+export function onControlHookDone(
   m: Machine,
   fx: Effect[],
   id: number,
   method: HookMethod,
   outcome: HookOutcome,
-) {
+): boolean {
+  if (!m.busy || m.busy.id !== id) return false;
   const ok = outcome.kind === "exit" && outcome.code === 0;
-  const probed = m.members.find((x) => x.probe?.id === id);
-  if (probed) return onProbeDone(m, fx, probed, outcome);
-  if (!m.busy || m.busy.id !== id) return; // a notification hook, or from before a restart
   const busy = m.busy;
   m.busy = null;
   const x = m.members.find((y) => y.settings.name === busy.member);
   const who = x && m.members.length > 1 ? `member ${x.settings.name}: ` : "";
   switch (method) {
     case "start":
-      if (!x || !m.op) return;
+      if (!x || !m.op) return true;
       x.nextProbeAt = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
       if (ok) {
         x.state = "starting";
-        return advanceStart(m, fx);
+        advance(m, fx);
+        return true;
       }
       x.state = "unknown";
       x.probeSaidUnknown = false;
+      x.startFailed = true;
       log(fx, "error", `${who}start failed (${describeOutcome(outcome)}): rolling back`);
-      return beginStop(m, fx, true);
+      beginStop(m, fx, "rollback", undefined, null, m.op.request);
+      return true;
+    case "monitor_start":
+      if (!x || !m.op) return true;
+      x.monitorFailed = !ok;
+      if (!ok) log(fx, "warning", `${who}monitor_start failed (${describeOutcome(outcome)})`);
+      advance(m, fx);
+      return true;
+    case "monitor_stop":
     case "stop":
-      if (!x || !m.op) return;
+      if (!x || !m.op) return true;
       if (ok) {
-        x.state = "stopped";
-        x.dirty = false;
-        return advanceStop(m, fx);
+        if (method === "stop") {
+          x.state = "stopped";
+          x.dirty = false;
+        }
+        advance(m, fx);
+        return true;
       }
-      x.state = "stop_failed";
-      m.op.failed = true;
-      log(fx, "error", `${who}stop failed (${describeOutcome(outcome)})`);
-      if (m.settings.hasPanic) {
-        m.op = null;
-        fx.push({ type: "guard", command: { action: "panicking" } });
-        return runControlHook(m, fx, "panic", []);
-      }
-      // Without panic, stop what can be stopped; the group stays stop_failed.
-      return advanceStop(m, fx);
+      stopFailed(m, fx, x, method, outcome);
+      return true;
     case "panic":
       log(
         fx,
@@ -277,7 +424,7 @@ export function onHookDone(
         `panic finished (${describeOutcome(outcome)}), the service state is unknown`,
       );
       for (const y of m.members) if (y.state !== "stopped" || y.dirty) y.state = "stop_failed";
-      return;
+      return true;
     case "fence":
       if (ok) {
         m.fenced = true;
@@ -285,11 +432,57 @@ export function onHookDone(
       } else {
         log(fx, "error", `fence failed (${describeOutcome(outcome)})`);
       }
-      return;
+      return true;
+    default:
+      return true;
   }
 }
 
-function onProbeDone(m: Machine, fx: Effect[], x: MemberRun, outcome: HookOutcome) {
+/**
+ * A member's stop (or monitor_stop) failed. When this node must give the
+ * resource up, safety needs `panic` now; while it keeps its lease, only
+ * failover_mode HARD asks for it. Without panic the other members are still
+ * stopped, and the group ends stop_failed.
+ */
+function stopFailed(
+  m: Machine,
+  fx: Effect[],
+  x: MemberRun,
+  method: string,
+  outcome: HookOutcome,
+) {
+  const op = m.op!;
+  x.state = "stop_failed";
+  op.failed = true;
+  const who = m.members.length > 1 ? `member ${x.settings.name}: ` : "";
+  log(fx, "error", `${who}${method} failed (${describeOutcome(outcome)})`);
+  const mustGo = !wantUp(m);
+  if (m.settings.hasPanic && (mustGo || x.settings.failoverMode === "HARD")) {
+    m.op = null;
+    fx.push({ type: "guard", command: { action: "panicking" } });
+    return runControlHook(m, fx, "panic", []);
+  }
+  if (!mustGo) {
+    log(
+      fx,
+      "error",
+      `${who}STOP_FAILED (failover_mode ${x.settings.failoverMode}): the group is ` +
+        `ERROR_STOP_FAILED until an operator clears it`,
+    );
+  }
+  // Stop what can be stopped; the group stays stop_failed.
+  op.then = null;
+  advance(m, fx);
+}
+
+/** A member's probe answered: its state, and for a primary online, the monitor's say. */
+export function onProbeDone(
+  m: Machine,
+  fx: Effect[],
+  x: MemberRun,
+  outcome: HookOutcome,
+  monitor: (m: Machine, fx: Effect[], x: MemberRun, state: ServiceState) => void,
+) {
   const stale = x.probe!.stale;
   x.probe = null;
   // A primary watches its service every probe interval; a standby checks now and then
@@ -314,7 +507,20 @@ function onProbeDone(m: Machine, fx: Effect[], x: MemberRun, outcome: HookOutcom
   if (group === "running") {
     m.attempts = 0;
     m.note = "";
+    if (!m.online && m.role === "primary") {
+      // Online: what no fault monitor has said otherwise is OK now.
+      for (const y of m.members) {
+        if (y.status.value === "UNKNOWN" || y.status.value === "OFFLINE") {
+          y.status = { value: "OK", message: "online" };
+        }
+      }
+    }
+    m.online = m.role === "primary";
     if (m.failover && m.failover.startedAt === null) m.failover.startedAt = m.now;
+  }
+  // Every failed probe of a watched member counts, also one that stays stopped.
+  if (m.role === "primary" && m.online && state !== "running" && !x.unmonitored) {
+    monitor(m, fx, x, state);
   }
 }
 

@@ -144,3 +144,11 @@ Deno.test("wakeAt is a query: asking changes nothing (it used to prune complaint
 function snapshot(m: Machine): string {
   return JSON.stringify(m, (_k, v) => v instanceof Map ? [...v] : v);
 }
+
+Deno.test("the next member does not start with less than a timeout of lease left: the start is rolled back", () => {
+  const { m } = primaryWithMembers();
+  // m0's start ends 2.5 s into a 3 s lease (no renewal): 0.5 s left, less than a timeout.
+  const fx = finish(m, [], "start", 2500, 0, "m0");
+  assertEquals(memberHooks(fx), ["stop m0"]);
+  assert(ofType(fx, "log").some((l) => l.message.includes("start interrupted")));
+});

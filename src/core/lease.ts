@@ -13,6 +13,7 @@
  * disagree on how long a lease lasts in the unsafe direction.
  */
 import type { Claim, Effect, Message, NodeId, Time } from "./types.ts";
+import { recordPingpong } from "./policy.ts";
 import { holdMs, leaseMs } from "./timing.ts";
 import {
   beats,
@@ -244,6 +245,12 @@ export function onRelease(
     m.grant = null;
     persist(m, fx);
     log(fx, "info", `${from} released its lease (epoch ${msg.epoch})`);
+  }
+  // A giveover asked by a member: `from` is no destination of that member's giveovers for a
+  // pingpong_interval. Every node keeps the mark, so it outlives the node that gave over.
+  if (msg.pingpong !== undefined && configured(m, from)) {
+    recordPingpong(m, from, msg.pingpong);
+    persist(m, fx);
   }
   const p = m.peers.get(from);
   if (p && p.role === "primary" && p.epoch === msg.epoch) p.role = "secondary";

@@ -4,6 +4,7 @@
  * very request, epochs bounded, fences voiding a lease, and a state file that
  * cannot be trusted.
  */
+import { emptyPolicy } from "./policy.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { createMachine, step, wakeAt } from "./machine.ts";
 import { MAX_EPOCH } from "./types.ts";
@@ -91,6 +92,7 @@ Deno.test("an epoch above the maximum is ignored, and no node promotes past it",
     maxEpoch: MAX_EPOCH,
     grantHolder: null,
     grantHoldMs: null,
+    policy: emptyPolicy(),
   }).m;
   const out = run(top, { type: "command", now: 10, command: { role: "primary" } });
   assertEquals(top.role, "secondary");

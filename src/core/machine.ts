@@ -23,6 +23,8 @@
 import type {
   Effect,
   Event,
+  HookMethod,
+  HookOutcome,
   MemberSettings,
   Message,
   NodeId,
@@ -66,7 +68,18 @@ import {
   takeoverAllowedAt,
   watch,
 } from "./takeover.ts";
-import { onHookDone, reconcile, syncGuard } from "./group.ts";
+import { onControlHookDone, onProbeDone, reconcile, syncGuard } from "./group.ts";
+import { onMemberFailure } from "./monitor.ts";
+import {
+  onCheckRequest,
+  onCheckResult,
+  onMonitorCheckDone,
+  onRequest,
+  progressRequests,
+  requestWake,
+  SCHA_ERR,
+} from "./scha.ts";
+import { emptyPolicy, prunePolicy } from "./policy.ts";
 
 /**
  * What a node found in its state directory for a resource: nothing, a state
@@ -81,6 +94,7 @@ export function createMachine(
   now: Time,
   persisted: Restored,
   defects: Defects = {},
+  wallOffset = 0,
 ): { machine: Machine; effects: Effect[] } {
   const state = persisted === "invalid" ? null : persisted;
   const m: Machine = {
@@ -122,6 +136,13 @@ export function createMachine(
     lastTransition: null,
     failover: null,
     guard: { state: "disarmed" },
+    policy: state?.policy ?? emptyPolicy(),
+    wallOffset,
+    online: false,
+    faulted: false,
+    requests: new Map(),
+    nextRequestId: 1,
+    checking: null,
     note: "",
   };
   updatePeers(m, settings);
@@ -157,6 +178,13 @@ function newMember(settings: MemberSettings, now: Time): MemberRun {
     probe: null,
     nextProbeAt: now,
     probeSaidUnknown: false,
+    startFailed: false,
+    monitorFailed: false,
+    unmonitored: false,
+    failures: [],
+    actedAt: -Infinity,
+    faults: 0,
+    status: { value: "UNKNOWN", message: "" },
   };
 }
 
@@ -234,6 +262,12 @@ export function step(m: Machine, ev: Event): Effect[] {
     case "hook_done":
       onHookDone(m, fx, ev.id, ev.method, ev.outcome);
       break;
+    case "request":
+      onRequest(m, fx, ev.id, ev.request);
+      break;
+    case "setstatus":
+      onSetStatus(m, fx, ev);
+      break;
     case "reconfigure":
       onReconfigure(m, fx, ev.settings);
       break;
@@ -256,6 +290,8 @@ export function wakeAt(m: Machine): Time {
   }
   if (m.role === "primary" && m.grant && m.grant.until > m.now) t = Math.min(t, m.grant.until);
   if (m.reconcileAt !== null) t = Math.min(t, m.reconcileAt);
+  const r = requestWake(m);
+  if (r !== null) t = Math.min(t, r);
   if (m.quarantineUntil > m.now) t = Math.min(t, m.quarantineUntil);
   if (m.role === "secondary" && complaintsReady(m)) t = Math.min(t, takeoverAllowedAt(m));
   // A watchdog looks again the moment the running primary would stop counting as live.
@@ -362,7 +398,55 @@ function onMessage(m: Machine, fx: Effect[], from: NodeId, msg: Message) {
     case "fenced":
       onFenced(m, fx, from, msg);
       break;
+    case "check_request":
+      onCheckRequest(m, fx, from, msg);
+      break;
+    case "check_result":
+      onCheckResult(m, fx, from, msg);
+      break;
   }
+}
+
+/**
+ * A hook ended: a probe, a monitor_check of a giveover's candidate, or the
+ * control hook in flight (start, stop, monitor_*, fence, panic). Anything
+ * else is a notification, or from before a restart: nothing waits for it.
+ */
+function onHookDone(
+  m: Machine,
+  fx: Effect[],
+  id: number,
+  method: HookMethod,
+  outcome: HookOutcome,
+) {
+  const probed = m.members.find((x) => x.probe?.id === id);
+  if (probed) return onProbeDone(m, fx, probed, outcome, onMemberFailure);
+  if (method === "monitor_check") {
+    onMonitorCheckDone(m, fx, id, outcome);
+    return;
+  }
+  onControlHookDone(m, fx, id, method, outcome);
+}
+
+/** scha_resource_setstatus: what a fault monitor says of a member, shown as it is. */
+function onSetStatus(m: Machine, fx: Effect[], ev: Event & { type: "setstatus" }) {
+  const x = m.members.find((y) => y.settings.name === ev.member);
+  if (!x) {
+    fx.push({
+      type: "reply",
+      id: ev.id,
+      code: SCHA_ERR.RSRC,
+      message: `${ev.member} is not a member of ${m.settings.name}`,
+    });
+    return;
+  }
+  x.status = { value: ev.status, message: ev.message };
+  log(
+    fx,
+    "info",
+    `member ${ev.member}: status ${ev.status}${ev.message ? ` (${ev.message})` : ""}`,
+  );
+  fx.push({ type: "reply", id: ev.id, code: 0, message: `status of ${ev.member}: ${ev.status}` });
 }
 
 /** Note what a peer says of itself; a configured watchdog is never taken for a primary. */
@@ -463,6 +547,8 @@ function afterEvent(m: Machine, fx: Effect[]) {
     if (m.role === "watchdog") watch(m, fx);
   }
   reconcile(m, fx);
+  progressRequests(m, fx);
+  prunePolicy(m);
   notifyLinks(m, fx);
   syncGuard(m, fx);
   if ((m.shuttingDown || m.removing) && !m.quiesced && !m.busy && !m.op && quiet(m)) {

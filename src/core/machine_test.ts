@@ -1,4 +1,5 @@
 /** Table tests of the pure machine: events in, effects out, no runtime. */
+import { emptyPolicy } from "./policy.ts";
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { beats, probeResult } from "./machine.ts";
 import type { Message } from "./types.ts";
@@ -11,6 +12,7 @@ import {
   hooks,
   I,
   make,
+  member,
   ofType,
   run,
   service,
@@ -183,6 +185,7 @@ Deno.test("a restored primary keeps its epoch (a restart is not a promotion)", (
     maxEpoch: 6,
     grantHolder: null,
     grantHoldMs: null,
+    policy: emptyPolicy(),
   });
   assertEquals([m.role, m.epoch, m.maxEpoch], ["primary", 4, 6]);
   assertEquals(ofType(effects, "transition")[0].cause.kind, "restored");
@@ -196,6 +199,7 @@ Deno.test("a granter that crashed honours its persisted grant after a restart", 
     maxEpoch: 3,
     grantHolder: holder,
     grantHoldMs: null,
+    policy: emptyPolicy(),
   });
   const fx = run(m, { type: "message", now: 10, from: "b", msg: hb({ epoch: 4 }) });
   assertEquals(ack(fx).granted, false);
@@ -251,7 +255,11 @@ Deno.test("after a freeze (no event for longer than a liveness window) complaint
 });
 
 Deno.test("a service that stopped by itself still gets its stop before the lease is released", () => {
-  const { m } = make("a", { roleOnStart: "primary" });
+  // LOG_ONLY: the monitor only logs, so what follows is the lease's doing alone.
+  const { m } = make("a", {
+    roleOnStart: "primary",
+    members: [member("r", { failoverMode: "LOG_ONLY" })],
+  });
   let fx = grantFrom(m, "w", 10);
   fx = finish(m, fx, "status", 20, 1); // the boot probe: stopped
   fx = finish(m, fx, "start", 30, 0);
@@ -260,13 +268,14 @@ Deno.test("a service that stopped by itself still gets its stop before the lease
   fx = [...run(m, { type: "tick", now: 1030 }), ...grantFrom(m, "w", 1031)];
   fx = finish(m, fx, "status", 1040, 0);
   assertEquals(service(m), "running");
-  // No more grants (the lease ends at 1030 + 3 s). The process dies; the next probe,
-  // slow, says stopped when less than a timeout of lease is left: no new start.
+  // No more grants (the lease ends at 1030 + 3 s). The process dies; the next probe
+  // says stopped: the monitor logs it, and nothing restarts it.
   fx = run(m, { type: "tick", now: 2040 });
   fx = finish(m, fx, "status", 3100, 1);
   assertEquals(m.members[0].state, "stopped");
   assertEquals(m.members[0].dirty, true, "a start began and no stop completed since");
   assertEquals(hooks(fx).includes("start"), false);
+  assertEquals(m.members[0].status.value, "FAULTED");
   // The lease runs out: stop runs although status said stopped, and only then the release.
   fx = run(m, { type: "tick", now: 1030 + 3 * I });
   assertEquals(m.role, "secondary");
@@ -301,6 +310,7 @@ Deno.test("a restarted granter honours its grant for as long as the claimant's n
     maxEpoch: 3,
     grantHolder: holder,
     grantHoldMs: 20_000,
+    policy: emptyPolicy(),
   });
   const claim = (now: number) =>
     run(m, { type: "message", now, from: "b", msg: hb({ epoch: 4, seq: now }) });

@@ -32,6 +32,7 @@ export const TRANSITIONS: readonly {
   { from: ["primary"], cause: "fenced_by", to: ["secondary"] },
   { from: ["primary"], cause: "yield", to: ["secondary"] },
   { from: ["primary"], cause: "give_up", to: ["secondary"] },
+  { from: ["primary"], cause: "giveover", to: ["secondary"] },
   { from: ["primary"], cause: "shutdown", to: ["secondary"] },
   { from: ALL, cause: "removed", to: ["init"] },
 ];
@@ -69,6 +70,13 @@ export function describeCause(c: Cause): string {
         (c.reportedBy ? `, reported by ${c.reportedBy}` : "");
     case "give_up":
       return `giving up: ${c.attempts} start attempts failed`;
+    case "giveover":
+      return `giveover to ${c.to}` +
+        (c.internal
+          ? `: member ${c.member} kept failing after its restarts`
+          : c.member
+          ? ` asked by member ${c.member}`
+          : " asked by the operator");
     case "shutdown":
       return `shutdown: handing over to ${c.successor}`;
     case "removed":
@@ -150,6 +158,18 @@ export function changeRole(
     m.maxEpoch += 1;
     m.epoch = m.maxEpoch;
   }
+  // The group is ONLINE (or faulted) only on the node that started it in this role,
+  // and the monitor's history belongs to that run.
+  m.online = false;
+  m.faulted = false;
+  for (const x of m.members) {
+    x.failures = [];
+    x.actedAt = -Infinity;
+    x.faults = 0;
+    x.unmonitored = false;
+    x.startFailed = false;
+    x.monitorFailed = false;
+  }
   ENTER[to](m, cause);
   m.role = to;
   m.roleSince = m.now;
@@ -161,7 +181,10 @@ export function changeRole(
   log(fx, "info", `role ${from} -> ${to} (epoch ${m.epoch}): ${reason}`);
   fx.push(hookEffect(m, "role", [from, to]));
   if (leaving !== null) {
-    m.releasePending = { epoch: leaving, successor };
+    // A giveover tells every peer which member asked: its pingpong mark (scha §4.1).
+    m.releasePending = cause.kind === "giveover"
+      ? { epoch: leaving, successor, pingpong: cause.member ?? "" }
+      : { epoch: leaving, successor };
     m.leaseUntil = null;
     m.grantsFrom.clear();
     cancelStart(m, fx);
@@ -190,7 +213,13 @@ export function stoppedAfterStepDown(m: Machine, fx: Effect[]) {
     fx.push({
       type: "send",
       to,
-      msg: { type: "release", resource: m.settings.name, epoch: r.epoch, successor: r.successor },
+      msg: {
+        type: "release",
+        resource: m.settings.name,
+        epoch: r.epoch,
+        successor: r.successor,
+        ...(r.pingpong !== undefined ? { pingpong: r.pingpong } : {}),
+      },
     });
   }
 }

@@ -7,12 +7,16 @@ import type {
   Claim,
   ClusterNode,
   Effect,
+  GiveoverPlan,
   HookMethod,
   LogLevel,
   MemberSettings,
+  MemberStatusValue,
   NodeId,
+  PolicyState,
   ResourceSettings,
   Role,
+  SchaRequest,
   ServiceState,
   Time,
 } from "./types.ts";
@@ -89,20 +93,65 @@ export interface MemberRun {
   nextProbeAt: Time;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
+  /** Its start failed and the group stayed here (Solaris START_FAILED). */
+  startFailed: boolean;
+  /** Its monitor_start failed (Solaris MONITOR_FAILED). */
+  monitorFailed: boolean;
+  /** The monitor gave up on it (RESTART_ONLY or LOG_ONLY out of budget): no more probes. */
+  unmonitored: boolean;
+  /** Failed probes within retry_interval: when, and how much (stopped 100, unknown 50). */
+  failures: { at: Time; weight: number }[];
+  /** The monitor acted (restart, giveover, log) then: only later failures add up to the next. */
+  actedAt: Time;
+  /** LOG_ONLY: faults logged since the start; at retry_count the monitor quits. */
+  faults: number;
+  /** What a fault monitor said with scha_resource_setstatus, or the built-in monitor. */
+  status: { value: MemberStatusValue; message: string };
 }
 
-/** A start or stop of the members, one member's hook at a time. */
+/** One step of a group operation: one member's method. */
+export interface GroupStep {
+  member: number;
+  method: "start" | "stop" | "monitor_start" | "monitor_stop";
+}
+
+/** A start or stop of members, one hook at a time. */
 export interface GroupOp {
   kind: "start" | "stop";
-  /** The member whose hook runs now. */
+  /** Why: a plain start or stop, the undoing of a failed start, or a restart's stop half. */
+  purpose: "start" | "stop" | "rollback" | "restart" | "member_restart";
+  steps: GroupStep[];
+  /** The step whose hook runs now (-1 before the first). */
   index: number;
   since: Time;
   /** A stop must be over by then (since + stop_timeout), whatever the number of members. */
   deadline: Time;
-  /** A stop that undoes a start that failed. */
-  rollback: boolean;
   /** A member's stop failed: the group ends stop_failed. */
   failed: boolean;
+  /** After this stop: start these members (a restart), unless the stop failed. */
+  then: number[] | null;
+  /** The request that waits for this operation, if any. */
+  request: number | null;
+}
+
+/** A scha_control request being carried out. */
+export interface PendingRequest {
+  id: number;
+  request: SchaRequest;
+  /** Asked by the built-in monitor: nobody waits for the reply. */
+  internal: boolean;
+  phase: "checking" | "operating" | "handing_over";
+  /** GIVEOVER: the nodes still to ask, in order, and the plan so far. */
+  candidates: NodeId[];
+  plan: GiveoverPlan;
+  /** The check_request out (its id), to whom, and until when an answer counts. */
+  check: { id: number; node: NodeId; deadline: Time } | null;
+  /** Answered as failed if not settled by then. */
+  deadline: Time;
+  /** GIVEOVER handing over: the node that should end up running the group (null: any). */
+  target: NodeId | null;
+  /** A restart's start finished (every start and monitor_start exited 0): ONLINE again. */
+  startedAt: Time | null;
 }
 
 /** A failover as the node that took over saw it: when each phase was reached. */
@@ -168,7 +217,7 @@ export interface Machine {
   /** The state file could not be trusted at start: grant nothing and start nothing until then. */
   quarantineUntil: Time;
   /** After stepping down with the service still up: where to hand over once stopped. */
-  releasePending: { epoch: number; successor: NodeId | null } | null;
+  releasePending: { epoch: number; successor: NodeId | null; pingpong?: string } | null;
   shuttingDown: boolean;
   removing: boolean;
   quiesced: boolean;
@@ -176,6 +225,25 @@ export interface Machine {
   lastTransition: TransitionRecord | null;
   failover: FailoverRecord | null;
   guard: GuardView;
+  /** Restart windows, pingpong marks, failed starts (wall-clock ms; persisted). */
+  policy: PolicyState;
+  /** Wall-clock ms minus monotonic ms, as the node saw them at start. */
+  wallOffset: number;
+  /** The group reached ONLINE since its last start: a member that fails is the monitor's. */
+  online: boolean;
+  /** A start failed and the member's failover_mode keeps the group here (ONLINE_FAULTED). */
+  faulted: boolean;
+  requests: Map<number, PendingRequest>;
+  nextRequestId: number;
+  /** check_requests of a giveover this node is answering, by their sender's id. */
+  checking: {
+    from: NodeId;
+    id: number;
+    /** The monitor_check runs still going: hook id to member name. */
+    hooks: Map<number, string>;
+    vetoes: string[];
+    started: Time;
+  } | null;
   /** Why the machine does not do what one might expect, for status. */
   note: string;
 }
@@ -296,8 +364,26 @@ export function persist(m: Machine, fx: Effect[]) {
       maxEpoch: m.maxEpoch,
       grantHolder: m.grant?.holder ?? null,
       grantHoldMs: m.defects.grantHoldNotPersisted ? null : m.grant?.holdMs ?? null,
+      policy: copyPolicy(m.policy),
     },
   });
+}
+
+/** A copy of the policy record (the effect must not change when the machine does). */
+function copyPolicy(p: PolicyState): PolicyState {
+  const restarts: Record<string, number[]> = {};
+  for (const [k, v] of Object.entries(p.restarts)) restarts[k] = [...v];
+  return {
+    restarts,
+    groupRestarts: [...p.groupRestarts],
+    pingpong: p.pingpong.map((x) => ({ ...x })),
+    failedStarts: [...p.failedStarts],
+  };
+}
+
+/** Wall-clock ms of this node now (for windows that must survive a restart). */
+export function wallNow(m: Machine): number {
+  return m.now + m.wallOffset;
 }
 
 /** A log line as an effect. */

@@ -11,9 +11,12 @@ import {
   quorum,
   takeoverWaitMs,
 } from "./machine.ts";
-import { configured, recentComplaints } from "./state.ts";
-import { fmt, leaseMs } from "./timing.ts";
-import type { NodeId, Role, ServiceState } from "./types.ts";
+import { configured, recentComplaints, wallNow } from "./state.ts";
+import { groupRestarts, restartBudget } from "./policy.ts";
+import { failureSum, recentFailures } from "./monitor.ts";
+import { resourceState, rgState, utcClock } from "./scha.ts";
+import { human, leaseMs } from "./timing.ts";
+import type { FailoverMode, MemberStatusValue, NodeId, Role, ServiceState } from "./types.ts";
 
 /** What this node knows of one peer. */
 export interface PeerStatus {
@@ -27,12 +30,35 @@ export interface PeerStatus {
   priority: number;
 }
 
-/** One member of the resource on this node. */
+/** One member of the resource (a Solaris resource of the group) on this node. */
 export interface MemberStatus {
   name: string;
   state: ServiceState;
   /** A start began and no stop completed since. */
   dirty: boolean;
+  /** RESOURCE_STATE (scha-semantics.md §7.1): ONLINE, OFFLINE, START_FAILED, … */
+  resourceState: string;
+  /** STATUS: what a fault monitor (or the built-in one) says, and its message. */
+  status: MemberStatusValue;
+  statusMessage: string;
+  failoverMode: FailoverMode;
+  /** NUM_RESOURCE_RESTARTS within retry_interval, of retry_count; when the oldest leaves. */
+  restarts: { used: number; max: number; windowMs: number; resetsInMs: number | null };
+  /** NUM_RG_RESTARTS: RESTARTs of the group within this member's retry_interval. */
+  groupRestarts: number;
+  /** The built-in monitor's history: failed probes within retry_interval and their weight. */
+  probeFailures: { count: number; sum: number };
+  /** False once the monitor quit it (RESTART_ONLY or LOG_ONLY out of budget). */
+  monitored: boolean;
+}
+
+/** A giveover destination blocked by a pingpong mark, in wall-clock ms (it outlives restarts). */
+export interface PingpongStatus {
+  node: NodeId;
+  /** The member whose giveover moved the group off `node` ("" for the whole group). */
+  member: string;
+  untilWallMs: number;
+  remainingMs: number;
 }
 
 /** The last failover this node made as the new primary: offsets of each phase from detection. */
@@ -75,6 +101,12 @@ export interface ResourceStatus {
   takeover: { silenceMs: number; waitMs: number } | null;
   hook: { method: string; member: string | null; runningMs: number } | null;
   members: MemberStatus[];
+  /** RG_STATE on this node (scha-semantics.md §7.3). */
+  rgState: string;
+  /** Pingpong marks in force: where a member's giveover may not go, until when. */
+  pingpong: PingpongStatus[];
+  /** The scha_control request under way, if any. */
+  request: { optag: string; member: string | null; phase: string; target: NodeId | null } | null;
   failover: FailoverStatus | null;
   peers: PeerStatus[];
   lastTransition: {
@@ -89,7 +121,11 @@ export interface ResourceStatus {
 }
 
 /** Build the status view of one machine, as of `at` (default: its last event). A pure query. */
-export function statusOf(machine: Machine, at: number = machine.now): ResourceStatus {
+export function statusOf(
+  machine: Machine,
+  at: number = machine.now,
+  clock: (wallMs: number) => string = utcClock,
+): ResourceStatus {
   // Seen at `at` without stepping the machine: a shallow copy with the later time
   // answers every query as of then, and the machine itself is left as it was.
   const m: Machine = at > machine.now ? { ...machine, now: at } : machine;
@@ -145,7 +181,31 @@ export function statusOf(machine: Machine, at: number = machine.now): ResourceSt
     hook: m.busy
       ? { method: m.busy.method, member: m.busy.member, runningMs: now - m.busy.since }
       : null,
-    members: m.members.map((x) => ({ name: x.settings.name, state: x.state, dirty: x.dirty })),
+    members: m.members.map((x) => {
+      return {
+        name: x.settings.name,
+        state: x.state,
+        dirty: x.dirty,
+        resourceState: resourceState(m, x),
+        status: x.status.value,
+        statusMessage: x.status.message,
+        failoverMode: x.settings.failoverMode,
+        restarts: restartBudget(m, x),
+        groupRestarts: groupRestarts(m, x),
+        probeFailures: { count: recentFailures(m, x), sum: failureSum(m, x) },
+        monitored: !x.unmonitored,
+      };
+    }),
+    rgState: rgState(m),
+    pingpong: m.policy.pingpong
+      .map((p) => ({
+        node: p.node,
+        member: p.member,
+        untilWallMs: p.at + s.pingpongIntervalMs,
+        remainingMs: p.at + s.pingpongIntervalMs - wallNow(m),
+      }))
+      .filter((p) => p.remainingMs > 0),
+    request: firstRequest(m),
     failover: m.failover
       ? {
         kind: m.failover.kind,
@@ -169,8 +229,77 @@ export function statusOf(machine: Machine, at: number = machine.now): ResourceSt
       : null,
     explanations: [],
   };
-  status.explanations = explain(m, status);
+  status.explanations = [
+    ...explain(m, status),
+    ...explainGroup(status, s.pingpongIntervalMs, clock),
+  ];
   return status;
+}
+
+function firstRequest(m: Machine): ResourceStatus["request"] {
+  const r = [...m.requests.values()].find((q) => !q.internal) ?? [...m.requests.values()][0];
+  if (!r) return null;
+  return {
+    optag: r.request.optag,
+    member: r.request.member,
+    phase: r.phase,
+    target: r.target ?? r.check?.node ?? null,
+  };
+}
+
+/**
+ * Sentences about the group: each member's state and budget when it is not
+ * simply ONLINE and untouched, pingpong blocks with their end, a request
+ * under way. `clock` renders a wall-clock time (the daemon's local time).
+ */
+function explainGroup(
+  st: ResourceStatus,
+  pingpongMs: number,
+  clock: (wallMs: number) => string,
+): string[] {
+  const out: string[] = [];
+  const many = st.members.length > 1;
+  for (const x of st.members) {
+    const who = many || x.name !== st.resource ? `member ${x.name}: ` : "";
+    const online = x.resourceState.startsWith("ONLINE");
+    const label = online && x.status === "FAULTED" ? "ONLINE_FAULTED" : x.resourceState;
+    const failed = x.probeFailures.count;
+    if ((label !== "ONLINE" && label !== "OFFLINE") || failed > 0) {
+      out.push(
+        `${who}${label}` +
+          (failed > 0
+            ? ` (probe failed ${failed} time${failed === 1 ? "" : "s"} in ${
+              human(x.restarts.windowMs)
+            })`
+            : "") +
+          (x.status !== "OK" && x.statusMessage ? `: ${x.statusMessage}` : ""),
+      );
+    } else if (x.status !== "OK" && x.status !== "UNKNOWN" && x.status !== "OFFLINE") {
+      out.push(`${who}status ${x.status}${x.statusMessage ? `: ${x.statusMessage}` : ""}`);
+    }
+    if (x.restarts.used > 0) {
+      out.push(
+        `${who}restarts ${x.restarts.used}/${x.restarts.max} in ${human(x.restarts.windowMs)}` +
+          (x.restarts.resetsInMs !== null
+            ? `, window resets in ${human(x.restarts.resetsInMs)}`
+            : ""),
+      );
+    }
+  }
+  for (const p of st.pingpong) {
+    out.push(
+      `giveover${p.member ? ` by ${p.member}` : ""} to ${p.node} blocked by pingpong until ` +
+        `${clock(p.untilWallMs)} (${human(p.remainingMs)}, pingpong_interval ${human(pingpongMs)})`,
+    );
+  }
+  if (st.request) {
+    const r = st.request;
+    out.push(
+      `scha_control ${r.optag}${r.member ? ` by ${r.member}` : ""} under way (${r.phase}` +
+        `${r.target ? `: ${r.target}` : ""})`,
+    );
+  }
+  return out;
 }
 
 function explain(m: Machine, st: ResourceStatus): string[] {
@@ -190,7 +319,7 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   }
   for (const p of st.peers) {
     if (!p.connected && p.lastHeardAgoMs !== null) {
-      out.push(`${p.node} not heard for ${fmt(p.lastHeardAgoMs)}`);
+      out.push(`${p.node} not heard for ${human(p.lastHeardAgoMs)}`);
     } else if (p.lastHeardAgoMs === null) {
       out.push(`${p.node} never heard`);
     }
@@ -202,8 +331,8 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   if (m.role === "primary" && short.length > 0) {
     const [node, g] = short[0];
     out.push(
-      `${node} grants a lease of ${fmt(g.leaseMs)} with a stop bound of ${fmt(g.stopMs)} ` +
-        `(this node asks ${fmt(leaseMs(s))} and ${fmt(s.stopTimeoutMs)}): its configuration ` +
+      `${node} grants a lease of ${human(g.leaseMs)} with a stop bound of ${human(g.stopMs)} ` +
+        `(this node asks ${human(leaseMs(s))} and ${human(s.stopTimeoutMs)}): its configuration ` +
         `differs; reload the same file on every node`,
     );
   }
@@ -215,7 +344,7 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   } else if (
     m.role === "primary" && st.lease?.remainingMs !== null && st.lease?.remainingMs !== undefined
   ) {
-    out.push(`lease valid for ${fmt(st.lease.remainingMs)}`);
+    out.push(`lease valid for ${human(st.lease.remainingMs)}`);
   }
   if (m.role === "secondary" && st.takeover) {
     const primary = st.peers.find((p) => p.role === "primary" && p.connected);
@@ -223,11 +352,11 @@ function explain(m: Machine, st: ResourceStatus): string[] {
       out.push(`following primary ${primary.node} (epoch ${primary.epoch})`);
     } else if (st.complaints.count > s.complaintCount) {
       const left = st.takeover.waitMs - st.takeover.silenceMs;
-      out.push(`takeover in ${fmt(Math.max(0, left))}: waiting out the old primary's lease`);
+      out.push(`takeover in ${human(Math.max(0, left))}: waiting out the old primary's lease`);
     } else {
       out.push(
         `no primary heard; complaints ${st.complaints.count}/${s.complaintCount + 1} needed ` +
-          `within ${fmt(s.complaintIntervalMs)}`,
+          `within ${human(s.complaintIntervalMs)}`,
       );
     }
   }
@@ -235,7 +364,7 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   if (m.now < m.quarantineUntil) {
     out.push(
       `state file was unusable at start: granting and starting nothing for ` +
-        `${fmt(m.quarantineUntil - m.now)}`,
+        `${human(m.quarantineUntil - m.now)}`,
     );
   }
   if (groupState(m) === "stop_failed") {
@@ -249,7 +378,7 @@ function explain(m: Machine, st: ResourceStatus): string[] {
     out.push(`start attempts ${m.attempts}/${s.attempts}`);
   }
   if (st.grant && st.grant.holder !== s.self) {
-    out.push(`lease granted to ${st.grant.holder} for ${fmt(st.grant.remainingMs)}`);
+    out.push(`lease granted to ${st.grant.holder} for ${human(st.grant.remainingMs)}`);
   }
   return out;
 }

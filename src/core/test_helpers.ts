@@ -4,7 +4,7 @@
  */
 import { assert } from "../../tests/assert.ts";
 import { createMachine, groupState, type Machine, type Restored, step } from "./machine.ts";
-import type { Effect, Event, Message, ResourceSettings } from "./types.ts";
+import type { Effect, Event, MemberSettings, Message, ResourceSettings } from "./types.ts";
 
 /** The heartbeat interval of the test settings. */
 export const I = 1000;
@@ -34,21 +34,37 @@ export function settings(self: string, over: Partial<ResourceSettings> = {}): Re
     clockSkew: 0.1,
     hookTimeoutMs: 2 * I,
     methodTimeoutMs: {},
-    members: [{ name: "r", probeIntervalMs: I, startTimeoutMs: 2 * I, statusTimeoutMs: 2 * I }],
+    members: [member("r")],
+    pingpongIntervalMs: 3600 * I,
     hasPanic: false,
     hasFence: false,
     ...over,
   };
 }
 
-/** Members m0, m1, … for a group test. */
-export function members(n: number) {
-  return Array.from({ length: n }, (_, i) => ({
-    name: `m${i}`,
+/** A member's settings: SOFT, 2 restarts in 300 intervals, no monitor methods. */
+export function member(name: string, over: Partial<MemberSettings> = {}): MemberSettings {
+  return {
+    name,
     probeIntervalMs: I,
     startTimeoutMs: 2 * I,
     statusTimeoutMs: 2 * I,
-  }));
+    failoverMode: "SOFT",
+    retryCount: 2,
+    retryIntervalMs: 300 * I,
+    hasMonitorStart: false,
+    hasMonitorStop: false,
+    hasMonitorCheck: false,
+    monitorStartTimeoutMs: 2 * I,
+    monitorStopTimeoutMs: 2 * I,
+    monitorCheckTimeoutMs: 2 * I,
+    ...over,
+  };
+}
+
+/** Members m0, m1, … for a group test. */
+export function members(n: number, over: Partial<MemberSettings> = {}): MemberSettings[] {
+  return Array.from({ length: n }, (_, i) => member(`m${i}`, over));
 }
 
 export function make(
@@ -57,16 +73,22 @@ export function make(
   persisted: Restored = null,
 ) {
   const { machine, effects } = createMachine(settings(self, over), 0, persisted);
-  history = [...effects];
+  histories.set(machine, [...effects]);
   return { m: machine, effects };
 }
 
-/** All effects so far, so hooks started earlier can be finished later. */
-export let history: Effect[] = [];
+const histories = new WeakMap<Machine, Effect[]>();
+
+/** All effects of `m` so far, so hooks started earlier can be finished later. */
+export function history(m: Machine): Effect[] {
+  return histories.get(m) ?? [];
+}
 
 export function run(m: Machine, ev: Event): Effect[] {
   const fx = step(m, ev);
-  history.push(...fx);
+  const h = histories.get(m);
+  if (h) h.push(...fx);
+  else histories.set(m, [...fx]);
   return fx;
 }
 
@@ -109,7 +131,7 @@ export function finish(
   code = 0,
   member?: string,
 ): Effect[] {
-  const h = ofType(history, "hook").filter((e) =>
+  const h = ofType(history(m), "hook").filter((e) =>
     e.method === method && (member === undefined || e.member === member)
   ).at(-1);
   assert(h, `no ${method} hook so far`);

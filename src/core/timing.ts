@@ -118,3 +118,18 @@ export function fmt(ms: number): string {
   if (!Number.isFinite(ms)) return "never";
   return `${Number((ms / 1000).toFixed(3))}s`;
 }
+
+/**
+ * A duration for people (status, refusals): "0.35s", "42s", "4m12s", "3h5m",
+ * "2d4h"; "never" when infinite. Logs keep `fmt`'s exact seconds.
+ */
+export function human(ms: number): string {
+  if (!Number.isFinite(ms)) return "never";
+  const t = Math.max(0, ms);
+  if (t < 10_000) return `${Number((t / 1000).toFixed(2))}s`;
+  const s = Math.floor(t / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${Math.floor(s / 60) % 60}m`;
+  return `${Math.floor(s / 86400)}d${Math.floor(s / 3600) % 24}h`;
+}

@@ -41,6 +41,9 @@ export const HOOK_METHODS = [
   "start",
   "stop",
   "status",
+  "monitor_start",
+  "monitor_stop",
+  "monitor_check",
   "role",
   "connect",
   "disconnect",
@@ -51,10 +54,30 @@ export const HOOK_METHODS = [
 export type HookMethod = typeof HOOK_METHODS[number];
 
 /** Methods whose outcome the core waits for. The others are notifications. */
-export const TRACKED_METHODS: readonly HookMethod[] = ["start", "stop", "status", "fence", "panic"];
+export const TRACKED_METHODS: readonly HookMethod[] = [
+  "start",
+  "stop",
+  "status",
+  "monitor_start",
+  "monitor_stop",
+  "monitor_check",
+  "fence",
+  "panic",
+];
 
 /** Methods that run a member's own command; the others run for the resource as a whole. */
-export const MEMBER_HOOKS: readonly HookMethod[] = ["start", "stop", "status"];
+export const MEMBER_HOOKS: readonly HookMethod[] = [
+  "start",
+  "stop",
+  "status",
+  "monitor_start",
+  "monitor_stop",
+  "monitor_check",
+];
+
+/** Solaris Failover_mode: what a member's failures escalate to. */
+export const FAILOVER_MODES = ["NONE", "SOFT", "HARD", "RESTART_ONLY", "LOG_ONLY"] as const;
+export type FailoverMode = typeof FAILOVER_MODES[number];
 
 /**
  * One node of a resource's cluster as the shared configuration describes it.
@@ -79,6 +102,17 @@ export interface MemberSettings {
   probeIntervalMs: number;
   startTimeoutMs: number;
   statusTimeoutMs: number;
+  failoverMode: FailoverMode;
+  /** Restarts allowed within retryIntervalMs before the failure escalates. */
+  retryCount: number;
+  retryIntervalMs: number;
+  /** Optional methods this member has (never through `exec`). */
+  hasMonitorStart: boolean;
+  hasMonitorStop: boolean;
+  hasMonitorCheck: boolean;
+  monitorStartTimeoutMs: number;
+  monitorStopTimeoutMs: number;
+  monitorCheckTimeoutMs: number;
 }
 
 /**
@@ -108,16 +142,25 @@ export interface ResourceSettings {
   methodTimeoutMs: Partial<Record<HookMethod, number>>;
   /** Ordered members; a resource with only `exec` has one, named as the resource. */
   members: MemberSettings[];
+  /** After a giveover off a node, that node is no destination of the same member's for this long. */
+  pingpongIntervalMs: number;
   hasPanic: boolean;
   hasFence: boolean;
 }
 
-/** Why a hook ended. Only `exit` carries a meaningful code. */
+/**
+ * Why a hook ended. Only `exit` carries a meaningful code. `output`: the last
+ * line the hook printed (short), for the few outcomes shown to people
+ * (a monitor_check veto).
+ */
 export type HookOutcome =
-  | { kind: "exit"; code: number }
-  | { kind: "timeout" }
-  | { kind: "killed"; signal: string }
-  | { kind: "error"; message: string };
+  & (
+    | { kind: "exit"; code: number }
+    | { kind: "timeout" }
+    | { kind: "killed"; signal: string }
+    | { kind: "error"; message: string }
+  )
+  & { output?: string };
 
 /** An outcome in a few words, for logs: "exit 3", "timed out", "killed by SIGKILL". */
 export function describeOutcome(o: HookOutcome): string {
@@ -195,6 +238,24 @@ export type Message =
     epoch: number;
     /** Handover: the node invited to take over at once (graceful shutdown, switchover). */
     successor: NodeId | null;
+    /** A giveover asked by this member: the sender is no destination of its for a pingpong. */
+    pingpong?: string;
+  }
+  | {
+    /** A giveover asks a candidate to run its members' monitor_check (its veto). */
+    type: "check_request";
+    resource: string;
+    epoch: number;
+    id: number;
+  }
+  | {
+    /** The candidate's answer: ok, or why not. */
+    type: "check_result";
+    resource: string;
+    epoch: number;
+    id: number;
+    ok: boolean;
+    reason: string;
   }
   | {
     /** The sender fenced `node` (its `fence` command succeeded): its lease is void. */
@@ -215,10 +276,45 @@ export interface RoleCommand {
   to?: NodeId;
 }
 
+/** Optags of scha_control that hastmon carries out (see core/scha.ts). */
+export const SCHA_OPTAGS = [
+  "RESTART",
+  "RESOURCE_RESTART",
+  "RESOURCE_IS_RESTARTED",
+  "GIVEOVER",
+  "CHECK_GIVEOVER",
+  "CHECK_RESTART",
+] as const;
+export type SchaOptag = typeof SCHA_OPTAGS[number];
+
+/** A scha_control request for this resource (the group), from a person, a script or the monitor. */
+export interface SchaRequest {
+  optag: SchaOptag;
+  /** The member (`-R`); null: the group as a whole. */
+  member: string | null;
+  /** GIVEOVER: the node it must go to (the friendly `ctl giveover --to`). */
+  to?: NodeId;
+}
+
+/** What a fault monitor says of a member (`scha_resource_setstatus`). */
+export const MEMBER_STATUSES = ["OK", "DEGRADED", "FAULTED", "UNKNOWN", "OFFLINE"] as const;
+export type MemberStatusValue = typeof MEMBER_STATUSES[number];
+
 /** Inputs to the machine. Every event carries the local monotonic time. */
 export type Event =
   | { type: "tick"; now: Time }
   | { type: "command"; now: Time; command: RoleCommand }
+  /** A scha_control request; answered by a `reply` effect with the same id. */
+  | { type: "request"; now: Time; id: number; request: SchaRequest }
+  /** scha_resource_setstatus; answered by a `reply` effect with the same id. */
+  | {
+    type: "setstatus";
+    now: Time;
+    id: number;
+    member: string;
+    status: MemberStatusValue;
+    message: string;
+  }
   | { type: "message"; now: Time; from: NodeId; msg: Message }
   | { type: "peer_down"; now: Time; peer: NodeId }
   | { type: "hook_done"; now: Time; id: number; method: HookMethod; outcome: HookOutcome }
@@ -269,8 +365,29 @@ export type Effect =
   | { type: "log"; level: LogLevel; message: string }
   | { type: "transition"; from: Role; to: Role; epoch: number; cause: Cause; reason: string }
   | { type: "guard"; command: GuardCommand }
+  /** The answer to a request: a SCHA_ERR number (0: done), in words, and the plan when one was made. */
+  | { type: "reply"; id: number; code: number; message: string; plan?: GiveoverPlan }
   /** Nothing of this resource is active any more and it may go (after shutdown or removal). */
   | { type: "quiesced" };
+
+/** Where a giveover would go, and what blocks every other node. */
+export interface GiveoverPlan {
+  target: NodeId | null;
+  /** Each other node of the resource and why it cannot take the group (none: eligible). */
+  nodes: { node: NodeId; blocked: string | null; untilWallMs?: number }[];
+}
+
+/** Restart windows and pingpong marks: wall-clock milliseconds, so they survive a restart. */
+export interface PolicyState {
+  /** Restarts of each member on this node (RESOURCE_RESTART, RESOURCE_IS_RESTARTED, the monitor's). */
+  restarts: Record<string, number[]>;
+  /** RESTART requests of the group on this node. */
+  groupRestarts: number[];
+  /** Giveovers off `node` asked by `member`: that node is no destination of its until the pingpong ends. */
+  pingpong: { node: NodeId; member: string; at: number }[];
+  /** Starts of the group that failed on this node. */
+  failedStarts: number[];
+}
 
 /** What survives a restart of the daemon. */
 export interface PersistedState {
@@ -283,6 +400,7 @@ export interface PersistedState {
   grantHolder: Claim | null;
   /** How long that grant is honoured after the claimant was last heard (its granted numbers). */
   grantHoldMs: number | null;
+  policy: PolicyState;
 }
 
 /**
@@ -312,5 +430,7 @@ export type Cause =
   | { kind: "fenced_by"; node: NodeId }
   | { kind: "yield"; to: NodeId; epoch: number; reportedBy: NodeId | null }
   | { kind: "give_up"; attempts: number }
+  /** A GIVEOVER request (scha_control or `ctl giveover`), asked for `member` (null: the group). */
+  | { kind: "giveover"; member: string | null; to: NodeId; internal: boolean }
   | { kind: "shutdown"; successor: NodeId }
   | { kind: "removed" };

@@ -2,10 +2,17 @@
  * The daemon's answers to the control socket (src/control/server.ts): status
  * views from the runtime, role commands into it, and the event stream.
  */
-import type { ControlHandler, DaemonEvent, RoleResult, StatusResult } from "../control/protocol.ts";
+import type {
+  ControlHandler,
+  DaemonEvent,
+  RoleResult,
+  SchaResult,
+  StatusResult,
+} from "../control/protocol.ts";
 import { ControlRefusal } from "../control/protocol.ts";
 import { switchoverPlan } from "../core/machine.ts";
-import type { NodeId, Role } from "../core/types.ts";
+import { parseOptag, SCHA_ERR, UNSUPPORTED_OPTAGS } from "../core/scha.ts";
+import { MEMBER_STATUSES, type MemberStatusValue, type NodeId, type Role } from "../core/types.ts";
 import type { NodeRuntime } from "../runtime/node.ts";
 import type { EventLog } from "./events.ts";
 import type { Logger } from "./log.ts";
@@ -67,6 +74,49 @@ export class DaemonControl implements ControlHandler {
       this.d.runtime.command(name, { role, force, ...(to !== undefined ? { to } : {}) });
     }
     return { result: { changed }, unknown };
+  }
+
+  /**
+   * scha_control: the optag as typed (case-insensitive), for group `group`.
+   * What the machine refuses comes back as its SCHA_ERR number, not thrown.
+   */
+  scha(group: string, optag: string, member?: string, to?: string): Promise<SchaResult> {
+    const tag = parseOptag(optag);
+    if (tag === null) {
+      const known = (UNSUPPORTED_OPTAGS as readonly string[]).includes(optag.toUpperCase());
+      return Promise.resolve({
+        code: SCHA_ERR.TAG,
+        message: known
+          ? `optag ${optag.toUpperCase()} has no meaning in hastmon's model (see docs/SCHA.md)`
+          : `unknown optag ${JSON.stringify(optag)}`,
+      });
+    }
+    return new Promise((resolve) => {
+      const request = { optag: tag, member: member ?? null, ...(to !== undefined ? { to } : {}) };
+      if (!this.d.runtime.request(group, request, resolve)) resolve(this.#noGroup(group));
+    });
+  }
+
+  /** scha_resource_setstatus: OK, DEGRADED, FAULTED, UNKNOWN or OFFLINE (any case). */
+  setStatus(group: string, member: string, status: string, message: string): Promise<SchaResult> {
+    const value = status.toUpperCase() as MemberStatusValue;
+    if (!MEMBER_STATUSES.includes(value)) {
+      return Promise.resolve({
+        code: SCHA_ERR.RSTATUS,
+        message: `status must be one of ${MEMBER_STATUSES.join(", ")}, not ${
+          JSON.stringify(status)
+        }`,
+      });
+    }
+    return new Promise((resolve) => {
+      if (!this.d.runtime.setStatus(group, member, value, message, resolve)) {
+        resolve(this.#noGroup(group));
+      }
+    });
+  }
+
+  #noGroup(group: string): SchaResult {
+    return { code: SCHA_ERR.RG, message: `no resource group ${group} on ${this.d.node}` };
   }
 
   recentEvents(limit?: number): DaemonEvent[] {

@@ -11,7 +11,6 @@ import {
   resourceSettings,
   usableResources,
 } from "../config/mod.ts";
-import { importSecret, type PeerSecret } from "../wire/auth.ts";
 import { NodeRuntime } from "../runtime/node.ts";
 import type { Guard } from "./guard.ts";
 import type { Logger } from "./log.ts";
@@ -19,6 +18,9 @@ import { StateStore } from "./state_store.ts";
 import { EventLog } from "./events.ts";
 import { DaemonIo } from "./io.ts";
 import { Peers, sleep } from "./peers.ts";
+import { PeerAccess } from "./peer_access.ts";
+import { prepareStateDir } from "./safe_open.ts";
+import { configuredHookEnv } from "./hook_hygiene.ts";
 import { DaemonControl } from "./control.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
 
@@ -55,7 +57,7 @@ export class Daemon {
 
   private constructor(
     cfg: EffectiveConfig,
-    secret: PeerSecret | null,
+    access: PeerAccess,
     private opts: DaemonOptions,
   ) {
     this.cfg = cfg;
@@ -65,7 +67,7 @@ export class Daemon {
     this.#peers = new Peers(cfg, {
       node: this.node,
       logger: opts.logger,
-      secret,
+      access,
       onMessages: (from, messages) => this.runtime.receive(from, messages),
       onDown: (node) => this.runtime.peerDown(node),
     });
@@ -76,6 +78,11 @@ export class Daemon {
       store: this.#store,
       events: this.events,
       view: (r) => this.#views.get(r),
+      // Fault monitors started by monitor_start find the daemon with scha_control through it.
+      hookEnv: () => ({
+        ...configuredHookEnv(this.cfg),
+        HASTMON_CONTROL: this.cfg.global.control.path,
+      }),
       send: (to, messages) => this.#peers.send(to, messages),
       onWake: () => this.runtime.wake(),
       onTransition: () => this.#updateTitle(),
@@ -83,7 +90,7 @@ export class Daemon {
       onHookRun: opts.onHookRun,
       lifetime: this.#lifetime.signal,
     });
-    this.runtime = new NodeRuntime(this.#io);
+    this.runtime = new NodeRuntime(this.#io, { clock: localClock });
     this.control = new DaemonControl({
       node: this.node,
       runtime: this.runtime,
@@ -95,9 +102,8 @@ export class Daemon {
 
   /** Restore state, listen, dial peers, and start every resource. */
   static async start(cfg: EffectiveConfig, opts: DaemonOptions): Promise<Daemon> {
-    await Deno.mkdir(cfg.global.stateDir, { recursive: true });
-    const secret = cfg.key ? await importSecret(cfg.key.secret) : null;
-    const d = new Daemon(cfg, secret, opts);
+    await prepareStateDir(cfg.global.stateDir);
+    const d = new Daemon(cfg, await PeerAccess.create(cfg), opts);
     const restored = await d.#store.loadAll();
     for (const w of restored.warnings) {
       opts.logger.warning(`ignoring state file ${w.path}: ${w.reason}`);
@@ -152,11 +158,13 @@ export class Daemon {
       this.runtime.reconfigure(plan.settings.get(name)!, text);
     }
     for (const name of plan.changed) this.runtime.reconfigure(plan.settings.get(name)!);
-    this.#peers.reconfigure(plan.cfg);
+    for (const w of await this.#peers.reconfigure(plan.cfg)) log.warning(`reload: ${w}`);
     this.#updateTitle();
-    const summary = `configuration reloaded: ${plan.usable.length} resource(s); added [${
-      plan.added.join(", ")
-    }], removed [${plan.removed.join(", ")}], changed [${plan.changed.join(", ")}]`;
+    // Numbered: an operator's second reload is news, never a "repeat" the log folds away.
+    const summary = `configuration reloaded (reload ${++this.#reloads}): ${plan.usable.length} ` +
+      `resource(s); added [${plan.added.join(", ")}], removed [${
+        plan.removed.join(", ")
+      }], changed [${plan.changed.join(", ")}]`;
     log.info(summary);
     // What needs a restart or was skipped is part of the event: the console shows only events.
     this.events.emit(
@@ -166,6 +174,8 @@ export class Daemon {
       [summary, ...plan.warnings].join("; "),
     );
   }
+
+  #reloads = 0;
 
   /** SIGTERM/SIGINT: stop or hand over what runs here, then exit. */
   shutdown(reason: string) {
@@ -219,4 +229,9 @@ export class Daemon {
       process.title = `hastmon: ${this.node} ${parts.join(" ")}${more}`;
     } catch { /* not all platforms allow it */ }
   }
+}
+
+/** A wall-clock time in status sentences: this host's local hours and minutes ("13:05"). */
+function localClock(wallMs: number): string {
+  return new Date(wallMs).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
 }

@@ -66,7 +66,7 @@ export type HookLog = (stream: HookStream, line: string) => void;
 export interface HookSpec {
   /** argv: the program (a path, or a name looked up in PATH) and its arguments. */
   command: readonly string[];
-  /** Added to the daemon's own environment (see {@link hookEnv}). */
+  /** The hook's whole environment (see hook_hygiene.ts): nothing of the daemon's is inherited. */
   env: Record<string, string>;
   /** After this, SIGTERM to the group; the outcome is `timeout`. */
   timeoutMs: number;
@@ -125,6 +125,8 @@ export interface HookContext {
 export function hookEnv(ctx: HookContext): Record<string, string> {
   return {
     HASTMON_RESOURCE: ctx.resource,
+    // Solaris's -G and -R, for fault monitors written for scha_control.
+    HASTMON_GROUP: ctx.resource,
     HASTMON_MEMBER: ctx.member,
     HASTMON_NODE: ctx.node,
     HASTMON_ROLE: ctx.role,
@@ -154,6 +156,8 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
     child = new Deno.Command(setsid ?? program, {
       args: setsid === null ? args : [program, ...args],
       env: spec.env,
+      // Only what the caller gives: the daemon's own environment is not the hooks' business.
+      clearEnv: true,
       cwd,
       detached: setsid === null,
       stdin: "null",

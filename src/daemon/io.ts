@@ -20,7 +20,8 @@ import type {
 import { describeOutcome } from "../core/types.ts";
 import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
-import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
+import { DEFAULT_GRACE_MS, runHook } from "./hooks.ts";
+import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
@@ -29,6 +30,9 @@ import { SpawnQueue } from "./spawn_queue.ts";
 
 /** A guard deadline that never comes (a forced primary has no lease). */
 const FOREVER_MS = 10 * 365 * 86400e3;
+
+/** Characters of a hook's last output line kept with its outcome. */
+const MAX_OUTPUT_CHARS = 200;
 
 /** What the daemon's Io is built from. */
 export interface DaemonIoDeps {
@@ -39,6 +43,8 @@ export interface DaemonIoDeps {
   events: EventLog;
   /** This node's configuration of a resource (changes on reload). */
   view(resource: string): ResourceNodeConfig | undefined;
+  /** What `hook_env` adds to every hook's environment (changes on reload). */
+  hookEnv(): Readonly<Record<string, string>>;
   /** Send a frame to a peer over whichever link is up (dropped when none is). */
   send(to: NodeId, messages: Message[]): void;
   /** Called when the runtime's timer is due. */
@@ -61,6 +67,10 @@ export class DaemonIo implements Io {
 
   now(): Time {
     return performance.now();
+  }
+
+  wall(): number {
+    return Date.now();
   }
 
   setWake(at: Time | null): void {
@@ -108,9 +118,12 @@ export class DaemonIo implements Io {
     // A stop must be over within its timeout: SIGTERM at 80 %, SIGKILL at 100 %.
     const isStop = e.method === "stop";
     const guard = e.method === "start" ? this.deps.guard : null;
+    // The last line it printed goes with the outcome (a monitor_check veto shows it).
+    let last = "";
     const result = await runHook({
       command: argv,
-      env: hookEnv({
+      // The whole environment: nothing of the daemon's own (hook_hygiene.ts).
+      env: hookEnvironment(this.deps.hookEnv(), {
         resource,
         member: e.member ?? resource,
         node: this.deps.node,
@@ -128,8 +141,10 @@ export class DaemonIo implements Io {
         : Math.min(DEFAULT_GRACE_MS, e.timeoutMs),
       signal,
       onSpawn: guard ? (pid) => this.#guardStarting(guard, resource, pid) : undefined,
-      log: (stream, line) =>
-        log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource),
+      log: (stream, line) => {
+        if (line.trim() !== "") last = line.trim().slice(0, MAX_OUTPUT_CHARS);
+        log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource);
+      },
     });
     if (guard) {
       await guard.started(resource).catch((err) =>
@@ -153,7 +168,7 @@ export class DaemonIo implements Io {
           describeOutcome(result.outcome),
       );
     }
-    return result.outcome;
+    return last === "" ? result.outcome : { ...result.outcome, output: last };
   }
 
   #guardStarting(guard: Guard, resource: string, pid: number) {
@@ -189,7 +204,7 @@ export class DaemonIo implements Io {
         const remaining = command.until === null
           ? FOREVER_MS
           : Math.max(0, command.until - performance.now()) + slack;
-        const g = { view, node: this.deps.node, epoch: command.epoch };
+        const g = { view, node: this.deps.node, epoch: command.epoch, env: this.deps.hookEnv() };
         return guard.arm(
           resource,
           remaining,
@@ -237,7 +252,7 @@ export class DaemonIo implements Io {
 
 /**
  * The argv of a hook for this node's view of its resource: a member's own
- * command for start, stop and status; `fence` or `panic` with their
+ * command for start, stop, status and the monitor methods; `fence` or `panic` with their
  * arguments; the `exec` script for notifications (null when there is none).
  * A string says why it cannot run.
  */
@@ -245,7 +260,10 @@ export function hookArgv(view: ResourceNodeConfig, e: HookEffect): string[] | st
   switch (e.method) {
     case "start":
     case "stop":
-    case "status": {
+    case "status":
+    case "monitor_start":
+    case "monitor_stop":
+    case "monitor_check": {
       const member = view.members.find((m) => m.name === e.member);
       if (!member) return `no member ${e.member}`;
       const cmd = member.commands[e.method];
@@ -257,7 +275,10 @@ export function hookArgv(view: ResourceNodeConfig, e: HookEffect): string[] | st
       return cmd ? [...cmd, ...e.args] : `no ${e.method} command`;
     }
     default:
-      return view.exec ? [view.exec, e.method, view.resource, ...e.args] : null;
+      // A peer's text (a complaint's reason) comes after `--`, printable and short.
+      return view.exec
+        ? [view.exec, e.method, view.resource, ...hookArguments(e.method, e.args)]
+        : null;
   }
 }
 
@@ -266,10 +287,13 @@ interface GuardFor {
   view: ResourceNodeConfig;
   node: NodeId;
   epoch: number;
+  /** The configured `hook_env`. */
+  env: Readonly<Record<string, string>>;
 }
 
+/** The guard's hooks get the same minimal environment as the daemon's. */
 function guardEnv(g: GuardFor, member: string, event: "stop" | "panic") {
-  return hookEnv({
+  return hookEnvironment(g.env, {
     resource: g.view.resource,
     member,
     node: g.node,

@@ -3,8 +3,11 @@
  * overlap). Each resource has lanes, each a FIFO queue that runs one task at
  * a time; lanes run alongside each other:
  *
- * - `control`: start, stop, panic, fence — the runs that change what is active;
+ * - `control`: start, stop, monitor_start, monitor_stop, panic, fence — the
+ *   runs that change what is active;
  * - `status:MEMBER`: one member's probes, one at a time, beside a start or stop;
+ * - `check`: a giveover candidate's monitor_check runs (Solaris lets them run
+ *   beside anything else of the resource);
  * - `notify`: role, connect, disconnect, complain — in the order they happened.
  *
  * Callback-based, not promise-based, so that the simulator can drive it
@@ -18,9 +21,13 @@ export function laneOf(method: HookMethod, member: string | null): string {
   switch (method) {
     case "start":
     case "stop":
+    case "monitor_start":
+    case "monitor_stop":
     case "panic":
     case "fence":
       return "control";
+    case "monitor_check":
+      return "check";
     case "status":
       return `status:${member ?? ""}`;
     case "role":

@@ -23,19 +23,23 @@
  */
 import { createMachine, type Defects, type Machine, step, wakeAt } from "../core/machine.ts";
 import { type ResourceStatus, statusOf } from "../core/status.ts";
+import { SCHA_ERR } from "../core/scha.ts";
 import type {
   Effect,
   Event,
+  GiveoverPlan,
   GuardCommand,
   HookEffect,
   HookMethod,
   HookOutcome,
   LogLevel,
+  MemberStatusValue,
   Message,
   NodeId,
   PersistedState,
   ResourceSettings,
   RoleCommand,
+  SchaRequest,
   Time,
 } from "../core/types.ts";
 import { TRACKED_METHODS } from "../core/types.ts";
@@ -47,6 +51,8 @@ import { laneOf, Lanes } from "./lanes.ts";
 export interface Io {
   /** Monotonic milliseconds of this node. */
   now(): Time;
+  /** Wall-clock milliseconds (restart windows and pingpong marks outlive a restart in it). */
+  wall(): number;
   /** Call the runtime's `wake` at local time `at` (replacing the previous request); null: never. */
   setWake(at: Time | null): void;
   /** Send messages to a peer as one frame. */
@@ -75,6 +81,8 @@ export interface RuntimeOptions {
   defects?: Defects;
   /** Node-wide budget of notification hooks per second (burst the same). */
   notifyPerSecond?: number;
+  /** Renders a wall-clock time in status sentences (default: hours and minutes, UTC). */
+  clock?: (wallMs: number) => string;
 }
 
 /** Hooks that announce or start something: they wait until the state before them is written. */
@@ -117,6 +125,15 @@ interface Rt {
   /** The last state persisted (what a fresh machine restores from after a re-add). */
   lastState: PersistedState | null;
   quiesced: boolean;
+  /** Who waits for the answer to each request and setstatus, by id. */
+  replies: Map<number, (r: Reply) => void>;
+}
+
+/** The answer to a request: a SCHA_ERR number, in words, and a giveover's plan. */
+export interface Reply {
+  code: number;
+  message: string;
+  plan?: GiveoverPlan;
 }
 
 /** The runtime of one node. */
@@ -134,11 +151,14 @@ export class NodeRuntime {
   #notifyTokens: number;
   #notifyAt: Time;
   #shed = { total: 0, recent: 0, saidAt: -Infinity };
+  #requestSeq = 0;
+  readonly #clock: ((wallMs: number) => string) | undefined;
 
   constructor(io: Io, opts: RuntimeOptions = {}) {
     this.#io = io;
     this.#defects = opts.defects ?? {};
     this.#notifyPerSecond = opts.notifyPerSecond ?? DEFAULT_NOTIFY_PER_SECOND;
+    this.#clock = opts.clock;
     this.#notifyTokens = this.#notifyPerSecond;
     this.#notifyAt = io.now();
   }
@@ -161,11 +181,13 @@ export class NodeRuntime {
           restored = "invalid";
         }
       }
+      const now = this.#io.now();
       const { machine, effects } = createMachine(
         settings,
-        this.#io.now(),
+        now,
         restored,
         this.#defects,
+        this.#io.wall() - now,
       );
       const rt: Rt = {
         name: settings.name,
@@ -186,6 +208,7 @@ export class NodeRuntime {
         readd: null,
         lastState: restored === "invalid" ? null : restored,
         quiesced: false,
+        replies: new Map(),
       };
       this.#resources.set(settings.name, rt);
       this.#execute(rt, effects);
@@ -249,6 +272,38 @@ export class NodeRuntime {
     this.#batch(() => this.#feed(rt, { type: "command", now: this.#io.now(), command }));
   }
 
+  /**
+   * A scha_control request for resource `name`; `reply` is called once, when
+   * the machine answers (maybe much later: a restart waits until the group
+   * is online again). False when there is no such resource.
+   */
+  request(name: string, request: SchaRequest, reply: (r: Reply) => void): boolean {
+    const rt = this.#resources.get(name);
+    if (!rt || rt.removing) return false;
+    const id = ++this.#requestSeq;
+    rt.replies.set(id, reply);
+    this.#batch(() => this.#feed(rt, { type: "request", now: this.#io.now(), id, request }));
+    return true;
+  }
+
+  /** scha_resource_setstatus for a member of `name`; false when there is no such resource. */
+  setStatus(
+    name: string,
+    member: string,
+    status: MemberStatusValue,
+    message: string,
+    reply: (r: Reply) => void,
+  ): boolean {
+    const rt = this.#resources.get(name);
+    if (!rt || rt.removing) return false;
+    const id = ++this.#requestSeq;
+    rt.replies.set(id, reply);
+    this.#batch(() =>
+      this.#feed(rt, { type: "setstatus", now: this.#io.now(), id, member, status, message })
+    );
+    return true;
+  }
+
   /** Stop or hand over everything: every machine is told, then quiesces. */
   shutdown(): void {
     this.#batch(() => {
@@ -286,7 +341,7 @@ export class NodeRuntime {
   /** The status view of a resource now, or null when there is no such resource. */
   status(name: string): ResourceStatus | null {
     const rt = this.#resources.get(name);
-    return rt ? statusOf(rt.machine, this.#io.now()) : null;
+    return rt ? statusOf(rt.machine, this.#io.now(), this.#clock) : null;
   }
 
   /**
@@ -391,10 +446,35 @@ export class NodeRuntime {
         case "transition":
           this.#io.transition(rt.name, e);
           break;
+        case "reply": {
+          // Answered once what it changed (a restart counted, a pingpong mark) is on disk.
+          const reply = rt.replies.get(e.id);
+          rt.replies.delete(e.id);
+          if (!reply) break;
+          const r: Reply = {
+            code: e.code,
+            message: e.message,
+            ...(e.plan ? { plan: e.plan } : {}),
+          };
+          this.#afterState(rt, () => reply(r), () =>
+            reply({
+              code: SCHA_ERR.INTERNAL,
+              message: `${r.message}; but the state could not be written to disk`,
+            }));
+          break;
+        }
         case "quiesced":
           rt.quiesced = true;
           if (rt.removing) {
             this.#resources.delete(rt.name);
+            // Nobody will answer what still waits: the group is gone from this node.
+            for (const reply of rt.replies.values()) {
+              reply({
+                code: SCHA_ERR.RG,
+                message: `${rt.name} was removed from the configuration`,
+              });
+            }
+            rt.replies.clear();
             const again = rt.readd;
             if (again) {
               const text = rt.lastState ? encodeState(rt.name, rt.lastState) : null;

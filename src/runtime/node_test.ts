@@ -26,6 +26,9 @@ class HandIo implements Io {
   now() {
     return this.time;
   }
+  wall() {
+    return 1_767_225_600_000 + this.time;
+  }
   setWake(at: number | null) {
     this.wake = at;
   }

@@ -4,19 +4,28 @@
  * proves about a restart is what the daemon does.
  *
  * ```json
- * {"version":1,"resource":"web","role":"primary","epoch":7,"maxEpoch":7,
- *  "grantHolder":{"node":"b","epoch":6,"priority":20},"grantHoldMs":4750}
+ * {"version":2,"resource":"web","role":"primary","epoch":7,"maxEpoch":7,
+ *  "grantHolder":{"node":"b","epoch":6,"priority":20},"grantHoldMs":4750,
+ *  "policy":{"restarts":{"db":[1764590000000]},"groupRestarts":[],
+ *            "pingpong":[{"node":"a","member":"db","at":1764590100000}],"failedStarts":[]}}
  * ```
+ *
+ * Version 2 added `policy` (restart windows and pingpong marks, wall-clock
+ * ms, scha-semantics.md §3–§4); a version 1 file reads with an empty one.
  *
  * A state is validated before it is written (a bug must not leave a file
  * that the next start refuses) and when it is read; a file that does not pass
  * is never trusted.
  */
-import type { Claim, PersistedState, Role } from "../core/types.ts";
+import type { Claim, PersistedState, PolicyState, Role } from "../core/types.ts";
 import { MAX_EPOCH, ROLES } from "../core/types.ts";
+import { emptyPolicy } from "../core/policy.ts";
 
-/** The version written, and the only one read. */
-export const STATE_VERSION = 1;
+/** The version written; version 1 (no policy) is still read. */
+export const STATE_VERSION = 2;
+
+/** More entries than this in one list of the policy is not a file we wrote. */
+const MAX_POLICY_ENTRIES = 10_000;
 
 /** The file text of `state` for `resource`; throws (before anything is written) when it is invalid. */
 export function encodeState(resource: string, state: PersistedState): string {
@@ -28,6 +37,7 @@ export function encodeState(resource: string, state: PersistedState): string {
     maxEpoch: state.maxEpoch,
     grantHolder: state.grantHolder,
     grantHoldMs: state.grantHoldMs,
+    policy: state.policy,
   };
   const text = JSON.stringify(record) + "\n";
   parseState(text, resource); // what we could not read back, we do not write
@@ -43,7 +53,7 @@ export function parseState(text: string, resource: string): PersistedState {
     throw new Error(`not JSON: ${(e as Error).message}`);
   }
   if (!isRecord(data)) throw new Error("not a JSON object");
-  if (data.version !== STATE_VERSION) {
+  if (data.version !== STATE_VERSION && data.version !== 1) {
     throw new Error(
       `unsupported version ${JSON.stringify(data.version)} (expected ${STATE_VERSION})`,
     );
@@ -73,6 +83,35 @@ export function parseState(text: string, resource: string): PersistedState {
     maxEpoch,
     grantHolder,
     grantHoldMs: typeof hold === "number" ? hold : null,
+    policy: data.version === 1 ? emptyPolicy() : policyField(data.policy),
+  };
+}
+
+function policyField(v: unknown): PolicyState {
+  const bad = () => new Error(`bad policy ${JSON.stringify(v).slice(0, 200)}`);
+  if (!isRecord(v) || !isRecord(v.restarts)) throw bad();
+  const times = (a: unknown): number[] => {
+    if (
+      !Array.isArray(a) || a.length > MAX_POLICY_ENTRIES ||
+      !a.every((t) => typeof t === "number" && Number.isFinite(t) && t >= 0)
+    ) throw bad();
+    return a as number[];
+  };
+  const restarts: Record<string, number[]> = {};
+  for (const [k, a] of Object.entries(v.restarts)) restarts[k] = times(a);
+  const pp = v.pingpong;
+  if (
+    !Array.isArray(pp) || pp.length > MAX_POLICY_ENTRIES ||
+    !pp.every((p) =>
+      isRecord(p) && typeof p.node === "string" && typeof p.member === "string" &&
+      typeof p.at === "number" && Number.isFinite(p.at)
+    )
+  ) throw bad();
+  return {
+    restarts,
+    groupRestarts: times(v.groupRestarts),
+    pingpong: pp.map((p) => ({ node: p.node, member: p.member, at: p.at })),
+    failedStarts: times(v.failedStarts),
   };
 }
 

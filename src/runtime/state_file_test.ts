@@ -1,3 +1,4 @@
+import { emptyPolicy } from "../core/policy.ts";
 import { assertEquals, assertStringIncludes, assertThrows } from "../../tests/assert.ts";
 import type { PersistedState } from "../core/types.ts";
 import { encodeState, parseState } from "./state_file.ts";
@@ -8,6 +9,7 @@ const granter: PersistedState = {
   maxEpoch: 5,
   grantHolder: { node: "nodeA", epoch: 5, priority: 100 },
   grantHoldMs: 12_345,
+  policy: emptyPolicy(),
 };
 
 Deno.test("state file: what is written reads back the same, the grant's hold included", () => {
@@ -27,19 +29,21 @@ Deno.test("state file: an invalid state is refused before anything is written", 
 
 Deno.test("state file: corrupt, foreign or unknown-version texts are refused with the reason", () => {
   const valid = {
-    version: 1,
+    version: 2,
     role: "primary",
     epoch: 3,
     maxEpoch: 3,
     grantHolder: null,
     grantHoldMs: null,
+    policy: emptyPolicy(),
   };
   const file = (resource: string, fields: Record<string, unknown>) =>
     JSON.stringify({ ...valid, resource, ...fields });
   const cases: [string, string, string][] = [
     ["truncated", '{"version":1,"resource":"truncated","role":"prim', "not JSON"],
     ["array", "[1,2]", "not a JSON object"],
-    ["future", file("future", { version: 2 }), "unsupported version 2 (expected 1)"],
+    ["future", file("future", { version: 3 }), "unsupported version 3 (expected 2)"],
+    ["policy", file("policy", { policy: { restarts: { db: ["x"] } } }), "bad policy"],
     ["unversioned", file("unversioned", { version: undefined }), "unsupported version undefined"],
     ["moved", file("elsewhere", {}), 'holds resource "elsewhere", expected "moved"'],
     ["role", file("role", { role: "boss" }), 'bad role "boss"'],
@@ -58,4 +62,21 @@ Deno.test("state file: corrupt, foreign or unknown-version texts are refused wit
     const e = assertThrows(() => parseState(text, name));
     assertStringIncludes((e as Error).message, reason, name);
   }
+});
+
+Deno.test("state file: a version 1 file (before restart windows were kept) reads with an empty policy", () => {
+  const v1 = JSON.stringify({
+    version: 1,
+    resource: "web",
+    role: "secondary",
+    epoch: 2,
+    maxEpoch: 4,
+    grantHolder: null,
+    grantHoldMs: null,
+  });
+  assertEquals(parseState(v1, "web").policy, emptyPolicy());
+  const kept = { ...granter, policy: { ...emptyPolicy(), groupRestarts: [1_767_225_600_000] } };
+  assertEquals(parseState(encodeState("web", kept), "web").policy.groupRestarts, [
+    1_767_225_600_000,
+  ]);
 });

@@ -19,6 +19,9 @@ import type {
 import type { Cluster, SimNode } from "./cluster.ts";
 
 /** The world of one daemon process of the simulation. */
+/** The wall-clock ms at which every simulation starts (runs stay reproducible). */
+const SIM_WALL_START = 1_767_225_600_000;
+
 export class SimIo implements Io {
   #wakeToken = 0;
 
@@ -54,6 +57,11 @@ export class SimIo implements Io {
 
   now(): Time {
     return this.cluster.local(this.node);
+  }
+
+  /** A wall clock that starts at a fixed date (2026-01-01) when the simulation starts. */
+  wall(): number {
+    return SIM_WALL_START + this.cluster.now;
   }
 
   setWake(at: Time | null): void {

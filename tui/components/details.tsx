@@ -2,13 +2,14 @@
  * The selected resource in detail: the lease (as a bar), complaints against
  * their threshold, the takeover countdown, links that are down, start
  * attempts and running hooks, the last transition, the last failover's
- * phases, the members of a group, and every status explanation. Compact under the matrix; `full` (enter) adds each node's own
+ * phases, a group's state, members, restart budgets, request under way and
+ * pingpong marks, and every status explanation. Compact under the matrix; `full` (enter) adds each node's own
  * view with all its peers.
  */
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
 import { ProgressBar } from "@inkjs/ui";
-import type { FailoverStatus } from "../../src/core/status.ts";
+import type { FailoverStatus, MemberStatus } from "../../src/core/status.ts";
 import type { NodeView, ResourceRow } from "../model.ts";
 import { formatDuration, meter, roleColor } from "../format.ts";
 
@@ -36,7 +37,7 @@ export function Details({ row, width, height, full }: DetailsProps) {
     ...activityLines(row),
     ...(row.lastTransition ? [<TransitionLine key="last" row={row} />] : []),
     ...failoverLines(row),
-    ...memberLines(row),
+    ...groupLines(row),
     ...(full ? row.views.flatMap((v) => nodeLines(v)) : []),
     ...row.explanations.map((e, i) => (
       <Text key={`note${i}`} wrap="truncate">
@@ -193,27 +194,68 @@ function failoverLines(row: ResourceRow): ReactNode[] {
   ];
 }
 
+/** A member in a few words: its RESOURCE_STATE, what its monitor says, its restart budget. */
+function memberText(m: MemberStatus): string {
+  const r = m.restarts;
+  const parts = [
+    // A member still counted as started, though not running: it may have processes left.
+    m.dirty && m.state !== "running" && m.resourceState === "OFFLINE"
+      ? "OFFLINE (not stopped since its start)"
+      : m.resourceState,
+    ...(m.status !== "OK" && m.status !== "UNKNOWN"
+      ? [`${m.status}${m.statusMessage ? ` "${m.statusMessage}"` : ""}`]
+      : []),
+    ...(r.used > 0
+      ? [
+        `restarts ${r.used}/${r.max}${
+          r.resetsInMs === null ? "" : `, resets in ${formatDuration(r.resetsInMs)}`
+        }`,
+      ]
+      : []),
+  ];
+  return `${m.name} ${parts.join(" ")}`;
+}
+
 /**
- * Each node's members, when the resource is a group (one member named after
- * the resource is the resource itself). A member that is `dirty` (a start
- * began and no stop completed since) but not running may still have
- * processes left: said, as the operator may have to clean up.
+ * Each node's group: its RG_STATE and members, when the resource is a group
+ * (one member named after the resource is the resource itself) or the group
+ * is in trouble; the request under way (scha_control); and the pingpong
+ * marks that keep a giveover off a node, in red.
  */
-function memberLines(row: ResourceRow): ReactNode[] {
+function groupLines(row: ResourceRow): ReactNode[] {
   const out: ReactNode[] = [];
   for (const v of row.views) {
-    const members = v.status.members;
-    if (members.length === 0 || (members.length === 1 && members[0].name === row.name)) continue;
-    out.push(
-      <Text key={`members-${v.node}`} wrap="truncate">
-        <Text dimColor>{`${v.node} members: `}</Text>
-        {members.map((m) =>
-          `${m.name} ${m.state}${
-            m.dirty && m.state !== "running" ? " (not stopped since its start)" : ""
-          }`
-        ).join(" · ")}
-      </Text>,
-    );
+    const st = v.status;
+    const group = st.members.length > 1 ||
+      (st.members.length === 1 && st.members[0].name !== row.name);
+    const calm = st.rgState === "ONLINE" || st.rgState === "OFFLINE";
+    if (group || !calm) {
+      out.push(
+        <Text key={`members-${v.node}`} wrap="truncate">
+          <Text dimColor>{`${v.node} `}</Text>
+          <Text color={calm ? undefined : "yellow"}>{st.rgState}</Text>
+          {group ? `: ${st.members.map(memberText).join(" · ")}` : ""}
+        </Text>,
+      );
+    }
+    if (st.request) {
+      const q = st.request;
+      out.push(
+        <Text key={`request-${v.node}`} wrap="truncate" color="yellow">
+          {`${v.node}: ${q.optag}${q.member ? ` of ${q.member}` : ""}${
+            q.target ? ` to ${q.target}` : ""
+          } under way (${q.phase})`}
+        </Text>,
+      );
+    }
+    for (const p of st.pingpong) {
+      out.push(
+        <Text key={`pingpong-${v.node}-${p.node}-${p.member}`} wrap="truncate" color="red">
+          {`${v.node}: no giveover${p.member ? ` for ${p.member}` : ""} to ${p.node} for ` +
+            `${formatDuration(p.remainingMs)} (pingpong)`}
+        </Text>,
+      );
+    }
   }
   return out;
 }
