@@ -7,7 +7,7 @@
  * `hastmon config check` prints for the demo's configuration; brings nodeA
  * back, freezes the primary (2) and thaws it, cuts nodeA–nodeB (3) and
  * heals (5), switches over (s, y) to nodeB and sees nodeA not take it back,
- * then checks the demo's service timeline: never two nodes serving at once.
+ * gives it over (g, y) back to nodeA and sees the pingpong mark, then checks the demo's service timeline: never two nodes serving at once.
  * q exits 0 and leaves no process, socket or directory.
  */
 import { assert, assertEquals } from "./assert.ts";
@@ -140,7 +140,7 @@ const servedBy = (node: string) => (s: string) => s.includes(`page served by ${n
 
 Deno.test({
   name:
-    "e2e demo in tmux: kill, freeze, cut, switch over; failover within the bound; never two serving; q cleans up",
+    "e2e demo in tmux: kill, freeze, cut, switch over, give over; failover within the bound; never two serving; q cleans up",
   // The demo is one process: tmux and its children are waited for explicitly below.
   sanitizeResources: true,
   sanitizeOps: true,
@@ -279,6 +279,28 @@ Deno.test({
       /^primary up e\d+$/.test(cell(after, "nodeB") ?? "") &&
         /^secondary down e\d+$/.test(cell(after, "nodeA") ?? "") && servedBy("nodeB")(after),
       `3 s after the switchover, nodeB still primary and serving:\n${after}`,
+    );
+
+    // g: a giveover back to nodeA (scha GIVEOVER); answered once nodeA runs it, and a pingpong
+    // mark then keeps web from going back to nodeB.
+    await term.keys("g");
+    await term.until(
+      "the giveover plan",
+      (s) => s.includes("give over from nodeB to nodeA") && s.includes("GIVEOVER"),
+      5000,
+    );
+    await term.keys("y");
+    await term.until(
+      "the giveover's answer",
+      (s) =>
+        s.includes("sent: nodeB: web is online on nodeA") &&
+        /^primary up e\d+$/.test(cell(s, "nodeA") ?? "") && servedBy("nodeA")(s),
+      20_000,
+    );
+    await term.until(
+      "the pingpong mark",
+      (s) => s.includes("pingpong: web may not go back to nodeB"),
+      5000,
     );
 
     // Never two nodes serving, by the demo's own service timeline.

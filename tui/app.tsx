@@ -2,20 +2,14 @@
  * The console: header, matrix, details, (demo panel,) event log and footer,
  * fitted to the terminal and redrawn on resize. Keys: ↑↓/k j select, enter
  * details, r role change, s switch over, g give over, ? help, q quit, and in
- * the demo 1–6 inject faults. Role changes and switchovers show their dry-run
- * plan and are sent only once confirmed.
+ * the demo 1–6 inject faults. Role changes, switchovers and giveovers show
+ * their dry-run plan and are sent only once confirmed.
  */
 import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { Box, useApp, useInput, useStdin, useStdout } from "ink";
 import type { ClusterSource } from "./source.ts";
 import { buildModel } from "./model.ts";
-import {
-  GIVEOVER_UNAVAILABLE,
-  type Plan,
-  roleChangePlan,
-  roleChoices,
-  switchoverPlan,
-} from "./plan.ts";
+import { giveoverPlan, type Plan, roleChangePlan, roleChoices, switchoverPlan } from "./plan.ts";
 import { Header } from "./components/header.tsx";
 import { Matrix } from "./components/matrix.tsx";
 import { Details } from "./components/details.tsx";
@@ -26,7 +20,8 @@ import { PlanDialog } from "./components/plan_dialog.tsx";
 import { RolePicker } from "./components/role_picker.tsx";
 import { DemoPanel } from "./components/demo_panel.tsx";
 import { type DemoControls, type DemoSnapshot, isDemoKey } from "../src/demo/controls.ts";
-import type { RoleResult } from "../src/control/protocol.ts";
+import type { ControlResponse, RoleResult, SchaResult } from "../src/control/protocol.ts";
+import type { PlannedRequest } from "./plan.ts";
 
 /** Props of {@link App}. */
 export interface AppProps {
@@ -41,7 +36,30 @@ export interface AppProps {
   tickMs?: number;
 }
 
-type Mode = "main" | "details" | "help" | "pick" | "plan" | "sending";
+type Mode = "main" | "details" | "help" | "pick" | "plan";
+
+/** What an answer to a planned request says, in a few words, and whether it failed. */
+function answerText(
+  r: PlannedRequest,
+  response: ControlResponse,
+): { text: string; failed: boolean } {
+  if (!response.ok) {
+    // `refused`: understood and declined for now (a switchover target gone); else an error.
+    const verb = response.error.code === "refused" ? "refused" : "failed";
+    return { text: `${r.node} ${verb}: ${response.error.message}`, failed: true };
+  }
+  if (r.request.type === "scha") {
+    const answer = response.result as SchaResult;
+    return answer.code === 0
+      ? { text: `${r.node}: ${answer.message}`, failed: false }
+      : { text: `${r.node} refused (SCHA_ERR ${answer.code}): ${answer.message}`, failed: true };
+  }
+  const changed = (response.result as RoleResult).changed ?? [];
+  return {
+    text: changed.map((c) => `${r.node}: ${c.resource} ${c.from} → ${c.to}`).join(", "),
+    failed: false,
+  };
+}
 
 /** The terminal's size, following resizes. */
 function useTerminalSize(): { columns: number; rows: number } {
@@ -103,36 +121,31 @@ export function App(
   const index = Math.min(selected, Math.max(0, model.resources.length - 1));
   const row = model.resources[index] ?? null;
 
+  // A plan being sent: the screen stays live meanwhile (a giveover's answer comes once it is
+  // done), and no other plan is started until it is answered.
+  const [sending, setSending] = useState<string | null>(null);
   const send = async (p: Plan) => {
-    setMode("sending");
+    setPlan(null);
+    setMode("main");
+    setSending(p.title);
+    setNotice({ variant: "info", text: `sending: ${p.title}; waiting for the answer` });
     const results: string[] = [];
     let failed = false;
     for (const r of p.requests) {
       try {
-        const response = await source.send(r.daemon, r.request);
-        if (response.ok) {
-          const changed = (response.result as RoleResult).changed ?? [];
-          results.push(
-            changed.map((c) => `${r.node}: ${c.resource} ${c.from} → ${c.to}`).join(", "),
-          );
-        } else {
-          failed = true;
-          // `refused`: understood and declined for now (a switchover target gone); else an error.
-          const verb = response.error.code === "refused" ? "refused" : "failed";
-          results.push(`${r.node} ${verb}: ${response.error.message}`);
-        }
+        const answer = answerText(r, await source.send(r.daemon, r.request, r.timeoutMs));
+        results.push(answer.text);
+        failed ||= answer.failed;
       } catch (e) {
         failed = true;
         results.push(`${r.node}: ${(e as Error).message}`);
       }
     }
+    setSending(null);
     setNotice({ variant: failed ? "error" : "success", text: `sent: ${results.join("; ")}` });
-    setPlan(null);
-    setMode("main");
   };
 
   useInput((input, key) => {
-    if (mode === "sending") return;
     if (mode === "help") {
       if (key.escape || input === "?" || input === "q") setMode("main");
       return;
@@ -153,16 +166,20 @@ export function App(
     } else if (key.return) setMode(mode === "details" ? "main" : "details");
     else if (key.escape) setMode("main");
     else if (input === "?") setMode("help");
-    else if (input === "r") {
+    else if ((input === "r" || input === "s" || input === "g") && sending !== null) {
+      setNotice({ variant: "warning", text: `still waiting for the answer to: ${sending}` });
+    } else if (input === "r") {
       if (row) setMode("pick");
       else setNotice({ variant: "warning", text: "no resource to change" });
-    } else if (input === "s") {
+    } else if (input === "s" || input === "g") {
       if (row) {
-        setPlan(switchoverPlan(model, row.name));
+        setPlan((input === "s" ? switchoverPlan : giveoverPlan)(model, row.name));
         setMode("plan");
-      } else setNotice({ variant: "warning", text: "no resource to switch over" });
-    } else if (input === "g") setNotice({ variant: "warning", text: GIVEOVER_UNAVAILABLE });
-    else if (demo && isDemoKey(input)) {
+      } else {setNotice({
+          variant: "warning",
+          text: `no resource to ${input === "s" ? "switch over" : "give over"}`,
+        });}
+    } else if (demo && isDemoKey(input)) {
       // The demo's one resource: its primary as the console knows it now.
       demo.act(input, (row ?? model.resources[0])?.primary ?? null);
     }
@@ -173,7 +190,7 @@ export function App(
   const width = Math.max(20, columns);
   const demoHeight = demoState ? 3 : 0;
   const body = Math.max(3, height - 2 - demoHeight);
-  const overlay = mode === "help" || mode === "pick" || mode === "plan" || mode === "sending";
+  const overlay = mode === "help" || mode === "pick" || mode === "plan";
   const matrixHeight = mode === "details"
     ? 0
     : Math.min(model.resources.length + 1, Math.max(2, Math.floor(body / 3)));
@@ -199,11 +216,10 @@ export function App(
                 }}
               />
             )}
-            {(mode === "plan" || mode === "sending") && plan && (
+            {mode === "plan" && plan && (
               <PlanDialog
                 plan={plan}
                 width={width}
-                sending={mode === "sending"}
                 onConfirm={() => send(plan)}
                 onCancel={() => {
                   setPlan(null);
@@ -228,7 +244,7 @@ export function App(
       {demoState && (
         <DemoPanel demo={demoState} events={model.events} width={width} wallNow={wallClock()} />
       )}
-      <Footer notice={notice} demo={!!demo} />
+      <Footer notice={notice} sending={sending} demo={!!demo} />
     </Box>
   );
 }

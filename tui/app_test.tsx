@@ -6,6 +6,7 @@ import { render } from "ink-testing-library";
 import { assert, assertEquals } from "../tests/assert.ts";
 import { App } from "./app.tsx";
 import type { DaemonSnapshot } from "./model.ts";
+import { GIVEOVER_TIMEOUT_MS } from "./plan.ts";
 import {
   alphaWeb,
   answer,
@@ -193,7 +194,7 @@ Deno.test("console: a group's state, members and budgets, the request under way,
   await see("alpha PENDING_ONLINE: db ONLINE restarts 2/2, resets in 4m12s · ip OFFLINE (not");
   await see("alpha start of app running 1.2s");
   await see("alpha: RESTART of db under way (stopping)");
-  await see("alpha: no giveover for db to beta for 59m0s (pingpong)");
+  await see("pingpong: db of web may not go back to beta for 59m0s");
   unmount();
 });
 
@@ -250,14 +251,52 @@ Deno.test("console keys: arrows and j/k select, enter shows details, esc goes ba
   unmount();
 });
 
-Deno.test("console keys: ? shows the help, esc closes it; g says groups are not there yet", async () => {
+Deno.test("console keys: ? shows the help, esc closes it", async () => {
   const { frame, press, see, unmount } = await show(healthy());
   await press("?");
-  assert(frame().includes("keys") && frame().includes("switch over"), frame());
+  assert(frame().includes("keys") && frame().includes("give over the group"), frame());
   await press(KEY.esc);
   await see("RESOURCE");
+  unmount();
+});
+
+Deno.test("console keys: g gives over; the screen stays live until the answer, which says how it went", async () => {
+  const source = new FixedSource(healthy());
+  let answer = () => {};
+  source.answered = new Promise((r) => answer = r);
+  source.reply = () => ({ v: 1, id: 1, ok: true, result: { code: 0, message: "beta runs web" } });
+  const { press, pressUntil, see, until, unmount } = await show(source);
   await press("g");
-  await see("resource groups are not available yet");
+  await see("give over from alpha to beta");
+  await see("scha_control -O GIVEOVER -G web, to beta, on alpha");
+  await see("monitor_check");
+  await pressUntil("y", "waiting for the answer to: web: give over from alpha to beta");
+  await until("the send", () => source.sent.length > 0);
+  assertEquals(source.sent, [{
+    daemon: "/run/alpha.sock",
+    request: { type: "scha", group: "web", optag: "GIVEOVER", to: "beta" },
+    timeoutMs: GIVEOVER_TIMEOUT_MS,
+  }]);
+  // Meanwhile the matrix is there, and another plan waits for the answer.
+  await see("RESOURCE");
+  await press("s");
+  await see("still waiting for the answer to: web: give over");
+  answer();
+  await see("sent: alpha: beta runs web");
+  unmount();
+});
+
+Deno.test("console keys: a giveover refused by the daemon shows its SCHA_ERR", async () => {
+  const source = new FixedSource(healthy());
+  source.reply = () => ({
+    v: 1,
+    id: 1,
+    ok: true,
+    result: { code: 16, message: "no node may take the group: beta: veto: /data not mounted" },
+  });
+  const { press, pressUntil, unmount } = await show(source);
+  await press("g");
+  await pressUntil("y", "alpha refused (SCHA_ERR 16): no node may take the group: beta: veto");
   unmount();
 });
 

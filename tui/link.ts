@@ -80,15 +80,34 @@ export class DaemonLink {
   }
 
   /**
-   * Send one request (a role change) to this daemon and refresh its status
-   * after. Throws when the daemon is not connected or does not answer.
+   * Send one request (a role change, a giveover) to this daemon and refresh
+   * its status after. A request whose answer may take longer than the link's
+   * bound (`timeoutMs`) goes on a connection of its own, so that it holds up
+   * nothing else. Throws when the daemon is not connected or does not answer.
    */
-  async request(request: ControlRequestInput): Promise<ControlResponse> {
+  async request(request: ControlRequestInput, timeoutMs?: number): Promise<ControlResponse> {
     const client = this.#requests;
     if (!client || this.#snapshot.phase !== "connected") {
       throw new Error(`the daemon on ${this.id} is not connected`);
     }
-    const response = await client.request(request);
+    let response: ControlResponse;
+    if (timeoutMs !== undefined && timeoutMs > this.#timeoutMs) {
+      const own = await ControlClient.connect(this.id, { timeoutMs });
+      try {
+        response = await own.request(request);
+      } finally {
+        await own.close();
+      }
+    } else {
+      try {
+        response = await client.request(request);
+      } catch (e) {
+        // A request connection that timed out or broke is closed: reconnect, as a failed
+        // status does, rather than refuse every later request.
+        if (client === this.#requests) await this.#dropClients();
+        throw e;
+      }
+    }
     this.refresh();
     return response;
   }

@@ -88,6 +88,41 @@ Deno.test("link: a socket nobody listens on is unreachable, never an exception",
   }
 });
 
+Deno.test("link: a request past the bound is refused and the link reconnects; a giveover with a longer bound arrives", async () => {
+  const tmp = await tempSocketDir();
+  const daemon = new FakeDaemon();
+  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  const link = new DaemonLink(tmp.path, () => {}, {
+    refreshMs: 0,
+    timeoutMs: 200,
+    backoffMs: { first: 20, max: 50 },
+  });
+  try {
+    link.start();
+    await until("connected", () => link.snapshot().phase === "connected");
+    const giveover = { type: "scha", group: "web", optag: "GIVEOVER", to: "beta" } as const;
+    // Within the link's bound, no answer in time: refused, and the link connects again.
+    daemon.schaGate = new Promise((r) => setTimeout(r, 400));
+    await assertRejects(() => link.request(giveover));
+    await until("dropped", () => link.snapshot().phase === "unreachable");
+    await until("reconnected", () => link.snapshot().phase === "connected");
+    await daemon.schaGate;
+    assert((await link.request({ type: "status" })).ok, "a request after a timed-out one");
+    // Answered after twice the link's bound; status requests meanwhile are answered at once.
+    daemon.schaGate = new Promise((r) => setTimeout(r, 400));
+    const long = link.request(giveover, 5000);
+    const status = await link.request({ type: "status" });
+    assert(status.ok);
+    const answer = await long;
+    assert(answer.ok && (answer.result as { code: number }).code === 0, JSON.stringify(answer));
+    assertEquals(daemon.schaCalls.map((c) => c.to), ["beta", "beta"]);
+  } finally {
+    await link.close();
+    await server.close();
+    await tmp.remove();
+  }
+});
+
 async function assertRejects(fn: () => Promise<unknown>) {
   try {
     await fn();

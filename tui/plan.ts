@@ -8,6 +8,7 @@ import type { ControlRequestInput } from "../src/control/client.ts";
 import type { Role } from "../src/core/types.ts";
 import type { PeerStatus } from "../src/core/status.ts";
 import type { ClusterModel, ResourceRow } from "./model.ts";
+import { formatDuration } from "./format.ts";
 
 /** One request of a plan. */
 export interface PlannedRequest {
@@ -17,6 +18,11 @@ export interface PlannedRequest {
   request: ControlRequestInput;
   /** The same request as a command line, for people. */
   command: string;
+  /**
+   * How long its answer may take: a giveover is answered once the group runs
+   * on the target (the daemon bounds that itself). Default: the link's bound.
+   */
+  timeoutMs?: number;
 }
 
 /** A plan: requests to send, what to expect, and what blocks it. */
@@ -235,9 +241,88 @@ export function switchoverPlan(model: ClusterModel, resource: string): Plan {
   return plan;
 }
 
-/** What `g` says until the control protocol has a giveover request. */
-export const GIVEOVER_UNAVAILABLE =
-  "resource groups are not available yet: the control protocol has no giveover request";
+/** Longest wait for a giveover's answer: the daemon answers within its own bound, well below. */
+export const GIVEOVER_TIMEOUT_MS = 10 * 60_000;
+
+/**
+ * The plan of a giveover: scha_control GIVEOVER of the group to the
+ * primary's daemon, naming the node the plan picks (as for a switchover, the
+ * best connected secondary, but not one a pingpong mark keeps the group
+ * from). The daemon checks again (§1.3), asks the target's monitor_check,
+ * and answers once the group runs there, or refuses with a SCHA_ERR and
+ * nothing changed.
+ */
+export function giveoverPlan(model: ClusterModel, resource: string): Plan {
+  const plan: Plan = {
+    title: `${resource}: give over`,
+    resource,
+    requests: [],
+    expect: [],
+    blockers: [],
+    warnings: [],
+  };
+  const row = model.resources.find((r) => r.name === resource);
+  if (!row) {
+    plan.blockers.push(`no daemon reports a resource ${resource}`);
+    return plan;
+  }
+  if (row.primaries.length > 1) {
+    plan.blockers.push(
+      `${row.primaries.join(" and ")} both claim to be primary: resolve that first`,
+    );
+    return plan;
+  }
+  const primary = row.primary;
+  if (primary === null) {
+    plan.blockers.push(`no primary of ${resource} is known: nothing to give over`);
+    return plan;
+  }
+  plan.title = `${resource}: give over from ${primary}`;
+  const target = daemonOf(model, primary);
+  if ("blocker" in target) plan.blockers.push(target.blocker);
+  const view = row.views.find((v) => v.node === primary && !v.stale)?.status;
+  if (view?.request) {
+    plan.blockers.push(`${primary} is carrying out ${view.request.optag}: wait for it to finish`);
+  } else if (view && view.rgState !== "ONLINE" && view.rgState !== "ONLINE_FAULTED") {
+    plan.blockers.push(`${resource} is ${view.rgState} on ${primary}, not online: nothing to give`);
+  }
+  // A pingpong mark on the primary keeps the group from going back where it came from.
+  const marks = view?.pingpong ?? [];
+  const peers = (view?.peers ?? []).filter((p) => p.role === "secondary" && p.connected)
+    .sort((a, b) => a.priority - b.priority || (a.node < b.node ? -1 : 1));
+  const free = peers.filter((p) => !marks.some((m) => m.node === p.node));
+  for (const m of marks) {
+    plan.warnings.push(
+      `${m.node} may not take it for ${formatDuration(m.remainingMs)}: a pingpong mark` +
+        (m.member ? ` (${m.member} was given over from there)` : ""),
+    );
+  }
+  const next = free[0];
+  if (!next) {
+    plan.blockers.push(
+      peers.length === 0
+        ? `no secondary is connected to ${primary}: nobody could take ${resource}`
+        : `every connected secondary is held off by a pingpong mark`,
+    );
+    return plan;
+  }
+  plan.title = `${resource}: give over from ${primary} to ${next.node}`;
+  if ("id" in target) {
+    plan.requests.push({
+      daemon: target.id,
+      node: primary,
+      request: { type: "scha", group: resource, optag: "GIVEOVER", to: next.node },
+      command: `scha_control -O GIVEOVER -G ${resource}, to ${next.node}, on ${primary}`,
+      timeoutMs: GIVEOVER_TIMEOUT_MS,
+    });
+  }
+  plan.expect.push(
+    `${next.node}'s monitor_check decides first: a veto refuses it, nothing changes`,
+    `${primary} stops ${resource}, ${next.node} starts it; answered once ${next.node} runs it`,
+    `then a pingpong mark keeps ${resource} from coming back to ${primary} for a while`,
+  );
+  return plan;
+}
 
 function otherPrimaries(row: ResourceRow, node: string): string[] {
   return row.primaries.filter((p) => p !== node);

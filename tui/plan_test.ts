@@ -1,6 +1,12 @@
 import { assert, assertEquals } from "../tests/assert.ts";
 import { buildModel } from "./model.ts";
-import { roleChangePlan, roleChoices, switchoverPlan } from "./plan.ts";
+import {
+  GIVEOVER_TIMEOUT_MS,
+  giveoverPlan,
+  roleChangePlan,
+  roleChoices,
+  switchoverPlan,
+} from "./plan.ts";
 import {
   alphaWeb,
   answer,
@@ -131,4 +137,53 @@ Deno.test("plan: role choices cover the nodes the console reaches, without their
     "beta:secondary>init",
   ]);
   assertEquals(roleChoices(model(), "nope"), []);
+});
+
+Deno.test("plan: give over sends GIVEOVER to the primary's daemon, naming the best connected secondary", () => {
+  const plan = giveoverPlan(model(), "web");
+  assertEquals(plan.blockers, []);
+  assertEquals(plan.title, "web: give over from alpha to beta");
+  assertEquals(plan.requests, [{
+    daemon: "/run/alpha.sock",
+    node: "alpha",
+    request: { type: "scha", group: "web", optag: "GIVEOVER", to: "beta" },
+    command: "scha_control -O GIVEOVER -G web, to beta, on alpha",
+    timeoutMs: GIVEOVER_TIMEOUT_MS,
+  }]);
+  assert(plan.expect.some((e) => e.includes("monitor_check")), plan.expect.join("\n"));
+});
+
+Deno.test("plan: give over skips a node a pingpong mark holds off, and is blocked when none is left", () => {
+  const peers = [
+    alphaWeb().peers[0],
+    { ...alphaWeb().peers[0], node: "gamma", priority: 25 },
+    alphaWeb().peers[1],
+  ];
+  const mark = { node: "beta", member: "web", untilWallMs: 1e12, remainingMs: 600_000 };
+  const marked = alphaWeb({ peers, pingpong: [mark] });
+  const plan = giveoverPlan(model([connected(answer("alpha", marked))]), "web");
+  assertEquals(plan.requests[0].request, {
+    type: "scha",
+    group: "web",
+    optag: "GIVEOVER",
+    to: "gamma",
+  });
+  assert(plan.warnings.some((w) => w.includes("beta") && w.includes("pingpong")));
+  const alone = alphaWeb({ pingpong: [mark] });
+  const p2 = giveoverPlan(model([connected(answer("alpha", alone))]), "web");
+  assertEquals(p2.requests, []);
+  assert(p2.blockers.some((b) => b.includes("pingpong")), p2.blockers.join("\n"));
+});
+
+Deno.test("plan: give over is blocked while the group is not online or a request is under way", () => {
+  const pending = alphaWeb({ rgState: "PENDING_ONLINE" });
+  const p1 = giveoverPlan(model([connected(answer("alpha", pending))]), "web");
+  assert(p1.blockers.some((b) => b.includes("PENDING_ONLINE")), p1.blockers.join("\n"));
+  const busy = alphaWeb({
+    request: { optag: "RESTART", member: null, phase: "stopping", target: null },
+  });
+  const p2 = giveoverPlan(model([connected(answer("alpha", busy))]), "web");
+  assert(p2.blockers.some((b) => b.includes("RESTART")), p2.blockers.join("\n"));
+  const none = giveoverPlan(model([connected(answer("beta", betaWeb({ peers: [] })))]), "web");
+  assert(none.blockers.some((b) => b.includes("no primary")));
 });

@@ -14,8 +14,11 @@ export interface ClusterSource {
   subscribe(fn: () => void): () => void;
   /** The daemons as known now; the same array until something changes. */
   snapshot(): readonly DaemonSnapshot[];
-  /** Send `request` to the daemon `daemon` (its id); rejects when it cannot be delivered. */
-  send(daemon: string, request: ControlRequestInput): Promise<ControlResponse>;
+  /**
+   * Send `request` to the daemon `daemon` (its id), waiting up to `timeoutMs`
+   * for the answer (default: the link's bound); rejects when it cannot be delivered.
+   */
+  send(daemon: string, request: ControlRequestInput, timeoutMs?: number): Promise<ControlResponse>;
 }
 
 /** The daemons on the given control sockets, kept connected. */
@@ -44,10 +47,10 @@ export class LiveCluster implements ClusterSource {
     return this.#snapshot;
   }
 
-  send(daemon: string, request: ControlRequestInput): Promise<ControlResponse> {
+  send(daemon: string, request: ControlRequestInput, timeoutMs?: number): Promise<ControlResponse> {
     const link = this.#links.find((l) => l.id === daemon);
     if (!link) return Promise.reject(new Error(`no daemon ${daemon} in this console`));
-    return link.request(request);
+    return link.request(request, timeoutMs);
   }
 
   /** Close every connection. */

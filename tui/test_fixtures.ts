@@ -205,7 +205,7 @@ export function healthy(): DaemonSnapshot[] {
 export class FixedSource implements ClusterSource {
   #snapshot: readonly DaemonSnapshot[];
   #listeners = new Set<() => void>();
-  readonly sent: { daemon: string; request: ControlRequestInput }[] = [];
+  readonly sent: { daemon: string; request: ControlRequestInput; timeoutMs?: number }[] = [];
   /** The answer to every send (default: ok, with the role change). */
   reply: (daemon: string, request: ControlRequestInput) => ControlResponse = (_d, request) => ({
     v: 1,
@@ -242,8 +242,11 @@ export class FixedSource implements ClusterSource {
     return this.#snapshot;
   }
 
-  send(daemon: string, request: ControlRequestInput): Promise<ControlResponse> {
-    this.sent.push({ daemon, request });
-    return Promise.resolve(this.reply(daemon, request));
+  send(daemon: string, request: ControlRequestInput, timeoutMs?: number): Promise<ControlResponse> {
+    this.sent.push({ daemon, request, ...(timeoutMs === undefined ? {} : { timeoutMs }) });
+    return this.answered.then(() => this.reply(daemon, request));
   }
+
+  /** Answers wait for this (default: none): a test holds them back to see the console wait. */
+  answered: Promise<void> = Promise.resolve();
 }

@@ -9,7 +9,7 @@
 import type { ReactNode } from "react";
 import { Box, Text } from "ink";
 import { ProgressBar } from "@inkjs/ui";
-import type { FailoverStatus, MemberStatus } from "../../src/core/status.ts";
+import type { FailoverStatus, MemberStatus, PingpongStatus } from "../../src/core/status.ts";
 import type { NodeView, ResourceRow } from "../model.ts";
 import { formatDuration, meter, roleColor } from "../format.ts";
 
@@ -248,14 +248,22 @@ function groupLines(row: ResourceRow): ReactNode[] {
         </Text>,
       );
     }
-    for (const p of st.pingpong) {
-      out.push(
-        <Text key={`pingpong-${v.node}-${p.node}-${p.member}`} wrap="truncate" color="red">
-          {`${v.node}: no giveover${p.member ? ` for ${p.member}` : ""} to ${p.node} for ` +
-            `${formatDuration(p.remainingMs)} (pingpong)`}
-        </Text>,
-      );
+  }
+  // Every node of the group keeps the same marks: each shown once, the longest left.
+  const marks = new Map<string, PingpongStatus>();
+  for (const v of row.views) {
+    for (const p of v.status.pingpong) {
+      const key = `${p.node}\0${p.member}`;
+      if ((marks.get(key)?.remainingMs ?? -1) < p.remainingMs) marks.set(key, p);
     }
+  }
+  for (const [key, p] of marks) {
+    out.push(
+      <Text key={`pingpong-${key}`} wrap="truncate" color="red">
+        {`pingpong: ${p.member && p.member !== row.name ? `${p.member} of ` : ""}${row.name} ` +
+          `may not go back to ${p.node} for ${formatDuration(p.remainingMs)}`}
+      </Text>,
+    );
   }
   return out;
 }

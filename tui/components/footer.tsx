@@ -1,6 +1,6 @@
-/** The bottom line: the outcome of the last action, or the key hints. */
+/** The bottom line: the outcome of the last action, a request still waiting, or the key hints. */
 import { Text } from "ink";
-import { StatusMessage } from "@inkjs/ui";
+import { Spinner, StatusMessage } from "@inkjs/ui";
 
 /** A message for the footer. */
 export interface Notice {
@@ -15,12 +15,15 @@ const DEMO_HINTS = "↑↓ select · ⏎ details · r role · s switch over · ?
 /** Props of {@link Footer}. */
 export interface FooterProps {
   notice: Notice | null;
+  /** The title of a plan sent and not answered yet. */
+  sending?: string | null;
   demo: boolean;
 }
 
-/** The notice if any, else the keys. */
-export function Footer({ notice, demo }: FooterProps) {
+/** The notice if any, else the request waiting, else the keys. */
+export function Footer({ notice, sending, demo }: FooterProps) {
   if (notice) return <StatusMessage variant={notice.variant}>{notice.text}</StatusMessage>;
+  if (sending) return <Spinner label={`waiting for the answer to: ${sending}`} />;
   return (
     <Text dimColor wrap="truncate">
       {demo ? DEMO_HINTS : HINTS}

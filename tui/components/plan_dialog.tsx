@@ -4,14 +4,13 @@
  * otherwise y sends it, n, enter or esc cancels (the default is to cancel).
  */
 import { Box, Text } from "ink";
-import { ConfirmInput, Spinner } from "@inkjs/ui";
+import { ConfirmInput } from "@inkjs/ui";
 import type { Plan } from "../plan.ts";
 
 /** Props of {@link PlanDialog}. */
 export interface PlanDialogProps {
   plan: Plan;
   width: number;
-  sending: boolean;
   onConfirm: () => void;
   onCancel: () => void;
 }
@@ -22,7 +21,7 @@ function label(word: string): string {
 }
 
 /** The plan in a box, with a y/N prompt unless blocked. */
-export function PlanDialog({ plan, width, sending, onConfirm, onCancel }: PlanDialogProps) {
+export function PlanDialog({ plan, width, onConfirm, onCancel }: PlanDialogProps) {
   const blocked = plan.blockers.length > 0;
   return (
     <Box flexDirection="column" width={width} borderStyle="round" paddingX={1}>
@@ -34,7 +33,7 @@ export function PlanDialog({ plan, width, sending, onConfirm, onCancel }: PlanDi
         </Text>
       ))}
       {plan.expect.map((e) => (
-        <Text key={e} wrap="truncate">
+        <Text key={e} wrap="wrap">
           <Text color="green">{label("expect")}</Text>
           {e}
         </Text>
@@ -51,16 +50,12 @@ export function PlanDialog({ plan, width, sending, onConfirm, onCancel }: PlanDi
           {b}
         </Text>
       ))}
-      {sending
-        ? <Spinner label="sending" />
-        : blocked
-        ? <Text dimColor>nothing will be sent · esc to close</Text>
-        : (
-          <Box gap={1}>
-            <Text>send it?</Text>
-            <ConfirmInput defaultChoice="cancel" onConfirm={onConfirm} onCancel={onCancel} />
-          </Box>
-        )}
+      {blocked ? <Text dimColor>nothing will be sent · esc to close</Text> : (
+        <Box gap={1}>
+          <Text>send it?</Text>
+          <ConfirmInput defaultChoice="cancel" onConfirm={onConfirm} onCancel={onCancel} />
+        </Box>
+      )}
     </Box>
   );
 }
