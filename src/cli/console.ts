@@ -18,8 +18,8 @@ Examples:
 
 Each cell of the matrix is the node's role, state and epoch, from its own daemon when the
 console reaches it, else from a peer's heartbeats (~ and how old). Keys: arrows or j/k
-select, enter details, r change a role, s switch over, ? help, q quit; r and s show a
-dry-run plan and ask before sending anything.
+select, enter details, r change a role, s switch over, g give over (the group's
+GIVEOVER), ? help, q quit; r, s and g show a dry-run plan and ask before sending anything.
 
 Exit status: 0 on quit, 64 when standard input or output is not a terminal (use
 \`hastmon ctl status --json\` or \`hastmon ctl events --follow --json\` in scripts),
