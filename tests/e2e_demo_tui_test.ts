@@ -355,6 +355,13 @@ Deno.test({
     const made = [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("hastmon-demo-"));
     assertEquals(made.length, 1);
     dir = `${tmp}/${made[0].name}`;
+    // The service (this hastmon again, started by a hook) runs from the same cache: nothing is
+    // unpacked anywhere else; and it carries nodeA's mark, so a kill of nodeA takes it too.
+    const svc = (await Deno.readTextFile(`${dir}/svc-nodeA.pid`)).trim();
+    const svcEnv = new TextDecoder().decode(await Deno.readFile(`/proc/${svc}/environ`))
+      .split("\0");
+    assert(svcEnv.includes(`HASTMON_CACHE=${cache}`), svcEnv.join(" "));
+    assert(svcEnv.includes(`HASTMON_DEMO=${dir}/nodeA`), svcEnv.join(" "));
     const tui = await term.window(
       "tui",
       `cd ${shellQuote(root)} && ${env} bin/hastmon tui -s ${shellQuote(`${dir}/nodeB.sock`)}; ` +

@@ -277,6 +277,7 @@ export class DemoCluster {
         `control = "${this.controlPath(n.name)}"`,
         `state_dir = "${this.dir}/state-${n.name}"`,
         `priority = ${n.priority}`,
+        `hook_env = { ${this.#hookEnv(n.name)} }`,
       );
     }
     for (const n of DEMO_NODES) {
@@ -292,6 +293,23 @@ export class DemoCluster {
       );
     }
     return lines.join("\n") + "\n";
+  }
+
+  /**
+   * What a node's hooks (and so its service) get besides the daemon's own
+   * variables, which are all a hook gets otherwise: the node's mark, so that
+   * its kill takes the service too; and where this hastmon keeps its caches,
+   * so that the service, this hastmon again, starts from the same ones (the
+   * built file's unpacked copy, Deno's modules) rather than unpacking or
+   * fetching into another place.
+   */
+  #hookEnv(node: string): string {
+    const env: Record<string, string> = { [MARK]: `${this.dir}/${node}` };
+    for (const name of ["HASTMON_CACHE", "HOME", "XDG_CACHE_HOME", "DENO_DIR"]) {
+      const value = Deno.env.get(name);
+      if (value) env[name] = value;
+    }
+    return Object.entries(env).map(([k, v]) => `${k} = ${JSON.stringify(v)}`).join(", ");
   }
 
   /**
