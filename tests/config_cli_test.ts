@@ -190,6 +190,44 @@ Deno.test("config check: preflight names each missing or non-executable program 
   }
 });
 
+Deno.test("config check: a member's validate runs on this node and refuses with what it said, exit 78", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-validate-" });
+  try {
+    await Deno.writeTextFile(`${dir}/svc.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    // The check sees the environment a hook sees, and says why it fails on its last line.
+    await Deno.writeTextFile(
+      `${dir}/check.sh`,
+      '#!/bin/sh\n[ "$HASTMON_EVENT" = validate ] || exit 9\n' +
+        'echo "checking $HASTMON_GROUP/$HASTMON_MEMBER"\n' +
+        '[ -e "$(dirname "$0")/mounted" ] || { echo "/data is not mounted" >&2; exit 1; }\n',
+      { mode: 0o755 },
+    );
+    const cfg = `${dir}/h.toml`;
+    await Deno.writeTextFile(
+      cfg,
+      [
+        `exec = "svc.sh"`,
+        `[resource.db.member.pg]`,
+        `validate = "check.sh"`,
+        `[resource.db.on.alpha]`,
+        `remote = "none"`,
+        "",
+      ].join("\n"),
+    );
+    const r = await hastmon(["config", "check", "-c", cfg, "--node", "alpha"]);
+    assertEquals(r.code, 78, r.err);
+    assertEquals(
+      r.err.split("\n")[0],
+      `${cfg}:3:1: validate of member pg (resource db) failed: exit 1: /data is not mounted`,
+    );
+    await Deno.writeTextFile(`${dir}/mounted`, "");
+    const ok = await hastmon(["config", "check", "-c", cfg, "--node", "alpha"]);
+    assertEquals(ok.code, 0, ok.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("config check: without a watchdog the timing table never says ok beside never", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-nowatchdog-" });
   try {

@@ -137,7 +137,17 @@ async function waitOnline(c: TestCluster, node: string, timeoutMs = 20_000) {
 
 /** `hastmon scha_control -O OPTAG -G r0 -R MEMBER` against `node`'s daemon. */
 function scha(c: TestCluster, node: string, optag: string, member: string): Promise<CtlResult> {
-  return c.hastmon("scha_control", "-O", optag, "-G", "r0", "-R", member, "-s", c.controlPath(node));
+  return c.hastmon(
+    "scha_control",
+    "-O",
+    optag,
+    "-G",
+    "r0",
+    "-R",
+    member,
+    "-s",
+    c.controlPath(node),
+  );
 }
 
 /** Member `m`'s timeline kinds on `node` after time `since`. */
@@ -197,7 +207,13 @@ Deno.test("e2e groups: RESOURCE_RESTART of one member, a monitor_check veto, the
     const restart = await scha(c, "a", "RESOURCE_RESTART", "ip");
     assertEquals(restart.code, 0, restart.stdout + restart.stderr);
     let events = await readTimeline(c.timelinePath);
-    assertEquals(kinds(events, "a", "ip", t), ["monitor_stop", "end", "begin", "up", "monitor_start"]);
+    assertEquals(kinds(events, "a", "ip", t), [
+      "monitor_stop",
+      "end",
+      "begin",
+      "up",
+      "monitor_start",
+    ]);
     assertEquals(kinds(events, "a", "db", t), [], "db was not touched");
     assertEquals(events.filter((e) => e.node !== "a" && e.t > t && e.kind !== "check-ok"), []);
     const count = await c.hastmon(

@@ -47,11 +47,14 @@ Examples:
         }
         throw new CliError(`cannot write ${opts.output}: ${(e as Error).message}`, EX.CANTCREAT);
       }
-      io.err(`wrote the private key to ${opts.output} (mode 0600)\n`);
+      // The configuration resolves relative paths from its own directory, not from here:
+      // the line to paste names the file absolutely.
+      const written = await Deno.realPath(opts.output);
+      io.err(`wrote the private key to ${written} (mode 0600)\n`);
       io.out(
         (opts.node ? `[on.${opts.node}]\n` : "") +
           `public_key = "${publicKey}"\n` +
-          (opts.node ? `private_key_file = "${opts.output}"\n` : ""),
+          (opts.node ? `private_key_file = ${JSON.stringify(written)}\n` : ""),
       );
     });
 };

@@ -110,6 +110,7 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     monitor_start: 60_000,
     monitor_stop: 60_000,
     monitor_check: 60_000,
+    validate: 60_000,
   });
   assertEquals(cfg.nodes.map((n) => n.node), ["alpha", "beta", "wd"]);
 });

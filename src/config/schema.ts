@@ -30,8 +30,8 @@ export const LEVEL_SYNTAX: Record<Level, string> = {
 
 export { FAILOVER_MODES, type FailoverMode };
 
-/** Methods whose timeout can be set with `<method>_timeout`. */
-export const TIMED_METHODS = HOOK_METHODS;
+/** Methods whose timeout can be set with `<method>_timeout` (validate runs outside the core). */
+export const TIMED_METHODS = [...HOOK_METHODS, "validate"] as const;
 export type TimedMethod = typeof TIMED_METHODS[number];
 
 /**
@@ -45,6 +45,7 @@ export const MEMBER_METHODS = [
   "monitor_start",
   "monitor_stop",
   "monitor_check",
+  "validate",
 ] as const;
 export type MemberMethod = typeof MEMBER_METHODS[number];
 
@@ -138,6 +139,13 @@ export const KEYS: readonly KeySpec[] = [
   spec("monitor_start", "command", METHOD, null, "member: starts its fault monitor after start"),
   spec("monitor_stop", "command", METHOD, null, "member: stops its fault monitor before stop"),
   spec("monitor_check", "command", METHOD, null, "member veto before a giveover here"),
+  spec(
+    "validate",
+    "command",
+    METHOD,
+    null,
+    "member check of a new configuration (config check, reload)",
+  ),
   spec("failover_mode", "failover_mode", EVERYWHERE, "SOFT", "what a failing member escalates to"),
   spec("retry_count", "count_or_zero", EVERYWHERE, 2, "restarts allowed within retry_interval"),
   spec("retry_interval", "duration", EVERYWHERE, 300, "window of the restart budget"),

@@ -22,6 +22,7 @@ import { PeerAccess } from "./peer_access.ts";
 import { prepareStateDir } from "./safe_open.ts";
 import { configuredHookEnv } from "./hook_hygiene.ts";
 import { DaemonControl } from "./control.ts";
+import { validateResource } from "./validate.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
 
 /** What the daemon needs from its caller. */
@@ -145,6 +146,22 @@ export class Daemon {
       return;
     }
     for (const w of plan.warnings) log.warning(`reload: ${w}`);
+    // The members' validate (Solaris VALIDATE) may refuse a resource's new configuration:
+    // it is then not added, or keeps running as configured before.
+    for (const name of [...plan.added, ...plan.changed]) {
+      const view = plan.usable.find((r) => r.name === name)?.self;
+      const failures = view ? await validateResource(plan.cfg, view) : [];
+      if (failures.length === 0) continue;
+      for (const f of failures) {
+        log.error(`reload: ${f.message}; ${name} keeps its previous configuration`, name);
+        this.events.emit(name, "log", "error", `reload refused for ${name}: ${f.message}`);
+      }
+      plan.added = plan.added.filter((n) => n !== name);
+      plan.changed = plan.changed.filter((n) => n !== name);
+      plan.usable = plan.usable.filter((r) => r.name !== name);
+      const old = this.cfg.resources.find((r) => r.name === name);
+      if (old) plan.usable.push(old);
+    }
     this.cfg = plan.cfg;
     for (const res of plan.usable) this.#views.set(res.name, res.self!);
     for (const name of plan.removed) this.runtime.remove(name);
@@ -155,12 +172,16 @@ export class Daemon {
     for (const name of plan.changed) this.runtime.reconfigure(plan.settings.get(name)!);
     for (const w of await this.#peers.reconfigure(plan.cfg)) log.warning(`reload: ${w}`);
     this.#updateTitle();
-    const summary = `configuration reloaded: ${plan.usable.length} resource(s); added [${
-      plan.added.join(", ")
-    }], removed [${plan.removed.join(", ")}], changed [${plan.changed.join(", ")}]`;
+    // Numbered: an operator's second reload is news, never a "repeat" the log folds away.
+    const summary = `configuration reloaded (reload ${++this.#reloads}): ${plan.usable.length} ` +
+      `resource(s); added [${plan.added.join(", ")}], removed [${
+        plan.removed.join(", ")
+      }], changed [${plan.changed.join(", ")}]`;
     log.info(summary);
     this.events.emit(null, "log", "info", summary);
   }
+
+  #reloads = 0;
 
   /** SIGTERM/SIGINT: stop or hand over what runs here, then exit. */
   shutdown(reason: string) {

@@ -118,7 +118,8 @@ export interface HookContext {
   node: string;
   role: Role;
   epoch: number;
-  event: HookMethod;
+  /** The method; `validate` runs outside the core (config check, reload). */
+  event: HookMethod | "validate";
 }
 
 /** The HASTMON_* variables every hook gets (PRODUCT.md §3.4). */
