@@ -365,6 +365,9 @@ function runMemberHook(
 export function runControlHook(m: Machine, fx: Effect[], method: HookMethod, args: string[]) {
   const id = m.nextHookId++;
   m.busy = { id, method, member: null, since: m.now };
+  if (method === "fence" && m.lastPrimary !== null) {
+    m.busy.target = { node: m.lastPrimary, epoch: m.lastPrimaryEpoch };
+  }
   for (const y of m.members) if (y.probe) y.probe.stale = true;
   fx.push(hookEffect(m, method, args, { id }));
 }
@@ -425,14 +428,27 @@ export function onControlHookDone(
       );
       for (const y of m.members) if (y.state !== "stopped" || y.dirty) y.state = "stop_failed";
       return true;
-    case "fence":
-      if (ok) {
-        m.fenced = true;
-        log(fx, "warning", `fence of ${m.lastPrimary ?? "the primary"} succeeded`);
+    case "fence": {
+      const target = busy.target;
+      if (ok && target) {
+        // Credited to the node it was run against, and only while that one is still the
+        // last primary known: another heard meanwhile was not fenced by it.
+        if (m.lastPrimary === target.node && m.lastPrimaryEpoch === target.epoch) {
+          m.fenced = target;
+          log(fx, "warning", `fence of ${target.node} succeeded`);
+        } else {
+          log(
+            fx,
+            "warning",
+            `fence of ${target.node} succeeded, but ${m.lastPrimary ?? "another primary"} ` +
+              `was heard meanwhile: it counts for nothing`,
+          );
+        }
       } else {
         log(fx, "error", `fence failed (${describeOutcome(outcome)})`);
       }
       return true;
+    }
     default:
       return true;
   }

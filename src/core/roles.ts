@@ -105,7 +105,7 @@ const ENTER: Record<Role, (m: Machine, cause: Cause) => void> = {
       }
       : null;
     m.complaints = [];
-    m.fenced = false;
+    m.fenced = null;
     m.releasePending = null;
     // The last primary this node knows of is now itself: nothing to fence after a step-down.
     m.lastPrimary = m.settings.self;

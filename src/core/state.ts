@@ -187,7 +187,14 @@ export interface Machine {
   nextStartAt: Time;
   nextHookId: number;
   /** The start, stop, fence or panic hook in flight (they never overlap). */
-  busy: { id: number; method: HookMethod; member: string | null; since: Time } | null;
+  busy: {
+    id: number;
+    method: HookMethod;
+    member: string | null;
+    since: Time;
+    /** A fence: the primary it was run against, as known when it began. */
+    target?: { node: NodeId; epoch: number };
+  } | null;
   op: GroupOp | null;
   /** When reconcile wants to run again (a probe slot, a back-off's end), or null. */
   reconcileAt: Time | null;
@@ -211,7 +218,8 @@ export interface Machine {
   lastRunningSeen: Time | null;
   /** Watchdog: a live, running primary was seen at the last event. */
   primaryUpSeen: boolean;
-  fenced: boolean;
+  /** The primary (and its epoch) a fence run by this node has put down, or null. */
+  fenced: { node: NodeId; epoch: number } | null;
   /** Complaints processed before this time may be stale (after a freeze). */
   staleUntil: Time;
   /** The state file could not be trusted at start: grant nothing and start nothing until then. */
