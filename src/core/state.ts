@@ -225,7 +225,17 @@ export interface Machine {
   /** The state file could not be trusted at start: grant nothing and start nothing until then. */
   quarantineUntil: Time;
   /** After stepping down with the service still up: where to hand over once stopped. */
-  releasePending: { epoch: number; successor: NodeId | null; pingpong?: string } | null;
+  releasePending: {
+    epoch: number;
+    successor: NodeId | null;
+    pingpong?: string;
+    /**
+     * Everything must be stopped by then (local clock): the lease's end (or the
+     * step-down) plus stop_timeout, plus half a timeout for a start being killed.
+     * Every stop begun before the release is bounded by it.
+     */
+    stopBy?: Time;
+  } | null;
   shuttingDown: boolean;
   removing: boolean;
   quiesced: boolean;
@@ -379,7 +389,7 @@ export function persist(m: Machine, fx: Effect[]) {
 
 /** A copy of the policy record (the effect must not change when the machine does). */
 function copyPolicy(p: PolicyState): PolicyState {
-  const restarts: Record<string, number[]> = {};
+  const restarts: Record<string, number[]> = Object.create(null);
   for (const [k, v] of Object.entries(p.restarts)) restarts[k] = [...v];
   return {
     restarts,
