@@ -552,7 +552,7 @@ Deno.test("status in words: budgets, pingpong blocks with their end, a faulted m
 Deno.test("pingpong marks come only from the node that was primary, for a member of the group", () => {
   const { m: b } = make("b", { roleOnStart: "secondary", members: [member("db")] });
   run(b, { type: "message", now: 100, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
-  const release = (from: string, epoch: number, pingpong: string): Message => ({
+  const release = (_from: string, epoch: number, pingpong: string): Message => ({
     type: "release",
     resource: "r",
     epoch,
