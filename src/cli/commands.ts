@@ -2,6 +2,7 @@
 import type { Register } from "./main.ts";
 import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
+import { registerScha } from "./scha.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerGuard } from "./guard.ts";
@@ -12,6 +13,7 @@ const commands: Register[] = [
   registerCtl,
   registerConfig,
   registerSimulate,
+  registerScha,
   registerGuard,
 ];
 

@@ -27,6 +27,7 @@ export function memberStatus(name: string, over: Partial<MemberStatus> = {}): Me
     groupRestarts: 0,
     probeFailures: { count: 0, sum: 0 },
     monitored: true,
+    probeIntervalMs: 10_000,
     ...over,
   };
 }
