@@ -38,6 +38,7 @@ Deno.test("ctl help: ctl and each ctl command", async () => {
     [["ctl", "status", "--help"], "help-ctl-status.txt"],
     [["ctl", "check", "--help"], "help-ctl-check.txt"],
     [["ctl", "events", "--help"], "help-ctl-events.txt"],
+    // restart, resource-restart, giveover: tests/scha_cli_test.ts
   ];
   for (const [args, snapshot] of cases) {
     const r = await hastmon(args);
@@ -137,7 +138,7 @@ Deno.test("ctl status: text and JSON from the daemon; unknown names → 65 after
     const json = await hastmon(["ctl", "status", "db", "--json", "-s", path]);
     assertEquals([json.code, json.err], [0, ""]);
     const doc = JSON.parse(json.out);
-    assertEquals([doc.version, doc.resources.map((r: { name: string }) => r.name)], [1, ["db"]]);
+    assertEquals([doc.version, doc.resources.map((r: { name: string }) => r.name)], [2, ["db"]]);
 
     const mixed = await hastmon(["ctl", "-s", path, "status", "web", "nope", "gone"]);
     assertEquals(mixed.code, 65);

@@ -81,6 +81,11 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
     .option("-c, --config <file>", CONFIG_HELP)
     .option("--node <name>", NODE_HELP)
     .option("-s, --socket <path>", SOCKET_HELP)
+    // Without "[options]" (each command's help lists them), the longest command line
+    // stays short enough for commander to wrap the descriptions beside it.
+    .configureHelp({
+      subcommandTerm: (cmd) => [cmd.name(), ...cmd.registeredArguments.map(argumentTerm)].join(" "),
+    })
     .addHelpText("after", EXAMPLES);
 
   ctl.command("role")
@@ -220,6 +225,12 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
 
   registerCtlScha(ctl, io);
 };
+
+/** An argument as commander's usage shows it: `<name>`, `[name]`, `<name...>`. */
+function argumentTerm(arg: { name(): string; required: boolean; variadic: boolean }): string {
+  const name = arg.name() + (arg.variadic ? "..." : "");
+  return arg.required ? `<${name}>` : `[${name}]`;
+}
 
 /** `all` alone means every resource; `all` among names is a mistake. */
 function resourceList(names: string[]): string[] | "all" | undefined {

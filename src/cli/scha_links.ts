@@ -82,7 +82,7 @@ export function registerSchaLinks(program: Command, io: CliIO): void {
     .addHelpText(
       "after",
       `
-Each wrapper is a two-line /bin/sh script that runs this hastmon (as it was
+Each wrapper is a tiny /bin/sh script that runs this hastmon (as it was
 invoked now: the installed executable, or deno run … main.ts) with the
 command's name, so a script written for Solaris calls it unchanged. Run it
 again after moving hastmon.
