@@ -28,20 +28,28 @@ Deno.test("help of hastmon, hastmon config and each config command", async () =>
 });
 
 Deno.test("config check: a valid file prints its summary and timelines, exit 0", async () => {
+  const file = `${DATA}/cluster.toml`;
   // The file's programs are another machine's: no preflight here (tested below).
-  const r = await hastmon([
-    "config",
-    "check",
-    "-c",
-    `${DATA}/cluster.toml`,
-    "--node",
-    "alpha",
-    "--no-preflight",
-  ]);
+  const r = await hastmon(["config", "check", "-c", file, "--node", "alpha", "--no-preflight"]);
   assertEquals(r.code, 0);
-  assertEquals(r.err, "");
+  // The file holds its secret inline: a warning when others may read it (as a checkout leaves it).
+  const open = ((await Deno.stat(file)).mode! & 0o004) !== 0;
+  assertEquals(
+    r.err,
+    open
+      ? `${file}:9:1: warning: ${file} is readable by others and holds the shared secret inline: ` +
+        `move it to a secret_file (chmod 600), or chmod o-r the configuration\n`
+      : "",
+  );
   await assertSnapshot("check-cluster-alpha.txt", r.out);
 });
+
+/** The warning for a node whose name cannot be bound to an address. */
+function noAddress(node: string): string {
+  return `no address is known for node ${node} (its listen is a wildcard and the remote lists ` +
+    `do not tell it apart): set addresses = ["HOST"] in [on.${node}], or give it node keys; ` +
+    `until then connections that claim to be ${node} are refused`;
+}
 
 Deno.test("config check: every error as file:line:col, exit 78", async () => {
   const r = await hastmon([
@@ -76,6 +84,10 @@ Deno.test("config check: every error as file:line:col, exit 78", async () => {
     `remotes: it would have nothing to watch`,
     `${f}:27:11: resource other has no [resource.other.on.alpha] section for this node (alpha, ` +
     `from --node); its nodes are beta`,
+    ...["beta:20", "wd:23"].map((at) => {
+      const [node, line] = at.split(":");
+      return `${f}:${line}:18: warning: ${noAddress(node)}`;
+    }),
     "13 errors",
     "",
   ]);
@@ -102,6 +114,7 @@ Deno.test("config check: an unsafe timing is refused with its timeline, exit 78"
     `${f}:8:11: resource web: unsafe timing (primary beta, secondary alpha): ${why}`,
     `${f}:8:11: warning: resource web: no panic command: safety assumes every stop finishes ` +
     `within stop_timeout`,
+    `${f}:16:18: warning: ${noAddress("wd")}`,
     "2 errors",
     "",
   ]);
@@ -172,6 +185,44 @@ Deno.test("config check: preflight names each missing or non-executable program 
       "--no-preflight",
     ]);
     assertEquals(skipped.code, 0, skipped.err);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("config check: a member's validate runs on this node and refuses with what it said, exit 78", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-validate-" });
+  try {
+    await Deno.writeTextFile(`${dir}/svc.sh`, "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    // The check sees the environment a hook sees, and says why it fails on its last line.
+    await Deno.writeTextFile(
+      `${dir}/check.sh`,
+      '#!/bin/sh\n[ "$HASTMON_EVENT" = validate ] || exit 9\n' +
+        'echo "checking $HASTMON_GROUP/$HASTMON_MEMBER"\n' +
+        '[ -e "$(dirname "$0")/mounted" ] || { echo "/data is not mounted" >&2; exit 1; }\n',
+      { mode: 0o755 },
+    );
+    const cfg = `${dir}/h.toml`;
+    await Deno.writeTextFile(
+      cfg,
+      [
+        `exec = "svc.sh"`,
+        `[resource.db.member.pg]`,
+        `validate = "check.sh"`,
+        `[resource.db.on.alpha]`,
+        `remote = "none"`,
+        "",
+      ].join("\n"),
+    );
+    const r = await hastmon(["config", "check", "-c", cfg, "--node", "alpha"]);
+    assertEquals(r.code, 78, r.err);
+    assertEquals(
+      r.err.split("\n")[0],
+      `${cfg}:3:1: validate of member pg (resource db) failed: exit 1: /data is not mounted`,
+    );
+    await Deno.writeTextFile(`${dir}/mounted`, "");
+    const ok = await hastmon(["config", "check", "-c", cfg, "--node", "alpha"]);
+    assertEquals(ok.code, 0, ok.err);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

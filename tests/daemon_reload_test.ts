@@ -21,7 +21,7 @@ exit 0
 
 function config(
   dir: string,
-  opts: { interval: number; extra?: boolean; metrics?: string },
+  opts: { interval: number; extra?: boolean; metrics?: string; validate?: string },
 ): string {
   const res = (name: string) => `
 [resource.${name}.on.solo]
@@ -32,12 +32,15 @@ role_on_start = "primary"
 timeout = 0.1
 stop_timeout = 1
 exec = "${dir}/svc.sh"
+hook_env = { DIR = "${dir}" }
 [on.solo]
 listen = "tcp://127.0.0.1:0"
 control = "${dir}/ctl.sock"
 state_dir = "${dir}/state"
 ${opts.metrics ? `metrics_listen = "${opts.metrics}"` : ""}
-${res("r0")}${opts.extra ? res("r1") : ""}`;
+${res("r0")}${opts.extra ? res("r1") : ""}${
+    opts.validate ? `\n[resource.r0.member.r0]\nvalidate = "${opts.validate}"\n` : ""
+  }`;
 }
 
 async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 5000) {
@@ -56,7 +59,6 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
   const file = `${dir}/hastmon.toml`;
   await Deno.writeTextFile(`${dir}/svc.sh`, SCRIPT, { mode: 0o755 });
   await Deno.writeTextFile(file, config(dir, { interval: 0.2 }));
-  Deno.env.set("DIR", dir);
   const sink = new MemorySink();
   const logger = new Logger(sink, { verbosity: 0 });
   let exitCode = -1;
@@ -100,6 +102,19 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
     await waitFor("r1 to be dropped", () => !d.runtime.names().includes("r1"));
     assert(await exists(`${dir}/run-r0`), "r0 must keep running");
 
+    // A member's validate that fails refuses r0's new settings: r0 runs on as before.
+    await Deno.writeTextFile(`${dir}/no.sh`, "#!/bin/sh\necho 'no disk here'\nexit 3\n", {
+      mode: 0o755,
+    });
+    await Deno.writeTextFile(file, config(dir, { interval: 0.5, validate: `${dir}/no.sh` }));
+    await d.reload();
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 300);
+    assertStringIncludes(
+      sink.lines.join("\n"),
+      "reload: validate of member r0 (resource r0) failed: exit 3: no disk here; r0 keeps its previous configuration",
+    );
+    assert(await exists(`${dir}/run-r0`), "r0 must keep running");
+
     // Shutdown: the service is stopped and the daemon exits 0.
     d.shutdown("test");
     await waitFor("exit", () => exitCode !== -1);
@@ -110,7 +125,6 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
   } finally {
     d.shutdown("cleanup");
     await waitFor("exit", () => exitCode !== -1).catch(() => {});
-    Deno.env.delete("DIR");
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -7,7 +7,7 @@
 import net from "node:net";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { type TestCluster, withCluster } from "./cluster/harness.ts";
-import { importSecret } from "../src/wire/auth.ts";
+import { FrameSealer, importSecret } from "../src/wire/auth.ts";
 import { batchBody } from "../src/wire/codec.ts";
 import { encodeFrame, FrameReader, writeFrame } from "../src/wire/frame.ts";
 import { connectorHandshake } from "../src/wire/handshake.ts";
@@ -70,11 +70,11 @@ async function authenticated(c: TestCluster) {
   const reader = new FrameReader(conn);
   const session = await connectorHandshake(conn, reader, {
     self: "w",
-    secret: await importSecret(SECRET),
+    auth: await importSecret(SECRET),
     timeoutMs: 3000,
     expectNode: "a",
   });
-  return { conn, reader, sealer: session.sealer! };
+  return { conn, reader, sealer: session.sealer as FrameSealer };
 }
 
 Deno.test("e2e bad input (keyed peers): garbage, zero bytes, huge length, wrong MAC, replay, bad control requests", async () => {

@@ -90,11 +90,13 @@ Deno.test("built file: a two-node-plus-watchdog cluster from a lone copy, relati
       assert(await exists(`${c.dir}/run/a.pid`), "pidfile a.pid in the caller's directory");
       assert(await exists(`${c.dir}/state-a`), "state_dir relative to the configuration file");
       assert(!(await exists(`${root}/bin/state-a`)), "nothing written beside the executable");
-      // The service (started by a hook) does not inherit the launcher's DENO_DIR in its cache.
+      // The service (started by a hook) inherits none of the launcher's DENO_* variables (its
+      // DENO_DIR is in hastmon's cache): hooks get a minimal environment (hook_hygiene.ts).
       const env = new TextDecoder().decode(
         await Deno.readFile(`/proc/${c.servicePid("a")}/environ`),
-      );
-      assert(!env.split("\0").some((v) => v.startsWith(`DENO_DIR=${cache}`)), "DENO_DIR leaked");
+      ).split("\0");
+      assert(!env.some((v) => v.startsWith("DENO_")), `DENO_* leaked: ${env.join(" ")}`);
+      assert(!env.some((v) => v.includes(cache)), "the launcher's cache leaked");
       // No `Task …` line, no Deno noise: the first line is the resource.
       assertEquals((await c.ctlOk("a", "status")).split("\n")[0], "r0:");
     });

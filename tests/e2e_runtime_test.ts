@@ -70,7 +70,7 @@ Deno.test("e2e runtime: a peer sending epochs of 2^53 and 2^52 + 1 is ignored, a
     try {
       const session = await connectorHandshake(conn, reader, {
         self: "w",
-        secret: await importSecret(SECRET),
+        auth: await importSecret(SECRET),
         timeoutMs: 3000,
         expectNode: "b",
       });

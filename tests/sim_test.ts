@@ -67,11 +67,34 @@ const SCHEDULES: Record<FaultKind, Fault[]> = {
   "fence-fail": [{ kind: "fence-fail", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
   "fence-hang": [{ kind: "fence-hang", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
   "inflated-claims": [{ kind: "inflated-claims", at: 10 * I, duration: 10 * I, nodes: ["a"] }],
+  // Resource groups (played with three members each, see GROUP_KINDS).
+  "member-crashloop": [{ kind: "member-crashloop", at: 10 * I, duration: 40 * I, nodes: ["a"] }],
+  "member-start-fails": [
+    { kind: "member-start-fails", at: 10 * I, duration: 40 * I, nodes: ["a"] },
+  ],
+  "member-stop-hangs": [
+    { kind: "member-stop-hangs", at: 10 * I, duration: 15 * I, nodes: ["a"] },
+    { kind: "partition", at: 14 * I, duration: 10 * I, nodes: ["a"] },
+  ],
+  "giveover": [{ kind: "giveover", at: 10 * I, duration: 0, nodes: ["a"] }],
+  "restart": [{ kind: "restart", at: 10 * I, duration: 0, nodes: ["a"] }],
+  "check-veto": [{ kind: "check-veto", at: 10 * I, duration: 10 * I, nodes: ["b"] }],
 };
+
+/** Faults of resource groups: played on a group of three members. */
+const GROUP_KINDS = new Set<FaultKind>([
+  "member-crashloop",
+  "member-start-fails",
+  "member-stop-hangs",
+  "giveover",
+  "restart",
+  "check-veto",
+]);
 
 for (const kind of FAULT_KINDS) {
   Deno.test(`sim golden: ${kind}`, async () => {
-    const r = runScenario({ seed: 1, layout: defaultLayout(), schedule: SCHEDULES[kind] });
+    const layout = defaultLayout({ members: GROUP_KINDS.has(kind) ? 3 : 1 });
+    const r = runScenario({ seed: 1, layout, schedule: SCHEDULES[kind] });
     const text = r.transcript + "\n";
     const file = new URL(`${kind}.txt`, GOLDEN);
     if (update) {

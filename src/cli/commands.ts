@@ -5,6 +5,7 @@ import { registerCtl } from "./ctl.ts";
 import { registerScha } from "./scha.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
+import { registerKeygen } from "./keygen.ts";
 import { registerGuard } from "./guard.ts";
 import { completionRegister } from "./completion.ts";
 
@@ -13,6 +14,7 @@ const commands: Register[] = [
   registerCtl,
   registerConfig,
   registerSimulate,
+  registerKeygen,
   registerScha,
   registerGuard,
 ];

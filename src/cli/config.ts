@@ -15,6 +15,7 @@ import {
 } from "../config/mod.ts";
 import { byPosition, formatDiagnostic } from "../config/diagnostics.ts";
 import { preflight } from "../config/preflight.ts";
+import { validateResource } from "../daemon/validate.ts";
 import { convertLegacy } from "../config/legacy/convert.ts";
 import { LegacyConfigError } from "../config/legacy/parser.ts";
 
@@ -40,20 +41,35 @@ export const registerConfig: Register = (program: Command, io: CliIO) => {
     .option("--node <name>", NODE_HELP)
     .option(
       "--no-preflight",
-      "do not check that this node's programs (exec, methods, panic, fence) exist and are executable (for a file checked on another machine)",
+      "do not check that this node's programs (exec, methods, panic, fence) exist and are executable, nor run the members' validate (for a file checked on another machine)",
     )
     .addHelpText(
       "after",
       `
 Examples:
-  hastmon config check                             this node, its programs included
+  hastmon config check                             this node, its programs and validate included
   hastmon config check -c new.toml --node beta     as beta sees it, on beta
   hastmon config check --node beta --no-preflight  beta's view, checked elsewhere`,
     )
     .action(async (opts) => {
       const result = await load(opts);
       if (opts.preflight && result.config !== null) {
-        result.errors.push(...await preflight(result.config));
+        const cfg = result.config;
+        const missing = await preflight(cfg);
+        result.errors.push(...missing);
+        // The members' own checks, for resources whose programs all exist.
+        for (const res of cfg.resources) {
+          if (!res.self || missing.some((e) => e.resource === res.name)) continue;
+          for (const f of await validateResource(cfg, res.self)) {
+            result.errors.push({
+              file: cfg.file,
+              line: f.line ?? res.self.pos.line,
+              col: f.col ?? res.self.pos.col,
+              message: f.message,
+              resource: f.resource,
+            });
+          }
+        }
         result.errors.sort(byPosition);
       }
       const { out, err } = renderCheck(result);

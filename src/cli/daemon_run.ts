@@ -11,9 +11,11 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { forgetLauncherEnv, selfCommand } from "../daemon/self.ts";
+import { selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
+import { prepareStateDir } from "../daemon/safe_open.ts";
+import { markInheritedFdsCloseOnExec } from "../daemon/fds.ts";
 import { ControlServer } from "../control/server.ts";
 import { HookHistograms } from "../metrics/histogram.ts";
 import { renderMetrics } from "../metrics/render.ts";
@@ -35,7 +37,6 @@ const REPEAT_WINDOW_MS = 60_000;
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
-  forgetLauncherEnv();
   const path = configPath(opts.config);
   let result;
   try {
@@ -55,15 +56,31 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     return await daemonize(cfg.global.control.path, opts.pidfile ?? DEFAULT_PIDFILE, io);
   }
   const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
-  if (logPath) await Deno.mkdir(cfg.global.stateDir, { recursive: true }).catch(() => {});
+  try {
+    await prepareStateDir(cfg.global.stateDir);
+  } catch (e) {
+    throw new CliError(`cannot use state_dir: ${(e as Error).message}`, EX.CANTCREAT);
+  }
+  // Before the guard or any hook is spawned: they must not inherit what we inherited.
+  const fds = markInheritedFdsCloseOnExec();
+  let sink;
+  try {
+    sink = logPath ? new FileSink(logPath) : stderrSink();
+  } catch (e) {
+    throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
+  }
   const format = opts.logFormat ?? "text";
-  const logger = new Logger(logPath ? new FileSink(logPath) : stderrSink(), {
+  const logger = new Logger(sink, {
     verbosity,
     format,
     node: cfg.node,
     repeatWindowMs: REPEAT_WINDOW_MS,
     summaryTimer: true,
   });
+  if (fds.error) logger.warning(`hooks may inherit this daemon's descriptors: ${fds.error}`);
+  else if (fds.marked.length > 0) {
+    logger.info(`inherited descriptors ${fds.marked.join(", ")} will not reach hooks`);
+  }
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);

@@ -17,8 +17,6 @@ export const registerGuard: Register = (program: Command) => {
     .argument("[args...]")
     .action(async (args) => {
       const { guardMain } = await import("../daemon/guard_main.ts");
-      const { forgetLauncherEnv } = await import("../daemon/self.ts");
-      forgetLauncherEnv();
       // Exit here: a stop hook may leave processes that hold the guard's output pipes open.
       Deno.exit(await guardMain(args));
     });

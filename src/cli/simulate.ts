@@ -100,6 +100,12 @@ export const registerSimulate: Register = (program: Command, io: CliIO) => {
     .option("--seed <s>", "first seed (run i uses seed s+i)", nonNegativeInt, 1)
     .option("--nodes <a,b,w>", "node names; a name starting with w is a watchdog", nodeList)
     .option("--resources <n>", "resources per node", positiveInt, 1)
+    .option(
+      "--members <n>",
+      "members per resource (a group; with several, each has monitor methods)",
+      positiveInt,
+      1,
+    )
     .option("--interval <seconds>", "heartbeat_interval of the built-in cluster", seconds, 1)
     .option(
       "--faults <list>",
@@ -117,6 +123,7 @@ its seed and the last events; rerun one with --runs 1 --seed SEED).
 
 Examples:
   hastmon simulate --runs 10000
+  hastmon simulate --runs 10000 --members 3        resource groups of three members
   hastmon simulate --faults partition,pause --max-faults 1 --interval 0.25
   hastmon simulate -c /usr/local/etc/hastmon.toml --runs 2000`,
     )
@@ -126,6 +133,7 @@ Examples:
         : defaultLayout({
           nodes: opts.nodes,
           resources: opts.resources,
+          members: opts.members,
           heartbeatMs: opts.interval * 1000,
         });
       const started = performance.now();

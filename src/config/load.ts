@@ -25,8 +25,10 @@ export function configPath(flag?: string): string {
  */
 export async function loadConfig(path: string, opts: { node?: string } = {}): Promise<LoadResult> {
   let text: string;
+  let fileMode: number | null = null;
   try {
     text = await Deno.readTextFile(path);
+    fileMode = (await Deno.stat(path)).mode;
   } catch (e) {
     const why = e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message;
     throw new ConfigFileError(`cannot read ${path}: ${why}`);
@@ -36,6 +38,7 @@ export async function loadConfig(path: string, opts: { node?: string } = {}): Pr
     node: me.name,
     nodeSource: me.source,
     baseDir: resolvePath(Deno.cwd(), dirname(path)),
+    fileMode,
   });
 }
 

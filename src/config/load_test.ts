@@ -14,7 +14,7 @@ Deno.test("loadConfig: node from the hostname, paths relative to the file, secre
   Deno.env.delete("HASTMON_NODE");
   try {
     const host = Deno.hostname();
-    await Deno.writeTextFile(`${dir}/secret`, "a-secret-of-twenty-bytes\n");
+    await Deno.writeTextFile(`${dir}/secret`, "a-secret-of-twenty-bytes\n", { mode: 0o600 });
     await Deno.writeTextFile(
       `${dir}/hastmon.toml`,
       `exec = "hooks/svc.sh"\nstate_dir = "state"\n[key]\nsecret_file = "secret"\n` +
@@ -26,7 +26,7 @@ Deno.test("loadConfig: node from the hostname, paths relative to the file, secre
     const cfg = r.config!;
     assertEquals([cfg.node, cfg.nodeSource], [host, "hostname"]);
     assertEquals(cfg.global.stateDir, `${dir}/state`);
-    assertEquals(cfg.key?.secret, "a-secret-of-twenty-bytes");
+    assertEquals(cfg.key?.secret, new TextEncoder().encode("a-secret-of-twenty-bytes"));
     assertEquals(cfg.resources[0].self?.exec, `${dir}/hooks/svc.sh`);
     // --node picks another node's view; the simulator asks for any node's settings.
     const peer = await loadConfig(`${dir}/hastmon.toml`, { node: `${host}-peer` });

@@ -9,7 +9,9 @@ import { checkResource, checkTiming, timingInputsValid } from "./checks.ts";
 import { byPosition, Diagnostics } from "./diagnostics.ts";
 import { nodeConfig, resourceNodeConfig } from "./effective.ts";
 import { dirname } from "./paths.ts";
+import { peerIdentity } from "./identity.ts";
 import {
+  type KeyFile,
   type ReadContext,
   readSections,
   type ResourceSections,
@@ -24,18 +26,22 @@ export interface ParseOptions {
   node: NodeId;
   /** How the name was chosen, for messages. Default "given". */
   nodeSource?: NodeSource;
-  /** Read a file, null when it cannot be read. Default: the real file system. */
-  readFile?: (path: string) => string | null;
+  /** Read a key file's bytes and mode. Default: the real file system. */
+  readKeyFile?: (path: string) => KeyFile;
+  /** The configuration file's permission bits, when known: an inline secret in a file others may read is a warning. */
+  fileMode?: number | null;
   /** Relative paths in the file are relative to this. Default: the file's directory. */
   baseDir?: string;
 }
 
-/** Read a text file, or null. The default `readFile`. */
-export function readTextFileOrNull(path: string): string | null {
+/** Read a key file's bytes and mode from the file system. The default `readKeyFile`. */
+export function readKeyFileFromDisk(path: string): KeyFile {
   try {
-    return Deno.readTextFileSync(path);
-  } catch {
-    return null;
+    const info = Deno.statSync(path);
+    if (!info.isFile) return { error: "not a regular file" };
+    return { bytes: Deno.readFileSync(path), mode: info.mode };
+  } catch (e) {
+    return { error: e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message };
   }
 }
 
@@ -57,13 +63,24 @@ export function parseConfig(text: string, file: string, opts: ParseOptions): Loa
   }
   const ctx: ReadContext = {
     baseDir: opts.baseDir ?? dirname(file),
-    readFile: opts.readFile ?? readTextFileOrNull,
+    readKeyFile: opts.readKeyFile ?? readKeyFileFromDisk,
   };
   const tree = readSections(doc, scanPositions(text), diag, ctx);
   const self = { node: opts.node, source: opts.nodeSource ?? "given" };
   const nodes = tree.nodeNames.map((n) => nodeConfig(tree, n, ctx));
   const resources = tree.resources.map((res) => buildResource(tree, res, self, ctx, diag));
   if (resources.length === 0) diag.warn({ line: 1, col: 1 }, "the file configures no resources");
+  const global = nodes.find((n) => n.node === opts.node) ?? nodeConfig(tree, opts.node, ctx);
+  const peers = peerIdentity(tree, nodes, global, resources, opts.node, ctx, diag);
+  if (
+    tree.key && tree.key.secretFile === null && opts.fileMode != null && (opts.fileMode & 0o004)
+  ) {
+    diag.warn(
+      tree.key.pos,
+      `${file} is readable by others and holds the shared secret inline: ` +
+        `move it to a secret_file (chmod 600), or chmod o-r the configuration`,
+    );
+  }
   const errors = diag.errors.sort(byPosition);
   const warnings = diag.warnings.sort(byPosition);
   for (const r of resources) {
@@ -74,9 +91,10 @@ export function parseConfig(text: string, file: string, opts: ParseOptions): Loa
     file,
     node: opts.node,
     nodeSource: self.source,
-    global: nodes.find((n) => n.node === opts.node) ?? nodeConfig(tree, opts.node, ctx),
+    global,
     nodes,
     key: tree.key,
+    peers,
     resources,
   };
   return { errors, warnings, config };

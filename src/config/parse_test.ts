@@ -7,7 +7,11 @@ import type { EffectiveConfig, LoadResult } from "./types.ts";
 const FILE = "/etc/hastmon.toml";
 
 function load(text: string, opts: Partial<ParseOptions> = {}): LoadResult {
-  return parseConfig(text, FILE, { node: "alpha", readFile: () => null, ...opts });
+  return parseConfig(text, FILE, {
+    node: "alpha",
+    readKeyFile: () => ({ error: "no such file" }),
+    ...opts,
+  });
 }
 
 /** Errors as `line:col: message`, the form every assertion below compares. */
@@ -106,6 +110,7 @@ Deno.test("a minimal cluster gets every default, in ms, with 'default' provenanc
     monitor_start: 60_000,
     monitor_stop: 60_000,
     monitor_check: 60_000,
+    validate: 60_000,
   });
   assertEquals(cfg.nodes.map((n) => n.node), ["alpha", "beta", "wd"]);
 });
@@ -409,20 +414,23 @@ remote = "none"
 
 Deno.test("[key]: secret or a readable secret_file, never both, hmac-sha256 (SHA256 in the original's words)", () => {
   const files: Record<string, string> = { "/etc/hastmon/key": "0123456789abcdef0123\n" };
-  const readFile = (p: string) => files[p] ?? null;
-  const ok = config(CLUSTER + `[key]\nsecret_file = "hastmon/key"\n`, { readFile });
+  const readKeyFile = (p: string) =>
+    files[p] === undefined
+      ? { error: "no such file" }
+      : { bytes: new TextEncoder().encode(files[p]), mode: 0o100600 };
+  const ok = config(CLUSTER + `[key]\nsecret_file = "hastmon/key"\n`, { readKeyFile });
   assertEquals(ok.key, {
     algorithm: "hmac-sha256",
-    secret: "0123456789abcdef0123",
+    secret: new TextEncoder().encode("0123456789abcdef0123"),
     secretFile: "/etc/hastmon/key",
     pos: { line: 15, col: 1 },
   });
-  const bad = (key: string) => errors(CLUSTER + `[key]\n${key}\n`, { readFile });
+  const bad = (key: string) => errors(CLUSTER + `[key]\n${key}\n`, { readKeyFile });
   assertEquals(bad(`secret = "0123456789abcdef"\nsecret_file = "/etc/hastmon/key"`), [
     "17:1: `secret` and `secret_file` are mutually exclusive: keep one",
   ]);
   assertEquals(bad(`secret_file = "/nonexistent"`), [
-    '16:15: cannot read secret_file "/nonexistent"',
+    '16:15: cannot read secret_file "/nonexistent": no such file',
   ]);
   // The original's spelling is taken for what it means here.
   for (const spelling of ["SHA256", "sha256", "HMAC-SHA256"]) {
@@ -445,7 +453,10 @@ Deno.test("[key]: secret or a readable secret_file, never both, hmac-sha256 (SHA
     short.warnings.filter((w) => w.message.includes("secret")).map((w) =>
       `${w.line}:${w.col}: ${w.message}`
     ),
-    ["15:1: the key's secret is short (3 bytes): use at least 16 random bytes"],
+    [
+      "15:1: the key's secret is short (3 bytes): use at least 16 random bytes " +
+      "(head -c 32 /dev/urandom > FILE; chmod 600 FILE)",
+    ],
   );
 });
 

@@ -1,5 +1,6 @@
 /** What `hastmon config check` prints: diagnostics, a summary, and the timing rule's timelines. */
 
+import { describePeerMode } from "./identity.ts";
 import { fmt } from "../core/timing.ts";
 import { formatPeerAddress } from "./address.ts";
 import { describeSource } from "./checks.ts";
@@ -68,17 +69,23 @@ function timelineRow(r: TimelineReport): string[] {
 export function renderSummary(cfg: EffectiveConfig): string {
   const g = cfg.global;
   let out = `${cfg.file}: valid for node ${cfg.node} (${describeSource(cfg.nodeSource)})\n\n`;
-  const key = cfg.key === null
-    ? "none (only remote and friends addresses may connect)"
+  const key = cfg.peers.mode === "ed25519"
+    ? `ed25519 key pair per node; this node's private key from ${cfg.peers.privateKeyFile}`
+    : cfg.key === null
+    ? "none"
     : `${cfg.key.algorithm}, secret ${
       cfg.key.secretFile === null ? "inline" : `from ${cfg.key.secretFile}`
     }`;
+  const bound = Object.entries(cfg.peers.addresses).filter(([n]) => n !== cfg.node)
+    .map(([n, hosts]) => `${n} from ${hosts.length > 0 ? hosts.join(", ") : "(unknown)"}`);
   out += `node ${cfg.node}\n` + table([
     ["control", g.control.path],
     ["listen", formatPeerAddress(g.listen)],
     ["state_dir", g.stateDir],
     ["metrics", g.metricsListen === null ? "off" : formatPeerAddress(g.metricsListen)],
     ["key", key],
+    ["peers prove", describePeerMode(cfg.peers.mode)],
+    ...(cfg.peers.mode === "ed25519" ? [] : [["names bound", bound.join("; ") || "-"]]),
   ], "  ");
   for (const res of cfg.resources) out += "\n" + renderResourceSummary(res, cfg.node);
   if (cfg.resources.some((r) => r.timelines.length > 0)) out += "\n" + TIMELINE_LEGEND;

@@ -13,6 +13,7 @@ import {
 } from "./address.ts";
 import { resolvePath } from "./paths.ts";
 import { didYouMean } from "./suggest.ts";
+import { parsePublicKey } from "../wire/node_keys.ts";
 import { ROLES } from "../core/types.ts";
 
 /** The kinds of section a key can be written in, from least to most specific. */
@@ -29,8 +30,8 @@ export const LEVEL_SYNTAX: Record<Level, string> = {
 
 export { FAILOVER_MODES, type FailoverMode };
 
-/** Methods whose timeout can be set with `<method>_timeout`. */
-export const TIMED_METHODS = HOOK_METHODS;
+/** Methods whose timeout can be set with `<method>_timeout` (validate runs outside the core). */
+export const TIMED_METHODS = [...HOOK_METHODS, "validate"] as const;
 export type TimedMethod = typeof TIMED_METHODS[number];
 
 /**
@@ -44,6 +45,7 @@ export const MEMBER_METHODS = [
   "monitor_start",
   "monitor_stop",
   "monitor_check",
+  "validate",
 ] as const;
 export type MemberMethod = typeof MEMBER_METHODS[number];
 
@@ -65,7 +67,9 @@ export type ValueKind =
   | "address_list"
   | "remote" //           address list or "none"
   | "path" //             a file or directory, made absolute
-  | "command"; //         a path, or [path, args...], made absolute
+  | "command" //          a path, or [path, args...], made absolute
+  | "public_keys" //      "ed25519:BASE64" or a list of them (several during a key rotation)
+  | "env"; //             a table of environment variables for hooks
 
 /** One key of the file. Defaults are written in file units (seconds). */
 export interface KeySpec {
@@ -98,6 +102,16 @@ export const KEYS: readonly KeySpec[] = [
   spec("listen", "listen_address", NODE, "tcp://0.0.0.0:8458", "peer listener"),
   spec("metrics_listen", "listen_address", NODE, null, "Prometheus metrics listener"),
   spec("state_dir", "path", NODE, "/var/db/hastmon", "persisted roles, epochs, counters"),
+  spec(
+    "addresses",
+    "address_list",
+    ["on"],
+    [],
+    "addresses this node connects from; bind its name without per-node keys",
+  ),
+  spec("public_key", "public_keys", ["on"], null, 'this node\'s key(s): "ed25519:BASE64"'),
+  spec("private_key_file", "path", NODE, null, "this node's private key (hastmon keygen)"),
+  spec("hook_env", "env", NODE, {}, "environment variables added for every hook"),
   spec("role_on_start", "role", RESOURCE, "init", "role when no persisted role exists"),
   spec("priority", "priority", ["on", "resource.on"], 100, "lower wins between two primaries"),
   spec("remote", "remote", ["resource.on"], null, 'peer addresses, or "none"'),
@@ -125,6 +139,13 @@ export const KEYS: readonly KeySpec[] = [
   spec("monitor_start", "command", METHOD, null, "member: starts its fault monitor after start"),
   spec("monitor_stop", "command", METHOD, null, "member: stops its fault monitor before stop"),
   spec("monitor_check", "command", METHOD, null, "member veto before a giveover here"),
+  spec(
+    "validate",
+    "command",
+    METHOD,
+    null,
+    "member check of a new configuration (config check, reload)",
+  ),
   spec("failover_mode", "failover_mode", EVERYWHERE, "SOFT", "what a failing member escalates to"),
   spec("retry_count", "count_or_zero", EVERYWHERE, 2, "restarts allowed within retry_interval"),
   spec("retry_interval", "duration", EVERYWHERE, 300, "window of the restart budget"),
@@ -160,8 +181,21 @@ export const RESOURCE_KEYS: readonly KeySpec[] = KEYS.filter((k) =>
 
 /** Keys of this node as a whole. */
 export const NODE_KEYS: readonly KeySpec[] = KEYS.filter((k) =>
-  k.levels[0] === "global" && !k.levels.includes("resource")
+  (k.levels.includes("global") || k.levels.includes("on")) &&
+  !k.levels.includes("resource") && !k.levels.includes("resource.on")
 );
+
+/** Variables every hook gets from the daemon itself; `hook_env` cannot set them. */
+export const RESERVED_HOOK_ENV = [
+  "HASTMON_RESOURCE",
+  "HASTMON_MEMBER",
+  "HASTMON_NODE",
+  "HASTMON_ROLE",
+  "HASTMON_EPOCH",
+  "HASTMON_EVENT",
+] as const;
+
+export { parsePublicKey } from "../wire/node_keys.ts";
 
 /** Keys of the `[key]` table. */
 export const KEY_TABLE_KEYS = ["algorithm", "secret", "secret_file"] as const;
@@ -177,10 +211,11 @@ export type Value =
   | PeerAddress[]
   | ControlAddress
   | Command
+  | Record<string, string>
   | "none";
 
-/** Where a problem with a value is: the value itself, or one item of a list. */
-export type Report = (message: string, item?: number) => void;
+/** Where a problem with a value is: the value itself, or one item of a list or table. */
+export type Report = (message: string, item?: number | string) => void;
 
 /** Context for checking values: relative paths are relative to `baseDir`. */
 export interface CheckContext {
@@ -266,6 +301,46 @@ export function checkValue(
         return [resolvePath(ctx.baseDir, raw[0]), ...raw.slice(1)];
       }
       return bad(`a program path or a list ["/path/to/program", "arg", ...]`);
+    }
+    case "public_keys": {
+      const list = typeof raw === "string" ? [raw] : raw;
+      if (!Array.isArray(list) || list.length === 0) {
+        return bad('"ed25519:BASE64" (from `hastmon keygen`) or a list of such keys');
+      }
+      let ok = true;
+      list.forEach((k, i) => {
+        if (typeof k !== "string" || parsePublicKey(k) === null) {
+          ok = false;
+          report(
+            `${name} must be "ed25519:" and 32 bytes in base64 (as \`hastmon keygen\` prints), ` +
+              `not ${describe(k)}`,
+            typeof raw === "string" ? undefined : i,
+          );
+        }
+      });
+      return ok ? list as string[] : undefined;
+    }
+    case "env": {
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw) || raw instanceof Date) {
+        return bad('a table of variables, e.g. { PATH = "/usr/bin:/bin" }');
+      }
+      const out: Record<string, string> = {};
+      let ok = true;
+      for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+        let problem: string | null = null;
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) {
+          problem = `${describe(k)} is not a variable name (letters, digits, _)`;
+        } else if ((RESERVED_HOOK_ENV as readonly string[]).includes(k)) {
+          problem = `${k} is set by hastmon for every hook and cannot be changed`;
+        } else if (typeof v !== "string" || v.includes("\0")) {
+          problem = `${k} must be a string without NUL bytes, not ${describe(v)}`;
+        }
+        if (problem) {
+          ok = false;
+          report(`${name}: ${problem}`, k);
+        } else out[k] = v as string;
+      }
+      return ok ? out : undefined;
     }
   }
 }

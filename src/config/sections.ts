@@ -68,9 +68,12 @@ export interface SectionTree {
 
 /** What reading sections needs besides the document. */
 export interface ReadContext extends CheckContext {
-  /** Read a file (for `secret_file`); null when it cannot be read. */
-  readFile: (path: string) => string | null;
+  /** Read a key file (`secret_file`, `private_key_file`) as bytes, with its mode. */
+  readKeyFile: (path: string) => KeyFile;
 }
+
+/** A key file as read: its bytes and permission bits, or why it cannot be used. */
+export type KeyFile = { bytes: Uint8Array; mode: number | null } | { error: string };
 
 /** Names of nodes, resources and members: safe in logs, environment variables and argv. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -286,7 +289,7 @@ class Reader {
       );
     }
     const has = (k: string) => Object.hasOwn(value, k);
-    let secret: string | null = null;
+    let secret: Uint8Array | null = null;
     let secretFile: string | null = null;
     if (has("secret") && has("secret_file")) {
       const [, second] = ["secret", "secret_file"].sort((a, b) =>
@@ -299,16 +302,16 @@ class Reader {
           [...path, "secret"],
           `\`secret\` must be a non-empty string, not ${describe(value.secret)}`,
         );
-      } else secret = value.secret;
+      } else secret = new TextEncoder().encode(value.secret);
     } else if (has("secret_file")) {
       const p = [...path, "secret_file"];
       if (typeof value.secret_file !== "string" || value.secret_file === "") {
         fail(p, `\`secret_file\` must be a path, not ${describe(value.secret_file)}`);
       } else {
         secretFile = resolvePath(this.ctx.baseDir, value.secret_file);
-        const text = this.ctx.readFile(secretFile);
-        if (text === null) fail(p, `cannot read secret_file "${secretFile}"`);
-        else if ((secret = text.replace(/[\r\n]+$/, "")) === "") {
+        const file = readPrivateFile(this.ctx, secretFile, "secret_file");
+        if ("error" in file) fail(p, file.error);
+        else if ((secret = trimTextNewline(file.bytes)).length === 0) {
           fail(p, `secret_file "${secretFile}" is empty`);
         }
       }
@@ -319,7 +322,8 @@ class Reader {
     if (secret.length < 16) {
       this.diag.warn(
         pos,
-        `the key's secret is short (${secret.length} bytes): use at least 16 random bytes`,
+        `the key's secret is short (${secret.length} bytes): use at least 16 random bytes ` +
+          `(head -c 32 /dev/urandom > FILE; chmod 600 FILE)`,
       );
     }
     return { algorithm: "hmac-sha256", secret, secretFile, pos };
@@ -394,6 +398,41 @@ function misplacedSection(name: string, where: string): string | null {
       return `\`key\` cannot appear ${where}: the key is global, write [key] at the top level`;
   }
   return null;
+}
+
+/**
+ * A key file that only its owner may read: anything open to group or others
+ * is refused, naming the file and the fix.
+ */
+export function readPrivateFile(ctx: ReadContext, path: string, key: string): KeyFile {
+  const file = ctx.readKeyFile(path);
+  if ("error" in file) return { error: `cannot read ${key} "${path}": ${file.error}` };
+  if (file.mode !== null && (file.mode & 0o077) !== 0) {
+    const mode = (file.mode & 0o777).toString(8).padStart(3, "0");
+    return {
+      error: `${key} "${path}" is open to group or others (mode ${mode}): ` +
+        `run chmod 600 "${path}"`,
+    };
+  }
+  return file;
+}
+
+/**
+ * A secret file's bytes: a text secret (`echo secret > file`) loses its line
+ * end, a binary one is kept byte for byte.
+ */
+export function trimTextNewline(bytes: Uint8Array): Uint8Array {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return bytes;
+  }
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u0009\u000b\u000c\u000e-\u001f]/.test(text)) return bytes;
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === 0x0a || bytes[end - 1] === 0x0d)) end--;
+  return bytes.slice(0, end);
 }
 
 /**

@@ -51,10 +51,28 @@ export interface NodeConfig {
 /** Node authentication (`[key]`). The secret is resolved from `secret_file` when given. */
 export interface KeyConfig {
   algorithm: "hmac-sha256";
-  secret: string;
+  /** The secret's bytes (a file's exact bytes, less a text file's line end). */
+  secret: Uint8Array;
   /** The file the secret was read from, or null when it is written inline. */
   secretFile: string | null;
   pos: Pos;
+}
+
+/** What a peer's name is bound to (see identity.ts). */
+export type PeerAuthMode = "ed25519" | "hmac-sha256" | "none";
+
+/** How nodes prove who they are. */
+export interface PeerIdentityConfig {
+  mode: PeerAuthMode;
+  /** ed25519: every node's public keys as configured (`ed25519:BASE64`), by node name. */
+  publicKeys: Record<NodeId, string[]>;
+  /** ed25519: this node's key file and its 64 bytes (seed, then public key); null if unusable. */
+  privateKeyFile: string | null;
+  privateKey: Uint8Array | null;
+  /** The hosts each node connects from: the name is refused from any other without node keys. */
+  addresses: Record<NodeId, string[]>;
+  /** Hosts the listener admits at all: this node's remote and friends, and every node's addresses. */
+  allowedHosts: string[];
 }
 
 /** How a member method is run. */
@@ -149,6 +167,8 @@ export interface EffectiveConfig {
   /** Node-wide settings of every node the file names, in file order. */
   nodes: NodeConfig[];
   key: KeyConfig | null;
+  /** How nodes prove who they are, and which addresses each name may connect from. */
+  peers: PeerIdentityConfig;
   /** Every resource in file order, usable or not (see `errors`). */
   resources: ResourceConfig[];
 }

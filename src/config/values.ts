@@ -6,7 +6,7 @@ import type { KeySpec } from "./schema.ts";
 import type { Provenance, Setting } from "./types.ts";
 
 /** A value as the file would write it: seconds, address texts, absolute paths, argv lists. */
-export type FileValue = number | string | string[] | null;
+export type FileValue = number | string | string[] | Record<string, string> | null;
 
 /** `setting` of `spec` in file units. */
 export function fileValue(spec: KeySpec, setting: Setting): FileValue {
@@ -25,7 +25,10 @@ export function fileValue(spec: KeySpec, setting: Setting): FileValue {
     case "remote":
       return v === "none" ? "none" : (v as PeerAddress[]).map((a) => a.text);
     case "command":
+    case "public_keys":
       return [...(v as string[])];
+    case "env":
+      return { ...(v as Record<string, string>) };
     default:
       return v as number | string;
   }
@@ -39,6 +42,12 @@ export function displayValue(spec: KeySpec, setting: Setting): string {
     return fmt(setting.value as number);
   }
   if (spec.kind === "command") return commandLine(v as string[]);
+  if (spec.kind === "env") {
+    const vars = Object.entries(v as Record<string, string>);
+    return vars.length === 0
+      ? "(none)"
+      : vars.map(([k, x]) => `${k}=${JSON.stringify(x)}`).join(" ");
+  }
   if (Array.isArray(v)) return v.length === 0 ? "(none)" : v.join(", ");
   return String(v);
 }

@@ -5,9 +5,12 @@
  *
  * CRITICAL: no primary runs anywhere this node knows of (not here, not on a
  * connected peer); the service failed to stop here.
+ * CRITICAL also: the group is ERROR_STOP_FAILED or ONLINE_FAULTED here (a
+ * member failed to start or is FAULTED), or a member was left unmonitored.
  * WARNING: no watchdog reachable (no automatic failover); a primary with no
  * secondary connected (nowhere to fail over to); a forced primary (no lease);
- * this node in `init` (out of the failover set).
+ * this node in `init` (out of the failover set); a member's restart budget
+ * used up (the next failure gives the group over) or its status DEGRADED.
  * UNKNOWN: a resource the daemon does not know, or none at all. (The CLI adds
  * CRITICAL when no daemon answers, UNKNOWN when it cannot ask.)
  */
@@ -85,6 +88,26 @@ function judge(st: ResourceStatus): Finding[] {
     out.push({ code: CHECK.CRITICAL, text: "no primary running" });
   }
   if (st.state === "stop_failed") out.push({ code: CHECK.CRITICAL, text: "stop failed here" });
+  else if (st.rgState === "ONLINE_FAULTED") {
+    out.push({ code: CHECK.CRITICAL, text: "group ONLINE_FAULTED here" });
+  }
+  for (const x of st.members) {
+    const who = st.members.length > 1 || x.name !== st.resource ? `member ${x.name} ` : "";
+    if (st.role !== "primary") continue;
+    if (!x.monitored) {
+      out.push({ code: CHECK.CRITICAL, text: `${who}unmonitored (the monitor quit)` });
+    } else if (x.status === "FAULTED") {
+      out.push({ code: CHECK.CRITICAL, text: `${who}FAULTED` });
+    } else if (x.status === "DEGRADED") {
+      out.push({ code: CHECK.WARNING, text: `${who}DEGRADED` });
+    }
+    if (x.restarts.max > 0 && x.restarts.used >= x.restarts.max) {
+      out.push({
+        code: CHECK.WARNING,
+        text: `${who}restart budget used (${x.restarts.used}/${x.restarts.max})`,
+      });
+    }
+  }
   if (st.forced) out.push({ code: CHECK.WARNING, text: "forced primary without a lease" });
   if (st.role === "init") {
     out.push({ code: CHECK.WARNING, text: "init here: out of the failover set" });

@@ -2,7 +2,7 @@ import { assertEquals } from "../../tests/assert.ts";
 import { CHECK, evaluateCheck } from "./check.ts";
 import type { StatusResult } from "./protocol.ts";
 import type { ResourceStatus } from "../core/status.ts";
-import { primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
+import { memberStatus, primaryStatus, secondaryStatus, watchdogStatus } from "./test_helpers.ts";
 
 function on(node: string, ...resources: ResourceStatus[]): StatusResult {
   return { node, version: "0.1.0", pid: 1, uptimeMs: 1, resources };
@@ -81,4 +81,28 @@ Deno.test("check: unknown names and an empty daemon are UNKNOWN; CRITICAL still 
   assertEquals(evaluateCheck(on("alpha", healthyPrimary()), ["nope"]).code, CHECK.UNKNOWN);
   assertEquals(evaluateCheck(on("alpha")).line, "HASTMON UNKNOWN - no resources on alpha");
   assertEquals(evaluateCheck(on("beta", secondaryStatus()), ["nope"]).code, CHECK.CRITICAL);
+});
+
+Deno.test("check: a used-up restart budget and a DEGRADED member WARN; FAULTED, unmonitored or ONLINE_FAULTED is CRITICAL", () => {
+  const budget = healthyPrimary();
+  budget.members = [
+    memberStatus("db", {
+      status: "DEGRADED",
+      restarts: { used: 2, max: 2, windowMs: 300_000, resetsInMs: 90_000 },
+    }),
+  ];
+  let r = evaluateCheck(on("alpha", budget));
+  assertEquals(r.code, CHECK.WARNING);
+  assertEquals(r.line.includes("member db DEGRADED, member db restart budget used (2/2)"), true);
+
+  const faulted = healthyPrimary();
+  faulted.rgState = "ONLINE_FAULTED";
+  faulted.members = [memberStatus("db", { status: "FAULTED", monitored: false })];
+  r = evaluateCheck(on("alpha", faulted));
+  assertEquals(r.code, CHECK.CRITICAL);
+  assertEquals(
+    r.line.includes("group ONLINE_FAULTED here, member db unmonitored (the monitor quit)"),
+    true,
+    r.line,
+  );
 });

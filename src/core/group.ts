@@ -256,6 +256,9 @@ function endOp(m: Machine, fx: Effect[]) {
   m.op = null;
   if (op.kind === "start") {
     log(fx, "info", "start finished; waiting for status to confirm");
+    // The restart that asked for it is done, as Solaris counts it (START returned 0).
+    const r = op.request !== null ? m.requests.get(op.request) : undefined;
+    if (r) r.startedAt = m.now;
     return;
   }
   if (op.failed) {

@@ -45,6 +45,11 @@ export function onMemberFailure(m: Machine, fx: Effect[], x: MemberRun, state: S
   x.failures.push({ at: m.now, weight: failureWeight(state) });
   const sum = failureSum(m, x);
   const probes = recentFailures(m, x);
+  if (m.requests.size > 0) {
+    // A request is under way (a restart, a giveover): it decides; the failure still counts.
+    log(fx, "debug", `member ${s.name}: probe said ${state} while a request is under way`);
+    return;
+  }
   if (sum < 100) {
     x.status = {
       value: "DEGRADED",

@@ -303,6 +303,7 @@ export function onRequest(
       check: null,
       deadline: m.now + settleMs(m),
       target: null,
+      startedAt: null,
     };
     m.requests.set(id, r);
     return r;
@@ -523,8 +524,9 @@ export function onMonitorCheckDone(
 
 /**
  * Answer what has settled and time out what waits too long (every step).
- * A restart is answered when the group is online here again (or faulted, or
- * stop-failed); anything that moved the group off this node is answered when
+ * A restart is answered when its start has finished (START and MONITOR_START
+ * exited 0: ONLINE as Solaris counts it), or the group is faulted or
+ * stop-failed here; anything that moved the group off this node is answered when
  * some node runs it, as scha_control blocks until the group is back online.
  */
 export function progressRequests(m: Machine, fx: Effect[]) {
@@ -553,6 +555,11 @@ export function progressRequests(m: Machine, fx: Effect[]) {
         } else if (m.op === null && m.busy === null) {
           if (groupState(m) === "stop_failed") {
             finish({ code: SCHA_ERR.INTERNAL, message: `a stop failed: ${rgState(m)}` });
+          } else if (r.startedAt !== null) {
+            const what = r.request.optag === "RESTART"
+              ? m.settings.name
+              : `member ${r.request.member}`;
+            finish({ code: 0, message: `${what} started again on ${m.settings.self}` });
           } else if ((m.online && groupState(m) === "running") || m.faulted) {
             finish({
               code: 0,

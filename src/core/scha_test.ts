@@ -114,7 +114,7 @@ Deno.test("scha pipeline: each refusal has its number, in the reference's order"
   assertStringIncludes(replyOf(s, 1)!.message, "not online on b");
 });
 
-Deno.test("RESTART stops in reverse and starts in order, and answers once the group is online", () => {
+Deno.test("RESTART stops in reverse and starts in order, and answers once it started again", () => {
   const ms = members(2, { hasMonitorStart: true, hasMonitorStop: true });
   const m = online(ms);
   const r = ask(m, 1100, { optag: "RESTART", member: "m0" });
@@ -129,7 +129,7 @@ Deno.test("RESTART stops in reverse and starts in order, and answers once the gr
   note(finish(m, [], "start", 1150, 0, "m0"));
   note(finish(m, [], "monitor_start", 1160, 0, "m0"));
   note(finish(m, [], "start", 1170, 0, "m1"));
-  let fx = finish(m, [], "monitor_start", 1180, 0, "m1");
+  const fx = finish(m, [], "monitor_start", 1180, 0, "m1");
   assertEquals(seq, [
     "monitor_stop m1",
     "stop m1",
@@ -140,10 +140,7 @@ Deno.test("RESTART stops in reverse and starts in order, and answers once the gr
     "start m1",
     "monitor_start m1",
   ]);
-  assertEquals(replyOf(fx, r.id), undefined, "not until a probe says it runs");
-  keep(m, 3000);
-  finish(m, [], "status", 3010, 0, "m0");
-  fx = finish(m, [], "status", 3010, 0, "m1");
+  // Every start and monitor_start exited 0: ONLINE, as Solaris counts it.
   assertEquals(replyOf(fx, r.id)?.code, 0);
   assertEquals(groupRestarts(m, m.members[0]), 1, "NUM_RG_RESTARTS");
 });
@@ -176,9 +173,9 @@ Deno.test("restart budget: counted in a window of retry_interval, enforced under
     const r = ask(m, now, { optag: "RESOURCE_RESTART", member: "db" });
     if (r.reply) return r.reply.code;
     finish(m, [], "stop", now + 10, 0, "db");
-    finish(m, [], "start", now + 20, 0, "db");
+    assertEquals(replyOf(finish(m, [], "start", now + 20, 0, "db"), r.id)?.code, 0);
     keep(m, now + 1100);
-    assertEquals(replyOf(finish(m, [], "status", now + 1110, 0, "db"), r.id)?.code, 0);
+    finish(m, [], "status", now + 1110, 0, "db");
     return 0;
   };
   assertEquals(restart(2000), 0);

@@ -150,6 +150,8 @@ export interface PendingRequest {
   deadline: Time;
   /** GIVEOVER handing over: the node that should end up running the group (null: any). */
   target: NodeId | null;
+  /** A restart's start finished (every start and monitor_start exited 0): ONLINE again. */
+  startedAt: Time | null;
 }
 
 /** A failover as the node that took over saw it: when each phase was reached. */

@@ -11,7 +11,6 @@ import {
   resourceSettings,
   usableResources,
 } from "../config/mod.ts";
-import { importSecret, type PeerSecret } from "../wire/auth.ts";
 import { NodeRuntime } from "../runtime/node.ts";
 import type { Guard } from "./guard.ts";
 import type { Logger } from "./log.ts";
@@ -19,7 +18,11 @@ import { StateStore } from "./state_store.ts";
 import { EventLog } from "./events.ts";
 import { DaemonIo } from "./io.ts";
 import { Peers, sleep } from "./peers.ts";
+import { PeerAccess } from "./peer_access.ts";
+import { prepareStateDir } from "./safe_open.ts";
+import { configuredHookEnv } from "./hook_hygiene.ts";
 import { DaemonControl } from "./control.ts";
+import { validateResource } from "./validate.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
 
 /** What the daemon needs from its caller. */
@@ -55,7 +58,7 @@ export class Daemon {
 
   private constructor(
     cfg: EffectiveConfig,
-    secret: PeerSecret | null,
+    access: PeerAccess,
     private opts: DaemonOptions,
   ) {
     this.cfg = cfg;
@@ -65,7 +68,7 @@ export class Daemon {
     this.#peers = new Peers(cfg, {
       node: this.node,
       logger: opts.logger,
-      secret,
+      access,
       onMessages: (from, messages) => this.runtime.receive(from, messages),
       onDown: (node) => this.runtime.peerDown(node),
     });
@@ -76,6 +79,11 @@ export class Daemon {
       store: this.#store,
       events: this.events,
       view: (r) => this.#views.get(r),
+      // Fault monitors started by monitor_start find the daemon with scha_control through it.
+      hookEnv: () => ({
+        ...configuredHookEnv(this.cfg),
+        HASTMON_CONTROL: this.cfg.global.control.path,
+      }),
       send: (to, messages) => this.#peers.send(to, messages),
       onWake: () => this.runtime.wake(),
       onTransition: () => this.#updateTitle(),
@@ -95,9 +103,8 @@ export class Daemon {
 
   /** Restore state, listen, dial peers, and start every resource. */
   static async start(cfg: EffectiveConfig, opts: DaemonOptions): Promise<Daemon> {
-    await Deno.mkdir(cfg.global.stateDir, { recursive: true });
-    const secret = cfg.key ? await importSecret(cfg.key.secret) : null;
-    const d = new Daemon(cfg, secret, opts);
+    await prepareStateDir(cfg.global.stateDir);
+    const d = new Daemon(cfg, await PeerAccess.create(cfg), opts);
     const restored = await d.#store.loadAll();
     for (const w of restored.warnings) {
       opts.logger.warning(`ignoring state file ${w.path}: ${w.reason}`);
@@ -139,6 +146,22 @@ export class Daemon {
       return;
     }
     for (const w of plan.warnings) log.warning(`reload: ${w}`);
+    // The members' validate (Solaris VALIDATE) may refuse a resource's new configuration:
+    // it is then not added, or keeps running as configured before.
+    for (const name of [...plan.added, ...plan.changed]) {
+      const view = plan.usable.find((r) => r.name === name)?.self;
+      const failures = view ? await validateResource(plan.cfg, view) : [];
+      if (failures.length === 0) continue;
+      for (const f of failures) {
+        log.error(`reload: ${f.message}; ${name} keeps its previous configuration`, name);
+        this.events.emit(name, "log", "error", `reload refused for ${name}: ${f.message}`);
+      }
+      plan.added = plan.added.filter((n) => n !== name);
+      plan.changed = plan.changed.filter((n) => n !== name);
+      plan.usable = plan.usable.filter((r) => r.name !== name);
+      const old = this.cfg.resources.find((r) => r.name === name);
+      if (old) plan.usable.push(old);
+    }
     this.cfg = plan.cfg;
     for (const res of plan.usable) this.#views.set(res.name, res.self!);
     for (const name of plan.removed) this.runtime.remove(name);
@@ -147,14 +170,18 @@ export class Daemon {
       this.runtime.reconfigure(plan.settings.get(name)!, text);
     }
     for (const name of plan.changed) this.runtime.reconfigure(plan.settings.get(name)!);
-    this.#peers.reconfigure(plan.cfg);
+    for (const w of await this.#peers.reconfigure(plan.cfg)) log.warning(`reload: ${w}`);
     this.#updateTitle();
-    const summary = `configuration reloaded: ${plan.usable.length} resource(s); added [${
-      plan.added.join(", ")
-    }], removed [${plan.removed.join(", ")}], changed [${plan.changed.join(", ")}]`;
+    // Numbered: an operator's second reload is news, never a "repeat" the log folds away.
+    const summary = `configuration reloaded (reload ${++this.#reloads}): ${plan.usable.length} ` +
+      `resource(s); added [${plan.added.join(", ")}], removed [${
+        plan.removed.join(", ")
+      }], changed [${plan.changed.join(", ")}]`;
     log.info(summary);
     this.events.emit(null, "log", "info", summary);
   }
+
+  #reloads = 0;
 
   /** SIGTERM/SIGINT: stop or hand over what runs here, then exit. */
   shutdown(reason: string) {

@@ -66,7 +66,7 @@ export type HookLog = (stream: HookStream, line: string) => void;
 export interface HookSpec {
   /** argv: the program (a path, or a name looked up in PATH) and its arguments. */
   command: readonly string[];
-  /** Added to the daemon's own environment (see {@link hookEnv}). */
+  /** The hook's whole environment (see hook_hygiene.ts): nothing of the daemon's is inherited. */
   env: Record<string, string>;
   /** After this, SIGTERM to the group; the outcome is `timeout`. */
   timeoutMs: number;
@@ -118,13 +118,16 @@ export interface HookContext {
   node: string;
   role: Role;
   epoch: number;
-  event: HookMethod;
+  /** The method; `validate` runs outside the core (config check, reload). */
+  event: HookMethod | "validate";
 }
 
 /** The HASTMON_* variables every hook gets (PRODUCT.md §3.4). */
 export function hookEnv(ctx: HookContext): Record<string, string> {
   return {
     HASTMON_RESOURCE: ctx.resource,
+    // Solaris's -G and -R, for fault monitors written for scha_control.
+    HASTMON_GROUP: ctx.resource,
     HASTMON_MEMBER: ctx.member,
     HASTMON_NODE: ctx.node,
     HASTMON_ROLE: ctx.role,
@@ -154,6 +157,8 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
     child = new Deno.Command(setsid ?? program, {
       args: setsid === null ? args : [program, ...args],
       env: spec.env,
+      // Only what the caller gives: the daemon's own environment is not the hooks' business.
+      clearEnv: true,
       cwd,
       detached: setsid === null,
       stdin: "null",

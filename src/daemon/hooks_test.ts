@@ -66,6 +66,7 @@ Deno.test("runHook passes the exec argv and the HASTMON_* environment", async ()
       "args=role web secondary primary",
       "HASTMON_EPOCH=7",
       "HASTMON_EVENT=role",
+      "HASTMON_GROUP=web",
       "HASTMON_MEMBER=db",
       "HASTMON_NODE=nodeA",
       "HASTMON_RESOURCE=web",

@@ -20,7 +20,8 @@ import type {
 import { describeOutcome } from "../core/types.ts";
 import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
-import { DEFAULT_GRACE_MS, hookEnv, runHook } from "./hooks.ts";
+import { DEFAULT_GRACE_MS, runHook } from "./hooks.ts";
+import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
@@ -42,6 +43,8 @@ export interface DaemonIoDeps {
   events: EventLog;
   /** This node's configuration of a resource (changes on reload). */
   view(resource: string): ResourceNodeConfig | undefined;
+  /** What `hook_env` adds to every hook's environment (changes on reload). */
+  hookEnv(): Readonly<Record<string, string>>;
   /** Send a frame to a peer over whichever link is up (dropped when none is). */
   send(to: NodeId, messages: Message[]): void;
   /** Called when the runtime's timer is due. */
@@ -119,7 +122,8 @@ export class DaemonIo implements Io {
     let last = "";
     const result = await runHook({
       command: argv,
-      env: hookEnv({
+      // The whole environment: nothing of the daemon's own (hook_hygiene.ts).
+      env: hookEnvironment(this.deps.hookEnv(), {
         resource,
         member: e.member ?? resource,
         node: this.deps.node,
@@ -200,7 +204,7 @@ export class DaemonIo implements Io {
         const remaining = command.until === null
           ? FOREVER_MS
           : Math.max(0, command.until - performance.now()) + slack;
-        const g = { view, node: this.deps.node, epoch: command.epoch };
+        const g = { view, node: this.deps.node, epoch: command.epoch, env: this.deps.hookEnv() };
         return guard.arm(
           resource,
           remaining,
@@ -271,7 +275,10 @@ export function hookArgv(view: ResourceNodeConfig, e: HookEffect): string[] | st
       return cmd ? [...cmd, ...e.args] : `no ${e.method} command`;
     }
     default:
-      return view.exec ? [view.exec, e.method, view.resource, ...e.args] : null;
+      // A peer's text (a complaint's reason) comes after `--`, printable and short.
+      return view.exec
+        ? [view.exec, e.method, view.resource, ...hookArguments(e.method, e.args)]
+        : null;
   }
 }
 
@@ -280,10 +287,13 @@ interface GuardFor {
   view: ResourceNodeConfig;
   node: NodeId;
   epoch: number;
+  /** The configured `hook_env`. */
+  env: Readonly<Record<string, string>>;
 }
 
+/** The guard's hooks get the same minimal environment as the daemon's. */
 function guardEnv(g: GuardFor, member: string, event: "stop" | "panic") {
-  return hookEnv({
+  return hookEnvironment(g.env, {
     resource: g.view.resource,
     member,
     node: g.node,

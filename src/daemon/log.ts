@@ -21,6 +21,7 @@
  * Verbosity: 0 shows error, warning and info; each `-d` raises it by one and
  * shows debug records of that depth.
  */
+import { openNoFollowSync } from "./safe_open.ts";
 import type { LogLevel, Role } from "../core/types.ts";
 
 /** Where formatted lines go. A line comes without its newline. */
@@ -283,7 +284,7 @@ export function stderrSink(): LogSink {
   return { write: (line) => writeAllSync(Deno.stderr, line), close: () => {} };
 }
 
-/** Lines appended to a file, created 0640 if missing. */
+/** Lines appended to a file, created 0640 if missing; a symlink at the path is refused. */
 export class FileSink implements LogSink {
   #file: Deno.FsFile;
 
@@ -295,9 +296,23 @@ export class FileSink implements LogSink {
     writeAllSync(this.#file, line);
   }
 
-  /** Open the path again, e.g. on SIGHUP after log rotation moved the file away. */
+  /**
+   * Open the path again, e.g. on SIGHUP after log rotation moved the file away.
+   * If the new path cannot be opened (or is a planted symlink), logging goes on
+   * into the old file, which says why.
+   */
   reopen(): void {
-    const next = FileSink.#open(this.path);
+    let next: Deno.FsFile;
+    try {
+      next = FileSink.#open(this.path);
+    } catch (e) {
+      this.write(
+        `${new Date().toISOString()} [ERROR] cannot reopen the log, writing on here: ${
+          (e as Error).message
+        }`,
+      );
+      return;
+    }
     this.#file.close();
     this.#file = next;
   }
@@ -307,7 +322,8 @@ export class FileSink implements LogSink {
   }
 
   static #open(path: string): Deno.FsFile {
-    return Deno.openSync(path, { append: true, create: true, mode: 0o640 });
+    // Never through a symlink planted at the path (safe_open.ts).
+    return openNoFollowSync(path, { append: true, mode: 0o640 });
   }
 }
 

@@ -3,18 +3,24 @@
  * dialer per `remote` address, over src/wire/peer.ts. Frames received go to
  * the node runtime as they come; frames to send go out on whichever
  * connection to that node is open (both sides dial, so two may be).
+ *
+ * Who may connect, and as whom, is PeerAccess's (peer_access.ts): the address
+ * rule, the handshake slots reserved for configured nodes, a name bound to its
+ * addresses or proved by its node key. A reload applies it to the next
+ * connection and closes the ones whose node or key the configuration dropped.
  */
 import type { Message, NodeId } from "../core/types.ts";
 import type { EffectiveConfig } from "../config/mod.ts";
 import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from "../wire/peer.ts";
-import type { PeerSecret } from "../wire/auth.ts";
 import type { Logger } from "./log.ts";
+import type { PeerAccess } from "./peer_access.ts";
 
 /** What the links deliver, and to whom. */
 export interface PeersDeps {
   node: NodeId;
   logger: Logger;
-  secret: PeerSecret | null;
+  /** Who may connect as whom, and the handshake's keys. */
+  access: PeerAccess;
   /** A frame of messages from `from`. */
   onMessages(from: NodeId, messages: Message[]): void;
   /** The last connection to `node` closed. */
@@ -27,14 +33,11 @@ export class Peers {
   #listener: PeerListener | null = null;
   #dialers = new Map<string, { stop: AbortController; done: Promise<void> }>();
   #lifetime = new AbortController();
-  #allowedHosts = new Set<string>();
-  #knownNodes = new Set<NodeId>();
   #cfg: EffectiveConfig;
   #stopped = false;
 
   constructor(cfg: EffectiveConfig, private readonly deps: PeersDeps) {
     this.#cfg = cfg;
-    this.#updateAccess(cfg);
   }
 
   /** Bind the listener of `listen`. Throws when the address cannot be bound. */
@@ -44,11 +47,12 @@ export class Peers {
       hostname: listen.host,
       port: listen.port,
       self: this.deps.node,
-      secret: this.deps.secret,
+      auth: this.deps.access.auth,
       timeoutMs: this.#minTimeoutMs(),
       idleTimeoutMs: this.#idleTimeoutMs(),
-      allowed: (remote) => this.deps.secret !== null || this.#allowedHosts.has(remote.hostname),
-      acceptNode: (node) => this.#knownNodes.has(node) && node !== this.deps.node,
+      allowed: (remote) => this.deps.access.allowed(remote),
+      reserved: (remote) => this.deps.access.reserved(remote),
+      acceptNode: (node, remote) => this.deps.access.acceptNode(node, remote),
       onConnection: (conn) => this.#adopt(conn),
       log: (level, msg) => this.deps.logger.log(level, `peer: ${msg}`),
     });
@@ -74,11 +78,29 @@ export class Peers {
     }
   }
 
-  /** A new configuration: who may connect, and which addresses to dial. */
-  reconfigure(cfg: EffectiveConfig): void {
+  /**
+   * A new configuration: who may connect (and with which keys), and which
+   * addresses to dial. Connections whose node or key it no longer lists are
+   * closed. Returns warnings for what needs a restart (another mode or shared key).
+   */
+  async reconfigure(cfg: EffectiveConfig): Promise<string[]> {
     this.#cfg = cfg;
-    this.#updateAccess(cfg);
+    const warnings = await this.deps.access.update(cfg);
+    await this.#closeStale();
     this.#reconcileDialers();
+    return warnings;
+  }
+
+  /** Close the connections, inbound and dialled, that the access rules now refuse. */
+  async #closeStale(): Promise<void> {
+    const stale = (c: PeerConnection) => this.deps.access.stale(c);
+    await this.#listener?.closeWhere(stale);
+    for (const set of this.#conns.values()) {
+      for (const c of set) {
+        const why = stale(c);
+        if (why !== null && !c.closed) await c.close(why);
+      }
+    }
   }
 
   /** Start dialing every remote address of this node's resources. */
@@ -150,7 +172,7 @@ export class Peers {
           hostname: addr.host,
           port: addr.port,
           self: this.deps.node,
-          secret: this.deps.secret,
+          auth: this.deps.access.auth,
           timeoutMs: this.#minTimeoutMs(),
           idleTimeoutMs: this.#idleTimeoutMs(),
           log: (level, msg) =>
@@ -164,7 +186,7 @@ export class Peers {
         await sleep(Math.min(this.#minIntervalMs(), 200 * 2 ** Math.min(failures, 6)), stop);
         continue;
       }
-      if (!this.#knownNodes.has(conn.node) || conn.node === this.deps.node) {
+      if (this.deps.access.dialled(conn.node) !== null) {
         this.deps.logger.warning(`${addr.host}:${addr.port} is ${conn.node}, not a node of ours`);
         await conn.close("not a configured node");
         await sleep(this.#minIntervalMs(), stop);
@@ -186,20 +208,6 @@ export class Peers {
         return;
       }
       await sleep(100, stop);
-    }
-  }
-
-  #updateAccess(cfg: EffectiveConfig) {
-    this.#allowedHosts.clear();
-    this.#knownNodes.clear();
-    for (const res of cfg.resources) {
-      for (const n of res.nodes) this.#knownNodes.add(n.node);
-      const v = res.self;
-      if (!v) continue;
-      for (const a of [...(Array.isArray(v.remote) ? v.remote : []), ...v.friends]) {
-        this.#allowedHosts.add(a.host);
-        if (a.host === "localhost") this.#allowedHosts.add("127.0.0.1");
-      }
     }
   }
 

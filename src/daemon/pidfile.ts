@@ -3,6 +3,7 @@
  * the open file (flock), not by the file's existence: the kernel drops the
  * lock when the holder dies, so a kill -9 leaves no stale pidfile to clean up.
  */
+import { openNoFollowSync } from "./safe_open.ts";
 
 /** Another live process holds the pidfile. */
 export class PidfileLockedError extends Error {
@@ -28,8 +29,9 @@ export class Pidfile {
    */
   static async acquire(path: string): Promise<Pidfile> {
     for (;;) {
-      // Not truncating on open: a loser must not wipe the holder's pid.
-      const file = await Deno.open(path, { read: true, write: true, create: true, mode: 0o644 });
+      // Not truncating on open: a loser must not wipe the holder's pid. Never through a
+      // symlink planted at the path (safe_open.ts).
+      const file = openNoFollowSync(path, { mode: 0o644 });
       try {
         if (!file.tryLockSync(true)) throw new PidfileLockedError(path, await readPid(path));
         // The holder may have removed the file between our open and our lock:

@@ -23,7 +23,7 @@ export interface ReloadPlan {
   changed: string[];
   /** Settings of every usable resource on this node. */
   settings: Map<string, ResourceSettings>;
-  /** Problems that do not stop the reload (a resource skipped, a key that needs a restart). */
+  /** Problems that do not stop the reload (a resource skipped, a setting that needs a restart). */
   warnings: string[];
 }
 
@@ -65,9 +65,8 @@ export async function planReload(
       warnings.push(`${k} changed from ${was} to ${now}; restart the daemon to apply it`);
     }
   }
-  if (JSON.stringify(old.key) !== JSON.stringify(cfg.key)) {
-    warnings.push("[key] changed; restart the daemon to apply it");
-  }
+  // Keys are the peer links' business: Peers.reconfigure applies new node keys and
+  // says what needs a restart (another mode, another shared secret).
   const usable = usableResources(result);
   const settings = new Map(usable.map((r) => [r.name, resourceSettings(cfg, r.name)]));
   const added: string[] = [], changed: string[] = [];

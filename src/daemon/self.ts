@@ -44,17 +44,3 @@ export function selfCommand(ctx: SelfContext = currentSelfContext()): string[] {
   }
   return [ctx.execPath, "run", "-A", ...DAEMON_DENO_FLAGS, decodeURIComponent(main.pathname)];
 }
-
-/** What the single-file launcher sets for Deno itself (scripts/build/launcher.ts). */
-const LAUNCHER_DENO_ENV = ["DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_NO_PROMPT"] as const;
-
-/**
- * Under the single-file launcher, drop the variables it set for Deno from
- * this process's environment, so that hooks and the services they start do
- * not inherit a DENO_DIR inside hastmon's cache. Deno has read them already;
- * running the file again (`HASTMON_SELF`) sets them afresh.
- */
-export function forgetLauncherEnv(): void {
-  if (!Deno.env.get("HASTMON_SELF") || Deno.build.standalone) return;
-  for (const name of LAUNCHER_DENO_ENV) Deno.env.delete(name);
-}

@@ -6,8 +6,9 @@
  * are asked for; they queue here, and each turn of the event loop spawns for
  * at most a slice of time before it yields to timers and sockets.
  *
- * Order: what changes what is active (start, stop, panic, fence) first, then
- * status probes, then notifications.
+ * Order: what changes what is active (start, stop, the monitor methods that go
+ * with them, panic, fence) first, then probes and a giveover's monitor_check,
+ * then notifications.
  */
 import type { HookMethod } from "../core/types.ts";
 
@@ -18,10 +19,13 @@ function rank(method: HookMethod): 0 | 1 | 2 {
   switch (method) {
     case "start":
     case "stop":
+    case "monitor_start":
+    case "monitor_stop":
     case "panic":
     case "fence":
       return 0;
     case "status":
+    case "monitor_check":
       return 1;
     default:
       return 2;

@@ -11,7 +11,7 @@
  */
 import type { StatusResult } from "../control/protocol.ts";
 import type { FailoverStatus, ResourceStatus } from "../core/status.ts";
-import { ROLES } from "../core/types.ts";
+import { MEMBER_STATUSES, ROLES } from "../core/types.ts";
 import { type HistogramSnapshot, HOOK_BUCKETS_S } from "./histogram.ts";
 
 /** The Content-Type of {@link renderMetrics}' output. */
@@ -116,6 +116,36 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
       "gauge",
       "attempts: start attempts before the primary gives up on this node.",
     ),
+    groupState: new Family(
+      "hastmon_group_state",
+      "gauge",
+      "The group's RG_STATE on this node: 1 for the current state (a label), 0 for none.",
+    ),
+    restarts: new Family(
+      "hastmon_member_restarts",
+      "gauge",
+      "Restarts of a member on this node within its retry_interval (NUM_RESOURCE_RESTARTS).",
+    ),
+    restartsMax: new Family(
+      "hastmon_member_restarts_limit",
+      "gauge",
+      "retry_count: restarts of a member within retry_interval before the group is given over.",
+    ),
+    groupRestarts: new Family(
+      "hastmon_group_restarts",
+      "gauge",
+      "scha_control RESTARTs of the group on this node within the member's retry_interval.",
+    ),
+    memberStatus: new Family(
+      "hastmon_member_status",
+      "gauge",
+      "A member's STATUS (scha_resource_setstatus or the built-in monitor): 1 for the current one.",
+    ),
+    monitored: new Family(
+      "hastmon_member_monitored",
+      "gauge",
+      "1 while the built-in monitor probes the member, 0 once it quit (RESTART_ONLY, LOG_ONLY).",
+    ),
     hooks: new Family(
       "hastmon_hook_duration_seconds",
       "histogram",
@@ -170,6 +200,17 @@ function renderResource(fam: Record<string, Family>, st: ResourceStatus): void {
   fam.threshold.sample(labels, st.complaints.threshold);
   fam.attempts.sample(labels, st.attempts.used);
   fam.attemptsMax.sample(labels, st.attempts.max);
+  fam.groupState.sample({ ...labels, state: st.rgState }, 1);
+  for (const x of st.members) {
+    const m = { ...labels, member: x.name };
+    fam.restarts.sample(m, x.restarts.used);
+    fam.restartsMax.sample(m, x.restarts.max);
+    fam.groupRestarts.sample(m, x.groupRestarts);
+    for (const value of MEMBER_STATUSES) {
+      fam.memberStatus.sample({ ...m, status: value }, x.status === value ? 1 : 0);
+    }
+    fam.monitored.sample(m, x.monitored ? 1 : 0);
+  }
   const failover = st.failover;
   if (failover) {
     const f = { ...labels, kind: failover.kind, from: failover.from ?? "" };

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
-import { primaryStatus, secondaryStatus } from "../control/test_helpers.ts";
+import { memberStatus, primaryStatus, secondaryStatus } from "../control/test_helpers.ts";
 import type { StatusResult } from "../control/protocol.ts";
 import { HookHistograms } from "./histogram.ts";
 import { renderMetrics } from "./render.ts";
@@ -111,4 +111,32 @@ Deno.test("metrics: every family has HELP and TYPE; label values are escaped", (
   }
   assertStringIncludes(text, 'resource="we\\"b\\\\\\n"');
   assert(text.endsWith("\n"));
+});
+
+Deno.test("metrics: the group's RG_STATE and each member's restarts, budget, status and monitoring", () => {
+  const st = primaryStatus();
+  st.rgState = "ONLINE";
+  st.members = [
+    memberStatus("db", {
+      status: "DEGRADED",
+      restarts: { used: 1, max: 2, windowMs: 300_000, resetsInMs: 1 },
+      groupRestarts: 1,
+    }),
+  ];
+  const text = renderMetrics(status([st]), []);
+  const s = samples(text);
+  const db = '{node="alpha",resource="web",member="db"}';
+  assertEquals(s.get('hastmon_group_state{node="alpha",resource="web",state="ONLINE"}'), "1");
+  assertEquals(s.get(`hastmon_member_restarts${db}`), "1");
+  assertEquals(s.get(`hastmon_member_restarts_limit${db}`), "2");
+  assertEquals(s.get(`hastmon_group_restarts${db}`), "1");
+  assertEquals(
+    s.get('hastmon_member_status{node="alpha",resource="web",member="db",status="DEGRADED"}'),
+    "1",
+  );
+  assertEquals(
+    s.get('hastmon_member_status{node="alpha",resource="web",member="db",status="OK"}'),
+    "0",
+  );
+  assertEquals(s.get(`hastmon_member_monitored${db}`), "1");
 });

@@ -17,6 +17,7 @@ import type {
   NodeId,
   ResourceSettings,
   RoleCommand,
+  SchaRequest,
   Time,
 } from "../core/types.ts";
 import { NodeRuntime } from "../runtime/node.ts";
@@ -97,6 +98,14 @@ export interface NodeFaults {
   killAfterActs: number | null;
   /** The node's heartbeats claim a lease and stop bound this many times longer (a liar). */
   inflateClaims: number;
+  /** This member dies again shortly after every start (its probe keeps failing). */
+  crashloop: string | null;
+  /** This member's start exits 1. */
+  startFails: string | null;
+  /** This member's stop hangs. */
+  stopHangs: string | null;
+  /** Every monitor_check here vetoes (exit 1). */
+  vetoCheck: boolean;
 }
 
 /** One simulated node: its machine (powered or not), daemon, guard, disk and faults. */
@@ -181,6 +190,10 @@ export class Cluster {
           fence: "ok",
           killAfterActs: null,
           inflateClaims: 1,
+          crashloop: null,
+          startFails: null,
+          stopHangs: null,
+          vetoCheck: false,
         },
         backlog: [],
         terminating: false,
@@ -280,11 +293,13 @@ export class Cluster {
     this.note(name, `daemon start${opts.loseState ? " (state lost)" : ""}`);
     node.guard = new SimGuard(this.guardWorld(node));
     const io = new SimIo(this, node, node.incarnation);
-    node.runtime = new NodeRuntime(io, { defects: this.opts.defects });
+    const runtime = new NodeRuntime(io, { defects: this.opts.defects });
+    node.runtime = runtime;
     for (const r of this.resources) {
       const settings = node.settings.get(r);
-      if (!settings) continue;
-      node.runtime.add(settings, node.disk.get(r) ?? null);
+      // The daemon may die while it starts (kill-between counts its first acts too).
+      if (!settings || node.runtime !== runtime) continue;
+      runtime.add(settings, node.disk.get(r) ?? null);
     }
   }
 
@@ -427,6 +442,13 @@ export class Cluster {
     }
   }
 
+  /** One member's process dies on its own (the daemon learns it from its probe). */
+  memberDies(name: NodeId, resource: string, member: string) {
+    if (!this.member(resource, name, member).running) return;
+    this.note(name, `member ${member} dies`);
+    this.setRunning(resource, name, member, false);
+  }
+
   /** Switch a hook behaviour of a node. */
   setHang(name: NodeId, what: "status" | "stop" | "start", on: boolean) {
     const f = this.nodes.get(name)!.faults;
@@ -445,6 +467,17 @@ export class Cluster {
       } ${resource}`,
     );
     this.toDaemon(node, node.incarnation, () => node.runtime?.command(resource, command));
+  }
+
+  /** A scha_control request on one node (as a fault monitor or an operator would send it). */
+  request(name: NodeId, resource: string, request: SchaRequest) {
+    const node = this.nodes.get(name)!;
+    const what = `scha_control ${request.optag}${request.member ? ` -R ${request.member}` : ""}`;
+    this.note(name, what);
+    this.toDaemon(node, node.incarnation, () =>
+      node.runtime?.request(resource, request, (r) => {
+        if (node.daemonUp) this.note(name, `${what}: ${r.code} (${r.message})`);
+      }));
   }
 
   // -------------------------------------------------------------------------
@@ -571,7 +604,17 @@ export class Cluster {
         finish(Math.min(ms, fx.timeoutMs), () => {
           inFlight.delete(kill);
           if (ms > fx.timeoutMs) return { kind: "timeout" };
+          if (f.startFails === member) return { kind: "exit", code: 1 };
           this.setRunning(resource, node.name, member, true);
+          if (f.crashloop === member) {
+            const I = settings.heartbeatIntervalMs;
+            this.at(this.now + this.rng.range(0.3 * I, 1.5 * I) / rate, () => {
+              if (this.member(resource, node.name, member).running) {
+                this.note(node.name, `member ${member} dies`);
+                this.setRunning(resource, node.name, member, false);
+              }
+            });
+          }
           return { kind: "exit", code: 0 };
         });
         const kill = () => {
@@ -589,7 +632,7 @@ export class Cluster {
       }
       case "stop":
         this.note(node.name, `stop ${resource}${member !== resource ? `/${member}` : ""}`);
-        if (f.hangStop) {
+        if (f.hangStop || f.stopHangs === member) {
           this.checker.onStopHung(resource, node.name, !!node.settings.get(resource)?.hasPanic);
           finish(fx.timeoutMs, () => ({ kind: "timeout" }));
         } else {
@@ -625,8 +668,15 @@ export class Cluster {
         }
         return () => {};
       }
+      case "monitor_check":
+        finish(this.rng.range(...this.opts.hooks.statusMs), () => ({
+          kind: "exit",
+          code: f.vetoCheck ? 1 : 0,
+          ...(f.vetoCheck ? { output: "simulated veto" } : {}),
+        }));
+        return () => {};
       default:
-        // Notifications: a quick script that says nothing back.
+        // Notifications and the monitor methods: a quick script that says nothing back.
         finish(0.1, () => ({ kind: "exit", code: 0 }));
         return () => {};
     }

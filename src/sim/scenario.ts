@@ -37,6 +37,12 @@ export const FAULT_KINDS = [
   "fence-fail",
   "fence-hang",
   "inflated-claims",
+  "member-crashloop",
+  "member-start-fails",
+  "member-stop-hangs",
+  "giveover",
+  "restart",
+  "check-veto",
 ] as const;
 export type FaultKind = typeof FAULT_KINDS[number];
 
@@ -58,6 +64,9 @@ const RECOVERABLE = new Set<FaultKind>([
   "sigterm",
   "fence-ok",
   "inflated-claims",
+  "member-crashloop",
+  "giveover",
+  "restart",
 ]);
 
 /** A fault placed at a time, lasting a while (ms of real time). */
@@ -393,6 +402,12 @@ export function runScenario(opts: RunOptions): RunResult {
   };
 }
 
+/** A member of the first resource, at random. */
+function pickMember(layout: Layout, rng: Rng): string {
+  const perNode = layout.settings.get(layout.resources[0])!;
+  return rng.pick(perNode.values().next().value!.members.map((x) => x.name));
+}
+
 /** The node whose daemon says it is primary for `resource` now, if any. */
 function currentPrimary(c: Cluster, resource: string): NodeId | null {
   for (const n of c.nodes.values()) {
@@ -598,6 +613,66 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
       });
       break;
     }
+    case "member-crashloop": {
+      // One member keeps dying after each start: the monitor restarts it, then gives over.
+      const m = pickMember(layout, rng);
+      c.at(f.at, () => {
+        c.note(a, `member ${m} crash-loops`);
+        c.nodes.get(a)!.faults.crashloop = m;
+        c.memberDies(a, r0, m);
+      });
+      c.at(end, () => c.nodes.get(a)!.faults.crashloop = null);
+      break;
+    }
+    case "member-start-fails": {
+      const m = pickMember(layout, rng);
+      c.at(f.at, () => {
+        c.note(a, `member ${m}: start fails`);
+        c.nodes.get(a)!.faults.startFails = m;
+        c.memberDies(a, r0, m);
+      });
+      c.at(end, () => c.nodes.get(a)!.faults.startFails = null);
+      break;
+    }
+    case "member-stop-hangs": {
+      // One member's stop hangs, and a restart of it is asked for where it runs.
+      const m = pickMember(layout, rng);
+      c.at(
+        f.at,
+        () => (c.note(a, `member ${m}: stop hangs`), c.nodes.get(a)!.faults.stopHangs = m),
+      );
+      c.at(f.at + I / 2, () => c.request(a, r0, { optag: "RESOURCE_RESTART", member: m }));
+      c.at(end, () => {
+        c.nodes.get(a)!.faults.stopHangs = null;
+        if (!c.nodes.get(a)!.powered) c.startDaemon(a);
+      });
+      break;
+    }
+    case "giveover":
+      c.at(f.at, () => {
+        const p = currentPrimary(c, r0);
+        if (p) c.request(p, r0, { optag: "GIVEOVER", member: pickMember(layout, rng) });
+      });
+      break;
+    case "restart":
+      c.at(f.at, () => {
+        const p = currentPrimary(c, r0);
+        const optag = rng.chance(0.5) ? "RESTART" : "RESOURCE_RESTART";
+        if (p) c.request(p, r0, { optag, member: pickMember(layout, rng) });
+      });
+      break;
+    case "check-veto":
+      // A candidate vetoes every giveover check while a giveover is asked for.
+      c.at(
+        f.at,
+        () => (c.note(a, "monitor_check vetoes"), c.nodes.get(a)!.faults.vetoCheck = true),
+      );
+      c.at(f.at + I, () => {
+        const p = currentPrimary(c, r0);
+        if (p) c.request(p, r0, { optag: "GIVEOVER", member: pickMember(layout, rng) });
+      });
+      c.at(end, () => c.nodes.get(a)!.faults.vetoCheck = false);
+      break;
     case "inflated-claims":
       // The primary claims a lease and stop bound 50 times longer than the file gives it,
       // then dies: the others must not wait for its claim.

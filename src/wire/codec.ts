@@ -12,9 +12,14 @@
 import type { ClaimRef, Message, NodeId, Role, ServiceState } from "../core/types.ts";
 import { MAX_EPOCH } from "../core/types.ts";
 import type { FrameBody } from "./frame.ts";
+import { printable } from "./text.ts";
 
-/** Version of the peer protocol, sent in the hello. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * Version of the peer protocol, sent in the hello. 3: the `ed25519` mode (an
+ * X25519 key in the hello, signed transcripts, encrypted frames); a node of
+ * version 2 is refused with a "protocol mismatch" that names both versions.
+ */
+export const PROTOCOL_VERSION = 3;
 /** Longest node or resource name accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 255;
 /** Longest free-text reason accepted. */
@@ -25,6 +30,10 @@ export const MAX_BATCH_MESSAGES = 4096;
 export const NONCE_BYTES = 32;
 /** Bytes of an HMAC-SHA-256 (sent as lowercase hex). */
 export const MAC_BYTES = 32;
+/** Bytes of an X25519 public key (sent as lowercase hex). */
+export const KX_BYTES = 32;
+/** Bytes of an Ed25519 signature (sent as lowercase hex). */
+export const SIG_BYTES = 64;
 
 /** A decode failure; the message names the field. */
 export class InvalidMessage extends Error {
@@ -35,8 +44,11 @@ export class InvalidMessage extends Error {
   }
 }
 
-/** How the two nodes authenticate each other. */
-export type AuthMode = "hmac-sha256" | "none";
+/**
+ * How the two nodes authenticate each other: each node's own Ed25519 key, one
+ * shared HMAC key, or nothing (addresses only).
+ */
+export type AuthMode = "ed25519" | "hmac-sha256" | "none";
 
 /** First frame from each side of a peer connection. */
 export interface Hello {
@@ -50,14 +62,18 @@ export interface Hello {
   nonce: string;
   /** Whether the sender requires the shared secret. */
   auth: AuthMode;
+  /** ed25519 only: the sender's ephemeral X25519 public key for this connection, lowercase hex. */
+  kx?: string;
 }
 
-/** Keyed handshake: the sender's proof that it knows the secret. */
+/** Keyed handshake: the sender's proof that it knows the secret (mac) or holds its node key (sig). */
 export interface Proof {
   /** Frame tag. */
   type: "proof";
-  /** HMAC-SHA-256, lowercase hex. */
-  mac: string;
+  /** hmac-sha256: HMAC-SHA-256 with the shared key, lowercase hex. */
+  mac?: string;
+  /** ed25519: the sender's signature of the transcript, lowercase hex. */
+  sig?: string;
 }
 
 /** Handshake refused; the reason is for the operator's log. */
@@ -81,6 +97,14 @@ export interface SealedFrame {
   data: string;
 }
 
+/** With node keys, every frame after the handshake: a sequence number and the AES-GCM box. */
+export interface BoxedFrame {
+  /** 0 for the first frame of a direction, then +1 per frame. */
+  seq: number;
+  /** Base64 of the ciphertext and its 16-byte tag. */
+  box: string;
+}
+
 // ---------------------------------------------------------------------------
 // Field parsers: each returns the checked value or throws InvalidMessage.
 
@@ -97,16 +121,20 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (typeof value === "object") return "an object";
   if (typeof value === "string") {
-    return value.length > 40 ? `a string of ${value.length} chars` : JSON.stringify(value);
+    return value.length > 40
+      ? `a string of ${value.length} chars`
+      : printable(JSON.stringify(value));
   }
   return String(value);
 }
 
-// deno-lint-ignore no-control-regex
-const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
+/** Control, format (bidi overrides, zero-width), separator and lone surrogate characters. */
+const CONTROL_CHARS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
 const HEX = (bytes: number) => new RegExp(`^[0-9a-f]{${bytes * 2}}$`);
 const NONCE_HEX = HEX(NONCE_BYTES);
 const MAC_HEX = HEX(MAC_BYTES);
+const KX_HEX = HEX(KX_BYTES);
+const SIG_HEX = HEX(SIG_BYTES);
 
 /** Printable text of 1..max chars: names and reasons end up in logs and hook environments. */
 function text(max: number, allowEmpty = false): Parser<string> {
@@ -114,7 +142,7 @@ function text(max: number, allowEmpty = false): Parser<string> {
     if (typeof v !== "string") fail(path, "a string", v);
     if (v.length > max) fail(path, `at most ${max} chars`, v);
     if (!allowEmpty && v.length === 0) fail(path, "a non-empty string", v);
-    if (CONTROL_CHARS.test(v)) fail(path, "no control characters", v);
+    if (CONTROL_CHARS.test(v)) fail(path, "printable text (no control or bidi characters)", v);
     return v;
   };
 }
@@ -170,7 +198,7 @@ const STATE_SET: Record<ServiceState, true> = {
   stopped: true,
   stop_failed: true,
 };
-const AUTH_SET: Record<AuthMode, true> = { "hmac-sha256": true, none: true };
+const AUTH_SET: Record<AuthMode, true> = { ed25519: true, "hmac-sha256": true, none: true };
 
 const role = oneOf(ROLE_SET);
 const state = oneOf(STATE_SET);
@@ -339,14 +367,32 @@ export function parseBatch(
 const HANDSHAKE_PARSERS: {
   [K in HandshakeFrame["type"]]: Parser<Extract<HandshakeFrame, { type: K }>>;
 } = {
-  hello: record<Hello>({
-    type: () => "hello",
-    protocol: counter,
-    node: name,
-    nonce: hex(NONCE_HEX, NONCE_BYTES),
-    auth: oneOf(AUTH_SET),
-  }),
-  proof: record<Proof>({ type: () => "proof", mac: hex(MAC_HEX, MAC_BYTES) }),
+  hello: (v, path) => {
+    const hello = record<Hello>({
+      type: () => "hello",
+      protocol: counter,
+      node: name,
+      nonce: hex(NONCE_HEX, NONCE_BYTES),
+      auth: oneOf(AUTH_SET),
+      kx: optional(hex(KX_HEX, KX_BYTES)),
+    })(v, path);
+    // The key exchange belongs to ed25519 and to nothing else.
+    if ((hello.auth === "ed25519") !== (hello.kx !== undefined)) {
+      fail(`${path}.kx`, hello.auth === "ed25519" ? "a key with ed25519" : "nothing", hello.kx);
+    }
+    return hello;
+  },
+  proof: (v, path) => {
+    const proof = record<Proof>({
+      type: () => "proof",
+      mac: optional(hex(MAC_HEX, MAC_BYTES)),
+      sig: optional(hex(SIG_HEX, SIG_BYTES)),
+    })(v, path);
+    if ((proof.mac === undefined) === (proof.sig === undefined)) {
+      fail(path, "exactly one of mac and sig", v);
+    }
+    return proof;
+  },
   refuse: record<Refusal>({ type: () => "refuse", reason }),
 };
 
@@ -371,5 +417,20 @@ export function parseSealed(obj: unknown): SealedFrame | InvalidMessage {
       mac: hex(MAC_HEX, MAC_BYTES),
       data: (v, path) => typeof v === "string" ? v : fail(path, "a string", v),
     })(obj, "sealed")
+  );
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decode the envelope of an encrypted frame (decryption is auth.ts's). */
+export function parseBoxed(obj: unknown): BoxedFrame | InvalidMessage {
+  return attempt(() =>
+    record<BoxedFrame>({
+      seq: counter,
+      box: (v, path) =>
+        typeof v === "string" && v.length >= 24 && BASE64.test(v)
+          ? v
+          : fail(path, "base64 of at least 16 bytes", v),
+    })(obj, "boxed")
   );
 }

@@ -9,26 +9,41 @@
  *                                    ←  proof            (after checking the connector's)
  * ```
  *
+ * With per-node keys (auth "ed25519") each hello also carries an ephemeral
+ * X25519 key and each proof is a signature of the transcript by the sender's
+ * node key, checked against the public keys configured for the name it
+ * claims (auth.ts).
+ *
  * The acceptor answers only a valid hello, and with a key it proves itself
  * only to a connector that has already proved itself, so it never hands a MAC
  * made with the secret to an unauthenticated party. Either side may answer
  * `refuse {reason}` instead, so that both operators' logs say why (protocol
  * version, key configured on one side only, wrong key, unexpected node name).
- * The whole exchange has one deadline.
+ * The whole exchange has one deadline; the acceptor may give the first hello
+ * a shorter one, so that a caller who says nothing holds no slot for long.
  */
 import type { NodeId } from "../core/types.ts";
 import {
+  AeadOpener,
+  AeadSealer,
   checkProof,
+  deriveExchangedSessionKey,
   deriveSessionKey,
   FrameOpener,
   FrameSealer,
   type HandshakeSide,
+  newKeyExchange,
   newNonce,
+  type Opener,
+  type PeerAuth,
   type PeerSecret,
   proveSecret,
   receivingDirection,
+  type Sealer,
   sendingDirection,
+  signTranscript,
   type Transcript,
+  verifyTranscript,
 } from "./auth.ts";
 import {
   type AuthMode,
@@ -38,6 +53,7 @@ import {
   PROTOCOL_VERSION,
 } from "./codec.ts";
 import { type ByteWriter, FrameError, type FrameReader, writeFrame } from "./frame.ts";
+import { printable } from "./text.ts";
 
 /** Cap on handshake frames: nothing big is read before the peer is authenticated. */
 export const HANDSHAKE_MAX_BODY_BYTES = 4096;
@@ -46,8 +62,8 @@ export const HANDSHAKE_MAX_BODY_BYTES = 4096;
 export interface HandshakeOptions {
   /** This node's name. */
   self: NodeId;
-  /** The shared secret, or null for address-based access. */
-  secret: PeerSecret | null;
+  /** The shared secret or this node's key pair, or null for address-based access. */
+  auth: PeerAuth | null;
   /** Deadline for the whole exchange. */
   timeoutMs: number;
 }
@@ -56,10 +72,12 @@ export interface HandshakeOptions {
 export interface Handshaken {
   /** The peer's node name (proved, when keyed). */
   node: NodeId;
-  /** Seals outgoing frames; null without a secret. */
-  sealer: FrameSealer | null;
-  /** Opens incoming frames; null without a secret. */
-  opener: FrameOpener | null;
+  /** Seals outgoing frames (MAC with the shared key, AES-GCM with node keys); null without a key. */
+  sealer: Sealer | null;
+  /** Opens incoming frames; null without a key. */
+  opener: Opener | null;
+  /** ed25519: the configured public key (`ed25519:BASE64`) the peer proved; else null. */
+  peerKey: string | null;
 }
 
 /** The handshake failed; the connection must be closed. */
@@ -69,6 +87,19 @@ export class HandshakeError extends Error {
     super(message);
     this.name = "HandshakeError";
   }
+}
+
+/** A fresh nonce, and with node keys an ephemeral X25519 key pair, for one hello. */
+interface Ours {
+  nonce: string;
+  kx: { publicHex: string; privateKey: CryptoKey } | null;
+}
+
+async function ours(options: HandshakeOptions): Promise<Ours> {
+  return {
+    nonce: newNonce(),
+    kx: options.auth?.mode === "ed25519" ? await newKeyExchange() : null,
+  };
 }
 
 /**
@@ -81,8 +112,8 @@ export async function connectorHandshake(
   options: HandshakeOptions & { expectNode?: NodeId },
 ): Promise<Handshaken> {
   const session = new Session(conn, reader, options, "connector");
-  const nonce = newNonce();
-  await session.send(hello(options, nonce));
+  const mine = await ours(options);
+  await session.send(hello(options, mine));
   const theirs = await session.expect("hello");
   let problem = helloProblem(options, theirs);
   if (!problem && options.expectNode !== undefined && theirs.node !== options.expectNode) {
@@ -92,63 +123,113 @@ export async function connectorHandshake(
   const t: Transcript = {
     connectorNode: options.self,
     acceptorNode: theirs.node,
-    connectorNonce: nonce,
+    connectorNonce: mine.nonce,
     acceptorNonce: theirs.nonce,
+    ...kxFields(mine.kx?.publicHex, theirs.kx),
   };
-  if (!options.secret) return { node: theirs.node, sealer: null, opener: null };
-  await session.send({ type: "proof", mac: await proveSecret(options.secret, "connector", t) });
+  const auth = options.auth;
+  if (!auth) return { node: theirs.node, sealer: null, opener: null, peerKey: null };
+  if (auth.mode === "ed25519") {
+    const peerKeys = auth.publicKeys(theirs.node);
+    if (peerKeys.length === 0) {
+      return await session.refuse(`no public key configured for node ${theirs.node}`);
+    }
+    await session.send({
+      type: "proof",
+      sig: await signTranscript(auth.signingKey(), "connector", t),
+    });
+    const proof = await session.expect("proof");
+    const key = proof.sig === undefined
+      ? null
+      : await verifyTranscript(peerKeys, "acceptor", t, proof.sig);
+    if (!key) {
+      return await session.refuse(`${theirs.node} failed to prove its node key (wrong key?)`);
+    }
+    return await exchanged(session, "connector", t, mine, theirs, key.id);
+  }
+  await session.send({ type: "proof", mac: await proveSecret(auth, "connector", t) });
   const proof = await session.expect("proof");
-  if (!await checkProof(options.secret, "acceptor", t, proof.mac)) {
+  if (proof.mac === undefined || !await checkProof(auth, "acceptor", t, proof.mac)) {
     return await session.refuse(`${theirs.node} failed to prove the shared key (wrong key?)`);
   }
-  return await keyed(options.secret, "connector", t);
+  return await keyed(auth, "connector", t);
 }
 
 /**
- * Run the acceptor's side. `acceptNode` may refuse a peer by name (for
- * example, a name that is not configured). Throws HandshakeError.
+ * Why the acceptor refuses a claimed name, or null to accept: for example a
+ * name that is not configured, or one that does not connect from this address.
+ */
+export type AcceptNode = (node: NodeId) => string | null;
+
+/**
+ * Run the acceptor's side. `acceptNode` may refuse a peer by name.
+ * `helloTimeoutMs` bounds the wait for the connector's hello (default: the
+ * whole timeout): a caller that says nothing is dropped early. Throws HandshakeError.
  */
 export async function acceptorHandshake(
   conn: ByteWriter,
   reader: FrameReader,
-  options: HandshakeOptions & { acceptNode?: (node: NodeId) => boolean },
+  options: HandshakeOptions & { acceptNode?: AcceptNode; helloTimeoutMs?: number },
 ): Promise<Handshaken> {
   const session = new Session(conn, reader, options, "acceptor");
-  const theirs = await session.expect("hello");
+  const theirs = await session.expect("hello", options.helloTimeoutMs);
   let problem = helloProblem(options, theirs);
-  if (!problem && options.acceptNode && !options.acceptNode(theirs.node)) {
-    problem = `node ${theirs.node} is not accepted by ${options.self}`;
+  if (!problem && options.acceptNode) problem = options.acceptNode(theirs.node);
+  const auth = options.auth;
+  if (!problem && auth?.mode === "ed25519" && auth.publicKeys(theirs.node).length === 0) {
+    problem = `no public key configured for node ${theirs.node}`;
   }
   if (problem) return await session.refuse(problem);
-  const nonce = newNonce();
-  await session.send(hello(options, nonce));
-  if (!options.secret) return { node: theirs.node, sealer: null, opener: null };
+  const mine = await ours(options);
+  await session.send(hello(options, mine));
+  if (!auth) return { node: theirs.node, sealer: null, opener: null, peerKey: null };
   const t: Transcript = {
     connectorNode: theirs.node,
     acceptorNode: options.self,
     connectorNonce: theirs.nonce,
-    acceptorNonce: nonce,
+    acceptorNonce: mine.nonce,
+    ...kxFields(theirs.kx, mine.kx?.publicHex),
   };
   const proof = await session.expect("proof");
-  if (!await checkProof(options.secret, "connector", t, proof.mac)) {
+  if (auth.mode === "ed25519") {
+    const key = proof.sig === undefined
+      ? null
+      : await verifyTranscript(auth.publicKeys(theirs.node), "connector", t, proof.sig);
+    if (!key) {
+      return await session.refuse(`${theirs.node} failed to prove its node key (wrong key?)`);
+    }
+    await session.send({
+      type: "proof",
+      sig: await signTranscript(auth.signingKey(), "acceptor", t),
+    });
+    return await exchanged(session, "acceptor", t, mine, theirs, key.id);
+  }
+  if (proof.mac === undefined || !await checkProof(auth, "connector", t, proof.mac)) {
     return await session.refuse(`${theirs.node} failed to prove the shared key (wrong key?)`);
   }
-  await session.send({ type: "proof", mac: await proveSecret(options.secret, "acceptor", t) });
-  return await keyed(options.secret, "acceptor", t);
+  await session.send({ type: "proof", mac: await proveSecret(auth, "acceptor", t) });
+  return await keyed(auth, "acceptor", t);
+}
+
+function kxFields(connectorKx?: string, acceptorKx?: string): Partial<Transcript> {
+  if (connectorKx === undefined && acceptorKx === undefined) return {};
+  return { connectorKx: connectorKx ?? "", acceptorKx: acceptorKx ?? "" };
 }
 
 function authMode(options: HandshakeOptions): AuthMode {
-  return options.secret ? "hmac-sha256" : "none";
+  return options.auth?.mode ?? "none";
 }
 
-function hello(options: HandshakeOptions, nonce: string): Hello {
-  return {
+function hello(options: HandshakeOptions, mine: Ours): Hello {
+  const h: Hello = {
     type: "hello",
     protocol: PROTOCOL_VERSION,
     node: options.self,
-    nonce,
+    nonce: mine.nonce,
     auth: authMode(options),
   };
+  if (mine.kx) h.kx = mine.kx.publicHex;
+  return h;
 }
 
 /** Why a peer's hello is unacceptable, or null. */
@@ -170,6 +251,29 @@ async function keyed(secret: PeerSecret, side: HandshakeSide, t: Transcript): Pr
     node: side === "connector" ? t.acceptorNode : t.connectorNode,
     sealer: new FrameSealer(session, sendingDirection(side)),
     opener: new FrameOpener(session, receivingDirection(side)),
+    peerKey: null,
+  };
+}
+
+async function exchanged(
+  session: Session,
+  side: HandshakeSide,
+  t: Transcript,
+  mine: Ours,
+  theirs: Hello,
+  peerKey: string,
+): Promise<Handshaken> {
+  let key: CryptoKey;
+  try {
+    key = await deriveExchangedSessionKey(mine.kx!.privateKey, theirs.kx!, t);
+  } catch (e) {
+    return await session.refuse(`key exchange with ${theirs.node} failed: ${(e as Error).message}`);
+  }
+  return {
+    node: theirs.node,
+    sealer: new AeadSealer(key, sendingDirection(side)),
+    opener: new AeadOpener(key, receivingDirection(side)),
+    peerKey,
   };
 }
 
@@ -206,15 +310,18 @@ class Session {
     }
   }
 
+  /** The next frame, which must be a `type`; within `withinMs` if given, else by the deadline. */
   async expect<T extends "hello" | "proof">(
     type: T,
+    withinMs?: number,
   ): Promise<Extract<HandshakeFrame, { type: T }>> {
     let body;
+    const wait = Math.min(this.#left(), withinMs ?? Infinity);
     try {
-      body = await this.#reader.read(this.#left());
+      body = await this.#reader.read(wait);
     } catch (e) {
       const detail = e instanceof FrameError && e.kind === "timeout"
-        ? `no ${type} within ${this.#timeoutMs} ms`
+        ? `no ${type} within ${Math.round(wait)} ms`
         : (e as Error).message;
       throw new HandshakeError(`handshake (${this.#side}): ${detail}`);
     }
@@ -222,7 +329,9 @@ class Session {
     if (frame instanceof Error) {
       throw new HandshakeError(`handshake (${this.#side}): ${frame.message}`);
     }
-    if (frame.type === "refuse") throw new HandshakeError(`refused by peer: ${frame.reason}`);
+    if (frame.type === "refuse") {
+      throw new HandshakeError(`refused by peer: ${printable(frame.reason)}`);
+    }
     if (frame.type !== type) {
       return await this.refuse(`handshake (${this.#side}): expected ${type}, got ${frame.type}`);
     }

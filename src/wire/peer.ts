@@ -2,10 +2,18 @@
  * The transport between daemons: a listener, an outbound connect, and the
  * authenticated connection both produce.
  *
- * - Every connection starts with the handshake of handshake.ts. Without a
- *   shared secret the listener admits only addresses its `allowed` predicate
- *   accepts (the configured `remote` and `friends`), checked before a single
- *   byte is read. With a secret, frames are sealed (auth.ts).
+ * - Every connection starts with the handshake of handshake.ts. In every mode
+ *   the listener admits only addresses its `allowed` predicate accepts (the
+ *   configured `remote`, `friends` and node addresses), checked before a
+ *   single byte is read. With a key, frames are sealed (auth.ts).
+ * - Admission is bounded so that nobody can starve the configured peers: at
+ *   most `maxHandshakesPerAddress` handshakes in progress per source address,
+ *   at most `maxHandshakes` in all from addresses that are not `reserved`
+ *   (addresses of configured nodes have their own per-address slots and never
+ *   wait for strangers' ones), and a caller must say hello within
+ *   `helloTimeoutMs` (at most 1 s, never more than the timeout).
+ * - Refusals are logged as one line at once, then one summary line per
+ *   interval, however many there are.
  * - Every read has a deadline: the handshake has `timeoutMs`, and an
  *   established connection that receives no complete frame for
  *   `idleTimeoutMs` is closed. Each side sends an empty batch as a keepalive
@@ -15,7 +23,9 @@
  *   the listener or the process.
  *
  * Duplicate connections: the listener keeps one inbound connection per peer
- * node, the newest, and closes the older one ("superseded") — a peer that
+ * node, the newest, and closes the older one ("superseded") once the newer
+ * one has completed its handshake (never before: a caller that proves
+ * nothing replaces nothing) — a peer that
  * restarted after kill -9 reconnects before its old socket times out, and the
  * new socket is the live one. Outbound connections are the caller's: the
  * daemon keeps at most one per peer. Two nodes that dial each other so hold
@@ -24,7 +34,7 @@
  * to send on the connection you dialled and to receive on all.
  */
 import type { LogLevel, Message, NodeId } from "../core/types.ts";
-import { AuthError, type FrameOpener, type FrameSealer, type PeerSecret } from "./auth.ts";
+import { AuthError, type Opener, type PeerAuth, type Sealer } from "./auth.ts";
 import { batchBody, MAX_BATCH_MESSAGES, parseBatch, parseMessage } from "./codec.ts";
 import {
   DEFAULT_MAX_BODY_BYTES,
@@ -35,7 +45,9 @@ import {
   writeAllWithTimeout,
 } from "./frame.ts";
 import { after, raceTimeout } from "./deadlines.ts";
+import { printable } from "./text.ts";
 import {
+  type AcceptNode,
   acceptorHandshake,
   connectorHandshake,
   HANDSHAKE_MAX_BODY_BYTES,
@@ -49,8 +61,8 @@ export type PeerLog = (level: LogLevel, message: string) => void;
 export interface PeerOptions {
   /** This node's name, sent in the hello. */
   self: NodeId;
-  /** The shared secret (see `importSecret`), or null: then access is by address only. */
-  secret: PeerSecret | null;
+  /** The shared secret (see `importSecret`) or the node keys, or null: access by address only. */
+  auth: PeerAuth | null;
   /** Bound on connect, on the whole handshake, and on each write. */
   timeoutMs: number;
   /** An established connection that receives nothing for this long is closed. */
@@ -117,13 +129,15 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
   readonly side: "connector" | "acceptor";
   /** The peer's address. */
   readonly remoteAddr: Deno.NetAddr;
-  /** Whether frames are sealed with a session key. */
+  /** Whether frames are sealed with a session key (and, with node keys, encrypted). */
   readonly keyed: boolean;
+  /** With node keys: the configured public key the peer proved (`ed25519:…`); else null. */
+  readonly peerKey: string | null;
 
   #conn: Deno.Conn;
   #reader: FrameReader;
-  #sealer: FrameSealer | null;
-  #opener: FrameOpener | null;
+  #sealer: Sealer | null;
+  #opener: Opener | null;
   #options: PeerOptions;
   #maxFrameBytes: number;
   #queue: PeerBatch[] = [];
@@ -158,6 +172,7 @@ export class PeerConnection implements AsyncIterable<PeerBatch> {
     this.side = side;
     this.remoteAddr = conn.remoteAddr as Deno.NetAddr;
     this.keyed = this.#sealer !== null;
+    this.peerKey = handshaken.peerKey;
     this.#armKeepalive();
     this.#readLoop = this.#receive();
   }
@@ -466,17 +481,37 @@ export interface ListenPeersOptions extends PeerOptions {
   /** Port to bind; 0 picks a free one (see `PeerListener.port`). */
   port: number;
   /**
-   * Address rule, checked before anything is read: without a secret, pass a
-   * predicate over the configured `remote` and `friends` addresses.
+   * Address rule, checked before anything is read, in every mode: the
+   * configured `remote`, `friends` and node addresses.
    */
   allowed: (remote: Deno.NetAddr) => boolean;
-  /** Name rule, checked on the hello (for example: is this a configured node?). */
-  acceptNode?: (node: NodeId, remote: Deno.NetAddr) => boolean;
+  /**
+   * Addresses with slots of their own (configured nodes): they are not
+   * counted against `maxHandshakes`. Default: none.
+   */
+  reserved?: (remote: Deno.NetAddr) => boolean;
+  /**
+   * Name rule, checked on the hello: why `node` may not connect from
+   * `remote` (not a configured node, not its address), or null to accept.
+   */
+  acceptNode?: (node: NodeId, remote: Deno.NetAddr) => string | null;
   /** Called with every connection that completed its handshake. */
   onConnection: (conn: PeerConnection) => void;
-  /** Handshakes in progress at once; further connections are closed at once (default 32). */
+  /** Handshakes in progress at once from addresses that are not `reserved` (default 32). */
   maxHandshakes?: number;
+  /** Handshakes in progress at once from one source address (default 8). */
+  maxHandshakesPerAddress?: number;
+  /** How long a caller may take to say hello (default and cap: min(1 s, timeoutMs)). */
+  helloTimeoutMs?: number;
+  /**
+   * Refusals after the first are summed up in one log line per interval
+   * (default 10 s; 0 logs every one, for tests).
+   */
+  refusalSummaryMs?: number;
 }
+
+/** A caller that says nothing is dropped after this long, whatever the timeout. */
+export const MAX_HELLO_TIMEOUT_MS = 1000;
 
 /** Bind and start accepting peers. Throws if the address cannot be bound. */
 export function listenPeers(options: ListenPeersOptions): PeerListener {
@@ -493,6 +528,11 @@ export class PeerListener {
   #listener: Deno.TcpListener;
   #options: ListenPeersOptions;
   #handshakes = new Map<Deno.Conn, Promise<void>>();
+  /** Handshakes in progress per source address. */
+  #pendingFrom = new Map<string, number>();
+  /** Handshakes in progress from addresses that are not reserved. */
+  #pendingUnreserved = 0;
+  #refusals: RefusalLog;
   /** The newest inbound connection per node. */
   #live = new Map<NodeId, PeerConnection>();
   /** Every accepted connection until it has closed, superseded ones included. */
@@ -505,6 +545,10 @@ export class PeerListener {
   /** Internal: use {@linkcode listenPeers}. */
   constructor(options: ListenPeersOptions) {
     this.#options = options;
+    this.#refusals = new RefusalLog(
+      (message) => this.#log("warning", message),
+      options.refusalSummaryMs ?? 10_000,
+    );
     this.#listener = Deno.listen({ hostname: options.hostname, port: options.port });
     this.hostname = this.#listener.addr.hostname;
     this.port = this.#listener.addr.port;
@@ -537,6 +581,17 @@ export class PeerListener {
     }
     await Promise.all(this.#handshakes.values());
     await Promise.all([...this.#accepted].map((c) => c.close("listener closed")));
+    this.#refusals.close();
+  }
+
+  /** Close every inbound connection for which `drop` gives a reason (e.g. its key was removed). */
+  async closeWhere(drop: (conn: PeerConnection) => string | null): Promise<void> {
+    const closing: Promise<void>[] = [];
+    for (const conn of this.#accepted) {
+      const why = drop(conn);
+      if (why !== null) closing.push(conn.close(why));
+    }
+    await Promise.all(closing);
   }
 
   #log(level: LogLevel, message: string): void {
@@ -570,32 +625,52 @@ export class PeerListener {
 
   #admit(conn: Deno.TcpConn): void {
     const remote = conn.remoteAddr as Deno.NetAddr;
-    const from = formatAddr(remote);
+    const host = remote.hostname;
+    const perAddress = this.#options.maxHandshakesPerAddress ?? 8;
     const max = this.#options.maxHandshakes ?? 32;
     let refusal: string | null = null;
+    let reserved = false;
     if (this.#stopped) refusal = "listener closing";
-    else if (this.#handshakes.size >= max) refusal = `${max} handshakes already in progress`;
-    else if (!this.#allowed(remote)) {
-      refusal = "address not allowed (not a configured remote or friend)";
+    else if (!this.#check("allowed", remote)) {
+      refusal = "address not allowed (not a configured node, remote or friend)";
+    } else if ((this.#pendingFrom.get(host) ?? 0) >= perAddress) {
+      refusal = `${perAddress} handshakes from this address already in progress`;
+    } else if (!(reserved = this.#check("reserved", remote)) && this.#pendingUnreserved >= max) {
+      refusal = `${max} handshakes from unreserved addresses already in progress`;
     }
     if (refusal) {
-      // The host without its port: a flood from one host repeats one line, which the log summarises.
-      this.#log("warning", `peer ${remote.hostname}: refused: ${refusal}`);
-      conn.close();
+      this.#refusals.add(host, refusal);
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
       return;
     }
+    this.#pendingFrom.set(host, (this.#pendingFrom.get(host) ?? 0) + 1);
+    if (!reserved) this.#pendingUnreserved++;
     trySetNoDelay(conn);
     const task = this.#handshake(conn, remote)
-      .catch((e) => this.#log("error", `peer ${from}: internal error in handshake: ${e}`))
-      .finally(() => this.#handshakes.delete(conn));
+      .catch((e) =>
+        this.#log("error", `peer ${formatAddr(remote)}: internal error in handshake: ${e}`)
+      )
+      .finally(() => {
+        this.#handshakes.delete(conn);
+        const left = (this.#pendingFrom.get(host) ?? 1) - 1;
+        if (left > 0) this.#pendingFrom.set(host, left);
+        else this.#pendingFrom.delete(host);
+        if (!reserved) this.#pendingUnreserved--;
+      });
     this.#handshakes.set(conn, task);
   }
 
-  #allowed(remote: Deno.NetAddr): boolean {
+  #check(which: "allowed" | "reserved", remote: Deno.NetAddr): boolean {
+    const rule = this.#options[which];
+    if (!rule) return false;
     try {
-      return this.#options.allowed(remote) === true;
+      return rule(remote) === true;
     } catch (e) {
-      this.#log("error", `peer listener: allowed() threw: ${e}`);
+      this.#log("error", `peer listener: ${which}() threw: ${e}`);
       return false;
     }
   }
@@ -604,14 +679,27 @@ export class PeerListener {
     const from = formatAddr(remote);
     const reader = new FrameReader(conn, { maxBodyBytes: HANDSHAKE_MAX_BODY_BYTES });
     const acceptNode = this.#options.acceptNode;
+    const checkNode: AcceptNode | undefined = acceptNode && ((node) => {
+      try {
+        return acceptNode(node, remote);
+      } catch (e) {
+        return `internal error checking the name: ${e}`;
+      }
+    });
+    const helloTimeoutMs = Math.min(
+      this.#options.helloTimeoutMs ?? MAX_HELLO_TIMEOUT_MS,
+      MAX_HELLO_TIMEOUT_MS,
+      this.#options.timeoutMs,
+    );
     let handshaken: Handshaken;
     try {
       handshaken = await acceptorHandshake(conn, reader, {
         ...this.#options,
-        acceptNode: acceptNode && ((node) => acceptNode(node, remote)),
+        acceptNode: checkNode,
+        helloTimeoutMs,
       });
     } catch (e) {
-      this.#log("warning", `peer ${remote.hostname}: refused: ${(e as Error).message}`);
+      this.#refusals.add(remote.hostname, (e as Error).message);
       await closeQuietly(conn, reader);
       return;
     }
@@ -634,5 +722,76 @@ export class PeerListener {
     } catch (e) {
       this.#log("error", `peer ${peer.node}: onConnection threw: ${e}`);
     }
+  }
+}
+
+/** Most distinct (address, reason) pairs a summary line names; the rest are counted. */
+const SUMMARY_ENTRIES = 5;
+/** Refusals logged at once per interval (each a new address and reason); the rest are summed up. */
+const IMMEDIATE_PER_INTERVAL = 5;
+
+/**
+ * Refusals in the log: the first few distinct ones of an interval at once,
+ * then one line per interval summing up the others, so that a flood of
+ * connections writes a handful of lines, not one per connection.
+ */
+class RefusalLog {
+  #write: (message: string) => void;
+  #intervalMs: number;
+  #counts = new Map<string, number>();
+  #seen = new Set<string>();
+  #total = 0;
+  #cancel: (() => void) | null = null;
+
+  constructor(write: (message: string) => void, intervalMs: number) {
+    this.#write = write;
+    this.#intervalMs = intervalMs;
+  }
+
+  add(host: string, reason: string): void {
+    const key = `${host}: refused: ${printable(reason)}`;
+    if (this.#intervalMs <= 0) {
+      this.#write(`peer ${key}`);
+      return;
+    }
+    if (this.#cancel === null) this.#arm();
+    if (!this.#seen.has(key) && this.#seen.size < IMMEDIATE_PER_INTERVAL) {
+      this.#seen.add(key);
+      this.#write(
+        `peer ${key}` +
+          (this.#seen.size === 1
+            ? ` (more refusals are summed up every ${this.#intervalMs / 1000} s)`
+            : ""),
+      );
+      return;
+    }
+    this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
+    this.#total++;
+  }
+
+  #arm(): void {
+    this.#cancel = after(this.#intervalMs, () => {
+      this.#cancel = null;
+      this.#seen.clear();
+      if (this.#total === 0) return;
+      const top = [...this.#counts].sort((a, b) => b[1] - a[1]);
+      const named = top.slice(0, SUMMARY_ENTRIES).map(([k, n]) => `${n} × ${k}`);
+      const rest = top.length > SUMMARY_ENTRIES
+        ? `; and ${top.length - SUMMARY_ENTRIES} other kinds`
+        : "";
+      this.#write(
+        `peer listener: ${this.#total} more refusal(s) in ${this.#intervalMs / 1000} s: ${
+          named.join("; ")
+        }${rest}`,
+      );
+      this.#counts.clear();
+      this.#total = 0;
+      this.#arm();
+    });
+  }
+
+  close(): void {
+    this.#cancel?.();
+    this.#cancel = null;
   }
 }

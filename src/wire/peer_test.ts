@@ -76,7 +76,8 @@ class Server {
   constructor(options: Partial<ListenPeersOptions> = {}) {
     this.listener = listenPeers({
       self: "nodeB",
-      secret: null,
+      auth: null,
+      refusalSummaryMs: 0,
       timeoutMs: 300,
       idleTimeoutMs: 1000,
       hostname: HOST,
@@ -117,7 +118,7 @@ async function withServer(
 function dial(server: Server, options: Partial<ConnectPeerOptions> = {}): Promise<PeerConnection> {
   return connectPeer({
     self: "nodeA",
-    secret: null,
+    auth: null,
     timeoutMs: 300,
     idleTimeoutMs: 1000,
     hostname: HOST,
@@ -261,8 +262,8 @@ Deno.test("peer: a batch arrives as one frame, in order; huge batches are split"
 
 Deno.test("peer: keyed handshake, sealed messages both ways", async () => {
   const secret = await importSecret("correct horse");
-  await withServer({ secret }, async (server) => {
-    const { client, accepted } = await pair(server, { secret });
+  await withServer({ auth: secret }, async (server) => {
+    const { client, accepted } = await pair(server, { auth: secret });
     assert(client.keyed && accepted.keyed);
     await assertWorks(client, accepted);
     await assertWorks(client, accepted); // seq numbers advance
@@ -272,8 +273,8 @@ Deno.test("peer: keyed handshake, sealed messages both ways", async () => {
 
 Deno.test("peer: keyed batches over the frame cap are split and all open", async () => {
   const secret = await importSecret("k");
-  await withServer({ secret, maxFrameBytes: 16 * 1024 }, async (server) => {
-    const { client, accepted } = await pair(server, { secret, maxFrameBytes: 16 * 1024 });
+  await withServer({ auth: secret, maxFrameBytes: 16 * 1024 }, async (server) => {
+    const { client, accepted } = await pair(server, { auth: secret, maxFrameBytes: 16 * 1024 });
     const many = Array.from({ length: 500 }, (_, i) => heartbeat(`"quoted\\${i}"`, i));
     assert(await client.send(many));
     const got: Message[] = [];
@@ -285,26 +286,43 @@ Deno.test("peer: keyed batches over the frame cap are split and all open", async
 
 Deno.test("peer: wrong secret is refused on both sides; the listener goes on", async () => {
   const secret = await importSecret("right");
-  await withServer({ secret }, async (server) => {
-    const e = await assertRejects(() => dial(server, { secret: null }), "key mismatch");
+  await withServer({ auth: secret }, async (server) => {
+    const e = await assertRejects(() => dial(server, { auth: null }), "key mismatch");
     assert(e instanceof PeerError);
     await assertRejects(
-      async () => dial(server, { secret: await importSecret("wrong") }),
+      async () => dial(server, { auth: await importSecret("wrong") }),
       "prove the shared key",
     );
     await server.logs.waitFor("failed to prove the shared key");
     assertEquals(server.accepted.length, 0);
-    await assertListenerHealthy(server, { secret });
+    await assertListenerHealthy(server, { auth: secret });
   });
 });
 
 Deno.test("peer: an unkeyed node refuses a keyed one", async () => {
   await withServer({}, async (server) => {
     await assertRejects(
-      async () => dial(server, { secret: await importSecret("k") }),
+      async () => dial(server, { auth: await importSecret("k") }),
       "key mismatch",
     );
     await server.logs.waitFor("key mismatch");
+  });
+});
+
+Deno.test("peer: a node of protocol 2 (before node keys) is refused, both versions named", async () => {
+  await withServer({}, async (server) => {
+    const raw = await rawConnect(server);
+    try {
+      const hello = { type: "hello", protocol: 2, node: "nodeA", nonce: newNonce(), auth: "none" };
+      await writeFrame(raw.conn, hello, 1000);
+      const answer = await raw.reader.read(1000) as { type: string; reason: string };
+      assertEquals(answer.type, "refuse");
+      assertStringIncludes(answer.reason, `protocol mismatch: nodeA speaks 2, nodeB speaks 3`);
+      await assertClosedByServer(raw.reader);
+    } finally {
+      await raw.close();
+    }
+    await assertListenerHealthy(server);
   });
 });
 
@@ -414,8 +432,8 @@ Deno.test("peer: garbage after the handshake closes only that connection", async
 
 Deno.test("peer: a wrong MAC or a replayed frame closes that connection", async () => {
   const secret = await importSecret("s");
-  const server = new Server({ secret });
-  const good = await pair(server, { secret });
+  const server = new Server({ auth: secret });
+  const good = await pair(server, { auth: secret });
   try {
     // Wrong MAC.
     let arriving = server.nextConnection();
@@ -456,7 +474,7 @@ Deno.test("peer: a wrong MAC or a replayed frame closes that connection", async 
       await plain.close();
     }
     await assertWorks(good.client, good.accepted);
-    await assertListenerHealthy(server, { secret });
+    await assertListenerHealthy(server, { auth: secret });
   } finally {
     await good.client.close();
     await server.close();
@@ -480,13 +498,16 @@ Deno.test("peer: an address that is not allowed is closed before anything is rea
 });
 
 Deno.test("peer: node names are checked on both sides", async () => {
-  await withServer({ acceptNode: (node) => node !== "stranger" }, async (server) => {
-    await assertRejects(() => dial(server, { self: "stranger" }), "not accepted");
-    await assertRejects(() => dial(server, { expectNode: "nodeZ" }), "expected node nodeZ");
-    await assertRejects(() => dial(server, { self: "nodeB" }), "own name");
-    const { client } = await pair(server, { expectNode: "nodeB" });
-    await client.close();
-  });
+  await withServer(
+    { acceptNode: (node) => node !== "stranger" ? null : "not accepted here" },
+    async (server) => {
+      await assertRejects(() => dial(server, { self: "stranger" }), "not accepted");
+      await assertRejects(() => dial(server, { expectNode: "nodeZ" }), "expected node nodeZ");
+      await assertRejects(() => dial(server, { self: "nodeB" }), "own name");
+      const { client } = await pair(server, { expectNode: "nodeB" });
+      await client.close();
+    },
+  );
 });
 
 Deno.test("peer: an idle connection is closed; keepalives keep a quiet one open", async () => {
@@ -584,7 +605,7 @@ Deno.test("peer: connecting to a closed port fails fast with a PeerError", async
     const started = performance.now();
     const e = await connectPeer({
       self: "a",
-      secret: null,
+      auth: null,
       timeoutMs: 300,
       idleTimeoutMs: 1000,
       hostname: HOST,

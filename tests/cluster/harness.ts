@@ -16,10 +16,11 @@
  *     }); // checks the timeline, then tears everything down
  */
 import { ControlClient } from "../../src/control/client.ts";
-import type { StatusResult } from "../../src/control/protocol.ts";
+import type { DaemonEvent, EventsResult, StatusResult } from "../../src/control/protocol.ts";
 import type { ResourceStatus } from "../../src/core/status.ts";
 import { DAEMON_DENO_FLAGS } from "../../src/daemon/v8_flags.ts";
 import { Relay } from "./relay.ts";
+import { formatPublicKey, generateNodeKey } from "../../src/wire/node_keys.ts";
 import {
   activeAtEnd,
   assertNeverTwoActive,
@@ -77,6 +78,14 @@ export interface ClusterOptions {
   fence?: boolean;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
+  /**
+   * Give node i its own loopback address 127.0.0.(i+1) to listen on and to
+   * connect from (the relay forwards from the sender's address), as on a
+   * real network; by default every node is 127.0.0.1.
+   */
+  distinctHosts?: boolean;
+  /** Per-node Ed25519 key pairs (`hastmon keygen`'s format) instead of a shared key. */
+  nodeKeys?: boolean;
   /** Nodes started by {@link TestCluster.start}; default all. */
   startNodes?: readonly string[];
   /**
@@ -136,6 +145,10 @@ export class TestCluster {
   readonly nodes: readonly NodeSpec[];
   #procs = new Map<string, NodeProc>();
   #opts: ClusterOptions;
+  /** Relay port per `from>to`, made once: the configuration may be written again. */
+  #relayPorts: Map<string, number> | null = null;
+  /** With node keys: each node's configured public keys and its private key file. */
+  #keys = new Map<string, { publicKeys: string[]; file: string; count: number }>();
   #stopped = false;
 
   private constructor(dir: string, opts: ClusterOptions) {
@@ -194,9 +207,95 @@ export class TestCluster {
       });
     }
     await Deno.writeTextFile(`${this.dir}/svc.sh`, hookScript(this.dir), { mode: 0o755 });
+    if (this.#opts.nodeKeys) {
+      for (const spec of this.nodes) {
+        const file = `${this.dir}/${spec.name}.key.0`;
+        const { publicKey } = await writeNodeKey(file);
+        this.#keys.set(spec.name, { publicKeys: [publicKey], file, count: 1 });
+      }
+    }
     await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
-    await Deno.writeTextFile(this.configPath, this.#config());
+    await this.writeConfig();
     if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
+  }
+
+  /** Write the configuration file again (atomically), from the options and the current keys. */
+  async writeConfig(): Promise<void> {
+    const tmp = `${this.configPath}.tmp`;
+    await Deno.writeTextFile(tmp, this.#config());
+    await Deno.rename(tmp, this.configPath);
+  }
+
+  /** Key rotation, step 1: a new key pair for `node`, listed beside its old public key(s). */
+  async addNodeKey(node: string): Promise<string> {
+    const k = this.#keys.get(node);
+    if (!k) throw new Error(`${node} has no node keys`);
+    const file = `${this.dir}/${node}.key.${k.count++}`;
+    const { publicKey } = await writeNodeKey(file);
+    k.publicKeys.push(publicKey);
+    await this.writeConfig();
+    return file;
+  }
+
+  /** Key rotation, step 2: `node` signs with `file` from its next reload on. */
+  async useNodeKey(node: string, file: string): Promise<void> {
+    this.#keys.get(node)!.file = file;
+    await this.writeConfig();
+  }
+
+  /** Key rotation, step 3: only the public key of `node`'s current file stays listed. */
+  async retireOldNodeKeys(node: string): Promise<void> {
+    const k = this.#keys.get(node)!;
+    const bytes = await Deno.readFile(k.file);
+    k.publicKeys = [formatPublicKey(bytes.subarray(32))];
+    await this.writeConfig();
+  }
+
+  /** The private key file `node` is configured with. */
+  nodeKeyFile(node: string): string {
+    const k = this.#keys.get(node);
+    if (!k) throw new Error(`${node} has no node keys`);
+    return k.file;
+  }
+
+  /**
+   * SIGHUP `node`'s daemon and wait until it reported the reload's outcome.
+   * Read from its events (`ctl events`), not its log: the log summarises a
+   * line identical to one of the last minute, as a second reload's is.
+   */
+  async reload(node: string): Promise<void> {
+    const before = await this.events(node);
+    if (before === null) throw new Error(`${node}'s control socket does not answer`);
+    const seen = before.at(-1)?.seq ?? -1;
+    Deno.kill(this.#running(node), "SIGHUP");
+    await this.waitFor(
+      async () => {
+        const fresh = (await this.events(node) ?? []).filter((e) => e.seq > seen);
+        const refused = fresh.filter((e) => e.message.startsWith("reload refused"));
+        if (refused.length > 0) {
+          throw new Error(
+            `${node} refused the reload:\n${refused.map((e) => e.message).join("\n")}`,
+          );
+        }
+        return fresh.some((e) => e.message.startsWith("configuration reloaded"));
+      },
+      5000,
+      `${node} to reload`,
+    );
+  }
+
+  /** The daemon's recent events (`ctl events`), oldest first; null if it does not answer. */
+  async events(node: string): Promise<DaemonEvent[] | null> {
+    let client: ControlClient | null = null;
+    try {
+      client = await ControlClient.connect(this.#proc(node).controlPath, { timeoutMs: 1000 });
+      const r = await client.request({ type: "events" });
+      return r.ok ? (r.result as EventsResult).events : null;
+    } catch {
+      return null;
+    } finally {
+      await client?.close();
+    }
   }
 
   #config(): string {
@@ -210,6 +309,8 @@ export class TestCluster {
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
       `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
       ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
+      // Hooks get a minimal environment: the cluster's mark must be passed on explicitly.
+      `hook_env = { ${ENV_MARK} = ${JSON.stringify(this.dir)} }`,
       ...(o.extraToml ? [o.extraToml] : []),
     ];
     if (o.secret !== undefined) lines.push("", "[key]", `secret = ${JSON.stringify(o.secret)}`);
@@ -221,21 +322,21 @@ export class TestCluster {
         `[on.${p.spec.name}]`,
         // Port 0: a port chosen here and passed on could be taken by anyone before the daemon
         // binds it. The relay learns the real one when the daemon has started.
-        `listen = "tcp://127.0.0.1:0"`,
+        `listen = "tcp://${this.host(p.spec.name)}:0"`,
         `control = "${at(`${p.spec.name}.sock`)}"`,
         `state_dir = "${at(`state-${p.spec.name}`)}"`,
         `priority = ${p.spec.priority}`,
       );
-    }
-    // Every node reaches every other through the relay's port for that direction.
-    const relayPorts = new Map<string, number>();
-    for (const from of this.#procs.values()) {
-      for (const to of this.#procs.values()) {
-        if (from === to) continue;
-        const port = this.relay.route(from.spec.name, to.spec.name, () => to.listenPort);
-        relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
+      const keys = this.#keys.get(p.spec.name);
+      if (keys) {
+        lines.push(
+          `public_key = [${keys.publicKeys.map((k) => JSON.stringify(k)).join(", ")}]`,
+          `private_key_file = ${JSON.stringify(keys.file)}`,
+        );
       }
     }
+    // Every node reaches every other through the relay's port for that direction.
+    const relayPorts = this.#relayPorts ?? this.#routeAll();
     for (const r of this.resources) {
       for (const n of this.nodes) {
         const remote = this.nodes.filter((m) => m !== n).map((m) =>
@@ -253,10 +354,38 @@ export class TestCluster {
     return lines.join("\n") + "\n";
   }
 
+  #routeAll(): Map<string, number> {
+    const o = this.#opts;
+    const relayPorts = new Map<string, number>();
+    for (const from of this.#procs.values()) {
+      for (const to of this.#procs.values()) {
+        if (from === to) continue;
+        const port = this.relay.route(
+          from.spec.name,
+          to.spec.name,
+          () => to.listenPort,
+          o.distinctHosts
+            ? { target: this.host(to.spec.name), source: this.host(from.spec.name) }
+            : {},
+        );
+        relayPorts.set(`${from.spec.name}>${to.spec.name}`, port);
+      }
+    }
+    this.#relayPorts = relayPorts;
+    return relayPorts;
+  }
+
   #proc(node: string): NodeProc {
     const p = this.#procs.get(node);
     if (!p) throw new Error(`no node ${node} in this cluster`);
     return p;
+  }
+
+  /** The loopback address `node` listens on and connects from. */
+  host(node: string): string {
+    const i = this.nodes.findIndex((n) => n.name === node);
+    if (i < 0) throw new Error(`no node ${node} in this cluster`);
+    return this.#opts.distinctHosts ? `127.0.0.${i + 1}` : "127.0.0.1";
   }
 
   /**
@@ -265,7 +394,7 @@ export class TestCluster {
    */
   async rewriteConfig(change: Partial<ClusterOptions>): Promise<void> {
     this.#opts = { ...this.#opts, ...change };
-    await Deno.writeTextFile(this.configPath, this.#config());
+    await this.writeConfig();
   }
 
   /** SIGHUP to `node`'s daemon: it reloads the configuration file. */
@@ -746,9 +875,16 @@ export function spawnsInLog(node: string, log: string): TimelineEvent[] {
 async function listeningPort(logPath: string, offset: number): Promise<number> {
   const bytes = await Deno.readFile(logPath);
   const text = new TextDecoder().decode(bytes.subarray(offset));
-  const m = /listening on 127\.0\.0\.1:(\d+)/.exec(text);
+  const m = /listening on 127\.0\.0\.\d+:(\d+)/.exec(text);
   if (!m) throw new Error(`${logPath}: no "listening on" line after the daemon started`);
   return Number(m[1]);
+}
+
+/** Write a new node key file (mode 0600, as `hastmon keygen` does); returns its public key. */
+async function writeNodeKey(file: string): Promise<{ publicKey: string }> {
+  const { file: bytes, publicKey } = await generateNodeKey();
+  await Deno.writeFile(file, bytes, { mode: 0o600, createNew: true });
+  return { publicKey };
 }
 
 /** Whether `pid` exists and is not a zombie. */

@@ -16,11 +16,19 @@
  * data or an end-of-stream, since its byte stream can no longer be trusted;
  * the daemons dial again.
  */
+import net from "node:net";
+
+/** The byte stream interface the pumps need (a Deno.Conn, or a node:net socket adapted). */
+interface Stream {
+  read(buf: Uint8Array): Promise<number | null>;
+  write(buf: Uint8Array): Promise<number>;
+  close(): void;
+}
 
 /** One forwarded connection. */
 interface Link {
   client: Deno.Conn;
-  server: Deno.Conn | null;
+  server: Stream | null;
   /** Lost bytes or an end-of-stream while blocked: its stream is broken. */
   broken: boolean;
   closed: boolean;
@@ -32,6 +40,10 @@ interface Route {
   to: string;
   port: number;
   listener: Deno.TcpListener;
+  /** The target's listen host (default 127.0.0.1). */
+  targetHost: string;
+  /** Forward from this local address, so the target sees `from`'s own host (default: any). */
+  sourceHost: string | null;
 }
 
 /**
@@ -81,9 +93,21 @@ export class Relay {
    * real listener is on `targetPort()` (null while `to` is down: connections
    * are then closed, as a refused connect would be). Returns the relay port.
    */
-  route(from: string, to: string, targetPort: () => number | null): number {
+  route(
+    from: string,
+    to: string,
+    targetPort: () => number | null,
+    hosts: { target?: string; source?: string } = {},
+  ): number {
     const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const route = { from, to, port: listener.addr.port, listener };
+    const route = {
+      from,
+      to,
+      port: listener.addr.port,
+      listener,
+      targetHost: hosts.target ?? "127.0.0.1",
+      sourceHost: hosts.source ?? null,
+    };
     this.#routes.push(route);
     this.#track(this.#accept(route, targetPort));
     return route.port;
@@ -150,7 +174,9 @@ export class Relay {
     try {
       const port = targetPort();
       if (port === null) throw new Error(`${route.to} is down`);
-      link.server = await Deno.connect({ hostname: "127.0.0.1", port });
+      link.server = route.sourceHost === null
+        ? await Deno.connect({ hostname: route.targetHost, port })
+        : await connectFrom(route.sourceHost, route.targetHost, port);
     } catch {
       // The node is down: the dialler sees its connection closed, as with a refused connect.
       this.#closeLink(link);
@@ -172,7 +198,7 @@ export class Relay {
   }
 
   /** Copy bytes from `src` (node `from`) to `dst` (node `to`) until either end closes. */
-  async #pump(link: Link, src: Deno.Conn, dst: Deno.Conn, from: string, to: string) {
+  async #pump(link: Link, src: Stream, dst: Stream, from: string, to: string) {
     const buf = new Uint8Array(64 * 1024);
     const counter = new FrameCounter();
     const key = `${from}>${to}`;
@@ -220,4 +246,66 @@ export class Relay {
       } catch { /* already closed */ }
     }
   }
+}
+
+/**
+ * Connect from a chosen local address (Deno.connect cannot bind one; node:net
+ * can), adapted to the read/write/close the pumps use.
+ */
+export async function connectFrom(source: string, host: string, port: number): Promise<Stream> {
+  const socket = net.connect({ host, port, localAddress: source });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  const chunks: Uint8Array[] = [];
+  let ended = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  socket.on("data", (d: Uint8Array) => {
+    chunks.push(new Uint8Array(d));
+    socket.pause();
+    notify();
+  });
+  socket.on("end", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("close", () => {
+    ended = true;
+    notify();
+  });
+  socket.on("error", () => {
+    ended = true;
+    notify();
+  });
+  return {
+    async read(buf: Uint8Array): Promise<number | null> {
+      while (chunks.length === 0) {
+        if (ended) return null;
+        socket.resume();
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+      const head = chunks[0];
+      const n = Math.min(buf.length, head.length);
+      buf.set(head.subarray(0, n));
+      if (n === head.length) chunks.shift();
+      else chunks[0] = head.subarray(n);
+      return n;
+    },
+    write(buf: Uint8Array): Promise<number> {
+      return new Promise((resolve, reject) => {
+        if (ended || socket.destroyed) return reject(new Error("closed"));
+        socket.write(buf.slice(), (err) => err ? reject(err) : resolve(buf.length));
+      });
+    },
+    close(): void {
+      socket.destroy();
+      ended = true;
+      notify();
+    },
+  };
 }

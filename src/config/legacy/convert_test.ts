@@ -50,7 +50,10 @@ for (const [sample, expectedErrors] of Object.entries(SAMPLES)) {
     let compared = 0;
     for (const host of hosts) {
       const want = legacyEffective(legacy, host);
-      const got = parseConfig(toml, "converted.toml", { node: host, readFile: () => null });
+      const got = parseConfig(toml, "converted.toml", {
+        node: host,
+        readKeyFile: () => ({ error: "no such file" }),
+      });
       // A resource without a block for this host: the original refused the file, we refuse
       // that resource; every other error must be one the sample expects.
       const missing = got.errors.filter((e) => e.code === "no_section_for_node");
@@ -115,7 +118,9 @@ for (const [sample, expectedErrors] of Object.entries(SAMPLES)) {
         );
         compared++;
       }
-      if (want.key?.algorithm && want.key.secret) assertEquals(cfg.key?.secret, want.key.secret);
+      if (want.key?.algorithm && want.key.secret) {
+        assertEquals(cfg.key?.secret, new TextEncoder().encode(want.key.secret));
+      }
     }
     assert(compared >= hosts.length, `${sample}: compared ${compared} resource views`);
   });

@@ -1,0 +1,101 @@
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { Pidfile } from "./pidfile.ts";
+import { FileSink } from "./log.ts";
+import { StateStore } from "./state_store.ts";
+import { encodeState, parseState } from "../runtime/state_file.ts";
+import { prepareStateDir } from "./safe_open.ts";
+import { withTempDir } from "./test_helpers.ts";
+
+const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-safe-", fn);
+
+const TARGET_TEXT = "precious data\n";
+
+/** A file someone wants overwritten, and a symlink to it at `link`. */
+async function plant(dir: string, link: string): Promise<string> {
+  const target = `${dir}/precious`;
+  await Deno.writeTextFile(target, TARGET_TEXT);
+  await Deno.symlink(target, link);
+  return target;
+}
+
+async function rejects(fn: () => unknown): Promise<Error> {
+  try {
+    await fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error("did not throw");
+}
+
+Deno.test("files: a symlink at the pidfile path is refused and its target untouched", async () => {
+  await withDir(async (dir) => {
+    const target = await plant(dir, `${dir}/hastmon.pid`);
+    const e = await rejects(() => Pidfile.acquire(`${dir}/hastmon.pid`));
+    assert(/symbolic link/.test(e.message), e.message);
+    assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
+    // A regular pidfile still works.
+    await Deno.remove(`${dir}/hastmon.pid`);
+    const p = await Pidfile.acquire(`${dir}/hastmon.pid`);
+    assertEquals((await Deno.readTextFile(`${dir}/hastmon.pid`)).trim(), String(Deno.pid));
+    await p.release();
+  });
+});
+
+Deno.test("files: a symlink at the log path is refused and its target untouched", async () => {
+  await withDir(async (dir) => {
+    const target = await plant(dir, `${dir}/hastmon.log`);
+    const e = await rejects(() => new FileSink(`${dir}/hastmon.log`));
+    assert(/symbolic link/.test(e.message), e.message);
+    assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
+    // A log rotated into a symlink: reopen keeps writing to the old file and says why.
+    await Deno.remove(`${dir}/hastmon.log`);
+    const sink = new FileSink(`${dir}/hastmon.log`);
+    await Deno.rename(`${dir}/hastmon.log`, `${dir}/hastmon.log.0`);
+    await Deno.symlink(target, `${dir}/hastmon.log`);
+    sink.reopen();
+    sink.write("after");
+    sink.close();
+    assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
+    const old = await Deno.readTextFile(`${dir}/hastmon.log.0`);
+    assert(old.includes("cannot reopen the log") && old.includes("after"), old);
+  });
+});
+
+Deno.test("files: a symlink at a state file's temporary path is refused, target untouched, then removed", async () => {
+  await withDir(async (dir) => {
+    // A version-1 record, which every reader takes: the test is about the file, not its fields.
+    const v1 = {
+      version: 1,
+      resource: "web",
+      role: "primary",
+      epoch: 1,
+      maxEpoch: 1,
+      grantHolder: null,
+      grantHoldMs: null,
+    };
+    const state = encodeState("web", parseState(JSON.stringify(v1), "web"));
+    const store = new StateStore(`${dir}/state`);
+    await prepareStateDir(store.dir);
+    // The temporary name is `.NAME.state.json.PID.SEQ.tmp`: predictable, so plant the next one.
+    const link = `${store.dir}/.web.state.json.${Deno.pid}.1.tmp`;
+    const target = await plant(dir, link);
+    await rejects(() => store.save("web", state));
+    assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
+    assertEquals(await Deno.lstat(link).then(() => "still there", () => "gone"), "gone");
+    await store.save("web", state);
+    assertEquals(parseState((await store.load("web")).text!, "web").epoch, 1);
+  });
+});
+
+Deno.test("files: state_dir is created 0700; one writable by group or others is refused", async () => {
+  await withDir(async (dir) => {
+    await prepareStateDir(`${dir}/new/state`);
+    assertEquals((await Deno.stat(`${dir}/new/state`)).mode! & 0o777, 0o700);
+    await Deno.mkdir(`${dir}/open`);
+    await Deno.chmod(`${dir}/open`, 0o777);
+    const e = await rejects(() => prepareStateDir(`${dir}/open`));
+    assert(/writable by group or others/.test(e.message) && /chmod 700/.test(e.message), e.message);
+    await Deno.chmod(`${dir}/open`, 0o755);
+    await prepareStateDir(`${dir}/open`);
+  });
+});
