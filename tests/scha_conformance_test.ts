@@ -8,6 +8,7 @@
  *   web   members app (SOFT, retry_count 2, with monitor_start/monitor_stop),
  *         logger (LOG_ONLY), ro (RESTART_ONLY, retry_count 1); primary here
  *   idle  one member; role_on_start init, so never online here
+ *   calm  one member probed every 3 s: whether an answer waits for ONLINE shows
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { hastmon, hastmonCommand, type Run } from "./cli.ts";
@@ -65,6 +66,13 @@ role_on_start = "primary"
 [resource.idle.on.solo]
 remote = "none"
 role_on_start = "init"
+
+[resource.calm]
+probe_interval = 3
+
+[resource.calm.on.solo]
+remote = "none"
+role_on_start = "primary"
 `;
 }
 
@@ -166,11 +174,14 @@ class Solo {
   }
 }
 
-/** Run `fn` against a fresh daemon whose group web is ONLINE. */
+/** Run `fn` against a fresh daemon whose groups web and calm are ONLINE. */
 async function withSolo(fn: (s: Solo) => Promise<void>): Promise<void> {
   const s = await Solo.start();
   try {
-    await s.waitFor("web to be ONLINE", async () => await s.rgState("web") === "ONLINE");
+    await s.waitFor(
+      "web and calm to be ONLINE",
+      async () => await s.rgState("web") === "ONLINE" && await s.rgState("calm") === "ONLINE",
+    );
     await s.calls();
     await fn(s);
   } catch (e) {
@@ -220,8 +231,7 @@ Deno.test("scha conformance: every refusal of §1.3 with its number, each optag'
     await control(s, "RESTART", "web", "ro", E.CHECKS);
     await control(s, "CHECK_RESTART", "web", "ro", E.CHECKS);
     // Step 7: no eligible node (this one is alone); CHECK_GIVEOVER runs the same checks.
-    const check = await control(s, "check_giveover", "web", "app", E.CHECKS);
-    assertStringIncludes(check.err, "no other node");
+    await control(s, "check_giveover", "web", "app", E.CHECKS);
     await control(s, "GIVEOVER", "web", "app", E.CHECKS);
     // Step 8: CHECK_RESTART passes every check and changes nothing.
     await control(s, "CHECK_RESTART", "web", "app", E.NOERR);
@@ -242,12 +252,13 @@ Deno.test("scha conformance: every refusal of §1.3 with its number, each optag'
       "app monitor_start",
     ]);
     assertEquals(await get(s, "NUM_RESOURCE_RESTARTS", "web", "app"), "2\n");
-    assertEquals(await get(s, "RESOURCE_STATE", "web", "app"), "ONLINE\n");
+    // Whether the answer waits for ONLINE is the next test's; here, the rows go on from ONLINE.
+    await s.waitFor("web to be ONLINE", async () => await s.rgState("web") === "ONLINE");
 
     // RESTART: every member stops in reverse order, starts in order; answered once ONLINE.
     assertEquals(await get(s, "NUM_RG_RESTARTS", "web", "app"), "0\n");
     await control(s, "RESTART", "web", "app", E.NOERR);
-    assertEquals(await get(s, "RG_STATE", "web", "app"), "ONLINE\n");
+    await s.waitFor("web to be ONLINE", async () => await s.rgState("web") === "ONLINE");
     assertEquals(await s.calls(), [
       "ro stop",
       "logger stop",
@@ -262,8 +273,8 @@ Deno.test("scha conformance: every refusal of §1.3 with its number, each optag'
 
     // RESTART_ONLY: retry_count (1) restarts within retry_interval, then SCHA_ERR_CHECKS.
     await control(s, "RESOURCE_RESTART", "web", "ro", E.NOERR);
-    const over = await control(s, "RESOURCE_RESTART", "web", "ro", E.CHECKS);
-    assertStringIncludes(over.err, "RESTART_ONLY");
+    await s.waitFor("web to be ONLINE", async () => await s.rgState("web") === "ONLINE");
+    await control(s, "RESOURCE_RESTART", "web", "ro", E.CHECKS);
     assertEquals(await get(s, "NUM_RESOURCE_RESTARTS", "web", "ro"), "1\n");
 
     // The settings, as Solaris prints them.
@@ -295,6 +306,22 @@ Deno.test("scha conformance: every refusal of §1.3 with its number, each optag'
   });
 });
 
+Deno.test("scha conformance: RESTART and RESOURCE_RESTART return once the group (member) is ONLINE again, so the next request is accepted", async () => {
+  // Solaris: "the command does not return until the group has gone offline and come
+  // back online". A script reads the state, or asks again, right after the 0. (Since
+  // main 029470b the daemon answers when the start ends, and the states say STARTING or
+  // PENDING_ONLINE until the next probe, up to probe_interval later: this test fails.)
+  await withSolo(async (s) => {
+    await control(s, "RESOURCE_RESTART", "calm", "calm", SCHA_ERR.NOERR);
+    assertEquals(await get(s, "RESOURCE_STATE", "calm", "calm"), "ONLINE\n");
+    assertEquals(await get(s, "RG_STATE", "calm", "calm"), "ONLINE\n");
+    await control(s, "CHECK_RESTART", "calm", "calm", SCHA_ERR.NOERR);
+    await control(s, "RESTART", "calm", "calm", SCHA_ERR.NOERR);
+    assertEquals(await get(s, "RG_STATE", "calm", "calm"), "ONLINE\n");
+    await control(s, "CHECK_RESTART", "calm", "calm", SCHA_ERR.NOERR);
+  });
+});
+
 Deno.test("scha conformance: SCHA_ERR_RECONF while a restart is under way; the restarting caller killed, the daemon goes on and so does the restart", async () => {
   await withSolo(async (s) => {
     await Deno.writeTextFile(`${s.dir}/slow-app`, "");
@@ -309,7 +336,7 @@ Deno.test("scha conformance: SCHA_ERR_RECONF while a restart is under way; the r
         return st === "PENDING_OFFLINE" || st === "PENDING_ONLINE";
       });
       const busy = await control(s, "CHECK_RESTART", "web", "app", SCHA_ERR.RECONF);
-      assertStringIncludes(busy.err, "retry later");
+      assertStringIncludes(busy.err, "SCHA_ERR_RECONF: ");
       await control(s, "RESOURCE_RESTART", "web", "ro", SCHA_ERR.RECONF);
     } finally {
       // A monitor stopped while it waits: nothing for the daemon to do.
@@ -332,13 +359,19 @@ Deno.test("scha conformance: the ctl forms against the real daemon, and no daemo
   await withSolo(async (s) => {
     socket = s.socket;
     const ctl = (...args: string[]) => hastmon(["ctl", "-s", s.socket, ...args]);
+    const online = () =>
+      s.waitFor("web to be ONLINE", async () => await s.rgState("web") === "ONLINE");
+    // The daemon's sentence on stdout (its wording is the daemon's), nothing on stderr.
     const restart = await ctl("restart", "web");
-    assertEquals([restart.code, restart.out, restart.err], [0, "web is ONLINE on solo\n", ""]);
+    assertEquals([restart.code, restart.err], [0, ""]);
+    assert(restart.out.endsWith("\n") && restart.out.trim().split("\n").length === 1, restart.out);
+    await online();
     const member = await ctl("resource-restart", "web", "app");
     assertEquals(member.code, 0, member.err);
+    await online();
     const check = await ctl("giveover", "web", "--check");
     assertEquals([check.code, check.out], [75, "target: none (no node may take the group)\n"]);
-    assertStringIncludes(check.err, "SCHA_ERR_CHECKS: no other node to give the group to");
+    assertStringIncludes(check.err, "SCHA_ERR_CHECKS: ");
     const json = JSON.parse((await ctl("giveover", "web", "--json")).out);
     assertEquals([json.code, json.error], [16, "SCHA_ERR_CHECKS"]);
     assertEquals((await ctl("restart", "idle")).code, 75);
