@@ -58,7 +58,9 @@ function report(io: CliIO, result: SchaResult, json: boolean, showPlan: boolean)
 /** Register the friendly forms of scha_control under `ctl`. */
 export function registerCtlScha(ctl: Command, io: CliIO): void {
   ctl.command("restart")
-    .description("restart a resource group here (scha_control RESTART); waits until it is back")
+    .description(
+      "restart a resource group here (scha_control RESTART); waits until it has started again",
+    )
     .argument("<group>", "the resource group (a resource of the configuration)")
     .option("--json", "print the answer as JSON")
     .addHelpText(

@@ -115,7 +115,7 @@ Examples:
   scha_control -O GIVEOVER -G web -R httpd           move the group to another node
   scha_control -O CHECK_GIVEOVER -G web -R httpd     would a GIVEOVER be accepted?
 
-RESTART and RESOURCE_RESTART return once the group is online here again;
+RESTART and RESOURCE_RESTART return once the group (member) has started again;
 GIVEOVER once it runs on another node. A monitor that asks for either may be
 stopped (monitor_stop) before it sees the answer: that is the normal outcome.
 ${EXIT_HELP}`,
@@ -124,7 +124,7 @@ ${EXIT_HELP}`,
       noZone(opts.Z);
       const result = await schaAsk(opts, async (c) =>
         schaResultOf(
-          // Blocks as Solaris does: a restart answers once the group is online again.
+          // Blocks as Solaris does: a restart answers once the group has started again.
           await c.request(
             { type: "scha", group: opts.group, optag: opts.optag, member: opts.resource },
             { timeoutMs: null },
