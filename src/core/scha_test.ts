@@ -231,6 +231,8 @@ Deno.test("GIVEOVER: the candidate checks, the group is handed over, pingpong ma
     members: [member("db", { hasMonitorCheck: true })],
   });
   finish(b, [], "status", 10, 1, "db");
+  // b follows a, the primary of epoch 1.
+  run(b, { type: "message", now: 1000, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
   let fx = run(b, { type: "message", now: 1110, from: "a", msg: req[0].msg });
   assertEquals(hooks(fx), ["monitor_check"]);
   fx = finish(b, [], "monitor_check", 1150, 0, "db");
@@ -545,4 +547,42 @@ Deno.test("status in words: budgets, pingpong blocks with their end, a faulted m
   );
   assertEquals(st.rgState, "ONLINE");
   assertEquals(st.members[0].restarts.used, 2);
+});
+
+Deno.test("pingpong marks come only from the node that was primary, for a member of the group", () => {
+  const { m: b } = make("b", { roleOnStart: "secondary", members: [member("db")] });
+  run(b, { type: "message", now: 100, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
+  const release = (from: string, epoch: number, pingpong: string): Message => ({
+    type: "release",
+    resource: "r",
+    epoch,
+    successor: null,
+    pingpong,
+  });
+  // The watchdog, a stale epoch, an unknown member: no mark.
+  run(b, { type: "message", now: 200, from: "w", msg: release("w", 1, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release("a", 0, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release("a", 1, "nope") });
+  assertEquals(b.policy.pingpong, []);
+  // The primary of epoch 1 releasing for db, many times over: one mark.
+  for (let i = 0; i < 5000; i++) {
+    run(b, { type: "message", now: 300 + i, from: "a", msg: release("a", 1, "db") });
+  }
+  assertEquals(b.policy.pingpong.map((p) => [p.node, p.member]), [["a", "db"]]);
+});
+
+Deno.test("restart counts are bounded: retry_count + 1 kept, however many are reported", () => {
+  const m = online([member("db", { retryCount: 3, retryIntervalMs: 3600 * I })]);
+  for (let i = 0; i < 10_001; i++) ask(m, 1100, { optag: "RESOURCE_IS_RESTARTED", member: "db" });
+  assertEquals(m.policy.restarts.db.length, 4);
+  assertEquals(restartBudget(m, m.members[0]).used, 4);
+});
+
+Deno.test("a member named constructor or toString is a name like any other", () => {
+  const m = online([member("constructor"), member("toString")]);
+  const r = ask(m, 1100, { optag: "RESOURCE_IS_RESTARTED", member: "constructor" });
+  assertEquals(r.reply?.code, 0);
+  assertEquals(restartBudget(m, m.members[0]).used, 1);
+  assertEquals(restartBudget(m, m.members[1]).used, 0);
+  assertEquals(statusOf(m).members.map((x) => x.restarts.used), [1, 0]);
 });
