@@ -22,10 +22,9 @@ const PROBE = `${REPO_ROOT}docs/examples/solaris_probe.sh`;
 function monitorStart(dir: string): string {
   return `#!/bin/sh
 D='${dir}'
-# The daemon gives hooks HASTMON_CONTROL; the cluster's sockets are known here too.
-HASTMON_CONTROL=\${HASTMON_CONTROL:-$D/$HASTMON_NODE.sock}
+# The probe finds its daemon through HASTMON_CONTROL, which the daemon gives every hook.
 PATH="$D/bin:$PATH"
-export HASTMON_CONTROL PATH
+export PATH
 setsid /bin/sh '${PROBE}' -R "$HASTMON_MEMBER" -G "$HASTMON_RESOURCE" -T hastmon.sample \\
   -- "$D/health.sh" >> "$D/probe-$HASTMON_NODE.log" 2>&1 < /dev/null &
 echo $! > "$D/probe-$HASTMON_NODE.pid"
