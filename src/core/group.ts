@@ -569,7 +569,10 @@ export function syncGuard(m: Machine, fx: Effect[]) {
   }
   if (m.role === "primary" && (m.forced || m.leaseUntil !== null)) {
     // (Planted defects remove both layers of a mechanism: the daemon's and its guard's.)
-    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel;
+    // A lone node's lease never ends (it is its own quorum): armed without a deadline, the
+    // guard still stops the service if the daemon is killed.
+    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel ||
+      !Number.isFinite(m.leaseUntil!);
     const until = unbounded ? null : m.leaseUntil;
     const stale = g.state !== "armed" || g.until !== until || g.epoch !== m.epoch;
     if (stale) {

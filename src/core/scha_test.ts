@@ -552,7 +552,7 @@ Deno.test("status in words: budgets, pingpong blocks with their end, a faulted m
 Deno.test("pingpong marks come only from the node that was primary, for a member of the group", () => {
   const { m: b } = make("b", { roleOnStart: "secondary", members: [member("db")] });
   run(b, { type: "message", now: 100, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
-  const release = (from: string, epoch: number, pingpong: string): Message => ({
+  const release = (epoch: number, pingpong: string): Message => ({
     type: "release",
     resource: "r",
     epoch,
@@ -560,13 +560,13 @@ Deno.test("pingpong marks come only from the node that was primary, for a member
     pingpong,
   });
   // The watchdog, a stale epoch, an unknown member: no mark.
-  run(b, { type: "message", now: 200, from: "w", msg: release("w", 1, "db") });
-  run(b, { type: "message", now: 200, from: "a", msg: release("a", 0, "db") });
-  run(b, { type: "message", now: 200, from: "a", msg: release("a", 1, "nope") });
+  run(b, { type: "message", now: 200, from: "w", msg: release(1, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release(0, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release(1, "nope") });
   assertEquals(b.policy.pingpong, []);
   // The primary of epoch 1 releasing for db, many times over: one mark.
   for (let i = 0; i < 5000; i++) {
-    run(b, { type: "message", now: 300 + i, from: "a", msg: release("a", 1, "db") });
+    run(b, { type: "message", now: 300 + i, from: "a", msg: release(1, "db") });
   }
   assertEquals(b.policy.pingpong.map((p) => [p.node, p.member]), [["a", "db"]]);
 });
