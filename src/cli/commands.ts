@@ -2,6 +2,7 @@
 import type { Register } from "./main.ts";
 import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
+import { registerScha } from "./scha.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerKeygen } from "./keygen.ts";
@@ -14,6 +15,7 @@ const commands: Register[] = [
   registerConfig,
   registerSimulate,
   registerKeygen,
+  registerScha,
   registerGuard,
 ];
 
