@@ -592,3 +592,11 @@ Deno.test("a member named constructor or toString is a name like any other", () 
   assertEquals(restartBudget(m, m.members[1]).used, 0);
   assertEquals(statusOf(m).members.map((x) => x.restarts.used), [1, 0]);
 });
+
+Deno.test("pingpong: a mark of the whole group (ctl giveover) blocks every member's giveover", () => {
+  const m = online([member("db")]);
+  m.policy.pingpong.push({ node: "b", member: "", at: wallNow(m) });
+  const r = ask(m, 1100, { optag: "CHECK_GIVEOVER", member: "db" }).reply!;
+  assertEquals(r.code, SCHA_ERR.CHECKS);
+  assertStringIncludes(r.message, "b: pingpong");
+});
