@@ -129,5 +129,11 @@ Deno.test("completion: resource and node names come from the configuration named
     assertEquals(/\bprimary\b/.test(s.split("\n").slice(1).join("\n")), false);
     await type(["C-u", "hastmon daemon -c cluster.toml --node b", "Tab"]);
     await until(screen, (s) => /--node beta$/m.test(s), "the node name to be completed");
+    // The Solaris commands: a group from the configuration, an optag (taken in any case,
+    // so not a `.choices()`) from the fixed list.
+    await type(["C-u", "hastmon scha_control -c cluster.toml -G w", "Tab"]);
+    await until(screen, (s) => /-G web$/m.test(s), "the group to be completed");
+    await type([" -O RESOURCE_I", "Tab"]);
+    await until(screen, (s) => /-O RESOURCE_IS_RESTARTED$/m.test(s), "the optag to be completed");
   });
 });

@@ -38,6 +38,7 @@ Deno.test("ctl help: ctl and each ctl command", async () => {
     [["ctl", "status", "--help"], "help-ctl-status.txt"],
     [["ctl", "check", "--help"], "help-ctl-check.txt"],
     [["ctl", "events", "--help"], "help-ctl-events.txt"],
+    // restart, resource-restart, giveover: tests/scha_cli_test.ts
   ];
   for (const [args, snapshot] of cases) {
     const r = await hastmon(args);

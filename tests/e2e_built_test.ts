@@ -65,6 +65,20 @@ Deno.test("built file: a two-node-plus-watchdog cluster from a lone copy, relati
       assert(!env.some((v) => v.includes(cache)), "the launcher's cache leaked");
       // No `Task …` line, no Deno noise: the first line is the resource.
       assertEquals((await c.ctlOk("a", "status")).split("\n")[0], "r0:");
+      // The Solaris names for a script (docs/SCHA.md): wrappers that run this very file.
+      const links = await c.hastmon("scha-links", `${root}/cluster-bin`);
+      assertEquals(links.code, 0, links.stderr);
+      assertStringIncludes(
+        await Deno.readTextFile(`${root}/cluster-bin/scha_control`),
+        `exec '${exe}' scha_control "$@"`,
+      );
+      const rg = await run(
+        `${root}/cluster-bin/scha_resource_get`,
+        ["-O", "rg_state", "-G", "r0", "-R", "r0", "-s", c.controlPath("a")],
+        "/",
+        { HASTMON_CACHE: cache },
+      );
+      assertEquals([rg.code, rg.out], [0, "ONLINE\n"], rg.err);
     });
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -288,7 +288,7 @@ Deno.test({
     await term.keys("g");
     await term.until(
       "the giveover plan",
-      (s) => s.includes(`give over from ${q} to ${p}`) && s.includes("GIVEOVER"),
+      (s) => s.includes(`give over from ${q} to ${p}`) && s.includes(`giveover web --to ${p}`),
       5000,
     );
     await term.keys("y");

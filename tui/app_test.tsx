@@ -268,7 +268,7 @@ Deno.test("console keys: g gives over; the screen stays live until the answer, w
   const { press, pressUntil, see, until, unmount } = await show(source);
   await press("g");
   await see("give over from alpha to beta");
-  await see("scha_control -O GIVEOVER -G web, to beta, on alpha");
+  await see("hastmon ctl --node alpha giveover web --to beta");
   await see("monitor_check");
   await pressUntil("y", "waiting for the answer to: web: give over from alpha to beta");
   await until("the send", () => source.sent.length > 0);

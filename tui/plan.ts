@@ -245,8 +245,8 @@ export function switchoverPlan(model: ClusterModel, resource: string): Plan {
 export const GIVEOVER_TIMEOUT_MS = 10 * 60_000;
 
 /**
- * The plan of a giveover: scha_control GIVEOVER of the group to the
- * primary's daemon, naming the node the plan picks (as for a switchover, the
+ * The plan of a giveover: `ctl giveover --to` (scha_control GIVEOVER) of
+ * the group to the primary's daemon, naming the node the plan picks (as for a switchover, the
  * best connected secondary, but not one a pingpong mark keeps the group
  * from). The daemon checks again (§1.3), asks the target's monitor_check,
  * and answers once the group runs there, or refuses with a SCHA_ERR and
@@ -312,7 +312,7 @@ export function giveoverPlan(model: ClusterModel, resource: string): Plan {
       daemon: target.id,
       node: primary,
       request: { type: "scha", group: resource, optag: "GIVEOVER", to: next.node },
-      command: `scha_control -O GIVEOVER -G ${resource}, to ${next.node}, on ${primary}`,
+      command: `hastmon ctl --node ${primary} giveover ${resource} --to ${next.node}`,
       timeoutMs: GIVEOVER_TIMEOUT_MS,
     });
   }

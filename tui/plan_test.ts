@@ -147,7 +147,7 @@ Deno.test("plan: give over sends GIVEOVER to the primary's daemon, naming the be
     daemon: "/run/alpha.sock",
     node: "alpha",
     request: { type: "scha", group: "web", optag: "GIVEOVER", to: "beta" },
-    command: "scha_control -O GIVEOVER -G web, to beta, on alpha",
+    command: "hastmon ctl --node alpha giveover web --to beta",
     timeoutMs: GIVEOVER_TIMEOUT_MS,
   }]);
   assert(plan.expect.some((e) => e.includes("monitor_check")), plan.expect.join("\n"));

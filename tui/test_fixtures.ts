@@ -36,6 +36,7 @@ export function member(name: string, over: Partial<MemberStatus> = {}): MemberSt
     groupRestarts: 0,
     probeFailures: { count: 0, sum: 0 },
     monitored: true,
+    probeIntervalMs: 1000,
     ...over,
   };
 }

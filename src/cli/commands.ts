@@ -2,6 +2,7 @@
 import type { Register } from "./main.ts";
 import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
+import { registerScha } from "./scha.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
 import { registerConsole } from "./console.ts";
@@ -16,6 +17,7 @@ const commands: Register[] = [
   registerSimulate,
   registerConsole,
   registerKeygen,
+  registerScha,
   registerGuard,
 ];
 

@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError } from "@commander-js/extra-typings"
 import { CliError, EX } from "./exit.ts";
 import { CONFIG_HELP } from "./options.ts";
 import type { CliIO, Register } from "./main.ts";
-import { controlAddress, socketPath } from "./control_socket.ts";
+import { ctlSocketPath } from "./control_socket.ts";
 
 const TUI_EXAMPLES = `
 Examples:
@@ -99,9 +99,13 @@ export const registerConsole: Register = (program: Command, io: CliIO) => {
     )
     .addHelpText("after", TUI_EXAMPLES)
     .action(async (opts) => {
-      const sockets = opts.socket.map((s) => controlAddress(s, "--socket"));
-      for (const node of opts.node) sockets.push(await socketPath({ config: opts.config, node }));
-      if (sockets.length === 0) sockets.push(await socketPath({ config: opts.config }));
+      // Each daemon found as `ctl` finds its own (--socket, or `control` of the node).
+      const sockets: string[] = [];
+      for (const socket of opts.socket) sockets.push(await ctlSocketPath({ socket }));
+      for (const node of opts.node) {
+        sockets.push(await ctlSocketPath({ config: opts.config, node }));
+      }
+      if (sockets.length === 0) sockets.push(await ctlSocketPath({ config: opts.config }));
       requireTerminal("the console");
       const { runConsole }: TuiEntry = await import(TUI_ENTRY);
       await runConsole(sockets);

@@ -269,9 +269,13 @@ function endOp(m: Machine, fx: Effect[]) {
   m.op = null;
   if (op.kind === "start") {
     log(fx, "info", "start finished; waiting for status to confirm");
-    // The restart that asked for it is done, as Solaris counts it (START returned 0).
+    // The restart that asked for it is answered once a probe of each member it started has
+    // answered: at once, so that its caller reads the states that follow.
     const r = op.request !== null ? m.requests.get(op.request) : undefined;
-    if (r) r.startedAt = m.now;
+    if (r) {
+      r.startedAt = m.now;
+      for (const step of op.steps) m.members[step.member].nextProbeAt = m.now;
+    }
     return;
   }
   if (op.failed) {
@@ -517,8 +521,12 @@ export function onProbeDone(
   // A primary watches its service every probe interval; a standby checks now and then
   // that its own copy stays stopped (each probe is a process: it costs CPU).
   const every = m.role === "primary" ? 1 : SECONDARY_PROBE_INTERVALS;
-  x.nextProbeAt = m.now + every * x.settings.probeIntervalMs;
+  // A probe that began before a start or stop says nothing of after it: the next one may
+  // come at once, unless an earlier slot was asked for (a restart's start just ended).
+  if (!stale) x.nextProbeAt = m.now + every * x.settings.probeIntervalMs;
+  else x.nextProbeAt = Math.min(x.nextProbeAt, m.now + every * x.settings.probeIntervalMs);
   if (stale || m.busy || m.op) return;
+  x.probedAt = m.now;
   const state = m.defects.timeoutIsRunning && outcome.kind === "timeout"
     ? "running"
     : probeResult(outcome);
@@ -569,7 +577,10 @@ export function syncGuard(m: Machine, fx: Effect[]) {
   }
   if (m.role === "primary" && (m.forced || m.leaseUntil !== null)) {
     // (Planted defects remove both layers of a mechanism: the daemon's and its guard's.)
-    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel;
+    // A lone node's lease never ends (it is its own quorum): armed without a deadline, the
+    // guard still stops the service if the daemon is killed.
+    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel ||
+      !Number.isFinite(m.leaseUntil!);
     const until = unbounded ? null : m.leaseUntil;
     const stale = g.state !== "armed" || g.until !== until || g.epoch !== m.epoch;
     if (stale) {

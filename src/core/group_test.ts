@@ -10,6 +10,7 @@ import {
   complaintFromW,
   finish,
   grantFrom,
+  history,
   hooks,
   I,
   make,
@@ -151,4 +152,13 @@ Deno.test("the next member does not start with less than a timeout of lease left
   const fx = finish(m, [], "start", 2500, 0, "m0");
   assertEquals(memberHooks(fx), ["stop m0"]);
   assert(ofType(fx, "log").some((l) => l.message.includes("start interrupted")));
+});
+
+Deno.test("a lone node (its own quorum) arms the guard without a deadline, never with Infinity", () => {
+  const lone = { name: "a", priority: 10, watchdog: false, leaseMs: 3 * I, stopTimeoutMs: I };
+  const { m } = make("a", { roleOnStart: "primary", nodes: [lone], peers: [] });
+  finish(m, [], "status", 20, 1);
+  assertEquals(m.leaseUntil, Infinity);
+  const arms = guard(history(m)).filter((c) => c.action === "arm");
+  assertEquals(arms, [{ action: "arm", until: null, epoch: 1 }]);
 });

@@ -178,6 +178,7 @@ function newMember(settings: MemberSettings, now: Time): MemberRun {
     probe: null,
     nextProbeAt: now,
     probeSaidUnknown: false,
+    probedAt: -Infinity,
     startFailed: false,
     monitorFailed: false,
     unmonitored: false,

@@ -77,12 +77,14 @@ export function resetCounters(m: Machine, member: string | null) {
 /**
  * Until when (wall ms) `node` may not be the destination of a giveover asked
  * by `member` (a giveover by that member moved the group off it), or null.
- * Without a member, any member's mark counts.
+ * Without a member, any member's mark counts; a mark of the whole group
+ * (member "") counts for every member.
  */
 export function pingpongUntil(m: Machine, node: NodeId, member: string | null): number | null {
   let until: number | null = null;
   for (const p of m.policy.pingpong) {
-    if (p.node !== node || (member !== null && p.member !== member)) continue;
+    // A mark of the whole group ("", from `ctl giveover`) blocks every member's giveover too.
+    if (p.node !== node || (member !== null && p.member !== member && p.member !== "")) continue;
     const end = p.at + m.settings.pingpongIntervalMs;
     if (end > wallNow(m) && (until === null || end > until)) until = end;
   }

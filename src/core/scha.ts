@@ -569,11 +569,14 @@ export function progressRequests(m: Machine, fx: Effect[]) {
         } else if (m.op === null && m.busy === null) {
           if (groupState(m) === "stop_failed") {
             finish({ code: SCHA_ERR.INTERNAL, message: `a stop failed: ${rgState(m)}` });
-          } else if (r.startedAt !== null) {
+          } else if (r.startedAt !== null && probedSince(m, r)) {
             const what = r.request.optag === "RESTART"
               ? m.settings.name
               : `member ${r.request.member}`;
-            finish({ code: 0, message: `${what} started again on ${m.settings.self}` });
+            finish({
+              code: 0,
+              message: `${what} started again on ${m.settings.self} (${rgState(m)})`,
+            });
           } else if ((m.online && groupState(m) === "running") || m.faulted) {
             finish({
               code: 0,
@@ -603,6 +606,14 @@ export function progressRequests(m: Machine, fx: Effect[]) {
       });
     }
   }
+}
+
+/** Has every member a restart started been probed since its start finished? */
+function probedSince(m: Machine, r: PendingRequest): boolean {
+  const started = r.request.optag === "RESOURCE_RESTART"
+    ? m.members.filter((x) => x.settings.name === r.request.member)
+    : m.members;
+  return started.every((x) => x.probedAt >= r.startedAt!);
 }
 
 /** The node the group runs on now: `target` if given, else any (this one included). */

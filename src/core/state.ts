@@ -93,6 +93,8 @@ export interface MemberRun {
   nextProbeAt: Time;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
+  /** When a probe last answered (and counted). */
+  probedAt: Time;
   /** Its start failed and the group stayed here (Solaris START_FAILED). */
   startFailed: boolean;
   /** Its monitor_start failed (Solaris MONITOR_FAILED). */

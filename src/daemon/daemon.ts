@@ -128,8 +128,20 @@ export class Daemon {
     return this.#peers.port;
   }
 
-  /** SIGHUP: parse, validate, diff, apply. A bad file keeps the old configuration. */
-  async reload(): Promise<void> {
+  /**
+   * SIGHUP: parse, validate, diff, apply. A bad file keeps the old
+   * configuration. Reloads run one at a time, in the order asked: a member's
+   * validate takes time, and an older file must not land after a newer one.
+   */
+  reload(): Promise<void> {
+    const run = this.#reloading.then(() => this.#reloadOnce());
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  #reloading: Promise<void> = Promise.resolve();
+
+  async #reloadOnce(): Promise<void> {
     const log = this.opts.logger;
     const running = new Map<string, ResourceSettings>();
     for (const name of this.runtime.names()) {
@@ -164,7 +176,13 @@ export class Daemon {
       plan.added = plan.added.filter((n) => n !== name);
       plan.changed = plan.changed.filter((n) => n !== name);
       plan.usable = plan.usable.filter((r) => r.name !== name);
+      // The configuration kept is the old one for this resource, so that the next reload
+      // of the same file sees the change again (and validates it again).
       const old = this.cfg.resources.find((r) => r.name === name);
+      plan.cfg = {
+        ...plan.cfg,
+        resources: plan.cfg.resources.flatMap((r) => r.name !== name ? [r] : old ? [old] : []),
+      };
       if (old) plan.usable.push(old);
     }
     this.cfg = plan.cfg;

@@ -13,7 +13,7 @@ const KEYS: [string, string][] = [
   ["enter", "details of the selected resource (each node's own view); again to go back"],
   ["r", "change the role of the resource on a node: pick, see the plan, confirm"],
   ["s", "switch over: the primary hands over to the best connected secondary at once"],
-  ["g", "give over the group (scha GIVEOVER): to a node its monitor_check accepts"],
+  ["g", "give over the group (ctl giveover): to a node whose monitor_check agrees"],
   ["?", "this help; esc or ? closes it"],
   ["q, Ctrl-C", "quit"],
 ];
