@@ -35,6 +35,8 @@ interface Version {
 
 interface Options {
   versions: Version[];
+  /** Cache directories made for built files, removed at the end. */
+  caches: string[];
   idleSeconds: number;
   ctlRuns: number;
   write: boolean;
@@ -69,7 +71,7 @@ async function pathAndLabel(v: string, kind: "checkout" | "built"): Promise<[str
 }
 
 async function parseArgs(args: string[]): Promise<Options> {
-  const o: Options = { versions: [], idleSeconds: 20, ctlRuns: 15, write: false };
+  const o: Options = { versions: [], caches: [], idleSeconds: 20, ctlRuns: 15, write: false };
   for (let i = 0; i < args.length; i++) {
     const value = () => {
       const v = args[++i];
@@ -85,6 +87,7 @@ async function parseArgs(args: string[]): Promise<Options> {
       case "--built": {
         const [file, label] = await pathAndLabel(value(), "built");
         const cache = await Deno.makeTempDir({ prefix: "hastmon-footprint-cache-" });
+        o.caches.push(cache);
         o.versions.push(built(file, label, cache));
         break;
       }
@@ -205,7 +208,10 @@ exit 0
         n.startsWith("run-")
       ).sort();
       if (running.join() === RESOURCES.map((r) => `run-a-${r}`).join()) break;
-      if (Date.now() > deadline) throw new Error(`${version.label}: cluster did not settle`);
+      if (Date.now() > deadline) {
+        await c.stop();
+        throw new Error(`${version.label}: cluster did not settle`);
+      }
       await sleep(200);
     }
     return c;
@@ -267,6 +273,14 @@ async function loadAverage(): Promise<string> {
 
 async function main() {
   const o = await parseArgs(Deno.args);
+  try {
+    await measure(o);
+  } finally {
+    for (const cache of o.caches) await Deno.remove(cache, { recursive: true }).catch(() => {});
+  }
+}
+
+async function measure(o: Options) {
   const out: string[] = [];
   const say = (line = "") => {
     console.log(line);
