@@ -21,7 +21,7 @@ import {
   PeerError,
   type PeerListener,
 } from "./peer.ts";
-import { connectFrom } from "../../tests/cluster/relay.ts";
+import { connectFrom } from "../../tests/cluster/hostile.ts";
 
 const HOST = "127.0.0.1";
 
