@@ -165,6 +165,22 @@ Deno.test("ctl role: prints each change; --force warns; unknown names → 65", a
   });
 });
 
+Deno.test("ctl check: an unknown resource → 3 UNKNOWN, named first, before a lesser problem", async () => {
+  await withFakeDaemon(async (path) => {
+    const alone = await hastmon(["ctl", "-s", path, "check", "nope"]);
+    assertEquals(alone, { code: 3, out: "HASTMON UNKNOWN - nope: unknown resource\n", err: "" });
+    // web alone is a WARNING (no watchdog); the unknown name makes the whole line UNKNOWN.
+    const web = await hastmon(["ctl", "-s", path, "check", "web"]);
+    assertEquals([web.code, web.out.startsWith("HASTMON WARNING - web: ")], [1, true], web.out);
+    const mixed = await hastmon(["ctl", "-s", path, "check", "web", "nope"]);
+    assertEquals([mixed.code, mixed.err], [3, ""]);
+    assertEquals(
+      mixed.out,
+      `HASTMON UNKNOWN - nope: unknown resource; ${web.out.slice("HASTMON WARNING - ".length)}`,
+    );
+  });
+});
+
 Deno.test("ctl: a daemon that refuses → 70", async () => {
   await withFakeDaemon(async (path, daemon) => {
     daemon.failWith = new Error("disk full");
