@@ -9,7 +9,8 @@
  *   it answers `--version` as hastmon. Otherwise (mode auto), or with
  *   `--mode sfx`, a self-extracting file (scripts/build/launcher.ts): a shell
  *   header and a gzip'd tar of a Deno binary (`--deno`, default the Deno
- *   running this build) and the bundled program (`deno bundle`).
+ *   running this build) and the bundled program (`deno bundle`: app.js and
+ *   the modules it loads on demand, the console among them).
  * - `hastmon.service` (systemd) and `hastmon.rc` (rc.d), see
  *   scripts/build/service_files.ts.
  * - `hastmon.build.json`: what was built, from which sources.
@@ -138,6 +139,9 @@ async function tryCompile(dest: string): Promise<string | null> {
     "--no-check",
     "-A",
     ...DAEMON_DENO_FLAGS,
+    // The console is imported through a computed URL, which the compiler cannot follow.
+    "--include",
+    TUI_SOURCE,
     "--output",
     dest,
     "main.ts",
@@ -156,41 +160,100 @@ async function tryCompile(dest: string): Promise<string | null> {
   return null;
 }
 
+/** The console's entry: a second entry of the bundle (see {@link TUI_ENTRY_SOURCE}). */
+const TUI_SOURCE = "tui/run.tsx";
+/** Where the bundle puts the console's entry, relative to the bundle's directory. */
+export const TUI_BUNDLED = "tui/run.js";
 /**
- * Ink's devtools module imports react-devtools-core, which hastmon does not
- * ship; the bundler leaves that import in place, and it would fail at load.
- * The devtools are only used when DEV=true; a stand-in that does nothing.
+ * TUI_ENTRY as src/cli/console.ts writes it: the console's module, named by
+ * a URL that neither Deno nor the bundler reads ahead, so that daemon and
+ * ctl never load Ink. In the bundle, that URL would name a source file that
+ * is not there: it is pointed at {@link TUI_BUNDLED} instead.
  */
-export function patchBundle(code: string): string {
-  const patched = code.replace(
-    /^import (\w+) from "react-devtools-core";$/m,
-    "const $1 = { initialize() {}, connectToDevTools() {} };",
-  );
-  const bare = [...patched.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']/gm)]
-    .map((m) => m[1])
-    .filter((s) => !s.startsWith("node:") && !s.startsWith("."));
-  if (bare.length > 0) {
+export const TUI_ENTRY_SOURCE = `new URL("../../${TUI_SOURCE}", import.meta.url)`;
+
+/**
+ * The bundle's files (path relative to its directory → code), patched:
+ * - Ink's devtools module imports react-devtools-core, which hastmon does not
+ *   ship; the bundler leaves that import in place, and it would fail at load.
+ *   The devtools are only used when DEV=true; a stand-in that does nothing.
+ * - {@link TUI_ENTRY_SOURCE}, which must be found exactly once, names the
+ *   bundled console relative to the file it is in.
+ * Throws when a file still imports a bare specifier: nothing could load it.
+ */
+export function patchBundle(files: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  let entries = 0;
+  for (const [path, code] of files) {
+    const depth = path.split("/").length - 1;
+    const tui = `new URL("${
+      depth === 0 ? "./" : "../".repeat(depth)
+    }${TUI_BUNDLED}", import.meta.url)`;
+    const patched = code.replace(
+      /^import (\w+) from "react-devtools-core";$/m,
+      "const $1 = { initialize() {}, connectToDevTools() {} };",
+    ).replaceAll(TUI_ENTRY_SOURCE, () => {
+      entries++;
+      return tui;
+    });
+    const bare = [
+      ...patched.matchAll(/^\s*(?:import|export)\b[^;]*?\bfrom\s*["']([^"']+)["']/gm),
+    ]
+      .map((m) => m[1])
+      .filter((s) => !s.startsWith("node:") && !s.startsWith("."));
+    if (bare.length > 0) {
+      throw new Error(
+        `${path} still imports ${[...new Set(bare)].join(", ")}: nothing to load them from`,
+      );
+    }
+    out.set(path, patched);
+  }
+  if (entries !== 1) {
     throw new Error(
-      `the bundle still imports ${[...new Set(bare)].join(", ")}: nothing to load them from`,
+      `the console's entry (${TUI_ENTRY_SOURCE}, src/cli/console.ts) is in the bundle ` +
+        `${entries} times, not once: \`hastmon tui\` and \`hastmon demo\` would not find it`,
     );
   }
-  return patched;
+  return out;
 }
 
-/** Bundle main.ts into `dest` (one file, no node_modules needed). */
-async function bundle(dest: string): Promise<void> {
+/** Every file under `dir`, as paths relative to it, sorted. */
+function filesUnder(dir: string, sub = ""): string[] {
+  const out: string[] = [];
+  for (const e of Deno.readDirSync(`${dir}/${sub}`)) {
+    const path = sub ? `${sub}/${e.name}` : e.name;
+    if (e.isDirectory) out.push(...filesUnder(dir, path));
+    else out.push(path);
+  }
+  return out.sort();
+}
+
+/**
+ * Bundle the program into `dir` (no node_modules needed to run it): `app.js`
+ * and the modules it loads when needed, split so that the console (a second
+ * entry, reached only by `tui` and `demo`) and what only it uses stay out of
+ * what every command loads. Returns the files written, relative to `dir`.
+ */
+export async function bundle(dir: string): Promise<string[]> {
   await must("deno bundle", Deno.execPath(), [
     "bundle",
     "--quiet",
     "--platform",
     "deno",
+    "--code-splitting",
     "--external",
     "react-devtools-core",
-    "-o",
-    dest,
+    "--outdir",
+    dir,
     "main.ts",
+    TUI_SOURCE,
   ]);
-  await Deno.writeTextFile(dest, patchBundle(await Deno.readTextFile(dest)));
+  const files = new Map<string, string>();
+  for (const f of filesUnder(dir)) files.set(f, await Deno.readTextFile(`${dir}/${f}`));
+  for (const [f, code] of patchBundle(files)) await Deno.writeTextFile(`${dir}/${f}`, code);
+  // The launcher runs app.js; nothing imports the entry by its name.
+  await Deno.rename(`${dir}/main.js`, `${dir}/app.js`);
+  return filesUnder(dir);
 }
 
 /** The Deno binary's version and platform, from `deno --version`. */
@@ -212,10 +275,10 @@ async function buildSfx(
 ): Promise<{ sha256: string; deno: string; platform: string }> {
   const stage = `${work}/stage`;
   await Deno.mkdir(stage);
-  await bundle(`${stage}/app.js`);
+  const program = await bundle(stage);
+  for (const f of program) await Deno.chmod(`${stage}/${f}`, 0o644);
   await Deno.copyFile(deno, `${stage}/deno`);
   await Deno.chmod(`${stage}/deno`, 0o755);
-  await Deno.chmod(`${stage}/app.js`, 0o644);
   // Reproducible: the same sources and Deno give the same payload, hence the same cache entry.
   await must("tar", "tar", [
     "--sort=name",
@@ -229,7 +292,7 @@ async function buildSfx(
     "-cf",
     `${work}/payload.tar`,
     "deno",
-    "app.js",
+    ...program,
   ]);
   await must("gzip", "gzip", ["-6", "-n", `${work}/payload.tar`]);
   const payload = await Deno.readFile(`${work}/payload.tar.gz`);

@@ -195,6 +195,7 @@ export const MUTANTS: Mutant[] = [
     to: "",
     why: "complaints that waited in a buffer while frozen count",
   },
+  // Changes nothing with one secondary (every release names it); killed on two (audit_test.ts).
   {
     name: "handover-to-anyone",
     file: "src/core/lease.ts",
@@ -245,6 +246,7 @@ export const MUTANTS: Mutant[] = [
     to: "return Math.floor(m.settings.nodes.length / 2);",
     why: "a lease needs less than a majority",
   },
+  // Changes nothing with 2-3 nodes (the quorum needs one peer); killed on five (audit_test.ts).
   {
     name: "lease-from-best-grant",
     file: "src/core/lease.ts",

@@ -58,3 +58,28 @@ export async function assertSnapshot(dir: URL, name: string, actual: string): Pr
   }
   assertEquals(actual, expected, `snapshot ${name} differs (UPDATE_SNAPSHOTS=1 rewrites it)`);
 }
+
+/** A child's output as it comes, read in the background, with a wait for a text. */
+export function reader(stream: ReadableStream<Uint8Array>) {
+  let seen = "";
+  let ended = false;
+  const done = (async () => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) seen += chunk;
+    ended = true;
+  })();
+  return {
+    text: () => seen,
+    done,
+    async waitFor(text: string, ms = 10_000) {
+      const end = Date.now() + ms;
+      while (!seen.includes(text)) {
+        if (ended || Date.now() > end) {
+          throw new Error(
+            `no ${JSON.stringify(text)} ${ended ? "before the end" : "in time"}:\n${seen}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}

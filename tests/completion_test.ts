@@ -1,8 +1,9 @@
 /**
- * Shell completion as a user meets it: an interactive bash (in tmux) with
- * Debian's bash-completion and `hastmon completion bash` sourced, keys typed,
- * TAB pressed, and the screen read back. `hastmon` on PATH runs this
- * checkout's main.ts.
+ * Shell completion as a user meets it: an interactive bash (with Debian's
+ * bash-completion), zsh (with compinit) or fish, in tmux, with `hastmon
+ * completion SHELL` loaded, keys typed, TAB pressed, and the screen read
+ * back. `hastmon` on PATH runs this checkout's main.ts. .ci/run installs the
+ * three shells from Debian when they are missing.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { REPO_ROOT } from "./cluster/harness.ts";
@@ -21,19 +22,75 @@ async function tmux(socket: string, ...args: string[]): Promise<string> {
   return dec.decode(r.stdout);
 }
 
-/** An interactive bash with hastmon's completion loaded, in a tmux of its own. */
-async function withBash(
+/** How to start a shell with hastmon's completion loaded, and how it lists candidates. */
+interface Shell {
+  name: "bash" | "zsh" | "fish";
+  /** The interactive shell, with no user configuration. */
+  argv: string;
+  /** Typed first (in `dir`): a "$ " prompt, the completion loaded, then READY echoed. */
+  setup: (dir: string) => string;
+  /** Keys that list the candidates (bash lists on the second TAB). */
+  list: string[];
+  /** Why the shell cannot run here, or null. */
+  missing: () => Promise<string | null>;
+}
+
+const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
+
+const SHELLS: Record<Shell["name"], Shell> = {
+  bash: {
+    name: "bash",
+    argv: "bash --norc --noprofile -i",
+    setup: (dir) =>
+      `PS1='$ '; cd '${dir}'; source ${BASH_COMPLETION} && source <(hastmon completion bash) && echo READY`,
+    list: ["Tab", "Tab"],
+    missing: async () =>
+      await exists(BASH_COMPLETION)
+        ? null
+        : `${BASH_COMPLETION} is missing: apt-get install bash-completion (.ci/run does)`,
+  },
+  zsh: {
+    name: "zsh",
+    argv: "zsh -f -i",
+    setup: (dir) =>
+      `PS1='$ '; cd '${dir}'; autoload -Uz compinit && compinit -u -d '${dir}/.zcompdump' && ` +
+      `source <(hastmon completion zsh) && echo READY`,
+    list: ["Tab"],
+    missing: async () =>
+      await onPath("zsh") ? null : "zsh is missing: apt-get install zsh (.ci/run does)",
+  },
+  fish: {
+    name: "fish",
+    argv: "fish --no-config -i",
+    // No suggestions from history drawn after the cursor: the screen shows only what was typed.
+    setup: (dir) =>
+      `function fish_prompt; echo '$ '; end; set -g fish_autosuggestion_enabled 0; ` +
+      `cd '${dir}'; hastmon completion fish | source; and echo READY`,
+    list: ["Tab"],
+    missing: async () =>
+      await onPath("fish") ? null : "fish is missing: apt-get install fish (.ci/run does)",
+  },
+};
+
+async function onPath(program: string): Promise<boolean> {
+  for (const dir of ["/usr/bin", "/bin", "/usr/local/bin"]) {
+    if (await exists(`${dir}/${program}`)) return true;
+  }
+  return false;
+}
+
+/** An interactive `shell` with hastmon's completion loaded, in a tmux of its own. */
+async function withShell(
+  shell: Shell,
   fn: (
     type: (keys: string[]) => Promise<void>,
     screen: () => Promise<string>,
     dir: string,
   ) => Promise<void>,
 ) {
-  assert(
-    await Deno.stat(BASH_COMPLETION).then(() => true, () => false),
-    `${BASH_COMPLETION} is missing: apt-get install bash-completion (.ci/run does)`,
-  );
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-completion-" });
+  const missing = await shell.missing();
+  assert(missing === null, missing ?? "");
+  const dir = await Deno.makeTempDir({ prefix: `hastmon-completion-${shell.name}-` });
   const socket = `hastmon-completion-${Deno.pid}-${dir.slice(-6)}`;
   await Deno.mkdir(`${dir}/bin`);
   await Deno.writeTextFile(
@@ -67,15 +124,12 @@ async function withBash(
       "-y",
       "40",
       `env -i HOME='${dir}' TERM=xterm PATH='${dir}/bin:/usr/bin:/bin' NO_COLOR=1 ` +
-        `DENO_DIR='${denoDir}' DENO_NO_UPDATE_CHECK=1 ` +
-        `bash --norc --noprofile -i`,
+        `DENO_DIR='${denoDir}' DENO_NO_UPDATE_CHECK=1 ${shell.argv}`,
     );
-    await type([
-      `PS1='$ '; cd '${dir}'; source ${BASH_COMPLETION} && source <(hastmon completion bash) && echo READY`,
-      "Enter",
-    ]);
-    await until(screen, (s) => /^READY$/m.test(s), "bash to load the completion");
+    await type([shell.setup(dir), "Enter"]);
+    await until(screen, (s) => /^READY$/m.test(s), `${shell.name} to load the completion`);
     await type(["clear", "Enter"]);
+    await until(screen, (s) => s.trim() === "$", "a clear screen");
     await fn(type, screen, dir);
   } finally {
     await tmux(socket, "kill-server").catch(() => "");
@@ -97,7 +151,7 @@ async function until(screen: () => Promise<string>, ok: (s: string) => boolean, 
 }
 
 Deno.test("completion: in bash, `hastmon ctl role <TAB><TAB>` lists the roles; one letter completes one", async () => {
-  await withBash(async (type, screen) => {
+  await withShell(SHELLS.bash, async (type, screen) => {
     await type(["hastmon ctl role ", "Tab", "Tab"]);
     const listed = await until(
       screen,
@@ -119,7 +173,7 @@ Deno.test("completion: in bash, `hastmon ctl role <TAB><TAB>` lists the roles; o
 });
 
 Deno.test("completion: resource and node names come from the configuration named on the line", async () => {
-  await withBash(async (type, screen) => {
+  await withShell(SHELLS.bash, async (type, screen) => {
     await type(["hastmon ctl -c cluster.toml status ", "Tab", "Tab"]);
     const s = await until(
       screen,
@@ -129,5 +183,60 @@ Deno.test("completion: resource and node names come from the configuration named
     assertEquals(/\bprimary\b/.test(s.split("\n").slice(1).join("\n")), false);
     await type(["C-u", "hastmon daemon -c cluster.toml --node b", "Tab"]);
     await until(screen, (s) => /--node beta$/m.test(s), "the node name to be completed");
+    // The Solaris commands: a group from the configuration, an optag (taken in any case,
+    // so not a `.choices()`) from the fixed list.
+    await type(["C-u", "hastmon scha_control -c cluster.toml -G w", "Tab"]);
+    await until(screen, (s) => /-G web$/m.test(s), "the group to be completed");
+    await type([" -O RESOURCE_I", "Tab"]);
+    await until(screen, (s) => /-O RESOURCE_IS_RESTARTED$/m.test(s), "the optag to be completed");
   });
 });
+
+for (const name of ["zsh", "fish"] as const) {
+  const shell = SHELLS[name];
+  Deno.test(`completion: in ${name}, roles, resources and nodes from the configuration, optags`, async () => {
+    await withShell(shell, async (type, screen) => {
+      /** Clear the line and the screen (a list shown closes first). */
+      const fresh = async () => {
+        await type(["C-u"]);
+        await type(["C-u", "clear", "Enter"]);
+        await until(screen, (s) => s.trim() === "$", "a clear screen");
+      };
+      await type(["hastmon ctl role ", ...shell.list]);
+      await until(
+        screen,
+        (s) =>
+          ["init", "primary", "secondary", "watchdog"].every((r) =>
+            new RegExp(`\\b${r}\\b`).test(s)
+          ),
+        "the roles to be listed",
+      );
+      await fresh();
+      await type(["hastmon ctl role w", "Tab"]);
+      await until(
+        screen,
+        (s) => /^\$ hastmon ctl role watchdog\s*$/m.test(s),
+        "watchdog to be completed",
+      );
+      await fresh();
+      await type(["hastmon ctl -c cluster.toml status ", ...shell.list]);
+      await until(
+        screen,
+        (s) => /\ball\b/.test(s) && /\bweb\b/.test(s) && /\bdb\b/.test(s),
+        "the resources to be listed",
+      );
+      await fresh();
+      await type(["hastmon daemon -c cluster.toml --node b", "Tab"]);
+      await until(screen, (s) => /--node beta\s*$/m.test(s), "the node name to be completed");
+      await fresh();
+      await type(["hastmon scha_control -c cluster.toml -G w", "Tab"]);
+      await until(screen, (s) => /-G web\s*$/m.test(s), "the group to be completed");
+      await type([" -O RESOURCE_I", "Tab"]);
+      await until(
+        screen,
+        (s) => /-O RESOURCE_IS_RESTARTED\s*$/m.test(s),
+        "the optag to be completed",
+      );
+    });
+  });
+}

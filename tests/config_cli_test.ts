@@ -7,6 +7,7 @@
 
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { assertSnapshot as snapshotIn, hastmon } from "./cli.ts";
+import { generateNodeKey } from "../src/wire/node_keys.ts";
 
 const SNAPSHOTS = new URL("data/config/snapshots/", import.meta.url);
 const DATA = "tests/data/config";
@@ -42,6 +43,48 @@ Deno.test("config check: a valid file prints its summary and timelines, exit 0",
       : "",
   );
   await assertSnapshot("check-cluster-alpha.txt", r.out);
+});
+
+Deno.test("config check: what the node-key mode and the no-key mode prove, as the summary says", async () => {
+  const shared = await Deno.readTextFile(`${DATA}/cluster.toml`);
+  const noKey = shared.replace('[key]\nsecret = "correct horse battery staple"\n', "");
+  assert(noKey !== shared && !noKey.includes("[key]"));
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-modes-" });
+  try {
+    await Deno.writeTextFile(`${dir}/nokey.toml`, noKey);
+    // Node keys: every node's public key, and this node's private key file (0600).
+    let nodeKeys = noKey;
+    for (const node of ["alpha", "beta", "wd"]) {
+      const { file, publicKey } = await generateNodeKey();
+      const own = node === "alpha" ? `private_key_file = "alpha.key"\n` : "";
+      if (node === "alpha") await Deno.writeFile(`${dir}/alpha.key`, file, { mode: 0o600 });
+      nodeKeys = nodeKeys.replace(
+        `[on.${node}]\n`,
+        `[on.${node}]\npublic_key = "${publicKey}"\n${own}`,
+      );
+    }
+    await Deno.writeTextFile(`${dir}/nodekeys.toml`, nodeKeys);
+    for (
+      const [file, snapshot] of [["nokey", "check-mode-nokey.txt"], [
+        "nodekeys",
+        "check-mode-nodekeys.txt",
+      ]]
+    ) {
+      const r = await hastmon([
+        "config",
+        "check",
+        "-c",
+        `${dir}/${file}.toml`,
+        "--node",
+        "alpha",
+        "--no-preflight",
+      ]);
+      assertEquals([r.code, r.err], [0, ""], file);
+      await assertSnapshot(snapshot, r.out.replaceAll(dir, "DIR"));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 /** The warning for a node whose name cannot be bound to an address. */

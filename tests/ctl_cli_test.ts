@@ -7,7 +7,7 @@
  */
 
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { assertSnapshot as snapshotIn, hastmon, hastmonCommand } from "./cli.ts";
+import { assertSnapshot as snapshotIn, hastmon, hastmonCommand, reader } from "./cli.ts";
 import { ControlServer } from "../src/control/server.ts";
 import { FakeDaemon, makeStaleSocket, tempSocketDir } from "../src/control/test_helpers.ts";
 import { formatStatusText } from "../src/control/format.ts";
@@ -38,6 +38,7 @@ Deno.test("ctl help: ctl and each ctl command", async () => {
     [["ctl", "status", "--help"], "help-ctl-status.txt"],
     [["ctl", "check", "--help"], "help-ctl-check.txt"],
     [["ctl", "events", "--help"], "help-ctl-events.txt"],
+    // restart, resource-restart, giveover: tests/scha_cli_test.ts
   ];
   for (const [args, snapshot] of cases) {
     const r = await hastmon(args);
@@ -164,6 +165,22 @@ Deno.test("ctl role: prints each change; --force warns; unknown names → 65", a
   });
 });
 
+Deno.test("ctl check: an unknown resource → 3 UNKNOWN, named first, before a lesser problem", async () => {
+  await withFakeDaemon(async (path) => {
+    const alone = await hastmon(["ctl", "-s", path, "check", "nope"]);
+    assertEquals(alone, { code: 3, out: "HASTMON UNKNOWN - nope: unknown resource\n", err: "" });
+    // web alone is a WARNING (no watchdog); the unknown name makes the whole line UNKNOWN.
+    const web = await hastmon(["ctl", "-s", path, "check", "web"]);
+    assertEquals([web.code, web.out.startsWith("HASTMON WARNING - web: ")], [1, true], web.out);
+    const mixed = await hastmon(["ctl", "-s", path, "check", "web", "nope"]);
+    assertEquals([mixed.code, mixed.err], [3, ""]);
+    assertEquals(
+      mixed.out,
+      `HASTMON UNKNOWN - nope: unknown resource; ${web.out.slice("HASTMON WARNING - ".length)}`,
+    );
+  });
+});
+
 Deno.test("ctl: a daemon that refuses → 70", async () => {
   await withFakeDaemon(async (path, daemon) => {
     daemon.failWith = new Error("disk full");
@@ -176,10 +193,11 @@ Deno.test("ctl: a daemon that refuses → 70", async () => {
   });
 });
 
-Deno.test("ctl events: recent events, then with --follow new ones until the daemon goes", async () => {
+Deno.test("ctl events: recent events, then with --follow new ones, across daemon restarts", async () => {
   const tmp = await tempSocketDir();
   const daemon = new FakeDaemon();
-  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  let server = await ControlServer.listen(tmp.path, daemon, () => {});
+  let child: Deno.ChildProcess | null = null;
   try {
     daemon.emit("daemon started");
     daemon.emit("web became primary", "web");
@@ -189,31 +207,55 @@ Deno.test("ctl events: recent events, then with --follow new ones until the daem
     const json = await hastmon(["ctl", "-s", tmp.path, "events", "--json"]);
     assertEquals(json.out.trim().split("\n").map((l) => JSON.parse(l).seq), [1, 2]);
 
-    const child = hastmonCommand(["ctl", "-s", tmp.path, "events", "--follow"]).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    const waitFor = async (text: string) => {
-      while (!seen.includes(text)) {
-        const { value, done } = await lines.read();
-        if (done) throw new Error(`stream ended before ${JSON.stringify(text)}:\n${seen}`);
-        seen += value;
-      }
-    };
-    await waitFor("web became primary\n");
+    child = hastmonCommand(["ctl", "-s", tmp.path, "events", "--follow"]).spawn();
+    const out = reader(child.stdout);
+    const err = reader(child.stderr);
+    await out.waitFor("web became primary\n");
     daemon.emit("db became secondary", "db");
-    await waitFor("db became secondary\n");
+    await out.waitFor("db became secondary\n");
+
+    // The daemon goes: said on stderr, and the follower keeps trying.
     await server.close();
-    const [status, err] = await Promise.all([child.status, new Response(child.stderr).text()]);
-    while (!(await lines.read()).done) { /* drain */ }
-    assertEquals(status.code, 69);
-    assertEquals(err, `hastmon: the daemon closed the event stream on ${tmp.path}\n`);
-    assertEquals(seen.trim().split("\n").map((l) => l.split(" ").at(-1)), [
-      "started",
-      "primary",
-      "secondary",
+    await err.waitFor("reconnecting\n");
+    // The same daemon back (a dropped connection): its history is not printed twice.
+    daemon.emit("while away", "db");
+    server = await ControlServer.listen(tmp.path, daemon, () => {});
+    await err.waitFor(`reconnected to ${tmp.path}\n`);
+    await out.waitFor("while away\n");
+    // A restarted daemon numbers its events from 1 again, later in time: all of them are new.
+    await server.close();
+    const restarted = new FakeDaemon(5);
+    restarted.emit("daemon started again");
+    server = await ControlServer.listen(tmp.path, restarted, () => {});
+    await out.waitFor("daemon started again\n");
+    restarted.emit("web became secondary", "web");
+    await out.waitFor("web became secondary\n");
+    assertEquals(out.text().trim().split("\n").map((l) => l.split(" ").slice(-2).join(" ")), [
+      "daemon started",
+      "became primary",
+      "became secondary",
+      "while away",
+      "started again",
+      "became secondary",
     ]);
+    assertEquals(err.text().split("\n").filter((l) => l).length, 4, err.text());
   } finally {
+    if (child) {
+      child.kill("SIGTERM");
+      await child.status;
+    }
     await server.close();
+    await tmp.remove();
+  }
+});
+
+Deno.test("ctl events --follow: no daemon at first is an error, not a wait", async () => {
+  const tmp = await tempSocketDir();
+  try {
+    const r = await hastmon(["ctl", "-s", tmp.path, "events", "--follow"]);
+    assertEquals(r.code, 69);
+    assertStringIncludes(r.err, "no daemon is listening");
+  } finally {
     await tmp.remove();
   }
 });

@@ -114,6 +114,25 @@ Deno.test("daemon: reload applies changes, refuses a bad file, and shutdown stop
       "reload: validate of member r0 (resource r0) failed: exit 3: no disk here; r0 keeps its previous configuration",
     );
     assert(await exists(`${dir}/run-r0`), "r0 must keep running");
+    // The same file again: validated again, refused again (not taken as already applied).
+    await d.reload();
+    assertEquals(
+      sink.lines.filter((l) => l.includes("validate of member r0 (resource r0) failed")).length,
+      2,
+    );
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 300);
+
+    // Two SIGHUPs in a row: the newer file wins, though the older one validates slowly.
+    await Deno.writeTextFile(`${dir}/slow.sh`, "#!/bin/sh\nsleep 0.5\nexit 0\n", {
+      mode: 0o755,
+    });
+    await Deno.writeTextFile(file, config(dir, { interval: 0.4, validate: `${dir}/slow.sh` }));
+    const first = d.reload();
+    await new Promise((r) => setTimeout(r, 150)); // it has read the file and is validating
+    await Deno.writeTextFile(file, config(dir, { interval: 0.6 }));
+    const second = d.reload();
+    await Promise.all([first, second]);
+    assertEquals(d.runtime.machine("r0")!.settings.heartbeatIntervalMs, 600);
 
     // Shutdown: the service is stopped and the daemon exits 0.
     d.shutdown("test");

@@ -6,48 +6,14 @@
  * daemon. Also the launcher's refusals: a damaged copy never runs and leaves
  * no cache entry behind.
  *
- * The build is made once per set of sources (`--if-changed`): a CI run that
- * built already reuses it.
+ * The build is made once per set of sources (`--if-changed`, tests/cluster/built.ts):
+ * a CI run that built already reuses it.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { REPO_ROOT, withCluster } from "./cluster/harness.ts";
+import { withCluster } from "./cluster/harness.ts";
+import { DIST, ensureBuilt, installCopy } from "./cluster/built.ts";
 import { DEFAULT_INSTALL } from "../scripts/build/service_files.ts";
 import { KEY_BY_NAME } from "../src/config/schema.ts";
-
-const DIST = `${REPO_ROOT}dist`;
-
-let built: Promise<void> | null = null;
-
-/** Build dist/hastmon unless it is up to date (once per test process). */
-function ensureBuilt(): Promise<void> {
-  built ??= (async () => {
-    const r = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "scripts/build.ts", "--if-changed"],
-      cwd: REPO_ROOT,
-      env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const dec = new TextDecoder();
-    if (r.code !== 0) {
-      throw new Error(`build failed (${r.code}):\n${dec.decode(r.stderr)}${dec.decode(r.stdout)}`);
-    }
-  })();
-  return built;
-}
-
-/** A fresh directory holding only a copy of the built file, `bin/hastmon`, and a cache directory. */
-async function installCopy(): Promise<{ root: string; exe: string; cache: string }> {
-  await ensureBuilt();
-  const root = await Deno.makeTempDir({ prefix: "hastmon-built-" });
-  await Deno.mkdir(`${root}/bin`);
-  const exe = `${root}/bin/hastmon`;
-  await Deno.copyFile(`${DIST}/hastmon`, exe);
-  await Deno.chmod(exe, 0o755);
-  assertEquals([...Deno.readDirSync(`${root}/bin`)].map((e) => e.name), ["hastmon"]);
-  return { root, exe, cache: `${root}/cache` };
-}
 
 async function run(
   exe: string,
@@ -99,6 +65,20 @@ Deno.test("built file: a two-node-plus-watchdog cluster from a lone copy, relati
       assert(!env.some((v) => v.includes(cache)), "the launcher's cache leaked");
       // No `Task …` line, no Deno noise: the first line is the resource.
       assertEquals((await c.ctlOk("a", "status")).split("\n")[0], "r0:");
+      // The Solaris names for a script (docs/SCHA.md): wrappers that run this very file.
+      const links = await c.hastmon("scha-links", `${root}/cluster-bin`);
+      assertEquals(links.code, 0, links.stderr);
+      assertStringIncludes(
+        await Deno.readTextFile(`${root}/cluster-bin/scha_control`),
+        `exec '${exe}' scha_control "$@"`,
+      );
+      const rg = await run(
+        `${root}/cluster-bin/scha_resource_get`,
+        ["-O", "rg_state", "-G", "r0", "-R", "r0", "-s", c.controlPath("a")],
+        "/",
+        { HASTMON_CACHE: cache },
+      );
+      assertEquals([rg.code, rg.out], [0, "ONLINE\n"], rg.err);
     });
   } finally {
     await Deno.remove(root, { recursive: true });

@@ -99,3 +99,148 @@ Deno.test("daemon: the background re-exec and the hastmon task run with the daem
   }
   assertEquals(background.slice(-3), ["daemon", "-c", "x.toml"]);
 });
+
+/** A one-node configuration (remote = "none") whose start hook lists its open descriptors. */
+async function soloConfig(dir: string, stateDir: string, name = "hastmon.toml"): Promise<string> {
+  await Deno.writeTextFile(
+    `${dir}/svc.sh`,
+    `#!/bin/sh\ncase $1 in\n` +
+      // What the hook holds open, as "fd target" lines (its shell's own, and inherited ones).
+      `start) for f in /proc/$$/fd/*; do echo "\${f##*/} $(readlink "$f")"; done >${dir}/fds.tmp\n` +
+      `  mv ${dir}/fds.tmp ${dir}/fds; touch ${dir}/running;;\n` +
+      `stop) rm -f ${dir}/running;;\nstatus) [ -f ${dir}/running ] && exit 0; exit 1;;\nesac\nexit 0\n`,
+    { mode: 0o755 },
+  );
+  const cfg = `${dir}/${name}`;
+  await Deno.writeTextFile(
+    cfg,
+    `heartbeat_interval = 0.2\ntimeout = 0.1\nexec = "${dir}/svc.sh"\n[on.solo]\n` +
+      `listen = "tcp://127.0.0.1:0"\ncontrol = "${dir}/${name}.sock"\nstate_dir = "${stateDir}"\n` +
+      `[resource.r0.on.solo]\nremote = "none"\nrole_on_start = "primary"\n`,
+  );
+  return cfg;
+}
+
+/**
+ * Run `hastmon ARGS` (through /bin/sh, which first runs `prelude`) until it
+ * exits, or `ms` have passed: then it is stopped (SIGTERM, then SIGKILL) and
+ * the code is null. A daemon that should have refused to start is not left running.
+ */
+async function runUntilExit(args: string[], ms: number, prelude = ":") {
+  const child = new Deno.Command("/bin/sh", {
+    args: [
+      "-c",
+      `${prelude}; exec "$@"`,
+      "sh",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--quiet",
+      "main.ts",
+      ...args,
+    ],
+    cwd: new URL("../", import.meta.url),
+    env: { NO_COLOR: "1", RUST_BACKTRACE: "0" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let timedOut = false;
+  const stopper = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGTERM");
+    setTimeout(() => child.kill("SIGKILL"), 5000);
+  }, ms);
+  const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(stopper));
+  const dec = new TextDecoder();
+  return { code: timedOut ? null : code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+const PRECIOUS = "precious data\n";
+
+Deno.test("daemon: a symlink at -P or --log, or a state_dir open to others, is refused with 73 and nothing is written", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-files-" });
+  const cfg = await soloConfig(dir, `${dir}/state`);
+  await Deno.mkdir(`${dir}/state`, { mode: 0o700 });
+  await Deno.mkdir(`${dir}/open`);
+  await Deno.chmod(`${dir}/open`, 0o777);
+  const openCfg = await soloConfig(dir, `${dir}/open`, "open.toml");
+  for (const target of ["pid-target", "log-target"]) {
+    await Deno.writeTextFile(`${dir}/${target}`, PRECIOUS);
+  }
+  await Deno.symlink(`${dir}/pid-target`, `${dir}/hastmon.pid`);
+  await Deno.symlink(`${dir}/log-target`, `${dir}/hastmon.log`);
+  const base = ["daemon", "--node", "solo"];
+  try {
+    const [pid, log, open] = await Promise.all([
+      runUntilExit([...base, "-F", "-c", cfg, "-P", `${dir}/hastmon.pid`], 20_000),
+      // --log counts in the background (the default); the pidfile is a fresh one there.
+      runUntilExit(
+        [...base, "-c", cfg, "-P", `${dir}/bg.pid`, "--log", `${dir}/hastmon.log`],
+        20_000,
+      ),
+      runUntilExit([...base, "-F", "-c", openCfg, "-P", `${dir}/open.pid`], 20_000),
+    ]);
+    assertEquals(pid.code, 73, pid.err);
+    assertStringIncludes(pid.err, `${dir}/hastmon.pid: it is a symbolic link`);
+    assertEquals(log.code, 73, log.err);
+    assertStringIncludes(log.err, `${dir}/hastmon.log: it is a symbolic link`);
+    assertEquals(open.code, 73, open.err);
+    assertStringIncludes(open.err, "state_dir is writable by group or others (mode 777)");
+    assertStringIncludes(open.err, `chmod 700 "${dir}/open"`);
+    assertEquals(
+      open.err.includes("if it is stale"),
+      false,
+      "a state_dir must never be advised away",
+    );
+    for (const target of ["pid-target", "log-target"]) {
+      assertEquals(await Deno.readTextFile(`${dir}/${target}`), PRECIOUS, target);
+    }
+    assertEquals((await Deno.lstat(`${dir}/hastmon.pid`)).isSymlink, true);
+    assertEquals((await Deno.stat(`${dir}/open`)).mode! & 0o777, 0o777, "state_dir changed");
+    assertEquals(await exists(`${dir}/running`), false, "a refused daemon started the service");
+  } finally {
+    // Had one started after all (the test then fails above), it must not outlive the test.
+    for (const p of ["hastmon.pid", "bg.pid", "open.pid", "pid-target"]) {
+      const text = await Deno.readTextFile(`${dir}/${p}`).catch(() => "");
+      const n = Number(text.trim());
+      if (Number.isInteger(n) && n > 0) {
+        try {
+          Deno.kill(n, "SIGKILL");
+        } catch { /* gone */ }
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("daemon: creates state_dir 0700; a descriptor it inherited does not reach its hooks", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-fds-" });
+  const cfg = await soloConfig(dir, `${dir}/new/state`);
+  const marker = `${dir}/inherited-descriptor`;
+  const run = runUntilExit(
+    ["daemon", "-F", "-c", cfg, "--node", "solo", "-P", `${dir}/hastmon.pid`],
+    60_000,
+    // The shell opens descriptor 7 without close-on-exec: the daemon inherits it.
+    `exec 7>>'${marker}'`,
+  );
+  try {
+    await waitFor("the start hook's descriptor list", () => exists(`${dir}/fds`), 20_000);
+    assertEquals((await Deno.stat(`${dir}/new/state`)).mode! & 0o777, 0o700);
+    const fds = await Deno.readTextFile(`${dir}/fds`);
+    // The hook has its own descriptors (0, 1, 2 at least), and not the inherited one.
+    assert(/^1 .*\/fds\.tmp$/m.test(fds), fds);
+    assertEquals(
+      fds.includes(marker),
+      false,
+      `the hook inherited the daemon's descriptor:\n${fds}`,
+    );
+  } finally {
+    const pid = Number((await Deno.readTextFile(`${dir}/hastmon.pid`).catch(() => "")).trim());
+    if (pid > 0) Deno.kill(pid, "SIGTERM");
+    const r = await run;
+    await Deno.remove(dir, { recursive: true });
+    assertEquals(r.code, 0, r.err);
+    assert(/descriptors (\d+, )*7(, \d+)* lacked close-on-exec/.test(r.err), r.err);
+  }
+});

@@ -8,13 +8,14 @@ import { assert, assertEquals } from "./assert.ts";
 import type { Defects } from "../src/core/machine.ts";
 import {
   defaultLayout,
+  defaultNet,
   type Fault,
   FAULT_KINDS,
   type FaultKind,
   runScenario,
 } from "../src/sim/scenario.ts";
 import { runBatch } from "../src/sim/run.ts";
-import type { HookModel } from "../src/sim/cluster.ts";
+import { Cluster, type HookModel } from "../src/sim/cluster.ts";
 
 const I = 1000;
 const GOLDEN = new URL("./golden/sim/", import.meta.url);
@@ -280,5 +281,70 @@ Deno.test("sim: four nodes (quorum 3) and two watchdogs, several resources, stay
       maxFaults: 4,
     });
     assertEquals(b.failures.map((f) => [f.seed, f.violations]), []);
+  }
+});
+
+/**
+ * Groups of three members without `panic` (the guard's panic hid both): the
+ * daemon frozen (SIGSTOP) in the middle of a step-down's stop, and a member's
+ * restart racing a lease loss. Found by a review; both broke before the fixes
+ * (200/200 and 431/2400 runs of the reviewer's sweeps).
+ */
+function groupCluster(seed: number, stopMs: [number, number], stopTimeoutRatio = 1) {
+  const layout = defaultLayout({ members: 3, hasPanic: false, stopTimeoutRatio });
+  const c = new Cluster({
+    seed,
+    settings: layout.settings,
+    net: defaultNet(I),
+    hooks: { startMs: [0.02 * I, 0.3 * I], stopMs, statusMs: [0.01 * I, 0.1 * I] },
+    clockSkew: 0.1,
+  });
+  for (const n of layout.nodes) c.startDaemon(n.name);
+  const isolate = () => {
+    c.note("net", "PARTITION a");
+    for (const n of ["b", "w"]) (c.block("a", n), c.block(n, "a"));
+  };
+  return { c, isolate };
+}
+
+Deno.test("sim: a daemon frozen in the middle of its group's stop: the guard finishes the stop (no panic)", () => {
+  for (let seed = 1; seed <= 6; seed++) {
+    for (const k of [0, 4, 9]) {
+      const { c, isolate } = groupCluster(seed, [0.5 * I, 0.8 * I]);
+      const T = 15 * I;
+      c.at(T, isolate);
+      let frozen = false;
+      const poll = (t: number) =>
+        c.at(t, () => {
+          const m = c.nodes.get("a")!.runtime?.machine("r0");
+          if (!frozen && m && m.role === "secondary" && m.op) {
+            frozen = true;
+            c.at(c.now + k * 50, () => c.pause("a"));
+            c.at(c.now + 20 * I, () => c.resume("a"));
+            return;
+          }
+          if (!frozen && t < T + 10 * I) poll(t + 10);
+        });
+      poll(T);
+      c.runUntil(T + 40 * I);
+      assert(frozen, "the stop was caught in the middle");
+      assertEquals(c.checker.violations, [], c.transcriptText(80));
+    }
+  }
+});
+
+Deno.test("sim: a member's restart racing a lease loss stops every member in time", () => {
+  for (let seed = 1; seed <= 6; seed++) {
+    for (let k = 0; k < 12; k++) {
+      const { c, isolate } = groupCluster(seed, [3.2 * I, 3.5 * I], 4);
+      const T = 15 * I;
+      c.at(T, isolate);
+      c.at(
+        T + (k / 12) * 6 * I,
+        () => c.request("a", "r0", { optag: "RESOURCE_RESTART", member: "r0m0" }),
+      );
+      c.runUntil(T + 30 * I);
+      assertEquals(c.checker.violations, [], c.transcriptText(80));
+    }
   }
 });

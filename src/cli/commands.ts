@@ -2,8 +2,10 @@
 import type { Register } from "./main.ts";
 import { registerConfig } from "./config.ts";
 import { registerCtl } from "./ctl.ts";
+import { registerScha } from "./scha.ts";
 import { registerSimulate } from "./simulate.ts";
 import { registerDaemon } from "./daemon.ts";
+import { registerConsole } from "./console.ts";
 import { registerKeygen } from "./keygen.ts";
 import { completionRegister } from "./completion.ts";
 
@@ -12,7 +14,9 @@ const commands: Register[] = [
   registerCtl,
   registerConfig,
   registerSimulate,
+  registerConsole,
   registerKeygen,
+  registerScha,
 ];
 
 /** Every command group; completion last, as it completes all the others. */

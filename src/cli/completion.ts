@@ -11,13 +11,17 @@
  *   {@link RESOURCE_OPTIONS} complete resource names (and `all` where it is
  *   allowed): a new command taking a group or resource needs only its name
  *   added there;
- * - `--node` completes node names.
+ * - `--node` completes node names;
+ * - {@link MEMBER_NAMES} complete the members of the groups, and
+ *   {@link WORD_OPTIONS} fixed words (optags, tags, statuses).
  *
  * Loaded only by these two commands: tab stays out of `ctl` and the daemon.
  */
 import type { Command } from "@commander-js/extra-typings";
 import { buildProgram, type CliIO, type Register } from "./main.ts";
 import { CliError, EX } from "./exit.ts";
+import { RESOURCE_GET_TAG_NAMES } from "./scha_get.ts";
+import { MEMBER_STATUSES, SCHA_OPTAGS } from "../core/types.ts";
 
 /** Argument names completed with resource names; `all` is offered where the command takes it. */
 export const RESOURCE_ARGUMENTS: Readonly<Record<string, { all: boolean }>> = {
@@ -32,6 +36,19 @@ export const RESOURCE_OPTIONS: readonly string[] = ["group"];
 
 /** Long option names completed with node names. */
 export const NODE_OPTIONS: readonly string[] = ["node", "to"];
+
+/** Argument names and long option names completed with the members of the groups. */
+export const MEMBER_NAMES: readonly string[] = ["member", "resource"];
+
+/**
+ * Long option names completed with fixed words: values taken in any case
+ * (Solaris's), which `.choices()` would refuse in lower case.
+ */
+export const WORD_OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  optag: SCHA_OPTAGS,
+  tag: RESOURCE_GET_TAG_NAMES,
+  status: MEMBER_STATUSES,
+};
 
 const SHELLS = ["bash", "zsh", "fish"] as const;
 
@@ -93,16 +110,19 @@ export function optionValue(
 /** Resource and node names of the configuration the words name; none when it cannot be read. */
 async function configNames(
   words: readonly string[],
-): Promise<{ resources: string[]; nodes: string[] }> {
+): Promise<{ resources: string[]; nodes: string[]; members: string[] }> {
   const { configPath, loadConfig } = await import("../config/mod.ts");
   try {
     const path = configPath(optionValue(words, "-c", "--config"));
     const loaded = await loadConfig(path, { node: optionValue(words, null, "--node") });
     const resources = loaded.config?.resources ?? [];
     const nodes = new Set(resources.flatMap((r) => r.nodes.map((n) => n.node)));
-    return { resources: resources.map((r) => r.name), nodes: [...nodes] };
+    const members = new Set(
+      resources.flatMap((r) => r.nodes.flatMap((n) => n.members.map((m) => m.name))),
+    );
+    return { resources: resources.map((r) => r.name), nodes: [...nodes], members: [...members] };
   } catch {
-    return { resources: [], nodes: [] };
+    return { resources: [], nodes: [], members: [] };
   }
 }
 
@@ -120,6 +140,12 @@ async function completionTree(io: CliIO, others: readonly Register[], words: rea
   const names = await configNames(words);
   for (const cmd of [root, ...root.commands.values()]) {
     for (const arg of cmd.arguments.values()) {
+      if (MEMBER_NAMES.includes(arg.name)) {
+        arg.handler = (complete) => {
+          for (const m of names.members) complete(m, "member");
+        };
+        continue;
+      }
       const kind = RESOURCE_ARGUMENTS[arg.name];
       if (!kind) continue;
       arg.handler = (complete) => {
@@ -135,6 +161,14 @@ async function completionTree(io: CliIO, others: readonly Register[], words: rea
       } else if (NODE_OPTIONS.includes(name)) {
         option.handler = (complete) => {
           for (const n of names.nodes) complete(n, "node");
+        };
+      } else if (MEMBER_NAMES.includes(name)) {
+        option.handler = (complete) => {
+          for (const m of names.members) complete(m, "member");
+        };
+      } else if (Object.hasOwn(WORD_OPTIONS, name)) {
+        option.handler = (complete) => {
+          for (const w of WORD_OPTIONS[name]) complete(w, "");
         };
       }
     }

@@ -3,16 +3,16 @@ import { Argument, type Command, Option } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
 import { CONFIG_HELP, NODE_HELP, positiveInt } from "./options.ts";
 import { type CliIO, type Register, setExitCode } from "./main.ts";
-import {
-  ConfigFileError,
-  configPath,
-  formatDiagnostic,
-  loadConfig,
-  parseControlAddress,
-} from "../config/mod.ts";
 import { ROLES } from "../core/types.ts";
-import { ControlClient, ControlClientError } from "../control/client.ts";
+import {
+  CONTROL_TIMEOUT_MS,
+  ctlAsk as ask,
+  ctlSocketPath,
+  type SocketOptions,
+} from "./control_socket.ts";
+import { registerCtlScha } from "./ctl_scha.ts";
 import { CHECK, checkLine, type CheckResult, evaluateCheck } from "../control/check.ts";
+import { followEvents } from "./follow.ts";
 import {
   eventJson,
   formatEvent,
@@ -30,9 +30,6 @@ import type {
 
 const SOCKET_HELP = "control socket (default: `control` of this node in the configuration)";
 
-/** Bound on connecting and on each answer; a daemon answers in milliseconds. */
-const TIMEOUT_MS = 10_000;
-
 const EXAMPLES = `
 Examples:
   hastmon ctl status                     every resource of this node
@@ -44,6 +41,11 @@ Examples:
   hastmon ctl role primary web           primary here; starts once a peer grants a lease
   hastmon ctl role primary --force web   start without a lease (only when no other
                                          node can possibly run web)
+  hastmon ctl restart web                stop and start every member of web here
+  hastmon ctl resource-restart web db    restart one member (monitor_stop, stop, start,
+                                         monitor_start)
+  hastmon ctl giveover web --check       where a giveover would go, what blocks each node
+  hastmon ctl giveover web               move web to that node; waits until it runs there
   hastmon ctl check                      one line and 0/1/2/3 for Nagios and friends
   hastmon ctl events --follow            print events as they happen
   hastmon ctl -s /run/h.sock status      the daemon listening on another socket
@@ -54,15 +56,13 @@ The control socket is --socket, else \`control\` of this node in the configurati
 Exit status: 0 done, 64 usage, 65 unknown resource (the known ones are still
 shown), 66 configuration file unreadable, 69 no daemon (or it did not answer),
 70 daemon or protocol error, 75 refused for now (e.g. the switchover target is
-not connected), 77 permission denied, 78 invalid configuration.
+not connected, a giveover blocked by pingpong), 77 permission denied, 78 invalid
+configuration. Scripts written for Solaris: \`hastmon scha_control\` and
+\`hastmon scha-links\` (docs/SCHA.md).
 `;
 
 /** The options of `ctl` that every subcommand sees. */
-interface CtlOptions {
-  config?: string;
-  node?: string;
-  socket?: string;
-}
+type CtlOptions = SocketOptions;
 
 const CHECK_HELP = `
 Judged from this node's status view:
@@ -87,6 +87,11 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
     .option("-c, --config <file>", CONFIG_HELP)
     .option("--node <name>", NODE_HELP)
     .option("-s, --socket <path>", SOCKET_HELP)
+    // Without "[options]" (each command's help lists them), the longest command line
+    // stays short enough for commander to wrap the descriptions beside it.
+    .configureHelp({
+      subcommandTerm: (cmd) => [cmd.name(), ...cmd.registeredArguments.map(argumentTerm)].join(" "),
+    })
     .addHelpText("after", EXAMPLES);
 
   ctl.command("role")
@@ -200,7 +205,11 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
 
   ctl.command("events")
     .description("print the daemon's recent events in order; with --follow, then every new one")
-    .option("-f, --follow", "keep printing events as they happen, until interrupted")
+    .option(
+      "-f, --follow",
+      "keep printing events as they happen, until interrupted; a daemon that restarts " +
+        "is reconnected to (said on stderr)",
+    )
     .option("--json", "one JSON object per line (docs/STATUS_JSON.md)")
     .option("-n, --limit <count>", "at most this many recent events first", positiveInt)
     .action(async (opts, cmd) => {
@@ -208,7 +217,8 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
       const limit = opts.limit === undefined ? {} : { limit: opts.limit };
       try {
         if (opts.follow) {
-          await ask(cmd.optsWithGlobals() as CtlOptions, (c) => c.follow(print, limit));
+          const path = await ctlSocketPath(cmd.optsWithGlobals() as CtlOptions);
+          await followEvents(path, print, { ...limit, timeoutMs: CONTROL_TIMEOUT_MS }, io);
           return;
         }
         const response = await ask(
@@ -223,7 +233,15 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
         throw e;
       }
     });
+
+  registerCtlScha(ctl, io);
 };
+
+/** An argument as commander's usage shows it: `<name>`, `[name]`, `<name...>`. */
+function argumentTerm(arg: { name(): string; required: boolean; variadic: boolean }): string {
+  const name = arg.name() + (arg.variadic ? "..." : "");
+  return arg.required ? `<${name}>` : `[${name}]`;
+}
 
 /** `all` alone means every resource; `all` among names is a mistake. */
 function resourceList(names: string[]): string[] | "all" | undefined {
@@ -233,66 +251,6 @@ function resourceList(names: string[]): string[] | "all" | undefined {
     return "all";
   }
   return names;
-}
-
-/**
- * Where the daemon listens: --socket, else `control` of this node in the
- * configuration, else $HASTMON_CONTROL when no configuration file was named
- * and the default one does not exist.
- */
-async function socketPath(opts: CtlOptions): Promise<string> {
-  if (opts.socket !== undefined) return controlAddress(opts.socket, "--socket");
-  const named = opts.config !== undefined || !!Deno.env.get("HASTMON_CONFIG");
-  const file = configPath(opts.config);
-  const fromEnv = Deno.env.get("HASTMON_CONTROL");
-  let loaded;
-  try {
-    loaded = await loadConfig(file, { node: opts.node });
-  } catch (e) {
-    if (!(e instanceof ConfigFileError)) throw e;
-    if (!named && fromEnv) return controlAddress(fromEnv, "HASTMON_CONTROL");
-    throw new CliError(
-      `${e.message}; cannot tell where the daemon listens (give -c FILE or --socket PATH)`,
-      EX.NOINPUT,
-    );
-  }
-  // Node-wide values, `control` among them, are only trusted in a file without
-  // file-wide errors; problems of single resources do not matter here.
-  const fileErrors = loaded.errors.filter((e) => e.resource === undefined);
-  if (loaded.config === null || fileErrors.length > 0) {
-    throw new CliError(
-      `${file} is invalid, so the control socket is unknown (give --socket PATH):\n` +
-        fileErrors.map((e) => `  ${formatDiagnostic(e)}`).join("\n"),
-      EX.CONFIG,
-    );
-  }
-  return loaded.config.global.control.path;
-}
-
-function controlAddress(text: string, where: string): string {
-  const parsed = parseControlAddress(text);
-  if (!parsed.ok) throw new CliError(`${where}: ${parsed.error}`, EX.USAGE);
-  return parsed.value.path;
-}
-
-/** Connect, run `call`, close; connection failures become exit codes. */
-async function ask<T>(opts: CtlOptions, call: (client: ControlClient) => Promise<T>): Promise<T> {
-  const path = await socketPath(opts);
-  let client: ControlClient | undefined;
-  try {
-    client = await ControlClient.connect(path, { timeoutMs: TIMEOUT_MS });
-    return await call(client);
-  } catch (e) {
-    if (!(e instanceof ControlClientError)) throw e;
-    const code = e.kind === "permission"
-      ? EX.NOPERM
-      : e.kind === "no_daemon" || e.kind === "timeout" || e.kind === "closed"
-      ? EX.UNAVAILABLE
-      : EX.SOFTWARE;
-    throw new CliError(e.message, code);
-  } finally {
-    await client?.close();
-  }
 }
 
 /**

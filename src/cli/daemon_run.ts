@@ -79,7 +79,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   });
   if (fds.error) logger.warning(`hooks may inherit this daemon's descriptors: ${fds.error}`);
   else if (fds.marked.length > 0) {
-    logger.info(`inherited descriptors ${fds.marked.join(", ")} will not reach hooks`);
+    logger.info(
+      `descriptors ${fds.marked.join(", ")} lacked close-on-exec: marked, hooks won't get them`,
+    );
   }
   let pidfile: Pidfile;
   try {

@@ -27,6 +27,25 @@ const defaultIO: CliIO = {
 /** A command group module adds its commands to the program. */
 export type Register = (program: Command, io: CliIO) => void;
 
+/** Commands whose usage errors exit with their own number instead of 64. */
+const usageExitCodes = new WeakMap<Command, number>();
+
+/**
+ * Make `cmd`'s usage errors (a missing option, an unknown one, an extra
+ * argument) exit with `code`: the Solaris scha_* commands exit with
+ * SCHA_ERR_INVAL (3), as the scripts written for them expect.
+ */
+export function setUsageExitCode(cmd: Command, code: number): void {
+  usageExitCodes.set(cmd, code);
+}
+
+/** A usage error of a command with its own exit number ({@link setUsageExitCode}). */
+class UsageExit extends CommanderError {
+  constructor(error: CommanderError, readonly status: number) {
+    super(error.exitCode, error.code, error.message);
+  }
+}
+
 /** Build the whole command tree. */
 export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []): Command {
   const program = new Command()
@@ -42,9 +61,14 @@ export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []):
   // Every subcommand inherits the same output, error handling and exit override.
   const walk = (cmd: Command) => {
     for (const sub of cmd.commands as Command[]) {
+      const status = usageExitCodes.get(sub);
       sub.configureOutput({ writeOut: io.out, writeErr: io.err })
         .showHelpAfterError("(run with --help for usage)")
-        .exitOverride();
+        .exitOverride(
+          status === undefined ? undefined : (e) => {
+            throw new UsageExit(e, status);
+          },
+        );
       walk(sub);
     }
   };
@@ -64,7 +88,7 @@ export async function runCli(args: string[], io: CliIO = defaultIO): Promise<num
       // An explicit --help or --version; a group called without its subcommand is a usage error.
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EX.OK;
       // Commander already printed the one-line error and the hint.
-      return EX.USAGE;
+      return e instanceof UsageExit ? e.status : EX.USAGE;
     }
     if (e instanceof CliError) {
       io.err(`hastmon: ${e.message}\n`);

@@ -61,14 +61,24 @@ export interface ControlClientOptions {
   maxResponseBytes?: number;
 }
 
+/** Options of one {@linkcode ControlClient.request}. */
+export interface RequestOptions {
+  /**
+   * Bound on the answer, replacing the connection's `timeoutMs` for this
+   * request; null waits as long as the daemon takes (scha_control blocks
+   * until the group is back online, however long its start takes).
+   */
+  timeoutMs?: number | null;
+}
+
 /** Options of {@linkcode ControlClient.follow}. */
 export interface FollowOptions {
   /** How many recent events to receive first (the daemon's default when absent). */
   limit?: number;
 }
 
-/** A follower waits for events without a deadline, in slices of this length. */
-const FOLLOW_READ_SLICE_MS = 60_000;
+/** A reader without a deadline (a follower, an unbounded request) waits in slices of this length. */
+const UNBOUNDED_READ_SLICE_MS = 60_000;
 
 /** One connection to a daemon's control socket. */
 export class ControlClient {
@@ -113,10 +123,12 @@ export class ControlClient {
   /**
    * Send one request and return the daemon's response (which may be an error
    * response: check `ok`). Throws a ControlClientError when no valid response
-   * arrives in time; the connection is then closed.
+   * arrives in time (`options.timeoutMs`, else the connection's); the
+   * connection is then closed. The write is always bounded.
    */
-  request(request: ControlRequestInput): Promise<ControlResponse> {
-    const run = this.#queue.then(() => this.#roundTrip(request));
+  request(request: ControlRequestInput, options: RequestOptions = {}): Promise<ControlResponse> {
+    const timeoutMs = options.timeoutMs === undefined ? this.#timeoutMs : options.timeoutMs;
+    const run = this.#queue.then(() => this.#roundTrip(request, timeoutMs));
     this.#queue = run.catch(() => {});
     return run;
   }
@@ -157,9 +169,8 @@ export class ControlClient {
       for (;;) {
         let frame;
         try {
-          frame = await this.#reader.read(FOLLOW_READ_SLICE_MS);
+          frame = await this.#readFrame(null);
         } catch (e) {
-          if (e instanceof FrameError && e.kind === "timeout") continue;
           if (this.#closed) return;
           if (e instanceof FrameError && e.kind === "closed") {
             throw new ControlClientError(
@@ -199,7 +210,10 @@ export class ControlClient {
     await this.#reader.settle();
   }
 
-  async #roundTrip(request: ControlRequestInput): Promise<ControlResponse> {
+  async #roundTrip(
+    request: ControlRequestInput,
+    timeoutMs: number | null,
+  ): Promise<ControlResponse> {
     if (this.#closed || this.#following) {
       throw new ControlClientError(
         "protocol",
@@ -210,7 +224,7 @@ export class ControlClient {
     const id = this.#nextId++;
     try {
       await writeFrame(this.#conn, { ...request, v: 1, id }, this.#timeoutMs);
-      const body = await this.#reader.read(this.#timeoutMs);
+      const body = await this.#readFrame(timeoutMs);
       if (body.v !== 1 || body.id !== id || typeof body.ok !== "boolean") {
         throw new ControlClientError(
           "protocol",
@@ -226,10 +240,23 @@ export class ControlClient {
         throw new ControlClientError(
           "timeout",
           this.path,
-          `the daemon on ${this.path} did not answer within ${this.#timeoutMs} ms`,
+          `the daemon on ${this.path} did not answer within ${timeoutMs ?? this.#timeoutMs} ms`,
         );
       }
       throw this.#protocolError(e);
+    }
+  }
+
+  /** The next frame within `timeoutMs`, or whenever it comes (null). */
+  async #readFrame(timeoutMs: number | null) {
+    if (timeoutMs !== null) return await this.#reader.read(timeoutMs);
+    for (;;) {
+      try {
+        return await this.#reader.read(UNBOUNDED_READ_SLICE_MS);
+      } catch (e) {
+        // A slice ran out: the read stays in flight and a partial frame stays buffered.
+        if (!(e instanceof FrameError && e.kind === "timeout")) throw e;
+      }
     }
   }
 

@@ -177,3 +177,36 @@ Deno.test("control client: a follow answer without an event list → protocol er
     },
   );
 });
+
+Deno.test("control client: a request with timeoutMs null waits past the connection's bound; a number replaces it", async () => {
+  await withRawDaemon(
+    async (conn, reader) => {
+      // A scha request: answered when the group is back, long after the connection's 100 ms.
+      const slow = await reader.read(2000);
+      await new Promise((r) => setTimeout(r, 400));
+      await writeFrame(conn, { v: 1, id: slow.id as number, ok: true, result: { code: 0 } }, 2000);
+      // A request with a bound of its own, shorter than the answer takes.
+      await reader.read(2000);
+      await reader.read(2000).catch(() => {});
+    },
+    async (path) => {
+      const client = await ControlClient.connect(path, { timeoutMs: 100 });
+      try {
+        const started = performance.now();
+        const answer = await client.request(
+          { type: "scha", group: "web", optag: "RESTART" },
+          { timeoutMs: null },
+        );
+        assert(performance.now() - started >= 350, "answered before the daemon did");
+        assertEquals([answer.ok, answer.ok && answer.result], [true, { code: 0 }]);
+        const err = await clientError(
+          () => client.request({ type: "status" }, { timeoutMs: 50 }),
+          "timeout",
+        );
+        assertEquals(err.message, `the daemon on ${path} did not answer within 50 ms`);
+      } finally {
+        await client.close();
+      }
+    },
+  );
+});

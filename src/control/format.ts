@@ -18,8 +18,8 @@ function seconds(ms: number): number {
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARS = /[\x00-\x1f\x7f]/g;
 
-/** Escape control characters, so that one record stays one line. */
-function oneLine(text: string): string {
+/** Escape control characters (`\x0a`), so that one record stays one line. */
+export function oneLine(text: string): string {
   return text.replace(CONTROL_CHARS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }
 

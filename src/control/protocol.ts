@@ -109,7 +109,14 @@ export interface DaemonEvent {
   time: string;
   node: string;
   resource: string | null;
-  kind: "transition" | "log" | "hook";
+  /**
+   * `transition`: a role change; `log`: what the failover core said; `hook`: a
+   * hook that failed (non-zero exit, timeout, kill; `status` probes answer
+   * through the status view instead); `reload`: a configuration reload, applied
+   * (level info, what changed; warning when something needs a restart or was
+   * skipped) or refused (level error, why, the old configuration kept).
+   */
+  kind: "transition" | "log" | "hook" | "reload";
   level: "error" | "warning" | "info" | "debug";
   message: string;
   /** For transitions. */

@@ -164,6 +164,9 @@ class Session {
   #options: Required<ControlServerOptions>;
   #closed = false;
   #onClose: (() => void) | null = null;
+  /** Settles when the session closes: a long answer (a restart) is not waited for then. */
+  #closing: Promise<null>;
+  #markClosed: () => void = () => {};
 
   constructor(
     conn: Deno.UnixConn,
@@ -176,6 +179,7 @@ class Session {
     this.#handler = handler;
     this.#log = log;
     this.#options = options;
+    this.#closing = new Promise<null>((resolve) => this.#markClosed = () => resolve(null));
   }
 
   /** Close the connection; `run` then ends. */
@@ -183,6 +187,7 @@ class Session {
     if (this.#closed) return;
     this.#closed = true;
     closeQuietly(this.#conn);
+    this.#markClosed();
     this.#onClose?.();
   }
 
@@ -208,7 +213,10 @@ class Session {
           await this.#follow(request);
           return;
         }
-        await this.#send(await this.#answer(request));
+        // A server closing (shutdown) does not wait for an answer still to come.
+        const response = await Promise.race([this.#answer(request), this.#closing]);
+        if (response === null) return;
+        await this.#send(response);
       }
     } finally {
       this.close();

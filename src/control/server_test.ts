@@ -528,3 +528,28 @@ Deno.test("control server: a malformed scha or setstatus request is a bad_reques
     await assertServes(path);
   });
 });
+
+Deno.test("control server: close does not wait for a scha answer that never comes", async () => {
+  const tmp = await tempSocketDir();
+  const daemon = new FakeDaemon();
+  daemon.schaGate = new Promise<void>(() => {}); // never
+  const server = await ControlServer.listen(tmp.path, daemon, () => {});
+  try {
+    const client = await ControlClient.connect(tmp.path, { timeoutMs: 2000 });
+    const pending = client.request({ type: "scha", group: "web", optag: "RESTART", member: "web" })
+      .catch((e) => e);
+    while (daemon.schaCalls.length === 0) await new Promise((r) => setTimeout(r, 10));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const closed = await Promise.race([
+      server.close().then(() => "closed"),
+      new Promise((r) => timer = setTimeout(() => r("still waiting"), 1000)),
+    ]);
+    clearTimeout(timer); // the sanitizer counts a timer left running
+    assertEquals(closed, "closed");
+    await pending;
+    await client.close();
+  } finally {
+    await server.close();
+    await tmp.remove();
+  }
+});

@@ -43,6 +43,7 @@ export function memberStatus(name: string, over: Partial<MemberStatus> = {}): Me
     groupRestarts: 0,
     probeFailures: { count: 0, sum: 0 },
     monitored: true,
+    probeIntervalMs: 10_000,
     ...over,
   };
 }
@@ -221,11 +222,14 @@ export class FakeDaemon implements ControlHandler {
   /** Set to make every handler call throw, as a broken daemon would. */
   failWith: Error | null = null;
 
+  /** `minute`: the minute past 10:00 of its first event (a restarted daemon's are later). */
+  constructor(readonly minute = 0) {}
+
   /** Append an event and deliver it to every subscriber. */
   emit(message: string, resource: string | null = null): DaemonEvent {
     const event: DaemonEvent = {
       seq: this.events.length + 1,
-      time: new Date(Date.UTC(2026, 10, 25, 10, 0, this.events.length)).toISOString(),
+      time: new Date(Date.UTC(2026, 10, 25, 10, this.minute, this.events.length)).toISOString(),
       node: "alpha",
       resource,
       kind: "log",
@@ -272,17 +276,25 @@ export class FakeDaemon implements ControlHandler {
   /** scha requests answered so far; `schaGate`, when set, holds every answer until it settles. */
   readonly schaCalls: { group: string; optag: string; member?: string; to?: string }[] = [];
   schaGate: Promise<void> | null = null;
+  /** When set, the answer to every scha and setstatus request (any shape, to test the client). */
+  schaAnswer: unknown = null;
+  /** setstatus requests answered so far. */
+  readonly setStatusCalls: { group: string; member: string; status: string; message: string }[] =
+    [];
 
   async scha(group: string, optag: string, member?: string, to?: string): Promise<SchaResult> {
     this.#maybeFail();
     this.schaCalls.push({ group, optag, member, to });
     if (this.schaGate) await this.schaGate;
+    if (this.schaAnswer !== null) return this.schaAnswer as SchaResult;
     if (!this.statuses.has(group)) return { code: 12, message: `no group ${group}` };
     return { code: 0, message: `${optag} of ${group} done` };
   }
 
-  setStatus(group: string, member: string, status: string, _message: string): Promise<SchaResult> {
+  setStatus(group: string, member: string, status: string, message: string): Promise<SchaResult> {
     this.#maybeFail();
+    this.setStatusCalls.push({ group, member, status, message });
+    if (this.schaAnswer !== null) return Promise.resolve(this.schaAnswer as SchaResult);
     return Promise.resolve({ code: 0, message: `${group}/${member}: ${status}` });
   }
 

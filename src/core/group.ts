@@ -31,7 +31,7 @@ import {
   quarantined,
 } from "./state.ts";
 import { changeRole, stoppedAfterStepDown } from "./roles.ts";
-import { wallNow } from "./state.ts";
+import { recordFailedStart } from "./policy.ts";
 
 /** A standby re-checks that its copy is stopped every this many probe intervals. */
 export const SECONDARY_PROBE_INTERVALS = 6;
@@ -68,7 +68,10 @@ export function reconcile(m: Machine, fx: Effect[]) {
   if (m.busy || m.role === "watchdog") return;
   const up = wantUp(m);
   // Online (or faulted and left here): members are the monitor's and the operator's now.
-  if (up && (m.online || m.faulted) && !m.op) return probeDue(m, fx, (x) => !x.unmonitored);
+  // A member whose stop failed keeps STOP_FAILED until an operator acts: no probe clears it.
+  if (up && (m.online || m.faulted) && !m.op) {
+    return probeDue(m, fx, (x) => !x.unmonitored && x.state !== "stop_failed");
+  }
   const mayStart = m.now >= m.nextStartAt && leaseAllowsStart(m);
   const probing = m.members.some((x) => x.probe !== null);
   const dirty = m.members.some((x) => x.dirty);
@@ -203,6 +206,12 @@ export function beginStart(
     const x = m.members[i];
     if (x.state === "running" && purpose === "start") continue;
     x.startFailed = false;
+    // Started again: the monitor watches it afresh (a RESTART resumes a member it quit).
+    x.unmonitored = false;
+    x.monitorFailed = false;
+    x.failures = [];
+    x.actedAt = -Infinity;
+    x.faults = 0;
     if (purpose === "start") x.status = { value: "UNKNOWN", message: "starting" };
     steps.steps.push({ member: i, method: "start" });
     if (x.settings.hasMonitorStart) steps.steps.push({ member: i, method: "monitor_start" });
@@ -227,13 +236,17 @@ export function beginStop(
 ) {
   // A member's restart leaves the group online; anything else takes it offline.
   if (purpose !== "member_restart") m.online = false;
+  // After a step-down, whatever stop begins is due when the peers may take over. (Past
+  // that already, e.g. after a freeze, the guard has acted: an ordinary stop then.)
+  const stopBy = m.releasePending?.stopBy;
+  const by = stopBy !== undefined && stopBy > m.now ? stopBy : Infinity;
   const op: Machine["op"] & object = {
     kind: "stop",
     purpose,
     steps: [],
     index: -1,
     since: m.now,
-    deadline: m.now + m.settings.stopTimeoutMs,
+    deadline: Math.min(m.now + m.settings.stopTimeoutMs, by),
     failed: false,
     then,
     request,
@@ -296,9 +309,13 @@ function endOp(m: Machine, fx: Effect[]) {
   m.op = null;
   if (op.kind === "start") {
     log(fx, "info", "start finished; waiting for status to confirm");
-    // The restart that asked for it is done, as Solaris counts it (START returned 0).
+    // The restart that asked for it is answered once a probe of each member it started has
+    // answered: at once, so that its caller reads the states that follow.
     const r = op.request !== null ? m.requests.get(op.request) : undefined;
-    if (r) r.startedAt = m.now;
+    if (r) {
+      r.startedAt = m.now;
+      for (const step of op.steps) m.members[step.member].nextProbeAt = m.now;
+    }
     return;
   }
   if (op.failed) {
@@ -337,7 +354,7 @@ function endOp(m: Machine, fx: Effect[]) {
  * RESTART_ONLY and LOG_ONLY leave the group here, faulted, for the operator.
  */
 function startFailed(m: Machine, fx: Effect[], x: MemberRun) {
-  m.policy.failedStarts.push(wallNow(m));
+  recordFailedStart(m);
   persist(m, fx);
   const mode = x.settings.failoverMode;
   if (mode === "NONE" || mode === "RESTART_ONLY" || mode === "LOG_ONLY") {
@@ -405,6 +422,9 @@ function runMemberHook(
 export function runControlHook(m: Machine, fx: Effect[], method: HookMethod, args: string[]) {
   const id = m.nextHookId++;
   m.busy = { id, method, member: null, since: m.now };
+  if (method === "fence" && m.lastPrimary !== null) {
+    m.busy.target = { node: m.lastPrimary, epoch: m.lastPrimaryEpoch };
+  }
   for (const y of m.members) if (y.probe) y.probe.stale = true;
   fx.push(hookEffect(m, method, args, { id }));
 }
@@ -465,14 +485,27 @@ export function onControlHookDone(
       );
       for (const y of m.members) if (y.state !== "stopped" || y.dirty) y.state = "stop_failed";
       return true;
-    case "fence":
-      if (ok) {
-        m.fenced = true;
-        log(fx, "warning", `fence of ${m.lastPrimary ?? "the primary"} succeeded`);
+    case "fence": {
+      const target = busy.target;
+      if (ok && target) {
+        // Credited to the node it was run against, and only while that one is still the
+        // last primary known: another heard meanwhile was not fenced by it.
+        if (m.lastPrimary === target.node && m.lastPrimaryEpoch === target.epoch) {
+          m.fenced = target;
+          log(fx, "warning", `fence of ${target.node} succeeded`);
+        } else {
+          log(
+            fx,
+            "warning",
+            `fence of ${target.node} succeeded, but ${m.lastPrimary ?? "another primary"} ` +
+              `was heard meanwhile: it counts for nothing`,
+          );
+        }
       } else {
         log(fx, "error", `fence failed (${describeOutcome(outcome)})`);
       }
       return true;
+    }
     default:
       return true;
   }
@@ -529,12 +562,13 @@ export function onProbeDone(
   // that its own copy stays stopped (each probe is a process: it costs CPU).
   const every = m.role === "primary" ? 1 : SECONDARY_PROBE_INTERVALS;
   const period = every * x.settings.probeIntervalMs;
-  x.nextProbeAt = nextProbeSlot(
-    m.now,
-    period,
-    probePhase(m.settings.name, x.settings.name, period),
-  );
+  const slot = nextProbeSlot(m.now, period, probePhase(m.settings.name, x.settings.name, period));
+  // A probe that began before a start or stop says nothing of after it: the next one may
+  // come at once, unless an earlier slot was asked for (a restart's start just ended).
+  if (!stale) x.nextProbeAt = slot;
+  else x.nextProbeAt = Math.min(x.nextProbeAt, slot);
   if (stale || m.busy || m.op) return;
+  x.probedAt = m.now;
   const state = m.defects.timeoutIsRunning && outcome.kind === "timeout"
     ? "running"
     : probeResult(outcome);
@@ -585,7 +619,10 @@ export function syncGuard(m: Machine, fx: Effect[]) {
   }
   if (m.role === "primary" && (m.forced || m.leaseUntil !== null)) {
     // (Planted defects remove both layers of a mechanism: the daemon's and its guard's.)
-    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel;
+    // A lone node's lease never ends (it is its own quorum): armed without a deadline, the
+    // guard still stops the service if the daemon is killed.
+    const unbounded = m.forced || m.defects.noSelfFencing || m.defects.noStartCancel ||
+      !Number.isFinite(m.leaseUntil!);
     const until = unbounded ? null : m.leaseUntil;
     const stale = g.state !== "armed" || g.until !== until || g.epoch !== m.epoch;
     if (stale) {

@@ -11,6 +11,7 @@ import {
   complaintFromW,
   finish,
   grantFrom,
+  history,
   hooks,
   I,
   make,
@@ -200,4 +201,13 @@ Deno.test("probes: an online member probes on its slot whatever each probe took;
   const { m: b } = make("b", { roleOnStart: "secondary" });
   finish(b, [], "status", 50, 1);
   assertEquals(b.members[0].nextProbeAt % (6 * I), probePhase("r", "r", 6 * I));
+});
+
+Deno.test("a lone node (its own quorum) arms the guard without a deadline, never with Infinity", () => {
+  const lone = { name: "a", priority: 10, watchdog: false, leaseMs: 3 * I, stopTimeoutMs: I };
+  const { m } = make("a", { roleOnStart: "primary", nodes: [lone], peers: [] });
+  finish(m, [], "status", 20, 1);
+  assertEquals(m.leaseUntil, Infinity);
+  const arms = guard(history(m)).filter((c) => c.action === "arm");
+  assertEquals(arms, [{ action: "arm", until: null, epoch: 1 }]);
 });

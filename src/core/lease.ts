@@ -241,14 +241,21 @@ export function onRelease(
   from: NodeId,
   msg: Message & { type: "release" },
 ) {
-  if (m.grant && m.grant.holder.node === from && m.grant.holder.epoch === msg.epoch) {
+  const holder = m.grant !== null && m.grant.holder.node === from &&
+    m.grant.holder.epoch === msg.epoch;
+  if (holder) {
     m.grant = null;
     persist(m, fx);
     log(fx, "info", `${from} released its lease (epoch ${msg.epoch})`);
   }
   // A giveover asked by a member: `from` is no destination of that member's giveovers for a
   // pingpong_interval. Every node keeps the mark, so it outlives the node that gave over.
-  if (msg.pingpong !== undefined && configured(m, from)) {
+  // Only from the node that was primary at that epoch, and for a member of this group.
+  const wasPrimary = holder || (m.lastPrimary === from && m.lastPrimaryEpoch === msg.epoch);
+  if (
+    msg.pingpong !== undefined && wasPrimary && !configured(m, from)?.watchdog &&
+    (msg.pingpong === "" || m.members.some((x) => x.settings.name === msg.pingpong))
+  ) {
     recordPingpong(m, from, msg.pingpong);
     persist(m, fx);
   }

@@ -58,9 +58,15 @@ Deno.test("a primary whose stop bound exceeds what the granter holds for shorten
 
 Deno.test("a node configured as a watchdog never gets a lease, whatever it says", () => {
   const { m } = make("b", { roleOnStart: "secondary" });
+  // b's own copy is stopped: nothing else stands in the way of a grant.
+  finish(m, [], "status", 5, 1);
   const fx = run(m, { type: "message", now: 10, from: "w", msg: hb({ role: "primary" }) });
   assertEquals(ack(fx).granted, false);
+  assertEquals(ack(fx).reason, "w is configured as a watchdog");
   assert(m.grant === null);
+  // A claimant that may have it is granted: the refusal above was for w being a watchdog.
+  const fx2 = run(m, { type: "message", now: 20, from: "a", msg: hb({ role: "primary" }) });
+  assertEquals(ack(fx2).granted, true);
 });
 
 Deno.test("complaints count only from configured watchdogs, whatever role a peer claims", () => {

@@ -125,7 +125,7 @@ export function createMachine(
     lastPrimaryEpoch: 0,
     lastRunningSeen: null,
     primaryUpSeen: false,
-    fenced: false,
+    fenced: null,
     staleUntil: now,
     quarantineUntil: now,
     releasePending: null,
@@ -178,6 +178,7 @@ function newMember(settings: MemberSettings, now: Time): MemberRun {
     probe: null,
     nextProbeAt: now,
     probeSaidUnknown: false,
+    probedAt: -Infinity,
     startFailed: false,
     monitorFailed: false,
     unmonitored: false,
@@ -471,7 +472,7 @@ function heard(
     if (state === "running") m.lastRunningSeen = m.now;
     // Connected again: old complaints are void.
     if (m.complaints.length > 0 && !m.defects.countComplaintsWhileConnected) m.complaints = [];
-    m.fenced = false;
+    m.fenced = null;
   }
 }
 

@@ -9,7 +9,7 @@
  * leaving the primary role, the start in flight is cancelled and the release
  * waits for the service to be stopped.
  */
-import type { Cause, Effect, NodeId, Role } from "./types.ts";
+import type { Cause, Effect, NodeId, Role, Time } from "./types.ts";
 import { MAX_EPOCH } from "./types.ts";
 import { fmt } from "./timing.ts";
 import { hookEffect, log, type Machine, mayBeActive, persist } from "./state.ts";
@@ -105,7 +105,7 @@ const ENTER: Record<Role, (m: Machine, cause: Cause) => void> = {
       }
       : null;
     m.complaints = [];
-    m.fenced = false;
+    m.fenced = null;
     m.releasePending = null;
     // The last primary this node knows of is now itself: nothing to fence after a step-down.
     m.lastPrimary = m.settings.self;
@@ -181,13 +181,18 @@ export function changeRole(
   log(fx, "info", `role ${from} -> ${to} (epoch ${m.epoch}): ${reason}`);
   fx.push(hookEffect(m, "role", [from, to]));
   if (leaving !== null) {
+    // The peers may take over once the lease and a stop bound have passed: every stop from
+    // here on is bounded by that, not by when it happens to begin.
+    const base = m.leaseUntil !== null && m.leaseUntil < m.now ? m.leaseUntil : m.now;
+    const stopBy = base + m.settings.stopTimeoutMs + m.settings.timeoutMs / 2;
     // A giveover tells every peer which member asked: its pingpong mark (scha §4.1).
     m.releasePending = cause.kind === "giveover"
-      ? { epoch: leaving, successor, pingpong: cause.member ?? "" }
-      : { epoch: leaving, successor };
+      ? { epoch: leaving, successor, pingpong: cause.member ?? "", stopBy }
+      : { epoch: leaving, successor, stopBy };
     m.leaseUntil = null;
     m.grantsFrom.clear();
     cancelStart(m, fx);
+    widenStop(m, stopBy);
     stoppedAfterStepDown(m, fx);
   }
   return true;
@@ -198,9 +203,33 @@ export function changeRole(
  * and the stop that follows at once undoes whatever it did.
  */
 export function cancelStart(m: Machine, fx: Effect[]) {
-  if (m.busy?.method === "start" && !m.defects.noStartCancel) {
-    fx.push({ type: "cancel", id: m.busy.id });
-    log(fx, "warning", "start cancelled: this node may no longer run the service");
+  const method = m.busy?.method;
+  // A monitor_start is part of the start: a fault monitor launched now could restart the
+  // service behind the stop.
+  if ((method === "start" || method === "monitor_start") && !m.defects.noStartCancel) {
+    fx.push({ type: "cancel", id: m.busy!.id });
+    log(fx, "warning", `${method} cancelled: this node may no longer run the service`);
+  }
+}
+
+/**
+ * Leaving the primary role in the middle of a restart's stop: the start half
+ * is off, the members the restart left running are stopped by the same
+ * operation, and all of it is due by `stopBy`.
+ */
+function widenStop(m: Machine, stopBy: Time) {
+  const op = m.op;
+  if (op?.kind !== "stop") return;
+  op.deadline = stopBy;
+  if (op.then === null) return;
+  op.then = null;
+  op.purpose = "stop";
+  const planned = new Set(op.steps.map((s) => s.member));
+  for (let i = m.members.length - 1; i >= 0; i--) {
+    const x = m.members[i];
+    if (planned.has(i) || (!x.dirty && x.state === "stopped")) continue;
+    if (x.settings.hasMonitorStop) op.steps.push({ member: i, method: "monitor_stop" });
+    op.steps.push({ member: i, method: "stop" });
   }
 }
 

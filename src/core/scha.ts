@@ -35,6 +35,7 @@ import {
   type MemberRun,
   type PendingRequest,
   persist,
+  quarantined,
   wallNow,
 } from "./state.ts";
 import { beginStop } from "./group.ts";
@@ -169,6 +170,15 @@ export function refusal(m: Machine, req: SchaRequest): Verdict | null {
     return {
       code: SCHA_ERR.STATE,
       message: `${g} is not online on ${m.settings.self} (${rgState(m)}, role ${m.role})`,
+    };
+  }
+  // A member may still run after its stop failed: only a RESTART (which stops every member
+  // again, the failed one first) clears it; nothing may move or restart around it.
+  if (groupState(m) === "stop_failed" && req.optag !== "RESTART" && req.optag !== "CHECK_RESTART") {
+    return {
+      code: SCHA_ERR.STATE,
+      message: `${g} is ERROR_STOP_FAILED on ${m.settings.self}: fix the member whose stop ` +
+        `failed, then RESTART the group (or ctl role secondary)`,
     };
   }
   if (!x) return null;
@@ -455,8 +465,12 @@ export function onCheckRequest(
         reason,
       },
     });
+  if (configured(m, from)?.watchdog) return; // a watchdog never hands a group over
   if (m.role !== "secondary" || m.shuttingDown || m.removing) {
     return answer(false, `${m.settings.self} is ${m.shuttingDown ? "shutting down" : m.role}`);
+  }
+  if (quarantined(m)) {
+    return answer(false, `${m.settings.self} distrusts its state file for a while yet`);
   }
   if (groupState(m) !== "stopped") {
     return answer(false, `the group is ${groupState(m)} on ${m.settings.self}`);
@@ -555,11 +569,14 @@ export function progressRequests(m: Machine, fx: Effect[]) {
         } else if (m.op === null && m.busy === null) {
           if (groupState(m) === "stop_failed") {
             finish({ code: SCHA_ERR.INTERNAL, message: `a stop failed: ${rgState(m)}` });
-          } else if (r.startedAt !== null) {
+          } else if (r.startedAt !== null && probedSince(m, r)) {
             const what = r.request.optag === "RESTART"
               ? m.settings.name
               : `member ${r.request.member}`;
-            finish({ code: 0, message: `${what} started again on ${m.settings.self}` });
+            finish({
+              code: 0,
+              message: `${what} started again on ${m.settings.self} (${rgState(m)})`,
+            });
           } else if ((m.online && groupState(m) === "running") || m.faulted) {
             finish({
               code: 0,
@@ -589,6 +606,14 @@ export function progressRequests(m: Machine, fx: Effect[]) {
       });
     }
   }
+}
+
+/** Has every member a restart started been probed since its start finished? */
+function probedSince(m: Machine, r: PendingRequest): boolean {
+  const started = r.request.optag === "RESOURCE_RESTART"
+    ? m.members.filter((x) => x.settings.name === r.request.member)
+    : m.members;
+  return started.every((x) => x.probedAt >= r.startedAt!);
 }
 
 /** The node the group runs on now: `target` if given, else any (this one included). */

@@ -140,8 +140,14 @@ Deno.test("RESTART stops in reverse and starts in order, and answers once it sta
     "start m1",
     "monitor_start m1",
   ]);
-  // Every start and monitor_start exited 0: ONLINE, as Solaris counts it.
-  assertEquals(replyOf(fx, r.id)?.code, 0);
+  // Every start and monitor_start exited 0; each member is probed at once, and the answer
+  // comes with the probes, so that the caller reads ONLINE right after it.
+  assertEquals(replyOf(fx, r.id), undefined);
+  assertEquals(hooks(fx), ["status", "status"]);
+  finish(m, [], "status", 1190, 0, "m0");
+  const done = finish(m, [], "status", 1195, 0, "m1");
+  assertEquals(replyOf(done, r.id)?.code, 0);
+  assertEquals(rgState(m), "ONLINE");
   assertEquals(groupRestarts(m, m.members[0]), 1, "NUM_RG_RESTARTS");
 });
 
@@ -169,13 +175,13 @@ Deno.test("RESOURCE_RESTART runs monitor_stop, stop, start, monitor_start of tha
 Deno.test("restart budget: counted in a window of retry_interval, enforced under RESTART_ONLY", () => {
   const m = online([member("db", { failoverMode: "RESTART_ONLY", retryCount: 2 })]);
   const restart = (now: number) => {
+    keep(m, now - 10); // a lease with room for the start
     answerProbes(m, now - 5); // nothing in flight: the probe after the restart is the one we answer
     const r = ask(m, now, { optag: "RESOURCE_RESTART", member: "db" });
     if (r.reply) return r.reply.code;
     finish(m, [], "stop", now + 10, 0, "db");
-    assertEquals(replyOf(finish(m, [], "start", now + 20, 0, "db"), r.id)?.code, 0);
-    keep(m, now + 1100);
-    finish(m, [], "status", now + 1110, 0, "db");
+    finish(m, [], "start", now + 20, 0, "db");
+    assertEquals(replyOf(finish(m, [], "status", now + 30, 0, "db"), r.id)?.code, 0);
     return 0;
   };
   assertEquals(restart(2000), 0);
@@ -231,6 +237,8 @@ Deno.test("GIVEOVER: the candidate checks, the group is handed over, pingpong ma
     members: [member("db", { hasMonitorCheck: true })],
   });
   finish(b, [], "status", 10, 1, "db");
+  // b follows a, the primary of epoch 1.
+  run(b, { type: "message", now: 1000, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
   let fx = run(b, { type: "message", now: 1110, from: "a", msg: req[0].msg });
   assertEquals(hooks(fx), ["monitor_check"]);
   fx = finish(b, [], "monitor_check", 1150, 0, "db");
@@ -545,4 +553,50 @@ Deno.test("status in words: budgets, pingpong blocks with their end, a faulted m
   );
   assertEquals(st.rgState, "ONLINE");
   assertEquals(st.members[0].restarts.used, 2);
+});
+
+Deno.test("pingpong marks come only from the node that was primary, for a member of the group", () => {
+  const { m: b } = make("b", { roleOnStart: "secondary", members: [member("db")] });
+  run(b, { type: "message", now: 100, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
+  const release = (epoch: number, pingpong: string): Message => ({
+    type: "release",
+    resource: "r",
+    epoch,
+    successor: null,
+    pingpong,
+  });
+  // The watchdog, a stale epoch, an unknown member: no mark.
+  run(b, { type: "message", now: 200, from: "w", msg: release(1, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release(0, "db") });
+  run(b, { type: "message", now: 200, from: "a", msg: release(1, "nope") });
+  assertEquals(b.policy.pingpong, []);
+  // The primary of epoch 1 releasing for db, many times over: one mark.
+  for (let i = 0; i < 5000; i++) {
+    run(b, { type: "message", now: 300 + i, from: "a", msg: release(1, "db") });
+  }
+  assertEquals(b.policy.pingpong.map((p) => [p.node, p.member]), [["a", "db"]]);
+});
+
+Deno.test("restart counts are bounded: retry_count + 1 kept, however many are reported", () => {
+  const m = online([member("db", { retryCount: 3, retryIntervalMs: 3600 * I })]);
+  for (let i = 0; i < 10_001; i++) ask(m, 1100, { optag: "RESOURCE_IS_RESTARTED", member: "db" });
+  assertEquals(m.policy.restarts.db.length, 4);
+  assertEquals(restartBudget(m, m.members[0]).used, 4);
+});
+
+Deno.test("a member named constructor or toString is a name like any other", () => {
+  const m = online([member("constructor"), member("toString")]);
+  const r = ask(m, 1100, { optag: "RESOURCE_IS_RESTARTED", member: "constructor" });
+  assertEquals(r.reply?.code, 0);
+  assertEquals(restartBudget(m, m.members[0]).used, 1);
+  assertEquals(restartBudget(m, m.members[1]).used, 0);
+  assertEquals(statusOf(m).members.map((x) => x.restarts.used), [1, 0]);
+});
+
+Deno.test("pingpong: a mark of the whole group (ctl giveover) blocks every member's giveover", () => {
+  const m = online([member("db")]);
+  m.policy.pingpong.push({ node: "b", member: "", at: wallNow(m) });
+  const r = ask(m, 1100, { optag: "CHECK_GIVEOVER", member: "db" }).reply!;
+  assertEquals(r.code, SCHA_ERR.CHECKS);
+  assertStringIncludes(r.message, "b: pingpong");
 });

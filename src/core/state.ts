@@ -93,6 +93,8 @@ export interface MemberRun {
   nextProbeAt: Time;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
+  /** When a probe last answered (and counted). */
+  probedAt: Time;
   /** Its start failed and the group stayed here (Solaris START_FAILED). */
   startFailed: boolean;
   /** Its monitor_start failed (Solaris MONITOR_FAILED). */
@@ -187,7 +189,14 @@ export interface Machine {
   nextStartAt: Time;
   nextHookId: number;
   /** The start, stop, fence or panic hook in flight (they never overlap). */
-  busy: { id: number; method: HookMethod; member: string | null; since: Time } | null;
+  busy: {
+    id: number;
+    method: HookMethod;
+    member: string | null;
+    since: Time;
+    /** A fence: the primary it was run against, as known when it began. */
+    target?: { node: NodeId; epoch: number };
+  } | null;
   op: GroupOp | null;
   /** When reconcile wants to run again (a probe slot, a back-off's end), or null. */
   reconcileAt: Time | null;
@@ -211,13 +220,24 @@ export interface Machine {
   lastRunningSeen: Time | null;
   /** Watchdog: a live, running primary was seen at the last event. */
   primaryUpSeen: boolean;
-  fenced: boolean;
+  /** The primary (and its epoch) a fence run by this node has put down, or null. */
+  fenced: { node: NodeId; epoch: number } | null;
   /** Complaints processed before this time may be stale (after a freeze). */
   staleUntil: Time;
   /** The state file could not be trusted at start: grant nothing and start nothing until then. */
   quarantineUntil: Time;
   /** After stepping down with the service still up: where to hand over once stopped. */
-  releasePending: { epoch: number; successor: NodeId | null; pingpong?: string } | null;
+  releasePending: {
+    epoch: number;
+    successor: NodeId | null;
+    pingpong?: string;
+    /**
+     * Everything must be stopped by then (local clock): the lease's end (or the
+     * step-down) plus stop_timeout, plus half a timeout for a start being killed.
+     * Every stop begun before the release is bounded by it.
+     */
+    stopBy?: Time;
+  } | null;
   shuttingDown: boolean;
   removing: boolean;
   quiesced: boolean;
@@ -371,7 +391,7 @@ export function persist(m: Machine, fx: Effect[]) {
 
 /** A copy of the policy record (the effect must not change when the machine does). */
 function copyPolicy(p: PolicyState): PolicyState {
-  const restarts: Record<string, number[]> = {};
+  const restarts: Record<string, number[]> = Object.create(null);
   for (const [k, v] of Object.entries(p.restarts)) restarts[k] = [...v];
   return {
     restarts,

@@ -76,6 +76,8 @@ export interface MemberStatus {
   probeFailures: { count: number; sum: number };
   /** False once the monitor quit it (RESTART_ONLY or LOG_ONLY out of budget). */
   monitored: boolean;
+  /** probe_interval (THOROUGH_PROBE_INTERVAL of scha_resource_get). */
+  probeIntervalMs: number;
 }
 
 /** A giveover destination blocked by a pingpong mark, in wall-clock ms (it outlives restarts). */
@@ -220,6 +222,7 @@ export function statusOf(
         groupRestarts: groupRestarts(m, x),
         probeFailures: { count: recentFailures(m, x), sum: failureSum(m, x) },
         monitored: !x.unmonitored,
+        probeIntervalMs: x.settings.probeIntervalMs,
       };
     }),
     rgState: rgState(m),

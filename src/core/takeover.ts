@@ -107,11 +107,14 @@ export function complaintsReady(m: Machine): boolean {
 
 /**
  * The wait a secondary observes: the hold time of the longest lease and stop
- * bound the configuration allows the last primary (its own, if longer). A
+ * bound the configuration allows the last primary (its own, if longer). When
+ * the last primary it knows is itself (it stepped down since) or none, any
+ * other node may have become primary unheard: the longest of them all. A
  * peer's announcement does not enter into it.
  */
 export function takeoverWaitMs(m: Machine): number {
-  const old = m.lastPrimary === null ? undefined : configured(m, m.lastPrimary);
+  const known = m.lastPrimary !== null && m.lastPrimary !== m.settings.self;
+  const old = known ? configured(m, m.lastPrimary!) : undefined;
   const candidates = old ? [old] : m.settings.nodes.filter((n) => !n.watchdog);
   let lease = leaseMs(m.settings), stop = m.settings.stopTimeoutMs;
   for (const n of candidates) {
@@ -157,8 +160,11 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
   const wait = takeoverWaitMs(m);
   const defer = deferMs(m);
   const complaints = recentComplaints(m);
-  if (silence > wait + defer || m.fenced || m.defects.noLeaseWait) {
-    if (m.fenced && m.lastPrimary !== null && m.lastPrimary !== m.settings.self) {
+  // A fence counts for the primary it put down, and only while that is the last one known.
+  const fenced = m.fenced !== null && m.fenced.node === m.lastPrimary &&
+    m.fenced.epoch === m.lastPrimaryEpoch;
+  if (silence > wait + defer || fenced || m.defects.noLeaseWait) {
+    if (fenced && m.lastPrimary !== null && m.lastPrimary !== m.settings.self) {
       // The granters learn it first: the fenced primary's lease no longer holds them.
       for (const to of m.settings.peers) {
         fx.push({
@@ -182,7 +188,7 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
       primary: m.lastPrimary,
       silenceMs: silence,
       waitMs: wait,
-      fenced: m.fenced,
+      fenced,
     });
     return;
   }
@@ -191,7 +197,7 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
   // Only the best-placed secondary fences: two fencing each other's primary at once
   // (a shoot-out) would leave nobody running.
   if (
-    m.settings.hasFence && !m.busy && !m.fenced && defer === 0 && m.lastPrimary !== null &&
+    m.settings.hasFence && !m.busy && !fenced && defer === 0 && m.lastPrimary !== null &&
     m.lastPrimary !== m.settings.self
   ) {
     runControlHook(m, fx, "fence", [m.lastPrimary]);

@@ -129,8 +129,20 @@ export class Daemon {
     return this.#peers.port;
   }
 
-  /** SIGHUP: parse, validate, diff, apply. A bad file keeps the old configuration. */
-  async reload(): Promise<void> {
+  /**
+   * SIGHUP: parse, validate, diff, apply. A bad file keeps the old
+   * configuration. Reloads run one at a time, in the order asked: a member's
+   * validate takes time, and an older file must not land after a newer one.
+   */
+  reload(): Promise<void> {
+    const run = this.#reloading.then(() => this.#reloadOnce());
+    this.#reloading = run.catch(() => {});
+    return run;
+  }
+
+  #reloading: Promise<void> = Promise.resolve();
+
+  async #reloadOnce(): Promise<void> {
     const log = this.opts.logger;
     const running = new Map<string, ResourceSettings>();
     for (const name of this.runtime.names()) {
@@ -143,7 +155,12 @@ export class Daemon {
       if (!(e instanceof ReloadRefused)) throw e;
       for (const r of e.reasons) log.error(`reload refused: ${r}`);
       log.error("reload refused, keeping the old configuration");
-      this.events.emit(null, "log", "error", `reload refused: ${e.message}`);
+      this.events.emit(
+        null,
+        "reload",
+        "error",
+        `reload refused, old configuration kept: ${e.message}`,
+      );
       return;
     }
     for (const w of plan.warnings) log.warning(`reload: ${w}`);
@@ -160,7 +177,13 @@ export class Daemon {
       plan.added = plan.added.filter((n) => n !== name);
       plan.changed = plan.changed.filter((n) => n !== name);
       plan.usable = plan.usable.filter((r) => r.name !== name);
+      // The configuration kept is the old one for this resource, so that the next reload
+      // of the same file sees the change again (and validates it again).
       const old = this.cfg.resources.find((r) => r.name === name);
+      plan.cfg = {
+        ...plan.cfg,
+        resources: plan.cfg.resources.flatMap((r) => r.name !== name ? [r] : old ? [old] : []),
+      };
       if (old) plan.usable.push(old);
     }
     this.cfg = plan.cfg;
@@ -179,7 +202,13 @@ export class Daemon {
         plan.removed.join(", ")
       }], changed [${plan.changed.join(", ")}]`;
     log.info(summary);
-    this.events.emit(null, "log", "info", summary);
+    // What needs a restart or was skipped is part of the event: the console shows only events.
+    this.events.emit(
+      null,
+      "reload",
+      plan.warnings.length > 0 ? "warning" : "info",
+      [summary, ...plan.warnings].join("; "),
+    );
   }
 
   #reloads = 0;

@@ -2,8 +2,9 @@
  * File descriptors the daemon inherited from whoever started it (a shell, a
  * service manager, a careless parent) are not marked close-on-exec, so every
  * hook and service would inherit them too: an open log, a socket, a lock. Deno
- * marks its own descriptors close-on-exec, so marking every descriptor above
- * 2 that lacks the flag affects exactly the inherited ones. Deno has no fcntl;
+ * marks nearly all of its own descriptors close-on-exec (not all: 2.9 keeps a
+ * /dev/null open without it), so every descriptor above 2 that lacks the flag
+ * gets it: the inherited ones and those few of the runtime's. Deno has no fcntl;
  * it is called through libc (FFI), once, at daemon start, before the guard or
  * any hook is spawned.
  */

@@ -21,7 +21,10 @@
  *   not watch (its stop ran already, or it is stopping) changes nothing.
  * - `{"type":"stopping","resource":R,"timeoutMs":N}` — the daemon is stopping
  *   R itself: the lease deadline no longer applies, but if no disarm comes
- *   within N + K, the guard runs panic (if set).
+ *   within N + K, the guard runs panic (if set). Meanwhile the guard watches
+ *   the daemon: frozen (SIGSTOP) in the middle of the stop, it would never
+ *   stop the members still running, so the guard runs the stops itself, in
+ *   the time that is left.
  * - `{"type":"panicking","resource":R}` — the daemon runs panic itself: the
  *   guard never runs it a second time for R.
  * - `{"type":"disarm","resource":R}` — R is stopped, or not active.
@@ -168,6 +171,22 @@ export interface GuardRunOptions {
   logger: Logger;
   /** SIGTERM → SIGKILL grace of the guard's hooks, and slack of a `stopping` deadline. */
   graceMs: number;
+  /** Is the daemon stopped by a signal (SIGSTOP) now? Default: its /proc state is T. */
+  daemonFrozen?: () => boolean;
+}
+
+/** How often the guard looks at a daemon that is stopping a resource. */
+const FROZEN_POLL_MS = 50;
+
+/** Is process `pid` stopped by a signal (state T or t in /proc)? False when it cannot tell. */
+export function processStopped(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state === "T" || state === "t";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -176,7 +195,12 @@ export interface GuardRunOptions {
  * has ended.
  */
 export async function runGuard(opts: GuardRunOptions): Promise<void> {
-  const watch = new LeaseWatch(opts.logger, opts.graceMs);
+  const parent = Deno.ppid;
+  const watch = new LeaseWatch(
+    opts.logger,
+    opts.graceMs,
+    opts.daemonFrozen ?? (() => processStopped(parent)),
+  );
   try {
     // One busy channel: read in large chunks (a thousand renewals come every heartbeat).
     for await (const line of readLines(opts.input, MAX_COMMAND_CHARS, 64 * 1024)) {
@@ -222,7 +246,11 @@ class LeaseWatch {
   #busy = 0;
   #idle: (() => void)[] = [];
 
-  constructor(readonly logger: Logger, readonly graceMs: number) {}
+  constructor(
+    readonly logger: Logger,
+    readonly graceMs: number,
+    readonly daemonFrozen: () => boolean = () => false,
+  ) {}
 
   apply(command: GuardCommand): void {
     const { resource } = command;
@@ -269,7 +297,20 @@ class LeaseWatch {
         watched.cancel();
         const limit = command.timeoutMs + watched.slackMs;
         watched.mode = "stopping";
-        watched.cancel = after(timerDelay(limit), () => this.#panic(resource, limit));
+        const deadline = performance.now() + limit;
+        const cancelPanic = after(timerDelay(limit), () => this.#panic(resource, limit));
+        // A daemon frozen in the middle of a group's stop leaves the members after the one
+        // it was stopping running: look every few ms, and take over its stop if so.
+        let cancelPoll = () => {};
+        const poll = () => {
+          if (this.daemonFrozen()) {
+            this.#stop(resource, "the daemon is frozen in the middle of its stop", deadline);
+            return;
+          }
+          cancelPoll = after(FROZEN_POLL_MS, poll);
+        };
+        cancelPoll = after(FROZEN_POLL_MS, poll);
+        watched.cancel = () => (cancelPanic(), cancelPoll());
         return;
       }
       case "panicking": {
@@ -331,14 +372,16 @@ class LeaseWatch {
     return watched;
   }
 
-  #stop(resource: string, why: string): void {
+  /** Run every stop of `resource` (then panic if one failed), all done by `deadline`. */
+  #stop(resource: string, why: string, deadline?: number): void {
     const watched = this.#take(resource);
     if (watched === undefined) return;
     this.logger.warning(`${why}: running stop`, resource);
     this.#inLane(resource, async () => {
       await this.#killStart(resource);
-      // Every member's stop, in order, within one stop_timeout; each failure is seen.
-      const deadline = performance.now() + watched.stopTimeoutMs;
+      // Every member's stop, in order, within one stop_timeout (or what is left of the
+      // daemon's); each failure is seen.
+      deadline ??= performance.now() + watched.stopTimeoutMs;
       let failed = false;
       for (const stop of watched.stops) {
         const left = Math.max(1, deadline - performance.now());

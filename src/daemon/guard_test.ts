@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
-import { Guard, type GuardHook, parseGuardCommand, processStartTime } from "./guard.ts";
+import { Guard, type GuardHook, parseGuardCommand, processStartTime, runGuard } from "./guard.ts";
 import { runHook } from "./hooks.ts";
 import { readLines } from "./lines.ts";
+import { Logger, MemorySink } from "./log.ts";
 import { killQuietly, processAlive, readPid, waitFor, writeScript } from "./test_helpers.ts";
 
 /**
@@ -173,7 +174,7 @@ Deno.test("guard: a renewal pushes the deadline back, with the stops of the last
 });
 
 Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
-  await withFixture(async ({ dir, stop, panic, marker, spawnGuard }) => {
+  await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();
     await guard.renew("db", 100); // never armed
     await arm(guard, "web", 60_000, stop(), panic);
@@ -183,9 +184,7 @@ Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arm
     await guard.stopping("app", 60_000);
     await guard.renew("app", 100); // stopping: the daemon's stop deadline stands
     await sleep(600);
-    assertEquals(await marker(), []);
-    const log = await Deno.readTextFile(`${dir}/guard.log`);
-    assertEquals(log.match(/a renewal for a resource that is not armed here/g)?.length, 3);
+    assertEquals(await marker(), [], "no renewal armed anything");
     await guard.disarm("app");
     await guard.close();
   });
@@ -430,5 +429,45 @@ Deno.test("guard: a daemon that runs panic itself is never followed by the guard
     assertEquals(await marker(), [], "the guard ran panic a second time");
     service.kill();
     await service.status;
+  });
+});
+
+Deno.test("guard: a daemon frozen (SIGSTOP) in the middle of a group's stop: the guard runs the stops itself", async () => {
+  await withFixture(async ({ dir, marker }) => {
+    const member = async (name: string): Promise<GuardHook> => ({
+      argv: [await writeScript(dir, `stop-${name}`, `echo "stop ${name}" >> ${dir}/marker`)],
+      env: { HASTMON_RESOURCE: "web" },
+      timeoutMs: 2000,
+    });
+    const stops = [await member("ip"), await member("db")];
+    let frozen = false;
+    let feed!: ReadableStreamDefaultController<Uint8Array>;
+    const input = new ReadableStream<Uint8Array>({ start: (c) => void (feed = c) });
+    const send = (o: unknown) => feed.enqueue(new TextEncoder().encode(JSON.stringify(o) + "\n"));
+    const sink = new MemorySink();
+    const running = runGuard({
+      input,
+      logger: new Logger(sink, { verbosity: 1 }),
+      graceMs: 200,
+      daemonFrozen: () => frozen,
+    });
+    send({
+      type: "arm",
+      resource: "web",
+      remainingMs: 60_000,
+      stops,
+      stopTimeoutMs: 3000,
+      panic: null,
+      slackMs: 100,
+    });
+    send({ type: "stopping", resource: "web", timeoutMs: 3000 });
+    await sleep(200);
+    assertEquals(await marker(), [], "the daemon is alive: its own stop is left alone");
+    frozen = true;
+    await waitFor(async () => (await marker()).length === 2, 2000, "the guard's stops");
+    assertEquals(await marker(), ["stop ip", "stop db"]);
+    assertStringIncludes(sink.lines.join("\n"), "the daemon is frozen in the middle of its stop");
+    feed.close();
+    await running;
   });
 });

@@ -312,7 +312,7 @@ interface GuardFor {
 }
 
 /** The guard's hooks get the same minimal environment as the daemon's. */
-function guardEnv(g: GuardFor, member: string, event: "stop" | "panic") {
+function guardEnv(g: GuardFor, member: string, event: "monitor_stop" | "stop" | "panic") {
   return hookEnvironment(g.env, {
     resource: g.view.resource,
     member,
@@ -323,16 +323,16 @@ function guardEnv(g: GuardFor, member: string, event: "stop" | "panic") {
   });
 }
 
-/** What the guard runs to stop the service: every member's stop, in reverse order. */
+/** What the guard runs to stop the service: every member's monitor_stop and stop, in reverse order. */
 function guardStops(g: GuardFor): GuardHook[] {
+  // A member's fault monitor first: left running, it could start the service again.
   return [...g.view.members].reverse().flatMap((m) =>
-    m.commands.stop
-      ? [{
-        argv: m.commands.stop.argv,
-        env: guardEnv(g, m.name, "stop"),
-        timeoutMs: g.view.stopTimeoutMs,
-      }]
-      : []
+    (["monitor_stop", "stop"] as const).flatMap((method) => {
+      const cmd = m.commands[method];
+      return cmd
+        ? [{ argv: cmd.argv, env: guardEnv(g, m.name, method), timeoutMs: g.view.stopTimeoutMs }]
+        : [];
+    })
   );
 }
 

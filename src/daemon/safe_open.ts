@@ -20,8 +20,12 @@
 /** A path that is a symlink or not a regular file, refused. */
 export class UnsafePathError extends Error {
   /** Construct with the path and why. */
-  constructor(readonly path: string, why: string) {
-    super(`${path}: ${why}; refusing to open it (remove it if it is stale)`);
+  constructor(
+    readonly path: string,
+    why: string,
+    what = "refusing to open it (remove it if it is stale)",
+  ) {
+    super(`${path}: ${why}; ${what}`);
     this.name = "UnsafePathError";
   }
 }
@@ -70,13 +74,17 @@ function checkRegular(path: string, info: Deno.FileInfo): void {
 export async function prepareStateDir(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const info = await Deno.stat(dir);
-  if (!info.isDirectory) throw new UnsafePathError(dir, "state_dir is not a directory");
+  // Never "remove it": the directory holds this node's epochs (docs/SAFETY.md).
+  if (!info.isDirectory) {
+    throw new UnsafePathError(dir, "state_dir is not a directory", "name a directory");
+  }
   const mode = info.mode ?? 0;
   if ((mode & 0o022) !== 0) {
     throw new UnsafePathError(
       dir,
-      `state_dir is writable by group or others (mode ${(mode & 0o777).toString(8)}): ` +
-        `run chmod 700 "${dir}"`,
+      `state_dir is writable by group or others (mode ${(mode & 0o777).toString(8)})`,
+      "refusing to use it: it holds this node's epochs, so check that nobody else changed " +
+        `its files, then run chmod 700 "${dir}" (do not remove it)`,
     );
   }
 }

@@ -430,8 +430,14 @@ export class NodeRuntime {
     try {
       fx = step(rt.machine, ev);
     } catch (e) {
-      // A transition the machine does not expect is a bug: logged, never fatal.
+      // A transition the machine does not expect is a bug: logged, never fatal, and whoever
+      // waits for an answer to this event gets one.
       this.#io.log("error", `internal error on ${ev.type}: ${(e as Error).stack ?? e}`, rt.name);
+      if (ev.type === "request" || ev.type === "setstatus") {
+        const reply = rt.replies.get(ev.id);
+        rt.replies.delete(ev.id);
+        reply?.({ code: SCHA_ERR.INTERNAL, message: `internal error: ${(e as Error).message}` });
+      }
       return;
     }
     this.#execute(rt, fx);

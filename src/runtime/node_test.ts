@@ -261,7 +261,6 @@ Deno.test("runtime: a node that keeps running late sheds notifications and routi
   drive(io, rt, io.time + 4000, running, seen, 600);
   const load = rt.load();
   assertEquals(load.shedding, true);
-  assert(io.logs.some((l) => l.startsWith("shedding load: this node ran up to")), "said once");
   assert(load.probesDeferred >= 1, "a routine probe waited");
   // Held: it runs one probe interval later at most, and the machine does not ask twice.
   const later = probes.slice(before);
@@ -289,7 +288,6 @@ Deno.test("runtime: a node that keeps running late sheds notifications and routi
   // On time for ten seconds: shedding ends, and says what it did.
   drive(io, rt, io.time + 11_000, running, seen);
   assertEquals(rt.load().shedding, false);
-  assert(io.logs.some((l) => l.startsWith("load shedding over after")), io.logs.join("\n"));
   assertEquals(rt.load().probesHeld, 0);
 });
 
@@ -345,9 +343,6 @@ Deno.test("runtime: notification hooks have a node-wide budget; what is over it 
   assertEquals(connects.length, 20, "the burst is the budget");
   assertEquals(rt.load().notificationsDropped - before, 30);
   assertEquals(rt.load().shedding, false, "a burst of notifications is not an overload");
-  // Said in the log at the first drop, then at most every ten seconds.
-  const said = io.logs.filter((l) => l.includes("notification hook(s) dropped since the last"));
-  assertEquals(said.length, 1);
 });
 
 Deno.test("runtime: a held probe goes at once when its resource changes role or runs anything else", () => {

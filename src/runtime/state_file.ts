@@ -97,7 +97,7 @@ function policyField(v: unknown): PolicyState {
     ) throw bad();
     return a as number[];
   };
-  const restarts: Record<string, number[]> = {};
+  const restarts: Record<string, number[]> = Object.create(null);
   for (const [k, a] of Object.entries(v.restarts)) restarts[k] = times(a);
   const pp = v.pingpong;
   if (

@@ -728,6 +728,7 @@ export class Cluster {
       localNow: () => this.local(node),
       at: (at: number, fn: () => void) => this.at(at, fn),
       slackMs: (resource: string) => (node.settings.get(resource)?.timeoutMs ?? 0) / 2,
+      daemonFrozen: () => node.daemonUp && node.paused,
       stop: (resource: string, why: string, panicAllowed: boolean) =>
         this.guardStop(node, resource, why, panicAllowed),
       panic: (resource: string, why: string) => {
@@ -745,7 +746,9 @@ export class Cluster {
     this.note(node.name, `${why}: stop ${resource}`);
     // As the real guard does: a start still running is killed before the stop.
     for (const kill of [...(this.starts.get(`${resource}/${node.name}`) ?? [])]) kill();
-    if (node.faults.hangStop) {
+    const hangs = node.faults.hangStop ||
+      settings.members.some((m) => m.name === node.faults.stopHangs);
+    if (hangs) {
       this.checker.onStopHung(resource, node.name, settings.hasPanic);
       this.at(this.now + settings.stopTimeoutMs / node.rate, () => {
         if (this.isActive(resource, node.name) && settings.hasPanic && panicAllowed) {

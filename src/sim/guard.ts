@@ -21,7 +21,12 @@ export interface GuardWorld {
   panic(resource: string, why: string): void;
   /** The slack of a resource's arm (half its timeout), in local ms. */
   slackMs(resource: string): number;
+  /** The daemon is stopped by SIGSTOP now (the real guard reads /proc). */
+  daemonFrozen(): boolean;
 }
+
+/** How often the guard looks at a daemon that is stopping a resource (local ms), as the real one. */
+const FROZEN_POLL_MS = 50;
 
 interface Watched {
   token: number;
@@ -60,12 +65,23 @@ export class SimGuard {
         w.token = ++this.#token;
         const token = w.token;
         const limit = cmd.timeoutMs + this.world.slackMs(resource);
-        this.world.at(this.world.realAt(this.world.localNow() + limit), () => {
+        const end = this.world.localNow() + limit;
+        this.world.at(this.world.realAt(end), () => {
           const now = this.#watched.get(resource);
           if (!this.alive || now?.token !== token) return;
           this.#watched.delete(resource);
           if (now.panic) this.world.panic(resource, "guard: the daemon's stop did not end in time");
         });
+        // Frozen in the middle of the stop, the daemon would leave members running.
+        const poll = () => {
+          if (!this.alive || this.#watched.get(resource)?.token !== token) return;
+          if (this.world.daemonFrozen()) {
+            return this.#stop(resource, "guard: the daemon is frozen in the middle of its stop");
+          }
+          const next = this.world.localNow() + FROZEN_POLL_MS;
+          if (next < end) this.world.at(this.world.realAt(next), poll);
+        };
+        this.world.at(this.world.realAt(this.world.localNow() + FROZEN_POLL_MS), poll);
         return;
       }
       case "panicking": {

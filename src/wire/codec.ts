@@ -22,7 +22,10 @@ import { printable } from "./text.ts";
 export const PROTOCOL_VERSION = 3;
 /** Longest node or resource name accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 255;
-/** Longest free-text reason accepted. */
+/**
+ * Longest free-text reason accepted on the wire; what passes on to logs and
+ * hooks is cut to `MAX_PEER_TEXT` (text.ts), so a longer one is not refused.
+ */
 export const MAX_REASON_LENGTH = 1024;
 /** Most messages one batch frame may carry; senders split larger batches. */
 export const MAX_BATCH_MESSAGES = 4096;
@@ -148,7 +151,13 @@ function text(max: number, allowEmpty = false): Parser<string> {
 }
 
 const name: Parser<string> = text(MAX_NAME_LENGTH);
-const reason: Parser<string> = text(MAX_REASON_LENGTH, true);
+const reasonText: Parser<string> = text(MAX_REASON_LENGTH, true);
+/**
+ * A peer's reason (a complaint, a lease refusal, a check, a handshake
+ * refusal) is logged and may reach a hook: cut here, where every peer
+ * message is decoded, so that no later reader sees more than a short line.
+ */
+const reason: Parser<string> = (v, path) => printable(reasonText(v, path));
 
 const counter: Parser<number> = (v, path) =>
   typeof v === "number" && Number.isSafeInteger(v) && v >= 0

@@ -5,11 +5,13 @@ import {
   type Hello,
   InvalidMessage,
   MAX_BATCH_MESSAGES,
+  MAX_REASON_LENGTH,
   parseBatch,
   parseHandshake,
   parseMessage,
   parseSealed,
 } from "./codec.ts";
+import { MAX_PEER_TEXT } from "./text.ts";
 
 const heartbeat: Message = {
   type: "heartbeat",
@@ -149,6 +151,29 @@ Deno.test("codec: error text never echoes a long peer string", () => {
   const out = parseMessage(mutate(heartbeat, "role", "x".repeat(5000)));
   assert(out instanceof InvalidMessage);
   assert(out.message.length < 200, out.message);
+});
+
+Deno.test("codec: a peer's reason reaches the node at most 200 characters long", () => {
+  const long = "y".repeat(MAX_REASON_LENGTH);
+  const cut = "y".repeat(MAX_PEER_TEXT) + "…";
+  for (const msg of [{ ...complaint, reason: long }, { ...ack, reason: long }]) {
+    assertEquals(parseMessage(wire(msg)), { ...msg, reason: cut } as Message, msg.type);
+  }
+  const result = { type: "check_result", resource: "db", epoch: 1, id: 2, ok: false, reason: long };
+  assertEquals(parseMessage(wire(result)), { ...result, reason: cut } as Message);
+  const inBatch = parseBatch(wire(batchBody([{ ...complaint, reason: long }])));
+  assert(!(inBatch instanceof InvalidMessage));
+  assertEquals(inBatch.messages, [{ ...complaint, reason: cut }]);
+  assertEquals(parseHandshake(wire({ type: "refuse", reason: long })), {
+    type: "refuse",
+    reason: cut,
+  });
+  // Short text is not touched; astral characters count as one.
+  const short = "💥".repeat(MAX_PEER_TEXT);
+  assertEquals(parseMessage(wire({ ...complaint, reason: short })), {
+    ...complaint,
+    reason: short,
+  });
 });
 
 Deno.test("codec: batch round trip, including an empty batch", () => {

@@ -21,6 +21,7 @@ import {
   PeerError,
   type PeerListener,
 } from "./peer.ts";
+import { connectFrom } from "../../tests/cluster/hostile.ts";
 
 const HOST = "127.0.0.1";
 
@@ -617,4 +618,211 @@ Deno.test("peer: connecting to a closed port fails fast with a PeerError", async
     message = e.message;
   }
   assertStringIncludes(message, "connect to");
+});
+
+// ---------------------------------------------------------------------------
+// Admission: per-address caps, reserved slots, the hello deadline, one live
+// connection per name, and the refusal summary. Callers come from other
+// loopback addresses (127.0.0.x) through node:net, which can bind a source.
+
+/** A keyed caller from `source` that says hello as `node` and then nothing (no proof). */
+async function halfDone(server: Server, source: string, node: string) {
+  const conn = await connectFrom(source, HOST, server.listener.port);
+  const reader = new FrameReader(conn);
+  const hello: Hello = {
+    type: "hello",
+    protocol: PROTOCOL_VERSION,
+    node,
+    nonce: newNonce(),
+    auth: "hmac-sha256",
+  };
+  await writeFrame(conn, { ...hello }, 1000);
+  return {
+    reader,
+    /** Whether the listener answered the hello (admitted) rather than closing (refused). */
+    admitted: async (): Promise<boolean> => {
+      try {
+        return (await reader.read(2000)).type === "hello";
+      } catch (e) {
+        assert(e instanceof FrameError && e.kind !== "timeout", `no answer and no close: ${e}`);
+        return false;
+      }
+    },
+    close: async () => {
+      conn.close();
+      await reader.settle();
+    },
+  };
+}
+
+async function closeAll(callers: { close: () => Promise<void> }[]): Promise<void> {
+  await Promise.all(callers.map((c) => c.close()));
+}
+
+Deno.test("peer: the 9th handshake in progress from one address is refused; other addresses get in", async () => {
+  const secret = await importSecret("k");
+  // timeoutMs 5 s: a caller that said hello holds its slot until then.
+  await withServer({ auth: secret, timeoutMs: 5000 }, async (server) => {
+    const callers = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const caller = await halfDone(server, "127.0.0.2", `n${i}`);
+        callers.push(caller);
+        assert(await caller.admitted(), `handshake ${i + 1} from 127.0.0.2 was refused`);
+      }
+      const ninth = await halfDone(server, "127.0.0.2", "n8");
+      callers.push(ninth);
+      assertEquals(await ninth.admitted(), false, "the 9th handshake from one address got in");
+      await server.logs.waitFor(
+        "127.0.0.2: refused: 8 handshakes from this address already in progress",
+      );
+      // The cap is per address: a configured peer elsewhere completes its handshake meanwhile.
+      await assertListenerHealthy(server, { auth: secret });
+    } finally {
+      await closeAll(callers);
+    }
+  });
+});
+
+Deno.test("peer: a reserved address is admitted while strangers hold every shared slot", async () => {
+  const secret = await importSecret("k");
+  await withServer({
+    auth: secret,
+    timeoutMs: 5000,
+    maxHandshakes: 2,
+    // The configured peers: 127.0.0.1 (where dial() comes from).
+    reserved: (remote) => remote.hostname === HOST,
+  }, async (server) => {
+    const callers = [];
+    try {
+      for (const source of ["127.0.0.2", "127.0.0.3"]) {
+        const caller = await halfDone(server, source, "stranger");
+        callers.push(caller);
+        assert(await caller.admitted(), `${source} was refused with free shared slots`);
+      }
+      const third = await halfDone(server, "127.0.0.4", "stranger");
+      callers.push(third);
+      assertEquals(await third.admitted(), false, "a 3rd stranger got a shared slot");
+      await server.logs.waitFor("2 handshakes from unreserved addresses already in progress");
+      // Both shared slots are still held (5 s): the reserved address has its own.
+      await assertListenerHealthy(server, { auth: secret });
+      const reservedCaller = await halfDone(server, HOST, "nodeD");
+      callers.push(reservedCaller);
+      assert(await reservedCaller.admitted(), "a reserved caller was refused");
+    } finally {
+      await closeAll(callers);
+    }
+  });
+});
+
+/** Milliseconds until the listener closes a connection that sends nothing. */
+async function silentFor(server: Server): Promise<number> {
+  const raw = await rawConnect(server);
+  const started = performance.now();
+  try {
+    await raw.reader.read(10_000);
+    throw new Error("the listener sent a frame to a silent caller");
+  } catch (e) {
+    assert(e instanceof FrameError && e.kind !== "timeout", `not closed by the listener: ${e}`);
+    return performance.now() - started;
+  } finally {
+    await raw.close();
+  }
+}
+
+Deno.test("peer: a silent caller is dropped after 1 s with timeout 5 s, and after the timeout when shorter", async () => {
+  const servers = [
+    new Server({ timeoutMs: 5000 }),
+    new Server({ timeoutMs: 5000, helloTimeoutMs: 60_000 }),
+    new Server({ timeoutMs: 300 }),
+  ];
+  try {
+    const [five, asked60, short] = await Promise.all(servers.map(silentFor));
+    // The cap is 1 s; the upper bounds leave room for a loaded machine.
+    assert(five >= 900 && five < 2500, `dropped after ${five} ms with timeout 5 s`);
+    assert(asked60 >= 900 && asked60 < 2500, `dropped after ${asked60} ms with 60 s asked`);
+    assert(short >= 250 && short < 900, `dropped after ${short} ms with timeout 300 ms`);
+    await servers[0].logs.waitFor("no hello within 1000 ms");
+  } finally {
+    await Promise.all(servers.map((s) => s.close()));
+  }
+});
+
+Deno.test("peer: a refused or unfinished handshake under a connected node's name leaves its connection up", async () => {
+  const secret = await importSecret("right");
+  // Every name is accepted: as in the daemon, a name check runs on each hello.
+  await withServer({ auth: secret, timeoutMs: 1000, acceptNode: () => null }, async (server) => {
+    const live = await pair(server, { auth: secret });
+    try {
+      assertEquals(live.accepted.node, "nodeA");
+      // The wrong key, as nodeA: refused after the hello, before any proof of the listener.
+      await assertRejects(
+        async () => dial(server, { auth: await importSecret("wrong") }),
+        "prove the shared key",
+      );
+      // A hello as nodeA from another address, then silence until the handshake deadline.
+      const unfinished = await halfDone(server, "127.0.0.2", "nodeA");
+      try {
+        assert(await unfinished.admitted());
+        await server.logs.waitFor("no proof within");
+      } finally {
+        await unfinished.close();
+      }
+      // A hello as nodeA, then the caller leaves.
+      const left = await halfDone(server, HOST, "nodeA");
+      assert(await left.admitted());
+      await left.close();
+      await new Promise((r) => setTimeout(r, 100));
+      assert(!live.accepted.closed, `closed: ${live.accepted.closeReason}`);
+      assertEquals(server.listener.connections, [live.accepted]);
+      assertEquals(server.logs.lines.filter((l) => l.includes("superseded")), []);
+      await assertWorks(live.client, live.accepted);
+    } finally {
+      await live.client.close();
+    }
+  });
+});
+
+Deno.test("peer: refusals are one line, then one summary line per interval with the counts", async () => {
+  const refuse20 = async (server: Server) => {
+    server.allow = false;
+    for (let i = 0; i < 20; i++) {
+      const raw = await rawConnect(server);
+      try {
+        await assertClosedByServer(raw.reader);
+      } finally {
+        await raw.close();
+      }
+    }
+  };
+  const refusalLines = (server: Server) => server.logs.lines.filter((l) => l.includes("refus"));
+  // The default interval (10 s): 20 refusals write one line, which says what follows.
+  await withServer({ refusalSummaryMs: undefined }, async (server) => {
+    await refuse20(server);
+    await new Promise((r) => setTimeout(r, 100));
+    assertEquals(refusalLines(server), [
+      "warning: peer 127.0.0.1: refused: address not allowed (not a configured node, remote or friend)" +
+      " (more refusals are summed up every 10 s)",
+    ]);
+  });
+  // A short interval: the summary line counts the refusals it stands for.
+  await withServer({ refusalSummaryMs: 300 }, async (server) => {
+    await refuse20(server);
+    await new Promise((r) => setTimeout(r, 700));
+    const lines = refusalLines(server);
+    let counted = 0;
+    for (const line of lines) {
+      const summary = line.match(/peer listener: (\d+) more refusal\(s\) in 0\.3 s: (\d+) × 127/);
+      if (summary) {
+        assertEquals(summary[1], summary[2], line);
+        counted += Number(summary[1]);
+      } else {
+        assertStringIncludes(line, "peer 127.0.0.1: refused: address not allowed");
+        counted++;
+      }
+    }
+    assertEquals(counted, 20, lines.join("\n"));
+    assert(lines.length <= 6, `${lines.length} lines for 20 refusals:\n${lines.join("\n")}`);
+    assert(lines.some((l) => l.includes("more refusal(s)")), lines.join("\n"));
+  });
 });

@@ -19,7 +19,8 @@ import { ControlClient } from "../../src/control/client.ts";
 import type { DaemonEvent, EventsResult, StatusResult } from "../../src/control/protocol.ts";
 import type { ResourceStatus } from "../../src/core/status.ts";
 import { DAEMON_DENO_FLAGS } from "../../src/daemon/v8_flags.ts";
-import { Relay } from "./relay.ts";
+import { Relay } from "../../src/demo/relay.ts";
+import { killQuietly, markedProcesses, processAlive } from "../../src/demo/procs.ts";
 import { formatPublicKey, generateNodeKey } from "../../src/wire/node_keys.ts";
 import {
   activeAtEnd,
@@ -807,12 +808,12 @@ export class TestCluster {
       p.child = null;
     }
     for (let round = 0; round < 50; round++) {
-      const left = markedProcesses(this.dir);
+      const left = clusterProcesses(this.dir);
       if (left.length === 0) break;
       for (const pid of left) killQuietly(pid);
       await sleep(20);
     }
-    const leaked = markedProcesses(this.dir);
+    const leaked = clusterProcesses(this.dir);
     await this.relay.close();
     if (leaked.length > 0) {
       console.error(`cluster ${this.dir}: processes survived SIGKILL: ${leaked.join(" ")}`);
@@ -887,46 +888,12 @@ async function writeNodeKey(file: string): Promise<{ publicKey: string }> {
   return { publicKey };
 }
 
-/** Whether `pid` exists and is not a zombie. */
-export function processAlive(pid: number): boolean {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // The state follows the parenthesised command name, which may contain spaces.
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-function killQuietly(pid: number): void {
-  try {
-    Deno.kill(pid, "SIGKILL");
-  } catch { /* already gone */ }
-}
+/** Whether `pid` exists and is not a zombie (the one implementation, src/demo/procs.ts). */
+export { processAlive };
 
 /** Pids of live processes whose environment carries this cluster's mark. */
-function markedProcesses(dir: string): number[] {
-  const mark = new TextEncoder().encode(`${ENV_MARK}=${dir}\0`);
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    const pid = Number(e.name);
-    try {
-      if (contains(Deno.readFileSync(`/proc/${pid}/environ`), mark) && processAlive(pid)) {
-        out.push(pid);
-      }
-    } catch { /* gone or not ours */ }
-  }
-  return out;
-}
-
-function contains(hay: Uint8Array, needle: Uint8Array): boolean {
-  outer: for (let i = 0; i + needle.length <= hay.length; i++) {
-    if (i > 0 && hay[i - 1] !== 0) continue; // variables start after a NUL
-    for (let j = 0; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
-    return true;
-  }
-  return false;
+function clusterProcesses(dir: string): number[] {
+  return markedProcesses(`${ENV_MARK}=${dir}`);
 }
 
 /** `date +%s.%N` format of a ms timestamp. */

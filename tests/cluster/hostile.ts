@@ -11,7 +11,10 @@ import { batchBody, PROTOCOL_VERSION } from "../../src/wire/codec.ts";
 import { FrameReader, writeFrame } from "../../src/wire/frame.ts";
 import { connectorHandshake } from "../../src/wire/handshake.ts";
 import { newNonce } from "../../src/wire/auth.ts";
-import { connectFrom } from "./relay.ts";
+import { connectFrom } from "../../src/demo/relay.ts";
+
+/** Connect from a chosen loopback address (for unit tests of the listener's admission too). */
+export { connectFrom };
 
 /** An authenticated peer session opened by a test, speaking as `self`. */
 export interface Forger {

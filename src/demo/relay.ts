@@ -1,6 +1,7 @@
 /**
- * A controllable TCP relay between the nodes of a test cluster, to partition
- * them symmetrically or in one direction only.
+ * A controllable TCP relay between the nodes of a cluster on one machine (the
+ * demo's, and the end-to-end tests'), to partition them symmetrically or in
+ * one direction only.
  *
  * For every ordered pair (X, Y) the relay listens on a port of its own that
  * X's configuration lists as Y's address; each connection accepted there is
@@ -78,7 +79,7 @@ class FrameCounter {
   }
 }
 
-/** The relay of one test cluster. */
+/** The relay of one cluster. */
 export class Relay {
   #routes: Route[] = [];
   /** Frames and bytes forwarded per direction, `from>to`. */
