@@ -121,6 +121,8 @@ export interface DaemonSummary {
   /** How long it has been unreachable (ms), or null. */
   downForMs: number | null;
   pid: number | null;
+  /** The daemon sheds optional work (it runs late: notifications dropped, probes slowed). */
+  shedding: boolean;
 }
 
 /** The whole console. */
@@ -159,6 +161,8 @@ export function buildModel(daemons: readonly DaemonSnapshot[], now: number): Clu
       error: d.error,
       downForMs: d.downSince === null ? null : Math.max(0, now - d.downSince),
       pid: d.status?.pid ?? null,
+      // What an unreachable daemon said last is no news of its load now.
+      shedding: d.phase === "connected" && (d.status?.load?.shedding ?? false),
     })),
     events: mergeEvents(daemons),
   };

@@ -11,6 +11,7 @@ import {
   unreachable,
   wdWeb,
 } from "./test_fixtures.ts";
+import { quietLoad } from "../src/control/test_helpers.ts";
 
 Deno.test("model: three answering daemons make one row, each cell from the node's own daemon", () => {
   const m = buildModel(healthy(), 1000);
@@ -71,6 +72,7 @@ Deno.test("model: an unreachable daemon's cell prefers the freshest of its last 
     error: "no daemon is listening",
     downForMs: 300,
     pid: 100,
+    shedding: false,
   });
   // A stale view explains nothing; the answering one does.
   assertEquals(m2.resources[0].explanations.map((e) => e.node), ["beta"]);
@@ -193,4 +195,12 @@ Deno.test("model: no daemon answered yet: no nodes, no rows, the daemons listed 
 
 Deno.test("fixtures: the watchdog fixture is a watchdog", () => {
   assertEquals(wdWeb().role, "watchdog");
+});
+
+Deno.test("model: a daemon that sheds load says so in its summary", () => {
+  const status = answer("alpha", alphaWeb());
+  status.load = quietLoad({ shedding: true, sheddingForMs: 4000, lagMs: 900 });
+  const m = buildModel([connected(status, 1000)], 1200);
+  assertEquals(m.daemons.map((d) => [d.node, d.shedding]), [["alpha", true]]);
+  assertEquals(buildModel(healthy(), 1000).daemons.every((d) => !d.shedding), true);
 });

@@ -16,7 +16,10 @@ export function daemonLabel(d: DaemonSummary): string {
   return d.node ?? d.id.split("/").at(-1) ?? d.id;
 }
 
-/** Title, then one badge per daemon: connected, connecting (spinner) or unreachable for how long. */
+/**
+ * Title, then one badge per daemon: connected (yellow while it sheds load),
+ * connecting (spinner) or unreachable for how long.
+ */
 export function Header({ title, daemons, width }: HeaderProps) {
   return (
     <Box width={width} gap={1} overflow="hidden">
@@ -27,8 +30,8 @@ export function Header({ title, daemons, width }: HeaderProps) {
             /* A Text child: Badge upper-cases plain strings, and node names are case-sensitive. */
           }
           {d.phase === "connected" && (
-            <Badge color="green">
-              <Text>{daemonLabel(d)}</Text>
+            <Badge color={d.shedding ? "yellow" : "green"}>
+              <Text>{d.shedding ? `${daemonLabel(d)} shedding load` : daemonLabel(d)}</Text>
             </Badge>
           )}
           {d.phase === "connecting" && <Spinner label={daemonLabel(d)} />}
