@@ -231,19 +231,38 @@ function allRunning(st: StatusResult | null, count: number): boolean {
     st.resources.every((r) => r.role === "primary" && r.state === "running");
 }
 
-/** Poll `node`'s status until every resource runs there; seconds since `t0`, or null. */
+/**
+ * Seconds from `t0` (performance.now(), at wall time `wall0`) until every
+ * resource runs on `node`, or null after `limitS`. Read from the daemon's log,
+ * not by asking it: a status of a thousand resources every half second is
+ * work for the daemon measured (a second of its CPU in a failover). A
+ * resource runs from its first "status: running" line after `t0`; when all
+ * have one, the daemon's own status must agree, else watching goes on.
+ */
 async function waitAllRunning(
   c: TestCluster,
   node: Node,
   count: number,
   t0: number,
+  wall0: number,
   limitS: number,
 ): Promise<number | null> {
-  // Not too often: a status of a thousand resources is work for the daemon measured.
-  const every = count >= 300 ? 500 : 200;
+  const offset = (await c.log(node)).length;
+  const runningAt = new Map<string, number>();
   while (performance.now() - t0 < limitS * 1000) {
-    if (allRunning(await c.status(node, 10_000), count)) return (performance.now() - t0) / 1000;
-    await sleep(every);
+    await sleep(250);
+    const text = (await c.log(node)).slice(offset);
+    for (
+      const m of text.matchAll(/^(\S+) \[INFO\] \[([^\]]+)\] (?:member \S+ )?status: running/gm)
+    ) {
+      if (!runningAt.has(m[2])) runningAt.set(m[2], Date.parse(m[1]));
+    }
+    if (runningAt.size < count) continue;
+    if (allRunning(await c.status(node, 10_000), count)) {
+      return (Math.max(...runningAt.values()) - wall0) / 1000;
+    }
+    runningAt.clear(); // one stopped again meanwhile: watch for the last one anew
+    await sleep(750);
   }
   return null;
 }
@@ -292,7 +311,14 @@ interface Row {
   hooksPerS: Record<Node, number>;
   frames: { ab: number; aw: number };
   shed: Record<Node, { dropped: number; deferred: number; lagMs: number }>;
-  failover: { seconds: number | null; boundS: number } | null;
+  failover: {
+    seconds: number | null;
+    boundS: number;
+    /** When b decided its last takeover, s after the kill (from its log). */
+    lastTakeoverS: number | null;
+    /** s of CPU from the kill until all ran on b: the machine (busy of all), b, its hooks, w. */
+    cpu: { machineBusy: number; machineAll: number; b: number; bHooks: number; w: number };
+  } | null;
   logs: LogCounts;
   neverTwoActive: string;
 }
@@ -331,12 +357,24 @@ async function settle(c: TestCluster, count: number) {
   await sleep(3000);
 }
 
+/** Wait until no node sheds load or holds a probe back; false after `limitMs`. */
+async function quiet(c: TestCluster, limitMs: number): Promise<boolean> {
+  const until = performance.now() + limitMs;
+  while (performance.now() < until) {
+    const loads = await Promise.all(NODES.map(async (n) => (await c.status(n, 10_000))?.load));
+    if (loads.every((l) => l && !l.shedding && l.probesHeld === 0)) return true;
+    await sleep(2000);
+  }
+  return false;
+}
+
 /** `ctl role primary all` on a, then secondary on b; seconds until every resource runs on a. */
 async function promote(c: TestCluster, count: number, limitS: number): Promise<number | null> {
-  const t0 = performance.now();
+  const t0 = performance.now(), wall0 = Date.now();
+  const watching = waitAllRunning(c, "a", count, t0, wall0, limitS);
   await c.ctlOk("a", "role", "primary", "all");
   await c.ctlOk("b", "role", "secondary", "all");
-  return await waitAllRunning(c, "a", count, t0, limitS);
+  return await watching;
 }
 
 async function measure(count: number, probeInterval: number, o: Options): Promise<Row> {
@@ -349,6 +387,10 @@ async function measure(count: number, probeInterval: number, o: Options): Promis
     const allRunningS = await promote(c, count, 120);
     console.log(`  all running on a after ${allRunningS?.toFixed(2) ?? "(not within 120 s)"} s`);
     await sleep(5000); // the start's stragglers and the JIT settle
+    // The start's burst made the nodes shed load (routine probes held back): measure the
+    // steady state, once none sheds any more and no probe is held.
+    const calm = await quiet(c, 60_000);
+    if (!calm) console.log("  still shedding load after 60 s: measuring anyway");
     const daemons = Object.fromEntries(NODES.map((n) => [n, c.daemonPid(n)!])) as Record<
       Node,
       number
@@ -429,23 +471,50 @@ async function measure(count: number, probeInterval: number, o: Options): Promis
   }
 }
 
+/** Busy and total CPU ticks of the whole machine (/proc/stat). */
+function machineTicks(): { busy: number; all: number } {
+  const f = Deno.readTextFileSync("/proc/stat").split("\n")[0].split(/\s+/).slice(1).map(Number);
+  return { busy: f[0] + f[1] + f[2] + f[5] + f[6], all: f.reduce((a, b) => a + b, 0) };
+}
+
 /** kill -9 of node a (its guard, its daemon, its services); seconds until all run on b. */
 async function killPrimary(
   c: TestCluster,
   count: number,
   guardPid: number,
-): Promise<{ seconds: number | null; boundS: number }> {
+): Promise<NonNullable<Row["failover"]>> {
   const boundS = takeoverBoundMs((await c.configCheck("a")).stdout, "a", "b") / 1000;
-  const t0 = performance.now();
+  const b = c.daemonPid("b")!, w = c.daemonPid("w")!;
+  const m0 = machineTicks(), b0 = sample(b), w0 = sample(w);
+  const t0 = performance.now(), wall0 = Date.now();
+  const watching = waitAllRunning(c, "b", count, t0, wall0, Math.max(120, boundS + 60));
   // The node dies whole: its guard first, so that it stops nothing.
   Deno.kill(guardPid, "SIGKILL");
   await c.kill9WithService("a");
-  const seconds = await waitAllRunning(c, "b", count, t0, Math.max(120, boundS + 60));
+  const seconds = await watching;
+  const m1 = machineTicks(), b1 = sample(b), w1 = sample(w);
+  // Where the machine's time went meanwhile (s of CPU): what it takes to start them all.
+  const cpu = {
+    machineBusy: (m1.busy - m0.busy) / HZ,
+    machineAll: (m1.all - m0.all) / HZ,
+    b: (b1.ticks - b0.ticks) / HZ,
+    bHooks: (b1.childTicks - b0.childTicks) / HZ,
+    w: (w1.ticks - w0.ticks) / HZ,
+  };
+  const log = await c.log("b");
+  const takeovers = [...log.matchAll(/^(\S+) \[INFO\] \[[^\]]+\] role secondary -> primary/gm)];
+  const lastTakeoverS = takeovers.length === 0
+    ? null
+    : (Math.max(...takeovers.map((m) => Date.parse(m[1]))) -
+      (Date.now() - (performance.now() - t0))) /
+      1000;
   console.log(
     `  failover: all running on b after ${seconds?.toFixed(2) ?? "(not within the limit)"} s ` +
-      `(bound ${boundS.toFixed(3)} s + 5 s)`,
+      `(bound ${boundS.toFixed(3)} s + 5 s); last takeover decided at ${
+        lastTakeoverS?.toFixed(2)
+      } s; CPU meanwhile ${JSON.stringify(cpu)}`,
   );
-  return { seconds, boundS };
+  return { seconds, boundS, lastTakeoverS, cpu };
 }
 
 interface Soak {
@@ -607,6 +676,18 @@ ${
       } | ${r.logs.selfFencing} / ${r.logs.stalls} / ${r.logs.guardDeadlines} | ${r.neverTwoActive} |`
     ).join("\n")
   }
+
+Failover at each count: the last takeover decided (s after the kill, from b's log), and the CPU
+(seconds) the machine spent until every resource ran on b: ${
+    rows.filter((r) => r.failover).map((r) => {
+      const f = r.failover!;
+      return `${r.count}: decided by ${f.lastTakeoverS?.toFixed(1) ?? "—"} s; machine ${
+        f.cpu.machineBusy.toFixed(1)
+      } of ${f.cpu.machineAll.toFixed(1)} s busy, daemon b ${f.cpu.b.toFixed(1)}, its hooks ${
+        f.cpu.bHooks.toFixed(1)
+      }, daemon w ${f.cpu.w.toFixed(1)}`;
+    }).join("; ")
+  }.
 
 Shed while measuring (notification hooks dropped, probes postponed since start; worst lateness of
 the timer in the last 10 s): ${

@@ -165,12 +165,14 @@ export class DaemonIo implements Io {
       );
     }
     this.deps.onHookRun?.(resource, e.method, result.durationMs);
-    log.debug(
-      `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
-        result.durationMs.toFixed(0)
-      } ms`,
-      resource,
-    );
+    if (log.enabled("debug")) {
+      log.debug(
+        `${e.method} ${argv.join(" ")}: ${describeOutcome(result.outcome)} in ${
+          result.durationMs.toFixed(0)
+        } ms`,
+        resource,
+      );
+    }
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
     if (!ok && e.method !== "status") {
       this.deps.events.emit(

@@ -969,9 +969,12 @@ case "$1" in
 start)
   # The marker comes first: a stop that finds neither it nor a pid file ran before this begin.
   echo $$ > "$starting"
-  note begin "epoch=\${HASTMON_EPOCH:-?}"
-  if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; fi
-  if running; then note up "$p" already-running; : > "$starting"; exit 0; fi
+  # One clock reading per start (each is a process): "up" is stamped as of the begin, which
+  # the checker never reads (it reads begin, end and died).
+  at=$(date +%s.%N)
+  echo "$at $node $res begin epoch=\${HASTMON_EPOCH:-?}" >> "$D/timeline"
+  if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; at=$(date +%s.%N); fi
+  if running; then echo "$at $node $res up $p already-running" >> "$D/timeline"; : > "$starting"; exit 0; fi
   # The service is its own session (a stop of the hook's group leaves it alone); \$! is its
   # pid (setsid execs in place: a background child leads no group). A TERM between the
   # launch and the pid file would leave it unknown to the stop: ignored meanwhile.
@@ -980,7 +983,7 @@ start)
   p=\$!
   echo "$p" > "$pf"
   trap - TERM
-  note up "$p"
+  echo "$at $node $res up $p" >> "$D/timeline"
   : > "$starting"
   ;;
 stop)
