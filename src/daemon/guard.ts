@@ -17,8 +17,10 @@
  *   its deadline is N ms from now, with the stops and panic of R's last arm.
  *   A primary renews every heartbeat; a thousand full arms a second (every
  *   stop's argv and environment) cost the daemon and the guard more than all
- *   else. Only an armed R is renewed: a renew for a resource the guard does
- *   not watch (its stop ran already, or it is stopping) changes nothing.
+ *   else. An R whose deadline stop the guard ran itself is watched again by
+ *   a renew (the daemon, late, still holds that lease and may have started
+ *   the service again); a renew of an R disarmed, never armed, or stopping
+ *   changes nothing.
  * - `{"type":"stopping","resource":R,"timeoutMs":N}` — the daemon is stopping
  *   R itself: the lease deadline no longer applies, but if no disarm comes
  *   within N + K, the guard runs panic (if set). Meanwhile the guard watches
@@ -238,6 +240,13 @@ interface Watched {
 /** The guard's state: the resources it watches and the stops it runs. */
 class LeaseWatch {
   #watched = new Map<string, Watched>();
+  /**
+   * The last arm of each resource until it is disarmed or the daemon stops it:
+   * a renewal of a resource whose deadline stop the guard ran itself watches it
+   * again with these (the daemon never learns of that stop, and may have started
+   * the service again within the same lease).
+   */
+  #lastArm = new Map<string, Omit<Watched, "mode" | "cancel">>();
   /** Start hooks still running, by resource. */
   #starts = new Map<string, { pid: number; since: string }>();
   #runs = new Lanes();
@@ -264,34 +273,39 @@ class LeaseWatch {
     this.logger.debug(`${command.type}${detail}`, resource, every ? 2 : 1);
     switch (command.type) {
       case "arm": {
-        this.#watched.get(resource)?.cancel();
-        this.#watched.set(resource, {
+        const armed = {
           stops: command.stops,
           stopTimeoutMs: command.stopTimeoutMs,
-          // A panic the daemon ran already is not run again by a later arm either.
-          panic: this.#panicked.has(resource) ? null : command.panic,
+          panic: command.panic,
           slackMs: command.slackMs,
-          mode: "armed",
-          cancel: this.#deadline(resource, command.remainingMs),
-        });
+        };
+        this.#lastArm.set(resource, armed);
+        this.#watch(resource, armed, command.remainingMs);
         return;
       }
       case "renew": {
         const watched = this.#watched.get(resource);
-        if (watched === undefined || watched.mode !== "armed") {
-          this.logger.warning(
-            `a renewal for a resource that is not armed here (${
-              watched === undefined ? "its stop ran, or it was never armed" : "it is stopping"
-            }): ignored`,
-            resource,
-          );
+        if (watched?.mode === "armed") {
+          watched.cancel();
+          watched.cancel = this.#deadline(resource, command.remainingMs);
           return;
         }
-        watched.cancel();
-        watched.cancel = this.#deadline(resource, command.remainingMs);
+        const armed = this.#lastArm.get(resource);
+        if (watched === undefined && armed !== undefined) {
+          // Its deadline stop ran here, yet the daemon still renews the lease of that arm.
+          this.#watch(resource, armed, command.remainingMs);
+          return;
+        }
+        this.logger.warning(
+          `a renewal for a resource that is not armed here (${
+            watched === undefined ? "never armed, or disarmed" : "it is stopping"
+          }): ignored`,
+          resource,
+        );
         return;
       }
       case "stopping": {
+        this.#lastArm.delete(resource); // the daemon's next arm is a full one
         const watched = this.#watched.get(resource);
         if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
         watched.cancel();
@@ -321,6 +335,7 @@ class LeaseWatch {
       }
       case "disarm":
         this.#panicked.delete(resource);
+        this.#lastArm.delete(resource);
         this.#take(resource);
         return;
       case "starting":
@@ -330,6 +345,18 @@ class LeaseWatch {
         this.#starts.delete(resource);
         return;
     }
+  }
+
+  /** Watch `resource` as armed: its lease ends `remainingMs` from now. */
+  #watch(resource: string, armed: Omit<Watched, "mode" | "cancel">, remainingMs: number): void {
+    this.#watched.get(resource)?.cancel();
+    this.#watched.set(resource, {
+      ...armed,
+      // A panic the daemon ran already is not run again by a later arm either.
+      panic: this.#panicked.has(resource) ? null : armed.panic,
+      mode: "armed",
+      cancel: this.#deadline(resource, remainingMs),
+    });
   }
 
   /** The lease deadline of an armed resource: past it, the guard stops the service. */

@@ -173,6 +173,31 @@ Deno.test("guard: a renewal pushes the deadline back, with the stops of the last
   });
 });
 
+Deno.test("guard: after its own deadline stop, a renewal in the same epoch watches the resource again", async () => {
+  // The daemon, late past the deadline, still holds its lease and restarts the service; it
+  // knows nothing of the guard's stop and goes on renewing. Were the renewal ignored, the
+  // restarted service would run unguarded: killed -9 then, its daemon would leave it running
+  // while a peer takes over.
+  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
+    const first = await startService(dir);
+    const guard = spawnGuard();
+    await arm(guard, "web", 300, stop(), null);
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's deadline stop");
+    await first.status;
+    const second = await startService(dir); // restarted by the daemon's monitor
+    await guard.renew("web", 60_000);
+    await sleep(200);
+    await guard.close(); // the channel closes, as when the daemon is killed -9
+    await waitFor(
+      async () => (await marker()).length > 1,
+      5000,
+      "the stop when the daemon is gone",
+    );
+    assertEquals(await marker(), ["stop web", "stop web"]);
+    assertEquals((await second.status).signal, "SIGTERM");
+  });
+});
+
 Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
   await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();
