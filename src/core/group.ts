@@ -166,10 +166,9 @@ export function runProbe(m: Machine, fx: Effect[], x: MemberRun) {
   const settled = !m.busy && !m.op &&
     ((m.role === "primary" && m.online && x.state === "running") ||
       (m.role === "secondary" && x.state === "stopped"));
-  if (settled) {
-    e.deferrableMs = (m.role === "primary" ? 1 : SECONDARY_PROBE_INTERVALS) *
-      x.settings.probeIntervalMs;
-  }
+  // By one probe interval at most, a standby's too: its "my copy is stopped" is what lets
+  // it grant the primary a lease, so it is never allowed to grow older than its period plus one.
+  if (settled) e.deferrableMs = x.settings.probeIntervalMs;
   fx.push(e);
 }
 

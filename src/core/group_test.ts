@@ -201,6 +201,10 @@ Deno.test("probes: an online member probes on its slot whatever each probe took;
   const { m: b } = make("b", { roleOnStart: "secondary" });
   finish(b, [], "status", 50, 1);
   assertEquals(b.members[0].nextProbeAt % (6 * I), probePhase("r", "r", 6 * I));
+  // Under load it may wait one interval, not six more: its "stopped" is what it grants on.
+  const standby = ofType(run(b, { type: "tick", now: b.members[0].nextProbeAt }), "hook")
+    .find((h) => h.method === "status")!;
+  assertEquals(standby.deferrableMs, I);
 });
 
 Deno.test("a lone node (its own quorum) arms the guard without a deadline, never with Infinity", () => {

@@ -46,6 +46,8 @@ export class Peers {
   #lifetime = new AbortController();
   #cfg: EffectiveConfig;
   #stopped = false;
+  /** Waiting for every outbox to be written (close). */
+  #drained: (() => void)[] = [];
 
   constructor(cfg: EffectiveConfig, private readonly deps: PeersDeps) {
     this.#cfg = cfg;
@@ -98,13 +100,27 @@ export class Peers {
       }
       try {
         await conn.send(messages);
-      } catch (e) {
-        // The codec refused a message we built: a bug, logged, never fatal.
-        this.deps.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
+      } catch {
+        // The codec refused a message we built: a bug, logged, never fatal, and never at the
+        // cost of the others in the frame (every resource's heartbeats): they go one by one.
+        for (const m of messages) {
+          try {
+            await conn.send([m]);
+          } catch (e) {
+            this.deps.logger.error(`cannot send to ${to}: ${(e as Error).message}`);
+          }
+        }
       }
     }
     box.messages = [];
     box.busy = false;
+    if (!this.sending) { for (const f of this.#drained.splice(0)) f(); }
+  }
+
+  /** Whether a frame is waiting or being written to some peer. */
+  get sending(): boolean {
+    for (const box of this.#outbox.values()) if (box.busy) return true;
+    return false;
   }
 
   /**
@@ -139,6 +155,16 @@ export class Peers {
 
   /** Close everything: dialers, the listener, every connection. */
   async close(): Promise<void> {
+    // What is queued goes first (a shutdown's releases name the successor, which then need
+    // not wait out the lease), for a second at most.
+    if (this.sending) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.#drained.push(resolve)),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+      clearTimeout(timer);
+    }
     this.#stopped = true;
     this.#lifetime.abort();
     await Promise.all([...this.#dialers.values()].map((d) => d.done));
