@@ -20,7 +20,17 @@
  *   the reducer, stayed there). With it a 1,000-resource primary ran in 106 MB
  *   instead of 224 MB, for 20 % of a core instead of 15 % (more frequent
  *   collections; scripts/bench_scale.ts, side by side at a load of 3 to 5).
+ *   Its cost is the collector's: `--memory-saver-mode` instead costs the same
+ *   (22.4 % of a core), and without either the primary ran in 15.3 % of a core
+ *   but 184 MB (peak 194 MB: too near the 200 MB of PRODUCT.md §8).
+ * - `--single-threaded-gc`: on two cores shared with the hook processes, the
+ *   collector's helper threads cost more in all than they save the main
+ *   thread: at 1,000 resources the primary, the secondary and the watchdog
+ *   ran in 21.0 / 11.0 / 8.5 % of a core instead of 23.5 / 12.3 / 10.2 %
+ *   (scripts/bench_scale.ts --counts 1000, one after the other); the full
+ *   benchmark with it (docs/BENCHMARKS.md) had no stall, no lease lost and no
+ *   self-fencing, the soak at a probe a second included.
  */
 export const DAEMON_DENO_FLAGS: readonly string[] = [
-  "--v8-flags=--no-memory-reducer,--max-semi-space-size=4,--optimize-for-size",
+  "--v8-flags=--no-memory-reducer,--max-semi-space-size=4,--optimize-for-size,--single-threaded-gc",
 ];
