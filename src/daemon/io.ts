@@ -174,7 +174,9 @@ export class DaemonIo implements Io {
       );
     }
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
-    if (!ok && e.method !== "status") {
+    // A hook the machine cancelled (its start when the lease went, say) did not fail: the
+    // log says why it was cancelled.
+    if (!ok && e.method !== "status" && !signal.aborted) {
       this.deps.events.emit(
         resource,
         "hook",
