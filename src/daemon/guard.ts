@@ -293,6 +293,10 @@ class LeaseWatch {
         const armed = this.#lastArm.get(resource);
         if (watched === undefined && armed !== undefined) {
           // Its deadline stop ran here, yet the daemon still renews the lease of that arm.
+          this.logger.warning(
+            "the daemon renews a lease whose deadline stop ran here: watching it again",
+            resource,
+          );
           this.#watch(resource, armed, command.remainingMs);
           return;
         }

@@ -145,7 +145,7 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
   const elapsed = () => Math.round(performance.now() - started);
   const [program, ...args] = spec.command;
   if (program === undefined || program === "") return failed("empty command", elapsed());
-  if (spec.signal?.aborted) return failed("not started: aborted", elapsed());
+  if (spec.signal?.aborted) return failed(NOT_STARTED_ABORTED, elapsed());
 
   const cwd = spec.cwd ?? "/";
   let child: Deno.ChildProcess;
@@ -258,6 +258,9 @@ function isExecutableFile(path: string): boolean {
     return false;
   }
 }
+
+/** The outcome's message of a hook cancelled before it was started. */
+export const NOT_STARTED_ABORTED = "not started: aborted";
 
 function failed(message: string, durationMs: number): HookResult {
   return { outcome: { kind: "error", message }, durationMs, outputClosed: Promise.resolve() };

@@ -20,7 +20,7 @@ import type {
 import { describeOutcome } from "../core/types.ts";
 import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
-import { DEFAULT_GRACE_MS, runHook } from "./hooks.ts";
+import { DEFAULT_GRACE_MS, NOT_STARTED_ABORTED, runHook } from "./hooks.ts";
 import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
 import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
@@ -175,8 +175,12 @@ export class DaemonIo implements Io {
     }
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
     // A hook the machine cancelled (its start when the lease went, say) did not fail: the
-    // log says why it was cancelled.
-    if (!ok && e.method !== "status" && !signal.aborted) {
+    // log says why it was cancelled. What the cancel did is all that is left out: a hook
+    // that failed or timed out by itself is reported, cancelled or not.
+    const cancelled = signal.aborted &&
+      ((result.outcome.kind === "error" && result.outcome.message === NOT_STARTED_ABORTED) ||
+        result.outcome.kind === "killed");
+    if (!ok && e.method !== "status" && !cancelled) {
       this.deps.events.emit(
         resource,
         "hook",

@@ -117,6 +117,11 @@ export class Peers {
     if (!this.sending) { for (const f of this.#drained.splice(0)) f(); }
   }
 
+  /** Whether a connection to `node` is open. */
+  connectedTo(node: NodeId): boolean {
+    return this.#connectionTo(node) !== null;
+  }
+
   /** Whether a frame is waiting or being written to some peer. */
   get sending(): boolean {
     for (const box of this.#outbox.values()) if (box.busy) return true;

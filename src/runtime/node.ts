@@ -665,7 +665,7 @@ export class NodeRuntime {
           () => finish({ kind: "error", message: "state could not be persisted" }, laneDone),
         );
       });
-    // A routine probe waits while the node sheds load, one probe period at most. The
+    // A routine probe waits while the node sheds load, one probe interval at most. The
     // machine counts it in flight meanwhile: it is not asked for twice, and the next
     // one comes at the first slot after it ended (group.ts), so probing slows down.
     const now = this.#io.now();

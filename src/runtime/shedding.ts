@@ -6,10 +6,11 @@
  *   node-wide budget, a token bucket of `notifyPerSecond` (burst the same);
  *   while the node is overloaded they are all dropped. Every drop is counted.
  * - **Routine probes** (a primary's online member, a standby's stopped copy:
- *   the core marks them with `deferrableMs`, one probe period) are held back
+ *   the core marks them with `deferrableMs`, one probe interval) are held back
  *   while the node is overloaded, each at most that long, so that probing
- *   slows to half its rate at worst and never stops. Probes that a start, a
- *   stop or a takeover waits on are never held.
+ *   slows (a primary's to half its rate at worst, a standby's, every six
+ *   intervals, to one in seven) and never stops. Probes that a start, a stop
+ *   or a takeover waits on are never held.
  *
  * Overloaded means: the node's timer fired more than `lagLimitMs` late (its
  * event loop was busy or starved), or a hook waited that long to be started
