@@ -104,6 +104,23 @@ export const hb = (from: Partial<Message & { type: "heartbeat" }> = {}): Message
   ...from,
 } as Message);
 
+/** An acknowledgement from a watchdog: a grant (the lease and stop bound asked for), or a refusal. */
+export const ackMsg = (
+  from: Partial<Message & { type: "ack" }> = {},
+): Message =>
+  ({
+    type: "ack",
+    resource: "r",
+    epoch: 1,
+    role: "watchdog",
+    state: "unknown",
+    seq: 1,
+    ...(from.granted === false
+      ? { granted: false, reason: "lease held by b" }
+      : { granted: true, leaseMs: 3 * I, stopTimeoutMs: I }),
+    ...from,
+  }) as Message;
+
 export function ofType<T extends Effect["type"]>(fx: Effect[], t: T) {
   return fx.filter((e) => e.type === t) as Extract<Effect, { type: T }>[];
 }

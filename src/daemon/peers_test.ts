@@ -1,31 +1,15 @@
 /** What the peer links coalesce into one frame. */
 import { assertEquals } from "../../tests/assert.ts";
 import type { Message } from "../core/types.ts";
+import { ackMsg, hb } from "../core/test_helpers.ts";
 import { loadConfig } from "../config/mod.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { PeerAccess } from "./peer_access.ts";
 import { latestOnly, Peers } from "./peers.ts";
 
-const hb = (resource: string, seq: number): Message => ({
-  type: "heartbeat",
-  resource,
-  epoch: 1,
-  role: "primary",
-  state: "running",
-  seq,
-  leaseMs: 3000,
-  stopTimeoutMs: 1000,
-});
-const ack = (resource: string, seq: number, granted: boolean): Message => ({
-  type: "ack",
-  resource,
-  epoch: 1,
-  role: "watchdog",
-  state: "unknown",
-  seq,
-  granted,
-  ...(granted ? { leaseMs: 3000, stopTimeoutMs: 1000 } : { reason: "lease held by b" }),
-});
+const heartbeat = (resource: string, seq: number): Message => hb({ resource, seq });
+const ack = (resource: string, seq: number, granted: boolean): Message =>
+  ackMsg({ resource, seq, granted });
 const release = (resource: string): Message => ({
   type: "release",
   resource,
@@ -35,23 +19,23 @@ const release = (resource: string): Message => ({
 
 Deno.test("peers: of the heartbeats and acks of one resource waiting together, the last goes", () => {
   const frame = latestOnly([
-    hb("r1", 1),
+    heartbeat("r1", 1),
     ack("r1", 7, true),
-    hb("r2", 1),
+    heartbeat("r2", 1),
     release("r1"),
-    hb("r1", 2),
+    heartbeat("r1", 2),
     ack("r1", 8, false), // a refusal after a grant: what holds now
     release("r1"),
   ]);
   assertEquals(frame, [
-    hb("r2", 1),
+    heartbeat("r2", 1),
     release("r1"),
-    hb("r1", 2),
+    heartbeat("r1", 2),
     ack("r1", 8, false),
     release("r1"),
   ]);
   // Nothing to drop: unchanged, in order.
-  const plain = [hb("r1", 1), hb("r2", 1), ack("r3", 1, true)];
+  const plain = [heartbeat("r1", 1), heartbeat("r2", 1), ack("r3", 1, true)];
   assertEquals(latestOnly(plain), plain);
 });
 
@@ -131,12 +115,12 @@ Deno.test("peers: close writes the frames still queued first (a shutdown's relea
   try {
     await p.connected();
     // The release and the heartbeat are queued in this turn; close is asked for in the same.
-    p.a.send("b", [release("r0"), hb("r0", 9)]);
+    p.a.send("b", [release("r0"), heartbeat("r0", 9)]);
     await p.a.close();
     for (let i = 0; i < 100 && p.received.length < 2; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    assertEquals(p.received, [release("r0"), hb("r0", 9)]);
+    assertEquals(p.received, [release("r0"), heartbeat("r0", 9)]);
   } finally {
     await p.cleanup();
   }
@@ -146,12 +130,12 @@ Deno.test("peers: a message the codec refuses is dropped alone, the rest of the 
   const p = await twoPeers();
   try {
     await p.connected();
-    const bad = { ...hb("r1", 1), epoch: -1 } as Message;
-    p.a.send("b", [hb("r0", 1), bad, release("r2")]);
+    const bad = { ...heartbeat("r1", 1), epoch: -1 } as Message;
+    p.a.send("b", [heartbeat("r0", 1), bad, release("r2")]);
     for (let i = 0; i < 200 && p.received.length < 2; i++) {
       await new Promise((r) => setTimeout(r, 10));
     }
-    assertEquals(p.received, [hb("r0", 1), release("r2")]);
+    assertEquals(p.received, [heartbeat("r0", 1), release("r2")]);
   } finally {
     await p.cleanup();
   }

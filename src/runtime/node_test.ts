@@ -11,7 +11,7 @@ import type {
   Message,
   ResourceSettings,
 } from "../core/types.ts";
-import { settings as coreSettings } from "../core/test_helpers.ts";
+import { ackMsg, settings as coreSettings } from "../core/test_helpers.ts";
 import { type Io, NodeRuntime } from "./node.ts";
 
 /** An Io whose writes, hooks and guard writes complete only when the test says so. */
@@ -67,17 +67,7 @@ class HandIo implements Io {
 const settings = (name: string, over: Partial<ResourceSettings> = {}) =>
   coreSettings("a", { name, roleOnStart: "primary", ...over });
 
-const grant = (resource: string, seq: number): Message => ({
-  type: "ack",
-  resource,
-  epoch: 1,
-  role: "watchdog",
-  state: "unknown",
-  seq,
-  granted: true,
-  leaseMs: 3000,
-  stopTimeoutMs: 1000,
-});
+const grant = (resource: string, seq: number): Message => ackMsg({ resource, seq });
 
 Deno.test("runtime: nothing is announced before the state it follows is written", () => {
   const io = new HandIo();
@@ -307,12 +297,8 @@ Deno.test("runtime: a probe that a start or a takeover waits on is never held ba
   assertEquals(rt.status("r")!.state, "running");
 });
 
-Deno.test("runtime: shutdown runs held probes at once (the daemon waits for its hooks)", () => {
-  const io = new HandIo();
-  const rt = new NodeRuntime(io);
-  rt.add(settings("r"), null);
-  drive(io, rt, 10_000, running);
-  // Late until a routine probe is held.
+/** Run late (600 ms a wake-up) until the node sheds load and holds a routine probe back. */
+function holdARoutineProbe(io: HandIo, rt: NodeRuntime) {
   for (let i = 0; i < 20 && rt.load().probesHeld === 0; i++) {
     io.time = io.wake! + 600;
     rt.wake();
@@ -321,6 +307,15 @@ Deno.test("runtime: shutdown runs held probes at once (the daemon waits for its 
     for (const h of io.hooks.splice(0)) h.done(running());
   }
   assertEquals(rt.load().probesHeld, 1);
+}
+
+Deno.test("runtime: shutdown runs held probes at once (the daemon waits for its hooks)", () => {
+  const io = new HandIo();
+  const rt = new NodeRuntime(io);
+  rt.add(settings("r"), null);
+  drive(io, rt, 10_000, running);
+  // Late until a routine probe is held.
+  holdARoutineProbe(io, rt);
   assertEquals(rt.idle, false, "a held probe is work left");
   rt.shutdown();
   assertEquals(rt.load().probesHeld, 0);
@@ -350,14 +345,7 @@ Deno.test("runtime: a held probe goes at once when its resource changes role or 
   const rt = new NodeRuntime(io);
   rt.add(settings("r"), null);
   drive(io, rt, 10_000, running);
-  for (let i = 0; i < 20 && rt.load().probesHeld === 0; i++) {
-    io.time = io.wake! + 600;
-    rt.wake();
-    io.flushWrites();
-    io.flushGuard();
-    for (const h of io.hooks.splice(0)) h.done(running());
-  }
-  assertEquals(rt.load().probesHeld, 1);
+  holdARoutineProbe(io, rt);
   // A takeover or a step-down must not wait a period for a probe held back as routine
   // (the machine waits for probes in flight before it starts).
   rt.command("r", { role: "init", force: false });

@@ -22,21 +22,11 @@ import {
   type PeerListener,
 } from "./peer.ts";
 import { connectFrom } from "../../tests/cluster/hostile.ts";
+import { hb } from "../core/test_helpers.ts";
 
 const HOST = "127.0.0.1";
 
-function heartbeat(resource: string, seq: number): Message {
-  return {
-    type: "heartbeat",
-    resource,
-    epoch: 1,
-    role: "primary",
-    state: "running",
-    seq,
-    leaseMs: 3000,
-    stopTimeoutMs: 1000,
-  };
-}
+const heartbeat = (resource: string, seq: number): Message => hb({ resource, seq });
 const release: Message = { type: "release", resource: "db", epoch: 2, successor: "nodeA" };
 
 /** Collects log lines; `waitFor` resolves once a line containing `text` appears. */
