@@ -28,6 +28,23 @@ export function holdMs(lease: number, stopTimeout: number, clockSkew: number, ti
   return (lease + stopTimeout) * (1 + clockSkew) + timeout;
 }
 
+/**
+ * How long past the end of a lease the guard waits before it stops the service
+ * itself: half a timeout, so that the daemon's own fencing comes first while it
+ * is alive. The other half of the hold's timeout is left for the guard's own
+ * lateness, {@link GUARD_READ_FIRST_MS} included.
+ */
+export function guardSlackMs(timeoutMs: number): number {
+  return timeoutMs / 2;
+}
+
+/**
+ * How long a guard that woke to a due deadline reads its command pipe before
+ * it acts (src/daemon/guard.ts): a renewal or disarm that came in time while it
+ * was starved of CPU is in the pipe, and its timer fires first.
+ */
+export const GUARD_READ_FIRST_MS = 5;
+
 /** A peer is live (connected) when heard from within this window. */
 export function livenessMs(p: Pick<TimingParams, "heartbeatIntervalMs" | "timeoutMs">): number {
   return p.heartbeatIntervalMs + p.timeoutMs;

@@ -27,6 +27,7 @@ import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
 import type { EventLog } from "./events.ts";
 import { SpawnQueue } from "./spawn_queue.ts";
+import { guardSlackMs } from "../core/timing.ts";
 
 /** A guard deadline that never comes (a forced primary has no lease). */
 const FOREVER_MS = 10 * 365 * 86400e3;
@@ -222,7 +223,7 @@ export class DaemonIo implements Io {
         const view = this.deps.view(resource);
         if (!view) return Promise.resolve();
         // Half a timeout of slack: the daemon's own fencing starts first when it is alive.
-        const slack = view.timeoutMs / 2;
+        const slack = guardSlackMs(view.timeoutMs);
         const remaining = command.until === null
           ? FOREVER_MS
           : Math.max(0, command.until - performance.now()) + slack;

@@ -22,7 +22,7 @@ import type {
 } from "../core/types.ts";
 import { NodeRuntime } from "../runtime/node.ts";
 import { batchBody, parseBatch } from "../wire/codec.ts";
-import { leaseMs as leaseOf } from "../core/timing.ts";
+import { guardSlackMs, leaseMs as leaseOf } from "../core/timing.ts";
 import { Checker } from "./checker.ts";
 import { SimGuard } from "./guard.ts";
 import { SimIo } from "./io.ts";
@@ -727,7 +727,7 @@ export class Cluster {
       realAt: (local: Time) => this.realAt(node, local),
       localNow: () => this.local(node),
       at: (at: number, fn: () => void) => this.at(at, fn),
-      slackMs: (resource: string) => (node.settings.get(resource)?.timeoutMs ?? 0) / 2,
+      slackMs: (resource: string) => guardSlackMs(node.settings.get(resource)?.timeoutMs ?? 0),
       daemonFrozen: () => node.daemonUp && node.paused,
       stop: (resource: string, why: string, panicAllowed: boolean) =>
         this.guardStop(node, resource, why, panicAllowed),
