@@ -32,7 +32,7 @@ export function holdMs(lease: number, stopTimeout: number, clockSkew: number, ti
  * How long past the end of a lease the guard waits before it stops the service
  * itself: half a timeout, so that the daemon's own fencing comes first while it
  * is alive. The other half of the hold's timeout is left for the guard's own
- * lateness, {@link GUARD_READ_FIRST_MS} included.
+ * lateness, {@link guardReadFirstMs} included.
  */
 export function guardSlackMs(timeoutMs: number): number {
   return timeoutMs / 2;
@@ -41,9 +41,13 @@ export function guardSlackMs(timeoutMs: number): number {
 /**
  * How long a guard that woke to a due deadline reads its command pipe before
  * it acts (src/daemon/guard.ts): a renewal or disarm that came in time while it
- * was starved of CPU is in the pipe, and its timer fires first.
+ * was starved of CPU is in the pipe, and its timer fires first. 5 ms, and never
+ * more than half the slack (a quarter of the timeout): the rest of the guard's
+ * half of the timeout stays for its own lateness, whatever the timeout.
  */
-export const GUARD_READ_FIRST_MS = 5;
+export function guardReadFirstMs(slackMs: number): number {
+  return Math.min(5, slackMs / 2);
+}
 
 /** A peer is live (connected) when heard from within this window. */
 export function livenessMs(p: Pick<TimingParams, "heartbeatIntervalMs" | "timeoutMs">): number {

@@ -52,7 +52,7 @@
  * one resource.
  */
 import { describeOutcome } from "../core/types.ts";
-import { GUARD_READ_FIRST_MS } from "../core/timing.ts";
+import { guardReadFirstMs } from "../core/timing.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { Lanes } from "../runtime/lanes.ts";
@@ -243,16 +243,16 @@ interface Watched {
  * been read: a command there cancels it. A guard starved of CPU (or stopped)
  * wakes to a timer that came due and, in its pipe, the renewal or disarm that
  * came in time: the timer fires first, and one turn of the loop was not always
- * enough to read the pipe (guard_test: "read first"); {@link GUARD_READ_FIRST_MS}
+ * enough to read the pipe (guard_test: "read first"); `readMs` (5 ms, {@link guardReadFirstMs})
  * was, every time. A frozen daemon wrote nothing: the act comes that much
  * later, out of the guard's half of the hold's timeout (docs/SAFETY.md).
  * Returns the cancel.
  */
-function afterReading(ms: number, act: () => void): () => void {
+function afterReading(ms: number, readMs: number, act: () => void): () => void {
   let cancelled = false;
   let cancelTurn = () => {};
   const cancelTimer = after(timerDelay(ms), () => {
-    const turn = setTimeout(() => cancelled || act(), GUARD_READ_FIRST_MS);
+    const turn = setTimeout(() => cancelled || act(), readMs);
     cancelTurn = () => clearTimeout(turn);
   });
   return () => {
@@ -312,7 +312,7 @@ class LeaseWatch {
         const watched = this.#watched.get(resource);
         if (watched?.mode === "armed") {
           watched.cancel();
-          watched.cancel = this.#deadline(resource, command.remainingMs);
+          watched.cancel = this.#deadline(resource, command.remainingMs, watched.slackMs);
           return;
         }
         const armed = this.#lastArm.get(resource);
@@ -341,7 +341,11 @@ class LeaseWatch {
         const limit = command.timeoutMs + watched.slackMs;
         watched.mode = "stopping";
         const deadline = performance.now() + limit;
-        const cancelPanic = afterReading(limit, () => this.#panic(resource, limit));
+        const cancelPanic = afterReading(
+          limit,
+          guardReadFirstMs(watched.slackMs),
+          () => this.#panic(resource, limit),
+        );
         // A daemon frozen in the middle of a group's stop leaves the members after the one
         // it was stopping running: look every few ms, and take over its stop if so.
         let cancelPoll = () => {};
@@ -384,13 +388,13 @@ class LeaseWatch {
       // A panic the daemon ran already is not run again by a later arm either.
       panic: this.#panicked.has(resource) ? null : armed.panic,
       mode: "armed",
-      cancel: this.#deadline(resource, remainingMs),
+      cancel: this.#deadline(resource, remainingMs, armed.slackMs),
     });
   }
 
   /** The lease deadline of an armed resource: past it, the guard stops the service. */
-  #deadline(resource: string, remainingMs: number): () => void {
-    return afterReading(remainingMs, () => {
+  #deadline(resource: string, remainingMs: number, slackMs: number): () => void {
+    return afterReading(remainingMs, guardReadFirstMs(slackMs), () => {
       this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
     });
   }

@@ -6,7 +6,7 @@
  * never a second panic after the daemon ran one.
  */
 import type { GuardCommand, Time } from "../core/types.ts";
-import { GUARD_READ_FIRST_MS } from "../core/timing.ts";
+import { guardReadFirstMs } from "../core/timing.ts";
 
 /** What the guard can do to the world (the cluster provides it). */
 export interface GuardWorld {
@@ -52,8 +52,9 @@ export class SimGuard {
         const w: Watched = { token: ++this.#token, panic: !this.#panicked.has(resource) };
         this.#watched.set(resource, w);
         if (cmd.until === null) return;
-        // As the real guard: it reads its pipe GUARD_READ_FIRST_MS more before it acts.
-        const deadline = cmd.until + this.world.slackMs(resource) + GUARD_READ_FIRST_MS;
+        // As the real guard: it reads its pipe a moment more before it acts.
+        const slack = this.world.slackMs(resource);
+        const deadline = cmd.until + slack + guardReadFirstMs(slack);
         const token = w.token;
         this.world.at(this.world.realAt(deadline), () => {
           if (this.#watched.get(resource)?.token !== token) return;
@@ -66,7 +67,8 @@ export class SimGuard {
         if (!w) return;
         w.token = ++this.#token;
         const token = w.token;
-        const limit = cmd.timeoutMs + this.world.slackMs(resource) + GUARD_READ_FIRST_MS;
+        const slack = this.world.slackMs(resource);
+        const limit = cmd.timeoutMs + slack + guardReadFirstMs(slack);
         const end = this.world.localNow() + limit;
         this.world.at(this.world.realAt(end), () => {
           const now = this.#watched.get(resource);
