@@ -32,21 +32,11 @@ export function holdMs(lease: number, stopTimeout: number, clockSkew: number, ti
  * How long past the end of a lease the guard waits before it stops the service
  * itself: half a timeout, so that the daemon's own fencing comes first while it
  * is alive. The other half of the hold's timeout is left for the guard's own
- * lateness, {@link guardReadFirstMs} included.
+ * lateness and for the transit of its commands (durations, counted from when
+ * the guard reads them: docs/SAFETY.md, the guard).
  */
 export function guardSlackMs(timeoutMs: number): number {
   return timeoutMs / 2;
-}
-
-/**
- * How long a guard that woke to a due deadline reads its command pipe before
- * it acts (src/daemon/guard.ts): a renewal or disarm that came in time while it
- * was starved of CPU is in the pipe, and its timer fires first. 5 ms, and never
- * more than half the slack (a quarter of the timeout): the rest of the guard's
- * half of the timeout stays for its own lateness, whatever the timeout.
- */
-export function guardReadFirstMs(slackMs: number): number {
-  return Math.min(5, slackMs / 2);
 }
 
 /** A peer is live (connected) when heard from within this window. */

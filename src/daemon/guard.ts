@@ -52,7 +52,6 @@
  * one resource.
  */
 import { describeOutcome } from "../core/types.ts";
-import { guardReadFirstMs } from "../core/timing.ts";
 import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { Lanes } from "../runtime/lanes.ts";
@@ -238,30 +237,6 @@ interface Watched {
   cancel: () => void;
 }
 
-/**
- * Run `act` `ms` from now, after what waited in the command pipe by then has
- * been read: a command there cancels it. A guard starved of CPU (or stopped)
- * wakes to a timer that came due and, in its pipe, the renewal or disarm that
- * came in time: the timer fires first, and one turn of the loop was not always
- * enough to read the pipe (guard_test: "read first"); `readMs` (5 ms, {@link guardReadFirstMs})
- * was, every time. A frozen daemon wrote nothing: the act comes that much
- * later, out of the guard's half of the hold's timeout (docs/SAFETY.md).
- * Returns the cancel.
- */
-function afterReading(ms: number, readMs: number, act: () => void): () => void {
-  let cancelled = false;
-  let cancelTurn = () => {};
-  const cancelTimer = after(timerDelay(ms), () => {
-    const turn = setTimeout(() => cancelled || act(), readMs);
-    cancelTurn = () => clearTimeout(turn);
-  });
-  return () => {
-    cancelled = true;
-    cancelTimer();
-    cancelTurn();
-  };
-}
-
 /** The guard's state: the resources it watches and the stops it runs. */
 class LeaseWatch {
   #watched = new Map<string, Watched>();
@@ -312,7 +287,7 @@ class LeaseWatch {
         const watched = this.#watched.get(resource);
         if (watched?.mode === "armed") {
           watched.cancel();
-          watched.cancel = this.#deadline(resource, command.remainingMs, watched.slackMs);
+          watched.cancel = this.#deadline(resource, command.remainingMs);
           return;
         }
         const armed = this.#lastArm.get(resource);
@@ -341,11 +316,7 @@ class LeaseWatch {
         const limit = command.timeoutMs + watched.slackMs;
         watched.mode = "stopping";
         const deadline = performance.now() + limit;
-        const cancelPanic = afterReading(
-          limit,
-          guardReadFirstMs(watched.slackMs),
-          () => this.#panic(resource, limit),
-        );
+        const cancelPanic = after(timerDelay(limit), () => this.#panic(resource, limit));
         // A daemon frozen in the middle of a group's stop leaves the members after the one
         // it was stopping running: look every few ms, and take over its stop if so.
         let cancelPoll = () => {};
@@ -388,13 +359,13 @@ class LeaseWatch {
       // A panic the daemon ran already is not run again by a later arm either.
       panic: this.#panicked.has(resource) ? null : armed.panic,
       mode: "armed",
-      cancel: this.#deadline(resource, remainingMs, armed.slackMs),
+      cancel: this.#deadline(resource, remainingMs),
     });
   }
 
   /** The lease deadline of an armed resource: past it, the guard stops the service. */
-  #deadline(resource: string, remainingMs: number, slackMs: number): () => void {
-    return afterReading(remainingMs, guardReadFirstMs(slackMs), () => {
+  #deadline(resource: string, remainingMs: number): () => void {
+    return after(timerDelay(remainingMs), () => {
       this.#stop(resource, "lease deadline passed without a new arm (daemon frozen or wedged)");
     });
   }

@@ -198,53 +198,6 @@ Deno.test("guard: after its own deadline stop, a renewal in the same epoch watch
   });
 });
 
-Deno.test("guard: a renewal already in its pipe when its deadline comes due late is read first", async () => {
-  // The guard starved of CPU (here: stopped) while its daemon renewed in time: on waking, the
-  // renewal waiting in the pipe counts, not the timer that came due meanwhile.
-  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
-    const service = await startService(dir);
-    const guard = spawnGuard();
-    await arm(guard, "web", 600, stop(), null);
-    await sleep(200); // the guard has read the arm
-    Deno.kill(guard.pid, "SIGSTOP");
-    try {
-      await sleep(200);
-      await guard.renew("web", 60_000); // in the pipe, unread
-      await sleep(800); // the first deadline passes while the guard is stopped
-    } finally {
-      Deno.kill(guard.pid, "SIGCONT");
-    }
-    await sleep(500);
-    assertEquals(await marker(), [], "stopped although the renewal was waiting in its pipe");
-    await guard.disarm("web");
-    service.kill();
-    await service.status;
-    await guard.close();
-  });
-});
-
-Deno.test("guard: a disarm already in its pipe when the daemon's stop deadline comes due late is read first", async () => {
-  // Likewise for the panic that backs a daemon's own stop: the daemon's disarm, in time but
-  // unread while the guard was starved, means no panic (a panic may power the node off).
-  await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
-    const guard = spawnGuard();
-    await arm(guard, "web", 60_000, stop(), panic);
-    await guard.stopping("web", 300); // panic 300 + 200 ms from now unless disarmed
-    await sleep(100);
-    Deno.kill(guard.pid, "SIGSTOP");
-    try {
-      await sleep(100);
-      await guard.disarm("web"); // in the pipe, unread
-      await sleep(700);
-    } finally {
-      Deno.kill(guard.pid, "SIGCONT");
-    }
-    await sleep(500);
-    assertEquals(await marker(), [], "panic although the disarm was waiting in its pipe");
-    await guard.close();
-  });
-});
-
 Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
   await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();

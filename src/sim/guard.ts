@@ -6,7 +6,6 @@
  * never a second panic after the daemon ran one.
  */
 import type { GuardCommand, Time } from "../core/types.ts";
-import { guardReadFirstMs } from "../core/timing.ts";
 
 /** What the guard can do to the world (the cluster provides it). */
 export interface GuardWorld {
@@ -52,9 +51,7 @@ export class SimGuard {
         const w: Watched = { token: ++this.#token, panic: !this.#panicked.has(resource) };
         this.#watched.set(resource, w);
         if (cmd.until === null) return;
-        // As the real guard: it reads its pipe a moment more before it acts.
-        const slack = this.world.slackMs(resource);
-        const deadline = cmd.until + slack + guardReadFirstMs(slack);
+        const deadline = cmd.until + this.world.slackMs(resource);
         const token = w.token;
         this.world.at(this.world.realAt(deadline), () => {
           if (this.#watched.get(resource)?.token !== token) return;
@@ -67,8 +64,7 @@ export class SimGuard {
         if (!w) return;
         w.token = ++this.#token;
         const token = w.token;
-        const slack = this.world.slackMs(resource);
-        const limit = cmd.timeoutMs + slack + guardReadFirstMs(slack);
+        const limit = cmd.timeoutMs + this.world.slackMs(resource);
         const end = this.world.localNow() + limit;
         this.world.at(this.world.realAt(end), () => {
           const now = this.#watched.get(resource);
