@@ -32,8 +32,7 @@ export function holdMs(lease: number, stopTimeout: number, clockSkew: number, ti
  * How long past the end of a lease the guard waits before it stops the service
  * itself: half a timeout, so that the daemon's own fencing comes first while it
  * is alive. The other half of the hold's timeout is left for the guard's own
- * lateness and for the transit of its commands (durations, counted from when
- * the guard reads them: docs/SAFETY.md, the guard).
+ * lateness (its commands count from when the daemon wrote them: guard.ts).
  */
 export function guardSlackMs(timeoutMs: number): number {
   return timeoutMs / 2;

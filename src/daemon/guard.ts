@@ -7,10 +7,16 @@
  * its stdin, one JSON command per line:
  *
  * - `{"type":"arm","resource":R,"remainingMs":N,"stops":[H...],"stopTimeoutMs":S,
- *   "panic":H|null,"slackMs":K}` — R's service is active and its lease ends N
- *   ms from now. A duration, because the clocks of two processes are not
- *   comparable: the guard counts from receipt, so its deadline is late by the
- *   pipe transit at most. `stops` are the members' stops in the order to run
+ *   "panic":H|null,"slackMs":K,"sentAt":T}` — R's service is active and its
+ *   lease ends N ms after the daemon wrote this. A duration, counted from when
+ *   it was written: T is the daemon's `performance.now()` then. The two
+ *   processes' monotonic clocks differ by a constant offset that neither knows;
+ *   the guard takes the least (its reading time − T) of every command it has
+ *   read as that offset, and what a command took beyond it as its age, which
+ *   it subtracts. So a command read late (a guard starved of CPU, a busy pipe)
+ *   does not count as fresh; the deadline is never later than counting from
+ *   the reading, and late at most by the quickest transit seen (a command
+ *   without T counts from its reading). `stops` are the members' stops in the order to run
  *   them (reverse start order), all within S; K is the slack the peers' hold
  *   leaves beyond the lease and the stop (half a `timeout`).
  * - `{"type":"renew","resource":R,"remainingMs":N}` — R's lease was renewed:
@@ -77,9 +83,10 @@ export type GuardCommand =
     stopTimeoutMs: number;
     panic: GuardHook | null;
     slackMs: number;
+    sentAt?: number;
   }
-  | { type: "renew"; resource: string; remainingMs: number }
-  | { type: "stopping"; resource: string; timeoutMs: number }
+  | { type: "renew"; resource: string; remainingMs: number; sentAt?: number }
+  | { type: "stopping"; resource: string; timeoutMs: number; sentAt?: number }
   | { type: "panicking"; resource: string }
   | { type: "disarm"; resource: string }
   | { type: "starting"; resource: string; pid: number; since: string }
@@ -96,6 +103,8 @@ export function parseGuardCommand(line: string): GuardCommand {
     throw new Error("resource must be a non-empty string");
   }
   const resource = data.resource;
+  // When the daemon wrote it (its clock): optional, for a command of another writer.
+  const sentAt = data.sentAt === undefined ? {} : { sentAt: duration(data.sentAt, "sentAt") };
   switch (data.type) {
     case "arm": {
       if (!Array.isArray(data.stops) || data.stops.length === 0) {
@@ -109,14 +118,25 @@ export function parseGuardCommand(line: string): GuardCommand {
         stopTimeoutMs: duration(data.stopTimeoutMs, "stopTimeoutMs"),
         panic: data.panic === null ? null : guardHook(data.panic, "panic"),
         slackMs: duration(data.slackMs, "slackMs"),
+        ...sentAt,
       };
     }
     case "renew":
-      return { type: "renew", resource, remainingMs: duration(data.remainingMs, "remainingMs") };
+      return {
+        type: "renew",
+        resource,
+        remainingMs: duration(data.remainingMs, "remainingMs"),
+        ...sentAt,
+      };
     case "panicking":
       return { type: "panicking", resource };
     case "stopping":
-      return { type: "stopping", resource, timeoutMs: duration(data.timeoutMs, "timeoutMs") };
+      return {
+        type: "stopping",
+        resource,
+        timeoutMs: duration(data.timeoutMs, "timeoutMs"),
+        ...sentAt,
+      };
     case "disarm":
       return { type: "disarm", resource };
     case "starting": {
@@ -247,6 +267,8 @@ class LeaseWatch {
    * the service again within the same lease).
    */
   #lastArm = new Map<string, Omit<Watched, "mode" | "cancel">>();
+  /** The least (reading time − sentAt) seen: the clocks' offset, plus the quickest transit. */
+  #offset = Infinity;
   /** Start hooks still running, by resource. */
   #starts = new Map<string, { pid: number; since: string }>();
   #runs = new Lanes();
@@ -272,65 +294,10 @@ class LeaseWatch {
       : "";
     this.logger.debug(`${command.type}${detail}`, resource, every ? 2 : 1);
     switch (command.type) {
-      case "arm": {
-        const armed = {
-          stops: command.stops,
-          stopTimeoutMs: command.stopTimeoutMs,
-          panic: command.panic,
-          slackMs: command.slackMs,
-        };
-        this.#lastArm.set(resource, armed);
-        this.#watch(resource, armed, command.remainingMs);
-        return;
-      }
-      case "renew": {
-        const watched = this.#watched.get(resource);
-        if (watched?.mode === "armed") {
-          watched.cancel();
-          watched.cancel = this.#deadline(resource, command.remainingMs);
-          return;
-        }
-        const armed = this.#lastArm.get(resource);
-        if (watched === undefined && armed !== undefined) {
-          // Its deadline stop ran here, yet the daemon still renews the lease of that arm.
-          this.logger.warning(
-            "the daemon renews a lease whose deadline stop ran here: watching it again",
-            resource,
-          );
-          this.#watch(resource, armed, command.remainingMs);
-          return;
-        }
-        this.logger.warning(
-          `a renewal for a resource that is not armed here (${
-            watched === undefined ? "never armed, or disarmed" : "it is stopping"
-          }): ignored`,
-          resource,
-        );
-        return;
-      }
-      case "stopping": {
-        this.#lastArm.delete(resource); // the daemon's next arm is a full one
-        const watched = this.#watched.get(resource);
-        if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
-        watched.cancel();
-        const limit = command.timeoutMs + watched.slackMs;
-        watched.mode = "stopping";
-        const deadline = performance.now() + limit;
-        const cancelPanic = after(timerDelay(limit), () => this.#panic(resource, limit));
-        // A daemon frozen in the middle of a group's stop leaves the members after the one
-        // it was stopping running: look every few ms, and take over its stop if so.
-        let cancelPoll = () => {};
-        const poll = () => {
-          if (this.daemonFrozen()) {
-            this.#stop(resource, "the daemon is frozen in the middle of its stop", deadline);
-            return;
-          }
-          cancelPoll = after(FROZEN_POLL_MS, poll);
-        };
-        cancelPoll = after(FROZEN_POLL_MS, poll);
-        watched.cancel = () => (cancelPanic(), cancelPoll());
-        return;
-      }
+      case "arm":
+      case "renew":
+      case "stopping":
+        return this.#applyTimed(command, this.#age(command.sentAt));
       case "panicking": {
         this.#panicked.add(resource);
         const watched = this.#watched.get(resource);
@@ -348,6 +315,86 @@ class LeaseWatch {
       case "started":
         this.#starts.delete(resource);
         return;
+    }
+  }
+
+  /**
+   * How long ago, beyond the quickest transit seen, the daemon wrote a command
+   * it stamped `sentAt` (its clock): see the module comment. 0 without a stamp.
+   */
+  #age(sentAt: number | undefined): number {
+    if (sentAt === undefined) return 0;
+    const took = performance.now() - sentAt; // the transit, plus the clocks' constant offset
+    this.#offset = Math.min(this.#offset, took);
+    return took - this.#offset;
+  }
+
+  /** A command whose durations count from when it was written, `ageMs` ago. */
+  #applyTimed(
+    command: Extract<GuardCommand, { type: "arm" | "renew" | "stopping" }>,
+    ageMs: number,
+  ): void {
+    const { resource } = command;
+    switch (command.type) {
+      case "arm": {
+        const armed = {
+          stops: command.stops,
+          stopTimeoutMs: command.stopTimeoutMs,
+          panic: command.panic,
+          slackMs: command.slackMs,
+        };
+        this.#lastArm.set(resource, armed);
+        this.#watch(resource, armed, command.remainingMs - ageMs);
+        return;
+      }
+      case "renew": {
+        const watched = this.#watched.get(resource);
+        if (watched?.mode === "armed") {
+          watched.cancel();
+          watched.cancel = this.#deadline(resource, command.remainingMs - ageMs);
+          return;
+        }
+        const armed = this.#lastArm.get(resource);
+        if (watched === undefined && armed !== undefined) {
+          // Its deadline stop ran here, yet the daemon still renews the lease of that arm.
+          this.logger.warning(
+            "the daemon renews a lease whose deadline stop ran here: watching it again",
+            resource,
+          );
+          this.#watch(resource, armed, command.remainingMs - ageMs);
+          return;
+        }
+        this.logger.warning(
+          `a renewal for a resource that is not armed here (${
+            watched === undefined ? "never armed, or disarmed" : "it is stopping"
+          }): ignored`,
+          resource,
+        );
+        return;
+      }
+      case "stopping": {
+        this.#lastArm.delete(resource); // the daemon's next arm is a full one
+        const watched = this.#watched.get(resource);
+        if (watched === undefined) return; // Not active as far as the guard knows: nothing to back up.
+        watched.cancel();
+        const limit = Math.max(0, command.timeoutMs + watched.slackMs - ageMs);
+        watched.mode = "stopping";
+        const deadline = performance.now() + limit;
+        const cancelPanic = after(timerDelay(limit), () => this.#panic(resource, limit));
+        // A daemon frozen in the middle of a group's stop leaves the members after the one
+        // it was stopping running: look every few ms, and take over its stop if so.
+        let cancelPoll = () => {};
+        const poll = () => {
+          if (this.daemonFrozen()) {
+            this.#stop(resource, "the daemon is frozen in the middle of its stop", deadline);
+            return;
+          }
+          cancelPoll = after(FROZEN_POLL_MS, poll);
+        };
+        cancelPoll = after(FROZEN_POLL_MS, poll);
+        watched.cancel = () => (cancelPanic(), cancelPoll());
+        return;
+      }
     }
   }
 
@@ -625,6 +672,7 @@ export class Guard {
       stopTimeoutMs,
       panic,
       slackMs,
+      sentAt: performance.now(),
     });
   }
 
@@ -633,7 +681,7 @@ export class Guard {
    * the stops and panic of its last {@link arm} (which must have been sent).
    */
   renew(resource: string, remainingMs: number): Promise<void> {
-    return this.#send({ type: "renew", resource, remainingMs });
+    return this.#send({ type: "renew", resource, remainingMs, sentAt: performance.now() });
   }
 
   /** The daemon runs `resource`'s panic itself: the guard must not run it again. */
@@ -643,7 +691,7 @@ export class Guard {
 
   /** The daemon is stopping `resource` itself, bounded by `timeoutMs`. */
   stopping(resource: string, timeoutMs: number): Promise<void> {
-    return this.#send({ type: "stopping", resource, timeoutMs });
+    return this.#send({ type: "stopping", resource, timeoutMs, sentAt: performance.now() });
   }
 
   /** `resource`'s start hook runs as process group `pid`, whose leader started at `since`. */

@@ -1,4 +1,10 @@
-import { assert, assertEquals, assertRejects, assertStringIncludes } from "../../tests/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "../../tests/assert.ts";
 import { Guard, type GuardHook, parseGuardCommand, processStartTime, runGuard } from "./guard.ts";
 import { runHook } from "./hooks.ts";
 import { readLines } from "./lines.ts";
@@ -198,6 +204,36 @@ Deno.test("guard: after its own deadline stop, a renewal in the same epoch watch
   });
 });
 
+Deno.test("guard: a renewal read late counts from when it was written, not from when it was read", async () => {
+  // A guard starved of CPU (here: stopped) reads, 1.3 s late, a renewal that gave 600 ms; its
+  // daemon froze meanwhile and wrote nothing newer. Counted from the late reading, the stop
+  // would come 600 ms after the guard wakes, past the peers' hold; it must come at once.
+  await withFixture(async ({ dir, stop, marker, spawnGuard }) => {
+    const service = await startService(dir);
+    const guard = spawnGuard();
+    await arm(guard, "web", 60_000, stop(), null);
+    await sleep(200); // read: the guard learns how long the pipe takes when it is not starved
+    Deno.kill(guard.pid, "SIGSTOP");
+    let woke = 0;
+    try {
+      await sleep(100);
+      await guard.renew("web", 600); // its deadline: 600 ms from now
+      await sleep(1300);
+    } finally {
+      Deno.kill(guard.pid, "SIGCONT");
+      woke = performance.now();
+    }
+    await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
+    const after = performance.now() - woke;
+    assert(
+      after < 400,
+      `stopped ${after.toFixed(0)} ms after the guard woke: the renewal's age was not counted`,
+    );
+    assertEquals((await service.status).signal, "SIGTERM");
+    await guard.close();
+  });
+});
+
 Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
   await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();
@@ -356,6 +392,15 @@ Deno.test("guard commands are validated", () => {
     resource: "r",
     remainingMs: 900,
   });
+  assertEquals(
+    parseGuardCommand('{"type":"renew","resource":"r","remainingMs":900,"sentAt":12.5}'),
+    { type: "renew", resource: "r", remainingMs: 900, sentAt: 12.5 },
+  );
+  assertThrows(
+    () => parseGuardCommand('{"type":"stopping","resource":"r","timeoutMs":9,"sentAt":-1}'),
+    Error,
+    "sentAt",
+  );
   assertEquals(parseGuardCommand('{"type":"panicking","resource":"r"}'), {
     type: "panicking",
     resource: "r",
