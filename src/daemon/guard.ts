@@ -92,6 +92,9 @@ export type GuardCommand =
   | { type: "starting"; resource: string; pid: number; since: string }
   | { type: "started"; resource: string };
 
+/** A command read this much later than its writing is said in the log (the guard ran late). */
+const LATE_COMMAND_MS = 100;
+
 /** Longest command line the guard reads; longer ones are rejected. */
 const MAX_COMMAND_CHARS = 1 << 20;
 
@@ -297,7 +300,7 @@ class LeaseWatch {
       case "arm":
       case "renew":
       case "stopping":
-        return this.#applyTimed(command, this.#age(command.sentAt));
+        return this.#applyTimed(command, this.#age(command));
       case "panicking": {
         this.#panicked.add(resource);
         const watched = this.#watched.get(resource);
@@ -322,11 +325,19 @@ class LeaseWatch {
    * How long ago, beyond the quickest transit seen, the daemon wrote a command
    * it stamped `sentAt` (its clock): see the module comment. 0 without a stamp.
    */
-  #age(sentAt: number | undefined): number {
-    if (sentAt === undefined) return 0;
-    const took = performance.now() - sentAt; // the transit, plus the clocks' constant offset
+  #age(command: { resource: string; sentAt?: number }): number {
+    if (command.sentAt === undefined) return 0;
+    const took = performance.now() - command.sentAt; // the transit, plus the clocks' offset
     this.#offset = Math.min(this.#offset, took);
-    return took - this.#offset;
+    const age = took - this.#offset;
+    if (age > LATE_COMMAND_MS) {
+      this.logger.warning(
+        `read ${Math.round(age)} ms after the daemon wrote it (this guard ran late, or its ` +
+          `pipe was full): its durations count from the writing`,
+        command.resource,
+      );
+    }
+    return age;
   }
 
   /** A command whose durations count from when it was written, `ageMs` ago. */
@@ -663,6 +674,7 @@ export class Guard {
     stopTimeoutMs: number,
     panic: GuardHook | null,
     slackMs: number,
+    sentAt = performance.now(),
   ): Promise<void> {
     return this.#send({
       type: "arm",
@@ -672,7 +684,7 @@ export class Guard {
       stopTimeoutMs,
       panic,
       slackMs,
-      sentAt: performance.now(),
+      sentAt,
     });
   }
 
@@ -680,8 +692,8 @@ export class Guard {
    * `resource`'s lease was renewed: its deadline is `remainingMs` from now, with
    * the stops and panic of its last {@link arm} (which must have been sent).
    */
-  renew(resource: string, remainingMs: number): Promise<void> {
-    return this.#send({ type: "renew", resource, remainingMs, sentAt: performance.now() });
+  renew(resource: string, remainingMs: number, sentAt = performance.now()): Promise<void> {
+    return this.#send({ type: "renew", resource, remainingMs, sentAt });
   }
 
   /** The daemon runs `resource`'s panic itself: the guard must not run it again. */

@@ -224,13 +224,15 @@ export class DaemonIo implements Io {
         if (!view) return Promise.resolve();
         // Half a timeout of slack: the daemon's own fencing starts first when it is alive.
         const slack = guardSlackMs(view.timeoutMs);
+        // The guard counts the duration from this reading (guard.ts: sentAt).
+        const now = performance.now();
         const remaining = command.until === null
           ? FOREVER_MS
-          : Math.max(0, command.until - performance.now()) + slack;
+          : Math.max(0, command.until - now) + slack;
         const env = this.deps.hookEnv();
         const last = this.#armedWith.get(resource);
         if (last && last.epoch === command.epoch && last.view === view && last.env === env) {
-          return guard.renew(resource, remaining);
+          return guard.renew(resource, remaining, now);
         }
         this.#armedWith.set(resource, { epoch: command.epoch, view, env });
         const g = { view, node: this.deps.node, epoch: command.epoch, env };
@@ -241,6 +243,7 @@ export class DaemonIo implements Io {
           view.stopTimeoutMs,
           guardPanic(g),
           slack,
+          now,
         );
       }
       case "stopping":
