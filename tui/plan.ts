@@ -181,16 +181,25 @@ export function roleChangePlan(
 }
 
 /**
- * The plan of a switchover: `ctl role secondary RESOURCE --to NEXT` on the
- * current primary's daemon, NEXT being the secondary it would pick itself
- * (see {@link successorOf}). The primary stops the resource, releases its
- * lease naming NEXT, and NEXT becomes primary at once. Naming NEXT makes
- * the plan exact: should NEXT no longer be a connected secondary when the
- * request arrives, the daemon refuses it and nothing changes.
+ * The start of a plan carried out on the resource's one known primary (a
+ * switchover, a giveover): its row, that primary and its daemon, with the
+ * plan titled "RESOURCE: ACTION from PRIMARY"; or the plan already done,
+ * blocked, when there is no such resource or not exactly one primary.
  */
-export function switchoverPlan(model: ClusterModel, resource: string): Plan {
+function fromThePrimary(
+  model: ClusterModel,
+  resource: string,
+  action: string,
+):
+  | { done: Plan }
+  | {
+    plan: Plan;
+    row: ResourceRow;
+    primary: string;
+    target: ReturnType<typeof daemonOf>;
+  } {
   const plan: Plan = {
-    title: `${resource}: switch over`,
+    title: `${resource}: ${action}`,
     resource,
     requests: [],
     expect: [],
@@ -200,22 +209,37 @@ export function switchoverPlan(model: ClusterModel, resource: string): Plan {
   const row = model.resources.find((r) => r.name === resource);
   if (!row) {
     plan.blockers.push(`no daemon reports a resource ${resource}`);
-    return plan;
+    return { done: plan };
   }
   if (row.primaries.length > 1) {
     plan.blockers.push(
       `${row.primaries.join(" and ")} both claim to be primary: resolve that first`,
     );
-    return plan;
+    return { done: plan };
   }
   const primary = row.primary;
   if (primary === null) {
-    plan.blockers.push(`no primary of ${resource} is known: nothing to switch over`);
-    return plan;
+    plan.blockers.push(`no primary of ${resource} is known: nothing to ${action}`);
+    return { done: plan };
   }
-  plan.title = `${resource}: switch over from ${primary}`;
+  plan.title = `${resource}: ${action} from ${primary}`;
   const target = daemonOf(model, primary);
   if ("blocker" in target) plan.blockers.push(target.blocker);
+  return { plan, row, primary, target };
+}
+
+/**
+ * The plan of a switchover: `ctl role secondary RESOURCE --to NEXT` on the
+ * current primary's daemon, NEXT being the secondary it would pick itself
+ * (see {@link successorOf}). The primary stops the resource, releases its
+ * lease naming NEXT, and NEXT becomes primary at once. Naming NEXT makes
+ * the plan exact: should NEXT no longer be a connected secondary when the
+ * request arrives, the daemon refuses it and nothing changes.
+ */
+export function switchoverPlan(model: ClusterModel, resource: string): Plan {
+  const from = fromThePrimary(model, resource, "switch over");
+  if ("done" in from) return from.done;
+  const { plan, row, primary, target } = from;
   const next = successorOf(row, primary);
   if (next === null) {
     plan.blockers.push(
@@ -253,33 +277,9 @@ export const GIVEOVER_TIMEOUT_MS = 10 * 60_000;
  * nothing changed.
  */
 export function giveoverPlan(model: ClusterModel, resource: string): Plan {
-  const plan: Plan = {
-    title: `${resource}: give over`,
-    resource,
-    requests: [],
-    expect: [],
-    blockers: [],
-    warnings: [],
-  };
-  const row = model.resources.find((r) => r.name === resource);
-  if (!row) {
-    plan.blockers.push(`no daemon reports a resource ${resource}`);
-    return plan;
-  }
-  if (row.primaries.length > 1) {
-    plan.blockers.push(
-      `${row.primaries.join(" and ")} both claim to be primary: resolve that first`,
-    );
-    return plan;
-  }
-  const primary = row.primary;
-  if (primary === null) {
-    plan.blockers.push(`no primary of ${resource} is known: nothing to give over`);
-    return plan;
-  }
-  plan.title = `${resource}: give over from ${primary}`;
-  const target = daemonOf(model, primary);
-  if ("blocker" in target) plan.blockers.push(target.blocker);
+  const from = fromThePrimary(model, resource, "give over");
+  if ("done" in from) return from.done;
+  const { plan, row, primary, target } = from;
   const view = row.views.find((v) => v.node === primary && !v.stale)?.status;
   if (view?.request) {
     plan.blockers.push(`${primary} is carrying out ${view.request.optag}: wait for it to finish`);
