@@ -6,55 +6,20 @@
  * and a RESTART that resumes the monitor of a member it had quit.
  */
 import { assert, assertEquals } from "../../tests/assert.ts";
-import type { Machine } from "./machine.ts";
-import type { Effect, MemberSettings, SchaRequest } from "./types.ts";
 import { resourceState, rgState, SCHA_ERR } from "./scha.ts";
 import {
+  ask,
   finish,
-  grantFrom,
-  hb,
   hooks,
   I,
+  keep,
   make,
   member,
   members,
   ofType,
+  online,
   run,
 } from "./test_helpers.ts";
-
-function keep(m: Machine, now: number): Effect[] {
-  return [
-    ...run(m, { type: "tick", now }),
-    ...grantFrom(m, "w", now),
-    ...run(m, {
-      type: "message",
-      now,
-      from: "b",
-      msg: hb({ role: "secondary", state: "stopped", epoch: m.epoch, seq: now }),
-    }),
-  ];
-}
-
-function online(ms: MemberSettings[]) {
-  const { m } = make("a", { roleOnStart: "primary", members: ms, hasPanic: true });
-  keep(m, 10);
-  for (const x of ms) finish(m, [], "status", 20, 1, x.name);
-  for (const x of ms) {
-    finish(m, [], "start", 30, 0, x.name);
-    if (x.hasMonitorStart) finish(m, [], "monitor_start", 30, 0, x.name);
-  }
-  keep(m, 1030);
-  for (const x of ms) finish(m, [], "status", 1040, 0, x.name);
-  assertEquals(rgState(m), "ONLINE");
-  return m;
-}
-
-let nextId = 7000;
-function ask(m: Machine, now: number, request: SchaRequest) {
-  const id = nextId++;
-  const fx = run(m, { type: "request", now, id, request });
-  return { id, fx, reply: ofType(fx, "reply").find((r) => r.id === id) };
-}
 
 Deno.test("a lease lost during a RESOURCE_RESTART's stop: every member stops within lease + stop_timeout, nothing starts", () => {
   const m = online(members(3));

@@ -6,53 +6,26 @@
  */
 import { assert, assertEquals, assertStringIncludes } from "../../tests/assert.ts";
 import type { Machine } from "./machine.ts";
-import type { Effect, MemberSettings, Message, SchaRequest } from "./types.ts";
+import type { Effect, Message, SchaRequest } from "./types.ts";
 import { groupRestarts, restartBudget } from "./policy.ts";
 import { resourceState, rgState, SCHA_ERR } from "./scha.ts";
 import { statusOf } from "./status.ts";
 import { wallNow } from "./state.ts";
 import {
+  ask,
   finish,
-  grantFrom,
   hb,
   history,
   hooks,
   I,
+  keep,
   make,
   member,
   members,
   ofType,
+  online,
   run,
 } from "./test_helpers.ts";
-
-/** Keep the primary's lease (w grants) and b heard as a connected secondary, at `now`. */
-function keep(m: Machine, now: number): Effect[] {
-  return [
-    ...run(m, { type: "tick", now }),
-    ...grantFrom(m, "w", now),
-    ...run(m, {
-      type: "message",
-      now,
-      from: "b",
-      msg: hb({ role: "secondary", state: "stopped", epoch: m.epoch, seq: now }),
-    }),
-  ];
-}
-
-/** A primary `a` whose group (members `ms`) is ONLINE at t = 100. */
-function online(ms: MemberSettings[] = [member("r")], over = {}) {
-  const { m } = make("a", { roleOnStart: "primary", members: ms, hasPanic: true, ...over });
-  keep(m, 10);
-  for (const x of ms) finish(m, [], "status", 20, 1, x.name);
-  for (const x of ms) {
-    finish(m, [], "start", 30, 0, x.name);
-    if (x.hasMonitorStart) finish(m, [], "monitor_start", 30, 0, x.name);
-  }
-  keep(m, 1030);
-  for (const x of ms) finish(m, [], "status", 1040, 0, x.name);
-  assertEquals(rgState(m), "ONLINE");
-  return m;
-}
 
 /** Answer every probe in flight: running. */
 function answerProbes(m: Machine, now: number) {
@@ -80,14 +53,6 @@ function probe(m: Machine, now: number, code: number, member = m.members[0].sett
     method: "status",
     outcome: code === -1 ? { kind: "timeout" } : { kind: "exit", code },
   });
-}
-
-let nextId = 1000;
-/** Send a request; the reply effect, if answered in this step. */
-function ask(m: Machine, now: number, request: SchaRequest) {
-  const id = nextId++;
-  const fx = run(m, { type: "request", now, id, request });
-  return { id, fx, reply: ofType(fx, "reply").find((r) => r.id === id) };
 }
 
 const replyOf = (fx: Effect[], id: number) => ofType(fx, "reply").find((r) => r.id === id);

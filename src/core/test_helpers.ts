@@ -2,9 +2,17 @@
  * Helpers of the core's table tests: settings of a two-node-plus-watchdog
  * resource, a machine with its effect history, and builders of events.
  */
-import { assert } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { createMachine, groupState, type Machine, type Restored, step } from "./machine.ts";
-import type { Effect, Event, MemberSettings, Message, ResourceSettings } from "./types.ts";
+import type {
+  Effect,
+  Event,
+  MemberSettings,
+  Message,
+  ResourceSettings,
+  SchaRequest,
+} from "./types.ts";
+import { rgState } from "./scha.ts";
 
 /** The heartbeat interval of the test settings. */
 export const I = 1000;
@@ -185,3 +193,43 @@ export function grantFrom(
 
 export const ack = (fx: Effect[]) => ofType(fx, "send")[0].msg as Message & { type: "ack" };
 export const service = (m: Machine) => groupState(m);
+
+/** Keep the primary's lease (w grants) and b heard as a connected secondary, at `now`. */
+export function keep(m: Machine, now: number): Effect[] {
+  return [
+    ...run(m, { type: "tick", now }),
+    ...grantFrom(m, "w", now),
+    ...run(m, {
+      type: "message",
+      now,
+      from: "b",
+      msg: hb({ role: "secondary", state: "stopped", epoch: m.epoch, seq: now }),
+    }),
+  ];
+}
+
+/** A primary `a` whose group (members `ms`) is ONLINE at t = 1040. */
+export function online(
+  ms: MemberSettings[] = [member("r")],
+  over: Partial<Parameters<typeof make>[1]> = {},
+): Machine {
+  const { m } = make("a", { roleOnStart: "primary", members: ms, hasPanic: true, ...over });
+  keep(m, 10);
+  for (const x of ms) finish(m, [], "status", 20, 1, x.name);
+  for (const x of ms) {
+    finish(m, [], "start", 30, 0, x.name);
+    if (x.hasMonitorStart) finish(m, [], "monitor_start", 30, 0, x.name);
+  }
+  keep(m, 1030);
+  for (const x of ms) finish(m, [], "status", 1040, 0, x.name);
+  assertEquals(rgState(m), "ONLINE");
+  return m;
+}
+
+let nextRequestId = 1000;
+/** Send a scha_control request; the reply effect, if answered in this step. */
+export function ask(m: Machine, now: number, request: SchaRequest) {
+  const id = nextRequestId++;
+  const fx = run(m, { type: "request", now, id, request });
+  return { id, fx, reply: ofType(fx, "reply").find((r) => r.id === id) };
+}
