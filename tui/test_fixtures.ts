@@ -6,7 +6,7 @@
 import type { ControlRequestInput } from "../src/control/client.ts";
 import type { ControlResponse, DaemonEvent, StatusResult } from "../src/control/protocol.ts";
 import type { MemberStatus, PeerStatus, ResourceStatus } from "../src/core/status.ts";
-import { quietLoad } from "../src/control/test_helpers.ts";
+import { memberStatus, quietLoad } from "../src/control/test_helpers.ts";
 import type { DaemonSnapshot } from "./model.ts";
 import type { ClusterSource } from "./source.ts";
 
@@ -25,21 +25,12 @@ function peer(node: string, role: PeerStatus["role"], over: Partial<PeerStatus> 
 
 /** A member of a group as a daemon reports it: running, monitored, no restarts yet. */
 export function member(name: string, over: Partial<MemberStatus> = {}): MemberStatus {
-  return {
-    name,
-    state: "running",
-    dirty: true,
-    resourceState: "ONLINE",
-    status: "OK",
+  return memberStatus(name, {
     statusMessage: "",
     failoverMode: "NONE",
-    restarts: { used: 0, max: 2, windowMs: 300_000, resetsInMs: null },
-    groupRestarts: 0,
-    probeFailures: { count: 0, sum: 0 },
-    monitored: true,
     probeIntervalMs: 1000,
     ...over,
-  };
+  });
 }
 
 /** `web` on alpha: primary, lease held (2 s of 3 s left), everyone connected. */
