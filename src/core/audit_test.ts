@@ -8,6 +8,7 @@ import { takeoverWaitMs } from "./machine.ts";
 import type { ClusterNode, Effect, ResourceSettings } from "./types.ts";
 import {
   ack,
+  clusterNode,
   complaintFromW,
   finish,
   grantFrom,
@@ -30,14 +31,7 @@ function cluster(self: string, nodes: ClusterNode[], over: Partial<ResourceSetti
   };
 }
 
-const node = (name: string, priority: number, over: Partial<ClusterNode> = {}): ClusterNode => ({
-  name,
-  priority,
-  watchdog: false,
-  leaseMs: 3 * I,
-  stopTimeoutMs: I,
-  ...over,
-});
+const node = clusterNode;
 
 /**
  * Secondary b with the old primary a configured as `a`; a heard at 0, then

@@ -7,15 +7,20 @@
  */
 import { assertEquals } from "../../tests/assert.ts";
 import type { ClusterNode, Message } from "./types.ts";
-import { complaintFromW, finish, hb, hooks, I, make, ofType, run } from "./test_helpers.ts";
+import {
+  clusterNode,
+  complaintFromW,
+  finish,
+  hb,
+  hooks,
+  I,
+  make,
+  ofType,
+  run,
+} from "./test_helpers.ts";
 
-const node = (name: string, priority: number, watchdog = false, leaseMs = 3 * I): ClusterNode => ({
-  name,
-  priority,
-  watchdog,
-  leaseMs,
-  stopTimeoutMs: I,
-});
+const node = (name: string, priority: number, watchdog = false, leaseMs = 3 * I): ClusterNode =>
+  clusterNode(name, priority, { watchdog, leaseMs });
 
 Deno.test("a fence of a is no fence of c, the primary heard after it began", () => {
   const nodes = [node("a", 10), node("b", 20), node("c", 25, false, 6 * I), node("w", 30, true)];

@@ -6,17 +6,10 @@
  * the quorum kept it safe, but docs/SAFETY.md's condition (3) did not hold.)
  */
 import { assertEquals } from "../../tests/assert.ts";
-import type { ClusterNode, Event } from "./types.ts";
-import { I, make, run } from "./test_helpers.ts";
+import type { Event } from "./types.ts";
+import { clusterNode, I, make, run } from "./test_helpers.ts";
 
-const node = (name: string, priority: number, over: Partial<ClusterNode> = {}): ClusterNode => ({
-  name,
-  priority,
-  watchdog: false,
-  leaseMs: 3 * I,
-  stopTimeoutMs: I,
-  ...over,
-});
+const node = clusterNode;
 
 Deno.test("after its own step-down, a secondary waits out the hold of the primary the complaints name", () => {
   const nodes = [

@@ -5,6 +5,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import { createMachine, groupState, type Machine, type Restored, step } from "./machine.ts";
 import type {
+  ClusterNode,
   Effect,
   Event,
   MemberSettings,
@@ -18,14 +19,11 @@ import { rgState } from "./scha.ts";
 export const I = 1000;
 
 export function settings(self: string, over: Partial<ResourceSettings> = {}): ResourceSettings {
-  const node = (name: string, priority: number, watchdog = false) => ({
-    name,
-    priority,
-    watchdog,
-    leaseMs: 3 * I,
-    stopTimeoutMs: I,
-  });
-  const nodes = [node("a", 10), node("b", 20), node("w", 30, true)];
+  const nodes = [
+    clusterNode("a", 10),
+    clusterNode("b", 20),
+    clusterNode("w", 30, { watchdog: true }),
+  ];
   return {
     name: "r",
     self,
@@ -233,3 +231,17 @@ export function ask(m: Machine, now: number, request: SchaRequest) {
   const fx = run(m, { type: "request", now, id, request });
   return { id, fx, reply: ofType(fx, "reply").find((r) => r.id === id) };
 }
+
+/** A node of the shared configuration: a primary candidate with the default lease and stop bound. */
+export const clusterNode = (
+  name: string,
+  priority: number,
+  over: Partial<ClusterNode> = {},
+): ClusterNode => ({
+  name,
+  priority,
+  watchdog: false,
+  leaseMs: 3 * I,
+  stopTimeoutMs: I,
+  ...over,
+});
