@@ -53,17 +53,18 @@ export const HOOK_METHODS = [
 ] as const;
 export type HookMethod = typeof HOOK_METHODS[number];
 
-/** Methods whose outcome the core waits for. The others are notifications. */
-export const TRACKED_METHODS: readonly HookMethod[] = [
-  "start",
-  "stop",
-  "status",
-  "monitor_start",
-  "monitor_stop",
-  "monitor_check",
-  "fence",
-  "panic",
+/** Methods that only tell a script what happened: nothing waits for their outcome. */
+export const NOTIFICATION_METHODS: readonly HookMethod[] = [
+  "role",
+  "connect",
+  "disconnect",
+  "complain",
 ];
+
+/** Methods whose outcome the core waits for: all but the notifications. */
+export const TRACKED_METHODS: readonly HookMethod[] = HOOK_METHODS.filter((m) =>
+  !NOTIFICATION_METHODS.includes(m)
+);
 
 /** Methods that run a member's own command; the others run for the resource as a whole. */
 export const MEMBER_HOOKS: readonly HookMethod[] = [
