@@ -94,6 +94,11 @@ export type GuardCommand =
 
 /** A command read this much later than its writing is said in the log (the guard ran late). */
 const LATE_COMMAND_MS = 100;
+/**
+ * Late commands are said together, one line at most this often: a guard starved
+ * of CPU reads the renewals of every resource late at once (a thousand a second).
+ */
+const LATE_REPORT_MS = 1000;
 
 /** Longest command line the guard reads; longer ones are rejected. */
 const MAX_COMMAND_CHARS = 1 << 20;
@@ -272,6 +277,9 @@ class LeaseWatch {
   #lastArm = new Map<string, Omit<Watched, "mode" | "cancel">>();
   /** The least (reading time − sentAt) seen: the clocks' offset, plus the quickest transit. */
   #offset = Infinity;
+  /** Late commands not yet said in the log: how many, the latest of them, and of which resource. */
+  #late = { count: 0, worstMs: 0, resource: "" };
+  #lateTimer: ReturnType<typeof setTimeout> | null = null;
   /** Start hooks still running, by resource. */
   #starts = new Map<string, { pid: number; since: string }>();
   #runs = new Lanes();
@@ -330,14 +338,40 @@ class LeaseWatch {
     const took = performance.now() - command.sentAt; // the transit, plus the clocks' offset
     this.#offset = Math.min(this.#offset, took);
     const age = took - this.#offset;
-    if (age > LATE_COMMAND_MS) {
+    if (age > LATE_COMMAND_MS) this.#noteLate(command.resource, age);
+    return age;
+  }
+
+  /** Count a late command; they are said in one line within {@link LATE_REPORT_MS}. */
+  #noteLate(resource: string, ageMs: number) {
+    const late = this.#late;
+    late.count++;
+    if (ageMs >= late.worstMs) {
+      late.worstMs = ageMs;
+      late.resource = resource;
+    }
+    if (this.#lateTimer !== null) return;
+    this.#lateTimer = setTimeout(() => this.#reportLate(), LATE_REPORT_MS);
+    Deno.unrefTimer(this.#lateTimer);
+  }
+
+  #reportLate() {
+    this.#lateTimer = null;
+    const { count, worstMs, resource } = this.#late;
+    this.#late = { count: 0, worstMs: 0, resource: "" };
+    const ms = Math.round(worstMs);
+    const why = "this guard ran late, or its pipe was full";
+    if (count === 1) {
       this.logger.warning(
-        `read ${Math.round(age)} ms after the daemon wrote it (this guard ran late, or its ` +
-          `pipe was full): its durations count from the writing`,
-        command.resource,
+        `read ${ms} ms after the daemon wrote it (${why}): its durations count from the writing`,
+        resource,
+      );
+    } else {
+      this.logger.warning(
+        `${count} commands read up to ${ms} ms after the daemon wrote them (${why}; the latest ` +
+          `was of ${resource}): their durations count from the writing`,
       );
     }
-    return age;
   }
 
   /** A command whose durations count from when it was written, `ageMs` ago. */
@@ -430,6 +464,10 @@ class LeaseWatch {
 
   /** The channel closed: stop everything still watched, all at once. */
   daemonGone(): void {
+    if (this.#lateTimer !== null) {
+      clearTimeout(this.#lateTimer);
+      this.#reportLate(); // what was late before the daemon went still goes in the log
+    }
     const resources = [...this.#watched.keys()];
     if (resources.length > 0) this.logger.warning(`daemon gone; stopping ${resources.join(", ")}`);
     for (const resource of resources) this.#stop(resource, "the daemon is gone");

@@ -240,6 +240,38 @@ Deno.test("guard: a renewal read late counts from when it was written, not from 
   });
 });
 
+Deno.test("guard: commands read late together are said in one line, not one each", async () => {
+  // A guard starved of CPU reads the renewals of every resource late at once: a thousand
+  // resources made thousands of warning lines a second. They are counted and said together.
+  await withFixture(async ({ dir, stop, spawnGuard }) => {
+    const guard = spawnGuard();
+    const resources = Array.from({ length: 20 }, (_, i) => `r${i}`);
+    for (const r of resources) await arm(guard, r, 60_000, stop({ HASTMON_RESOURCE: r }), null);
+    for (let i = 0; i < 5; i++) {
+      await sleep(100);
+      await guard.renew("r0", 60_000); // the pipe's quickest transit, learned unstarved
+    }
+    await sleep(100);
+    Deno.kill(guard.pid, "SIGSTOP");
+    try {
+      for (const r of resources) await guard.renew(r, 60_000);
+      await sleep(400);
+    } finally {
+      Deno.kill(guard.pid, "SIGCONT");
+    }
+    const late = async () =>
+      (await Deno.readTextFile(`${dir}/guard.log`)).split("\n").filter((l) =>
+        /after the daemon wrote/.test(l)
+      );
+    await waitFor(async () => (await late()).length > 0, 5000, "the guard's late-command line");
+    await sleep(1500); // a second line, if there were to be one
+    const lines = await late();
+    assertEquals(lines.length, 1, lines.join("\n"));
+    assert(/20 commands read up to \d+ ms after the daemon wrote them/.test(lines[0]), lines[0]);
+    await guard.close();
+  });
+});
+
 Deno.test("guard: a renewal of a resource that is not armed, or is stopping, arms nothing", async () => {
   await withFixture(async ({ stop, panic, marker, spawnGuard }) => {
     const guard = spawnGuard();
