@@ -113,7 +113,7 @@ export class DaemonIo implements Io {
     const onExit = () => abort.abort();
     lifetime.addEventListener("abort", onExit, { once: true });
     // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
-    this.#spawns.push(hook.method, () => {
+    this.#spawns.push(hook, () => {
       this.#run(resource, hook, abort.signal).then((outcome) => {
         lifetime.removeEventListener("abort", onExit);
         if (!lifetime.aborted) done(outcome);

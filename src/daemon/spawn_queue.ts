@@ -6,29 +6,37 @@
  * are asked for; they queue here, and each turn of the event loop spawns for
  * at most a slice of time before it yields to timers and sockets.
  *
- * Order: what changes what is active (start, stop, the monitor methods that go
- * with them, panic, fence) first, then probes and a giveover's monitor_check,
- * then notifications.
+ * Order: what ends activity (stop, monitor_stop, panic, fence) first; then the
+ * probes that something waits on (a start's confirmation, a stop's check, a
+ * giveover's monitor_check), so that what was begun is finished before more is
+ * begun: when a thousand resources start at once, each is confirmed running
+ * about a heartbeat after its start instead of after the last start of all;
+ * then start and monitor_start; then routine probes (they may wait); then
+ * notifications.
  */
-import type { HookMethod } from "../core/types.ts";
+import type { HookEffect } from "../core/types.ts";
 
 /** Longest run of spawns in one turn of the event loop. */
 const SLICE_MS = 8;
 
-function rank(method: HookMethod): 0 | 1 | 2 {
-  switch (method) {
-    case "start":
+/** Ranks: 0 goes first. */
+const RANKS = 5;
+
+function rank(hook: Pick<HookEffect, "method" | "deferrableMs">): number {
+  switch (hook.method) {
     case "stop":
-    case "monitor_start":
     case "monitor_stop":
     case "panic":
     case "fence":
       return 0;
     case "status":
     case "monitor_check":
-      return 1;
-    default:
+      return hook.deferrableMs === undefined ? 1 : 3;
+    case "start":
+    case "monitor_start":
       return 2;
+    default:
+      return 4;
   }
 }
 
@@ -40,12 +48,12 @@ interface Waiting {
 
 /** Spawns waiting, by rank, drained a slice at a time. */
 export class SpawnQueue {
-  #queues: Waiting[][] = [[], [], []];
+  #queues: Waiting[][] = Array.from({ length: RANKS }, () => []);
   #scheduled = false;
 
-  /** Run `spawn` (a function that starts one process) soon, in its method's rank. */
-  push(method: HookMethod, spawn: () => void): void {
-    this.#queues[rank(method)].push({ since: performance.now(), spawn });
+  /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
+  push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: () => void): void {
+    this.#queues[rank(hook)].push({ since: performance.now(), spawn });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(() => this.#drain(), 0);
@@ -64,7 +72,7 @@ export class SpawnQueue {
    */
   oldestWaitMs(): number {
     let oldest = Infinity;
-    for (const q of this.#queues.slice(0, 2)) {
+    for (const q of this.#queues.slice(0, RANKS - 1)) {
       if (q.length > 0) oldest = Math.min(oldest, q[0].since);
     }
     return oldest === Infinity ? 0 : performance.now() - oldest;

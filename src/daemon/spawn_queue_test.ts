@@ -1,0 +1,47 @@
+import { assertEquals } from "../../tests/assert.ts";
+import { SpawnQueue } from "./spawn_queue.ts";
+import type { HookEffect } from "../core/types.ts";
+
+const turn = () => new Promise((r) => setTimeout(r, 20));
+
+Deno.test("spawn queue: stops first, then the probes a start waits on, then starts, routine probes, notifications", async () => {
+  const q = new SpawnQueue();
+  const order: string[] = [];
+  const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
+    q.push(hook, () => void order.push(name));
+  // Queued in the order a start of many resources makes them, all before one turn.
+  push("notify", { method: "role" });
+  push("routine probe", { method: "status", deferrableMs: 10_000 });
+  push("start", { method: "start" });
+  push("confirming probe", { method: "status" });
+  push("monitor_start", { method: "monitor_start" });
+  push("stop", { method: "stop" });
+  push("monitor_check", { method: "monitor_check" });
+  push("panic", { method: "panic" });
+  assertEquals(q.waiting, 8);
+  await turn();
+  assertEquals(order, [
+    "stop",
+    "panic",
+    "confirming probe",
+    "monitor_check",
+    "start",
+    "monitor_start",
+    "routine probe",
+    "notify",
+  ]);
+  assertEquals(q.waiting, 0);
+  assertEquals(q.oldestWaitMs(), 0);
+});
+
+Deno.test("spawn queue: how long the oldest waits leaves notifications out", async () => {
+  const q = new SpawnQueue();
+  q.push({ method: "complain" }, () => {});
+  assertEquals(q.oldestWaitMs(), 0, "a notification waits behind the others by design");
+  q.push({ method: "status", deferrableMs: 1000 }, () => {});
+  const until = performance.now() + 3;
+  while (performance.now() < until) { /* the probe waits (no turn of the event loop) */ }
+  assertEquals(q.oldestWaitMs() >= 3, true, "a routine probe's wait counts");
+  await turn();
+  assertEquals(q.waiting, 0);
+});
