@@ -15,14 +15,17 @@
  *   resource daemon's 280 MB RSS was young generation holding 20 MB of live
  *   objects (v8.getHeapSpaceStatistics). Capped, it scavenges more often;
  *   each scavenge costs in proportion to what survives, which is little.
- * - `--optimize-for-size`: the old generation otherwise grew to 126 MB around
- *   32 MB of live objects after the start of a thousand services (and, without
- *   the reducer, stayed there). With it a 1,000-resource primary ran in 106 MB
- *   instead of 224 MB, for 20 % of a core instead of 15 % (more frequent
- *   collections; scripts/bench_scale.ts, side by side at a load of 3 to 5).
- *   Its cost is the collector's: `--memory-saver-mode` instead costs the same
- *   (22.4 % of a core), and without either the primary ran in 15.3 % of a core
- *   but 184 MB (peak 194 MB: too near the 200 MB of PRODUCT.md §8).
+ * - `--heap-growing-percent=30`: the old generation otherwise grew to four
+ *   times what lives in it after the start of a thousand services (126 MB
+ *   around 32 MB of live objects) and, without the reducer, stayed there. V8
+ *   lets it grow by at most 30 % past what lived after each full collection
+ *   instead. `--optimize-for-size` did this before and kept the primary of a
+ *   thousand resources at 121 MB, but it also makes V8's compilers favour size
+ *   over speed: the primary used 25.7–31 % of a core at rest, and the three
+ *   daemons 18 s of CPU to start a thousand resources. With this flag instead:
+ *   21 % and 152 MB (peak 176 MB), and 11 s (scripts/bench_scale.ts --counts
+ *   1000, one after the other; docs/BENCHMARKS.md). Without either, 214 MB
+ *   (peak 269 MB), over the 200 MB of PRODUCT.md §8.
  * - `--single-threaded-gc`: on two cores shared with the hook processes, the
  *   collector's helper threads cost more in all than they save the main
  *   thread: at 1,000 resources the primary, the secondary and the watchdog
@@ -35,5 +38,5 @@
  *   the soak at a probe a second included.
  */
 export const DAEMON_DENO_FLAGS: readonly string[] = [
-  "--v8-flags=--no-memory-reducer,--max-semi-space-size=4,--optimize-for-size,--single-threaded-gc",
+  "--v8-flags=--no-memory-reducer,--max-semi-space-size=4,--heap-growing-percent=30,--single-threaded-gc",
 ];
