@@ -277,7 +277,7 @@ class LeaseWatch {
   #lastArm = new Map<string, Omit<Watched, "mode" | "cancel">>();
   /** The least (reading time − sentAt) seen: the clocks' offset, plus the quickest transit. */
   #offset = Infinity;
-  /** Late commands not yet said in the log: how many, the latest of them, and of which resource. */
+  /** Late commands not yet said in the log: how many, the most delayed, and of which resource. */
   #late = { count: 0, worstMs: 0, resource: "" };
   #lateTimer: ReturnType<typeof setTimeout> | null = null;
   /** Start hooks still running, by resource. */
@@ -355,6 +355,13 @@ class LeaseWatch {
     Deno.unrefTimer(this.#lateTimer);
   }
 
+  /** Say the late commands not yet said, now. */
+  #flushLate() {
+    if (this.#lateTimer === null) return;
+    clearTimeout(this.#lateTimer);
+    this.#reportLate();
+  }
+
   #reportLate() {
     this.#lateTimer = null;
     const { count, worstMs, resource } = this.#late;
@@ -368,8 +375,8 @@ class LeaseWatch {
       );
     } else {
       this.logger.warning(
-        `${count} commands read up to ${ms} ms after the daemon wrote them (${why}; the latest ` +
-          `was of ${resource}): their durations count from the writing`,
+        `${count} commands read up to ${ms} ms after the daemon wrote them (${why}; the most ` +
+          `delayed was of ${resource}): their durations count from the writing`,
       );
     }
   }
@@ -464,10 +471,7 @@ class LeaseWatch {
 
   /** The channel closed: stop everything still watched, all at once. */
   daemonGone(): void {
-    if (this.#lateTimer !== null) {
-      clearTimeout(this.#lateTimer);
-      this.#reportLate(); // what was late before the daemon went still goes in the log
-    }
+    this.#flushLate(); // what was late before the daemon went still goes in the log
     const resources = [...this.#watched.keys()];
     if (resources.length > 0) this.logger.warning(`daemon gone; stopping ${resources.join(", ")}`);
     for (const resource of resources) this.#stop(resource, "the daemon is gone");
@@ -503,6 +507,7 @@ class LeaseWatch {
   #stop(resource: string, why: string, deadline?: number): void {
     const watched = this.#take(resource);
     if (watched === undefined) return;
+    this.#flushLate(); // a late reading that led to this stop is said before it
     this.logger.warning(`${why}: running stop`, resource);
     this.#inLane(resource, async () => {
       await this.#killStart(resource);
@@ -524,6 +529,7 @@ class LeaseWatch {
   #panic(resource: string, limitMs: number): void {
     const watched = this.#take(resource);
     if (watched === undefined) return;
+    this.#flushLate();
     this.#inLane(
       resource,
       () =>

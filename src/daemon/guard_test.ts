@@ -263,11 +263,15 @@ Deno.test("guard: commands read late together are said in one line, not one each
       (await Deno.readTextFile(`${dir}/guard.log`)).split("\n").filter((l) =>
         /after the daemon wrote/.test(l)
       );
-    await waitFor(async () => (await late()).length > 0, 5000, "the guard's late-command line");
-    await sleep(1500); // a second line, if there were to be one
+    // How many commands each line speaks for ("read N ms after ..." is one).
+    const counted = (lines: string[]) =>
+      lines.reduce((n, l) => n + Number(/(\d+) commands read up to/.exec(l)?.[1] ?? 1), 0);
+    await waitFor(async () => counted(await late()) >= 20, 5000, "the late commands said");
+    await sleep(1500); // another line, if there were to be one
     const lines = await late();
-    assertEquals(lines.length, 1, lines.join("\n"));
-    assert(/20 commands read up to \d+ ms after the daemon wrote them/.test(lines[0]), lines[0]);
+    // A warm-up renewal read slowly (a busy machine) may join them or have a line before.
+    assert(lines.length <= 2, `one line for the lot, not one each:\n${lines.join("\n")}`);
+    assert(/\d+ commands read up to \d+ ms after the daemon wrote them/.test(lines.at(-1)!));
     await guard.close();
   });
 });
