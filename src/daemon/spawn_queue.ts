@@ -12,7 +12,8 @@
  * begun: when a thousand resources start at once, each is confirmed running
  * about a heartbeat after its start instead of after the last start of all;
  * then start and monitor_start; then routine probes (they may wait); then
- * notifications.
+ * notifications. What has waited over a second goes in the order it came,
+ * after stops only, so that no rank waits for ever behind another.
  */
 import type { HookEffect } from "../core/types.ts";
 
@@ -21,9 +22,19 @@ const SLICE_MS = 8;
 
 /** Ranks: 0 goes first. */
 const RANKS = 5;
+/** Notifications: they wait behind everything else by design. */
+const NOTIFY = RANKS - 1;
+
+/**
+ * What has waited this long goes in the order it came, whatever its rank (but
+ * after stops): a stream of probes that things wait on must not hold starts
+ * back for ever, nor starts the routine probes.
+ */
+const AGED_MS = 1000;
 
 function rank(hook: Pick<HookEffect, "method" | "deferrableMs">): number {
-  switch (hook.method) {
+  const method = hook.method;
+  switch (method) {
     case "stop":
     case "monitor_stop":
     case "panic":
@@ -35,8 +46,14 @@ function rank(hook: Pick<HookEffect, "method" | "deferrableMs">): number {
     case "start":
     case "monitor_start":
       return 2;
+    case "role":
+    case "connect":
+    case "disconnect":
+    case "complain":
+      return NOTIFY;
     default:
-      return 4;
+      // A method added to HookMethod must be given its rank here.
+      return ((m: never) => m)(method);
   }
 }
 
@@ -50,6 +67,9 @@ interface Waiting {
 export class SpawnQueue {
   #queues: Waiting[][] = Array.from({ length: RANKS }, () => []);
   #scheduled = false;
+
+  /** `agedMs`: what has waited this long goes in the order it came ({@link AGED_MS}). */
+  constructor(readonly agedMs = AGED_MS) {}
 
   /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
   push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: () => void): void {
@@ -81,15 +101,28 @@ export class SpawnQueue {
   #drain(): void {
     this.#scheduled = false;
     const until = performance.now() + SLICE_MS;
-    for (const q of this.#queues) {
-      while (q.length > 0) {
-        if (performance.now() >= until) {
-          this.#scheduled = true;
-          setTimeout(() => this.#drain(), 0);
-          return;
-        }
-        q.shift()!.spawn();
+    for (let q = this.#next(); q !== null; q = this.#next()) {
+      if (performance.now() >= until) {
+        this.#scheduled = true;
+        setTimeout(() => this.#drain(), 0);
+        return;
+      }
+      q.shift()!.spawn();
+    }
+  }
+
+  /** The queue to spawn from next: stops, then what has aged (oldest first), then by rank. */
+  #next(): Waiting[] | null {
+    const queues = this.#queues;
+    if (queues[0].length > 0) return queues[0];
+    const aged = performance.now() - this.agedMs;
+    let oldest: Waiting[] | null = null;
+    for (let r = 1; r < NOTIFY; r++) {
+      const head = queues[r][0];
+      if (head && head.since <= aged && (!oldest || head.since < oldest[0].since)) {
+        oldest = queues[r];
       }
     }
+    return oldest ?? queues.find((q) => q.length > 0) ?? null;
   }
 }

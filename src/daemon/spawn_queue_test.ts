@@ -45,3 +45,19 @@ Deno.test("spawn queue: how long the oldest waits leaves notifications out", asy
   await turn();
   assertEquals(q.waiting, 0);
 });
+
+Deno.test("spawn queue: what has waited long goes in the order it came, after stops only", async () => {
+  const q = new SpawnQueue(5);
+  const order: string[] = [];
+  const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
+    q.push(hook, () => void order.push(name));
+  push("start", { method: "start" });
+  push("routine probe", { method: "status", deferrableMs: 10_000 });
+  const until = performance.now() + 10;
+  while (performance.now() < until) { /* both wait past agedMs (no turn of the event loop) */ }
+  // A stream of probes that starts wait on would otherwise go first for ever.
+  push("confirming probe", { method: "status" });
+  push("stop", { method: "stop" });
+  await turn();
+  assertEquals(order, ["stop", "start", "routine probe", "confirming probe"]);
+});

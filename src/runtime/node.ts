@@ -108,7 +108,8 @@ interface HookRun {
 interface HeldProbe {
   at: Time;
   rt: Rt;
-  run: () => void;
+  /** Queue it: `urgent` when something now waits on it (it is no longer routine). */
+  run: (urgent: boolean) => void;
 }
 
 /** One resource as the runtime runs it. */
@@ -633,7 +634,7 @@ export class NodeRuntime {
       laneDone();
       if (tracked) this.#batch(() => this.#feedHookDone(rt, e, outcome));
     };
-    const queue = () =>
+    const queue = (urgent = false) =>
       this.#lanes.run(rt.name, laneOf(e.method, e.member), (laneDone) => {
         if (!tracked) {
           rt.queuedNotes.delete(e.method);
@@ -651,7 +652,9 @@ export class NodeRuntime {
           if (run.cancelled) {
             return finish({ kind: "killed", signal: "SIGTERM" }, laneDone);
           }
-          run.kill = this.#io.runHook(rt.name, e, (outcome) => finish(outcome, laneDone));
+          // A held probe that its resource now waits on is spawned as such (spawn_queue.ts).
+          const hook = urgent ? { ...e, deferrableMs: undefined } : e;
+          run.kill = this.#io.runHook(rt.name, hook, (outcome) => finish(outcome, laneDone));
         };
         const afterGuard = () => {
           // A start begins only once the guard knows it may (a kill -9 right after is covered).
@@ -678,9 +681,11 @@ export class NodeRuntime {
     queue();
   }
 
-  /** Run the held probes whose time has come. */
+  /** Run the held probes whose time has come (still routine). */
   #releaseDue(now: Time) {
-    while (this.#held.size > 0 && this.#held.peek()!.at <= now + 1) this.#run(this.#held.pop()!);
+    while (this.#held.size > 0 && this.#held.peek()!.at <= now + 1) {
+      this.#run(this.#held.pop()!, false);
+    }
   }
 
   /** Run at once the held probes that `which` picks (their node stops, or their resource acts). */
@@ -688,7 +693,7 @@ export class NodeRuntime {
     const keep: HeldProbe[] = [];
     while (this.#held.size > 0) {
       const h = this.#held.pop()!;
-      if (which(h)) this.#run(h);
+      if (which(h)) this.#run(h, true);
       else keep.push(h);
     }
     for (const h of keep) this.#held.push(h);
@@ -699,9 +704,9 @@ export class NodeRuntime {
     if (rt.held > 0) this.#releaseWhere((h) => h.rt === rt);
   }
 
-  #run(h: HeldProbe) {
+  #run(h: HeldProbe, urgent: boolean) {
     h.rt.held--;
-    h.run();
+    h.run(urgent);
   }
 
   /** Log a line of the load bookkeeping. */

@@ -350,5 +350,9 @@ Deno.test("runtime: a held probe goes at once when its resource changes role or 
   // (the machine waits for probes in flight before it starts).
   rt.command("r", { role: "init", force: false });
   assertEquals(rt.load().probesHeld, 0);
-  assert(io.hookNamed("status").length >= 1, "the held probe ran");
+  const released = io.hookNamed("status");
+  assert(released.length >= 1, "the held probe ran");
+  // ...and as what it now is, a probe that something waits on: the daemon spawns it before
+  // starts, not behind every routine probe (src/daemon/spawn_queue.ts).
+  assertEquals(released[0].hook.deferrableMs, undefined, "no longer routine");
 });
