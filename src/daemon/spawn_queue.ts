@@ -12,8 +12,8 @@
  * begun: when a thousand resources start at once, each is confirmed running
  * about a heartbeat after its start instead of after the last start of all;
  * then start and monitor_start; then routine probes (they may wait); then
- * notifications. What has waited over a second goes in the order it came,
- * after stops only, so that no rank waits for ever behind another.
+ * notifications. A rank that has waited over a second still gets a spawn in
+ * every slice, so that none waits for ever behind another.
  */
 import type { HookEffect } from "../core/types.ts";
 
@@ -26,9 +26,9 @@ const RANKS = 5;
 const NOTIFY = RANKS - 1;
 
 /**
- * What has waited this long goes in the order it came, whatever its rank (but
- * after stops): a stream of probes that things wait on must not hold starts
- * back for ever, nor starts the routine probes.
+ * A rank whose oldest has waited this long gets one spawn in every slice
+ * before the ranks above it (stops aside): a stream of probes that things wait
+ * on must not hold starts back for ever, nor starts the routine probes.
  */
 const AGED_MS = 1000;
 
@@ -68,7 +68,7 @@ export class SpawnQueue {
   #queues: Waiting[][] = Array.from({ length: RANKS }, () => []);
   #scheduled = false;
 
-  /** `agedMs`: what has waited this long goes in the order it came ({@link AGED_MS}). */
+  /** `agedMs`: a rank waiting this long gets a spawn in every slice ({@link AGED_MS}). */
   constructor(readonly agedMs = AGED_MS) {}
 
   /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
@@ -100,8 +100,11 @@ export class SpawnQueue {
 
   #drain(): void {
     this.#scheduled = false;
-    const until = performance.now() + SLICE_MS;
-    for (let q = this.#next(); q !== null; q = this.#next()) {
+    const start = performance.now();
+    const until = start + SLICE_MS;
+    const aged = start - this.agedMs;
+    const served: boolean[] = [];
+    for (let q = this.#next(aged, served); q !== null; q = this.#next(aged, served)) {
       if (performance.now() >= until) {
         this.#scheduled = true;
         setTimeout(() => this.#drain(), 0);
@@ -111,18 +114,20 @@ export class SpawnQueue {
     }
   }
 
-  /** The queue to spawn from next: stops, then what has aged (oldest first), then by rank. */
-  #next(): Waiting[] | null {
+  /**
+   * The queue to spawn from next in this slice: stops; then one of each rank
+   * whose oldest has waited since `aged` (once a slice: `served`); then by rank.
+   */
+  #next(aged: number, served: boolean[]): Waiting[] | null {
     const queues = this.#queues;
     if (queues[0].length > 0) return queues[0];
-    const aged = performance.now() - this.agedMs;
-    let oldest: Waiting[] | null = null;
     for (let r = 1; r < NOTIFY; r++) {
       const head = queues[r][0];
-      if (head && head.since <= aged && (!oldest || head.since < oldest[0].since)) {
-        oldest = queues[r];
+      if (head && head.since <= aged && !served[r]) {
+        served[r] = true;
+        return queues[r];
       }
     }
-    return oldest ?? queues.find((q) => q.length > 0) ?? null;
+    return queues.find((q) => q.length > 0) ?? null;
   }
 }

@@ -46,18 +46,26 @@ Deno.test("spawn queue: how long the oldest waits leaves notifications out", asy
   assertEquals(q.waiting, 0);
 });
 
-Deno.test("spawn queue: what has waited long goes in the order it came, after stops only", async () => {
+Deno.test("spawn queue: a rank that has waited long gets a spawn in every slice, and keeps its place", async () => {
   const q = new SpawnQueue(5);
   const order: string[] = [];
   const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
     q.push(hook, () => void order.push(name));
-  push("start", { method: "start" });
+  for (let i = 1; i <= 3; i++) push(`start${i}`, { method: "start" });
   push("routine probe", { method: "status", deferrableMs: 10_000 });
   const until = performance.now() + 10;
-  while (performance.now() < until) { /* both wait past agedMs (no turn of the event loop) */ }
-  // A stream of probes that starts wait on would otherwise go first for ever.
+  while (performance.now() < until) { /* they wait past agedMs (no turn of the event loop) */ }
+  // A stream of probes that starts wait on would otherwise go first for ever; and the
+  // probes a start waits on still go before the starts that waited.
   push("confirming probe", { method: "status" });
   push("stop", { method: "stop" });
   await turn();
-  assertEquals(order, ["stop", "start", "routine probe", "confirming probe"]);
+  assertEquals(order, [
+    "stop",
+    "start1",
+    "routine probe",
+    "confirming probe",
+    "start2",
+    "start3",
+  ]);
 });
