@@ -19,17 +19,18 @@
  *   times what lives in it after the start of a thousand services (126 MB
  *   around 32 MB of live objects) and, without the reducer, stayed there. V8
  *   lets it grow by at most 30 % past what lived after each full collection
- *   instead. `--optimize-for-size` did this before and kept the primary of a
- *   thousand resources at 121 MB, but it also makes V8's compilers favour size
- *   over speed: the primary used 25.7–31 % of a core at rest, and the three
- *   daemons 18 s of CPU to start a thousand resources. With this flag instead:
- *   21 % and 152 MB (peak 176 MB), and 11 s (scripts/bench_scale.ts --counts
- *   1000, one after the other; docs/BENCHMARKS.md). Without either, 214 MB
- *   (peak 269 MB), over the 200 MB of PRODUCT.md §8.
+ *   instead. `--optimize-for-size` did this before (118–121 MB at 1,000
+ *   resources), but it also makes V8's compilers favour size over speed: the
+ *   primary used 25.7–31 % of a core at rest, over the 25 % of PRODUCT.md §8,
+ *   and the three daemons 17–19 s of CPU to start a thousand resources. With
+ *   this flag instead: 18–22 % and 147–167 MB (peaks 176–194 MB), and 11 s.
+ *   Without either, 214 MB (peak 269 MB). Side by side on one day:
+ *   scripts/bench_scale.ts --counts 1000; docs/BENCHMARKS.md, "Against issue 12".
  * - `--single-threaded-gc`: on two cores shared with the hook processes, the
  *   collector's helper threads cost more in all than they save the main
- *   thread: at 1,000 resources the primary, the secondary and the watchdog
- *   ran in 21.0 / 11.0 / 8.5 % of a core instead of 23.5 / 12.3 / 10.2 %
+ *   thread (measured with `--optimize-for-size`, before the change above):
+ *   at 1,000 resources the primary, the secondary and the watchdog ran in
+ *   21.0 / 11.0 / 8.5 % of a core instead of 23.5 / 12.3 / 10.2 %
  *   (scripts/bench_scale.ts --counts 1000, one after the other). Its marking
  *   runs on the main thread, so what matters is how late the timer fires:
  *   the worst lateness of the primary's timer at 1,000 resources was 463 ms
