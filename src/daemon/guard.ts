@@ -366,6 +366,15 @@ class LeaseWatch {
     this.#lateTimer = null;
     const { count, worstMs, resource } = this.#late;
     this.#late = { count: 0, worstMs: 0, resource: "" };
+    try {
+      this.#sayLate(count, worstMs, resource);
+    } catch {
+      // A log that cannot be written (disk full, a broken stderr) must not stop the stop or
+      // the panic this is said before, nor end the guard from its timer.
+    }
+  }
+
+  #sayLate(count: number, worstMs: number, resource: string) {
     const ms = Math.round(worstMs);
     const why = "this guard ran late, or its pipe was full";
     if (count === 1) {

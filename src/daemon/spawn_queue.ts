@@ -12,8 +12,10 @@
  * begun: when a thousand resources start at once, each is confirmed running
  * about a heartbeat after its start instead of after the last start of all;
  * then start and monitor_start; then routine probes (they may wait); then
- * notifications. A rank that has waited over a second still gets a spawn in
- * every slice, so that none waits for ever behind another.
+ * notifications. The ranks between stops and notifications that have waited
+ * over a second take turns at the first spawn of each slice, so that none of
+ * them waits for ever behind another. Notifications have no such turn: they
+ * are coalesced per resource and dropped over a node-wide budget instead.
  */
 import type { HookEffect } from "../core/types.ts";
 
@@ -26,9 +28,10 @@ const RANKS = 5;
 const NOTIFY = RANKS - 1;
 
 /**
- * A rank whose oldest has waited this long gets one spawn in every slice
- * before the ranks above it (stops aside): a stream of probes that things wait
- * on must not hold starts back for ever, nor starts the routine probes.
+ * A rank whose oldest has waited this long takes its turn at the first spawn
+ * of a slice, before the ranks above it (stops aside): a stream of probes that
+ * things wait on must not hold starts back for ever, nor starts the routine
+ * probes.
  */
 const AGED_MS = 1000;
 
@@ -52,9 +55,13 @@ function rank(hook: Pick<HookEffect, "method" | "deferrableMs">): number {
     case "complain":
       return NOTIFY;
     default:
-      // A method added to HookMethod must be given its rank here.
-      return ((m: never) => m)(method);
+      // A method added to HookMethod must be given its rank here (a type error until it is).
+      return unranked(method);
   }
+}
+
+function unranked(method: never): never {
+  throw new Error(`spawn queue: hook method ${String(method)} has no rank`);
 }
 
 interface Waiting {
@@ -68,12 +75,21 @@ export class SpawnQueue {
   #queues: Waiting[][] = Array.from({ length: RANKS }, () => []);
   #scheduled = false;
 
-  /** `agedMs`: a rank waiting this long gets a spawn in every slice ({@link AGED_MS}). */
-  constructor(readonly agedMs = AGED_MS) {}
+  /** The aged rank served last (ranks 1 to NOTIFY - 1 take turns). */
+  #agedTurn = 0;
+
+  /**
+   * `agedMs`: a rank waiting this long gets spawns in turn ({@link AGED_MS});
+   * `now`: the clock (tests give their own).
+   */
+  constructor(
+    readonly agedMs = AGED_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
   /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
   push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: () => void): void {
-    this.#queues[rank(hook)].push({ since: performance.now(), spawn });
+    this.#queues[rank(hook)].push({ since: this.now(), spawn });
     if (!this.#scheduled) {
       this.#scheduled = true;
       setTimeout(() => this.#drain(), 0);
@@ -95,39 +111,43 @@ export class SpawnQueue {
     for (const q of this.#queues.slice(0, RANKS - 1)) {
       if (q.length > 0) oldest = Math.min(oldest, q[0].since);
     }
-    return oldest === Infinity ? 0 : performance.now() - oldest;
+    return oldest === Infinity ? 0 : this.now() - oldest;
   }
 
   #drain(): void {
     this.#scheduled = false;
-    const start = performance.now();
+    const start = this.now();
     const until = start + SLICE_MS;
-    const aged = start - this.agedMs;
-    const served: boolean[] = [];
-    for (let q = this.#next(aged, served); q !== null; q = this.#next(aged, served)) {
-      if (performance.now() >= until) {
+    // Once a slice, the next rank in turn whose oldest has waited too long goes first
+    // (after stops): each such rank gets a spawn every few slices, however slow spawns are.
+    let aged = this.#agedRank(start - this.agedMs);
+    for (;;) {
+      const q = this.#queues[0].length > 0
+        ? this.#queues[0]
+        : aged !== null
+        ? this.#queues[aged]
+        : this.#queues.find((q) => q.length > 0);
+      if (q === undefined) return;
+      if (this.now() >= until) {
         this.#scheduled = true;
         setTimeout(() => this.#drain(), 0);
         return;
       }
+      if (q !== this.#queues[0]) aged = null;
       q.shift()!.spawn();
     }
   }
 
-  /**
-   * The queue to spawn from next in this slice: stops; then one of each rank
-   * whose oldest has waited since `aged` (once a slice: `served`); then by rank.
-   */
-  #next(aged: number, served: boolean[]): Waiting[] | null {
-    const queues = this.#queues;
-    if (queues[0].length > 0) return queues[0];
-    for (let r = 1; r < NOTIFY; r++) {
-      const head = queues[r][0];
-      if (head && head.since <= aged && !served[r]) {
-        served[r] = true;
-        return queues[r];
+  /** The next rank, after the last one served so, whose oldest has waited since `before`. */
+  #agedRank(before: number): number | null {
+    for (let i = 1; i < NOTIFY; i++) {
+      const r = 1 + (this.#agedTurn + i - 1) % (NOTIFY - 1);
+      const head = this.#queues[r][0];
+      if (head && head.since <= before) {
+        this.#agedTurn = r;
+        return r;
       }
     }
-    return queues.find((q) => q.length > 0) ?? null;
+    return null;
   }
 }

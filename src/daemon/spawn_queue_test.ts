@@ -1,4 +1,4 @@
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import { SpawnQueue } from "./spawn_queue.ts";
 import type { HookEffect } from "../core/types.ts";
 
@@ -46,15 +46,24 @@ Deno.test("spawn queue: how long the oldest waits leaves notifications out", asy
   assertEquals(q.waiting, 0);
 });
 
-Deno.test("spawn queue: a rank that has waited long gets a spawn in every slice, and keeps its place", async () => {
-  const q = new SpawnQueue(5);
+/** A queue on a clock the test moves; each spawn may take some of it (a slow spawn). */
+function onClock(agedMs: number) {
+  const clock = { t: 0 };
+  const q = new SpawnQueue(agedMs, () => clock.t);
   const order: string[] = [];
-  const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
-    q.push(hook, () => void order.push(name));
+  const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">, costMs = 0) =>
+    q.push(hook, () => {
+      order.push(name);
+      clock.t += costMs;
+    });
+  return { clock, q, order, push };
+}
+
+Deno.test("spawn queue: a rank that has waited long takes a turn first in a slice, and keeps its place", async () => {
+  const { clock, order, push } = onClock(1000);
   for (let i = 1; i <= 3; i++) push(`start${i}`, { method: "start" });
   push("routine probe", { method: "status", deferrableMs: 10_000 });
-  const until = performance.now() + 10;
-  while (performance.now() < until) { /* they wait past agedMs (no turn of the event loop) */ }
+  clock.t += 1000; // they have waited a second
   // A stream of probes that starts wait on would otherwise go first for ever; and the
   // probes a start waits on still go before the starts that waited.
   push("confirming probe", { method: "status" });
@@ -63,9 +72,23 @@ Deno.test("spawn queue: a rank that has waited long gets a spawn in every slice,
   assertEquals(order, [
     "stop",
     "start1",
-    "routine probe",
     "confirming probe",
     "start2",
     "start3",
+    "routine probe",
   ]);
+});
+
+Deno.test("spawn queue: with slow spawns, aged ranks still take turns (no rank starves)", async () => {
+  const { clock, order, push } = onClock(1000);
+  // Spawns of 10 ms: one a slice. Probes that things wait on keep coming; a start and a
+  // routine probe have waited over a second.
+  push("start", { method: "start" }, 10);
+  push("routine probe", { method: "status", deferrableMs: 10_000 }, 10);
+  clock.t += 1000;
+  for (let i = 0; i < 6; i++) push(`confirm${i}`, { method: "status" }, 10);
+  clock.t += 1000; // the confirmations have waited too, now
+  for (let i = 0; i < 8 && order.length < 8; i++) await turn();
+  assert(order.slice(0, 4).includes("start"), `the start within four slices: ${order}`);
+  assert(order.slice(0, 4).includes("routine probe"), `the routine probe too: ${order}`);
 });
