@@ -84,6 +84,31 @@ function arm(guard: Guard, resource: string, ms: number, stop: GuardHook, panic:
   return guard.arm(resource, ms, [stop], 2000, panic, 200);
 }
 
+/**
+ * Run `meanwhile` while the guard is frozen (SIGSTOP), as a guard starved of CPU
+ * is, then let it go. First the guard learns how long the pipe takes when it is
+ * not starved, from `warmups` renewals of the armed `resource` that it reads at
+ * once (a guard still starting would read them all late together).
+ */
+async function starved(
+  guard: Guard,
+  resource: string,
+  warmups: number,
+  meanwhile: () => Promise<void>,
+) {
+  for (let i = 0; i < warmups; i++) {
+    await sleep(100);
+    await guard.renew(resource, 60_000);
+  }
+  await sleep(100);
+  Deno.kill(guard.pid, "SIGSTOP");
+  try {
+    await meanwhile();
+  } finally {
+    Deno.kill(guard.pid, "SIGCONT");
+  }
+}
+
 Deno.test("guard: when the daemon is killed with -9, the guard runs stop and exits", async () => {
   await withFixture(async ({ dir, marker }) => {
     // The "daemon": spawns the guard, starts the service through a start hook
@@ -212,23 +237,12 @@ Deno.test("guard: a renewal read late counts from when it was written, not from 
     const service = await startService(dir);
     const guard = spawnGuard();
     await arm(guard, "web", 60_000, stop(), null);
-    // The guard learns how long the pipe takes when it is not starved: once it runs, from a
-    // renewal it reads at once (a guard still starting would read them all late together).
-    for (let i = 0; i < 10; i++) {
-      await sleep(100);
-      await guard.renew("web", 60_000);
-    }
-    await sleep(100);
-    Deno.kill(guard.pid, "SIGSTOP");
-    let woke = 0;
-    try {
+    await starved(guard, "web", 10, async () => {
       await sleep(100);
       await guard.renew("web", 600); // its deadline: 600 ms from now
       await sleep(1300);
-    } finally {
-      Deno.kill(guard.pid, "SIGCONT");
-      woke = performance.now();
-    }
+    });
+    const woke = performance.now();
     await waitFor(async () => (await marker()).length > 0, 5000, "the guard's stop");
     const after = performance.now() - woke;
     assert(
@@ -247,18 +261,10 @@ Deno.test("guard: commands read late together are said in one line, not one each
     const guard = spawnGuard();
     const resources = Array.from({ length: 20 }, (_, i) => `r${i}`);
     for (const r of resources) await arm(guard, r, 60_000, stop({ HASTMON_RESOURCE: r }), null);
-    for (let i = 0; i < 5; i++) {
-      await sleep(100);
-      await guard.renew("r0", 60_000); // the pipe's quickest transit, learned unstarved
-    }
-    await sleep(100);
-    Deno.kill(guard.pid, "SIGSTOP");
-    try {
+    await starved(guard, "r0", 5, async () => {
       for (const r of resources) await guard.renew(r, 60_000);
       await sleep(400);
-    } finally {
-      Deno.kill(guard.pid, "SIGCONT");
-    }
+    });
     const late = async () =>
       (await Deno.readTextFile(`${dir}/guard.log`)).split("\n").filter((l) =>
         /after the daemon wrote/.test(l)
