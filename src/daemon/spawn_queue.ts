@@ -65,7 +65,7 @@ function unranked(method: never): never {
 }
 
 interface Waiting {
-  /** When it was queued (performance.now()). */
+  /** When it was queued (the queue's clock). */
   since: number;
   spawn: () => void;
 }
@@ -90,10 +90,14 @@ export class SpawnQueue {
   /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
   push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: () => void): void {
     this.#queues[rank(hook)].push({ since: this.now(), spawn });
-    if (!this.#scheduled) {
-      this.#scheduled = true;
-      setTimeout(() => this.#drain(), 0);
-    }
+    this.#schedule();
+  }
+
+  /** A drain at the next turn of the event loop (one at a time). */
+  #schedule() {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setTimeout(() => this.#drain(), 0);
   }
 
   /** Spawns waiting now. */
@@ -108,7 +112,7 @@ export class SpawnQueue {
    */
   oldestWaitMs(): number {
     let oldest = Infinity;
-    for (const q of this.#queues.slice(0, RANKS - 1)) {
+    for (const q of this.#queues.slice(0, NOTIFY)) {
       if (q.length > 0) oldest = Math.min(oldest, q[0].since);
     }
     return oldest === Infinity ? 0 : this.now() - oldest;
@@ -128,11 +132,7 @@ export class SpawnQueue {
         ? this.#queues[aged]
         : this.#queues.find((q) => q.length > 0);
       if (q === undefined) return;
-      if (this.now() >= until) {
-        this.#scheduled = true;
-        setTimeout(() => this.#drain(), 0);
-        return;
-      }
+      if (this.now() >= until) return this.#schedule();
       if (q !== this.#queues[0]) aged = null;
       q.shift()!.spawn();
     }
