@@ -309,12 +309,10 @@ function endOp(m: Machine, fx: Effect[]) {
   if (op.kind === "start") {
     log(fx, "info", "start finished; waiting for status to confirm");
     // The restart that asked for it is answered once a probe of each member it started has
-    // answered: at once, so that its caller reads the states that follow.
+    // answered (each is due at once, onControlHookDone), so that its caller reads the states
+    // that follow.
     const r = op.request !== null ? m.requests.get(op.request) : undefined;
-    if (r) {
-      r.startedAt = m.now;
-      for (const step of op.steps) m.members[step.member].nextProbeAt = m.now;
-    }
+    if (r) r.startedAt = m.now;
     return;
   }
   if (op.failed) {
@@ -445,12 +443,16 @@ export function onControlHookDone(
   switch (method) {
     case "start":
       if (!x || !m.op) return true;
-      x.nextProbeAt = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
       if (ok) {
+        // Confirmed by a probe as soon as the start's operation ends: a start returns only
+        // once its service is up (scha-semantics.md, START), as Pacemaker's first monitor
+        // follows a start at once. (A heartbeat's wait here cost a thousand starts a second.)
+        x.nextProbeAt = m.now;
         x.state = "starting";
         advance(m, fx);
         return true;
       }
+      x.nextProbeAt = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
       x.state = "unknown";
       x.probeSaidUnknown = false;
       x.startFailed = true;
