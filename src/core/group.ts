@@ -409,6 +409,7 @@ function runMemberHook(
 ) {
   const id = m.nextHookId++;
   m.busy = { id, method, member: x.settings.name, since: m.now };
+  x.confirmBy = null; // what a start's confirmation waited for is over once it is acted on
   for (const y of m.members) if (y.probe) y.probe.stale = true;
   const t = timeoutMs ??
     (method === "monitor_start" ? x.settings.monitorStartTimeoutMs : undefined);
@@ -444,10 +445,14 @@ export function onControlHookDone(
     case "start":
       if (!x || !m.op) return true;
       if (ok) {
-        // Confirmed by a probe as soon as the start's operation ends: a start returns only
-        // once its service is up (scha-semantics.md, START), as Pacemaker's first monitor
-        // follows a start at once. (A heartbeat's wait here cost a thousand starts a second.)
+        // Confirmed by a probe as soon as the start's operation ends, as Pacemaker's first
+        // monitor follows a start at once (a heartbeat's wait here cost the start of a
+        // thousand a second). A START should return only once its service is up
+        // (scha-semantics.md), but many scripts return a moment before (rc.d scripts,
+        // pg_ctl without -w): a probe that does not find it running is asked again a
+        // heartbeat later, as the original did, before a second start runs (onProbeDone).
         x.nextProbeAt = m.now;
+        x.confirmBy = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
         x.state = "starting";
         advance(m, fx);
         return true;
@@ -569,10 +574,17 @@ export function onProbeDone(
   if (!stale) x.nextProbeAt = slot;
   else x.nextProbeAt = Math.min(x.nextProbeAt, slot);
   if (stale || m.busy || m.op) return;
-  x.probedAt = m.now;
   const state = m.defects.timeoutIsRunning && outcome.kind === "timeout"
     ? "running"
     : probeResult(outcome);
+  const confirmBy = x.confirmBy;
+  x.confirmBy = null;
+  if (confirmBy !== null && m.now < confirmBy && state !== "running" && x.state === "starting") {
+    // Just started and not up yet: only the probe at confirmBy may say it did not start.
+    x.nextProbeAt = confirmBy;
+    return;
+  }
+  x.probedAt = m.now;
   if (state !== x.state) {
     const wasUp = x.state === "running" || x.state === "starting";
     const level = wasUp && state !== "running" ? "warning" : "info";

@@ -177,6 +177,7 @@ function newMember(settings: MemberSettings, now: Time): MemberRun {
     dirty: false,
     probe: null,
     nextProbeAt: now,
+    confirmBy: null,
     probeSaidUnknown: false,
     probedAt: -Infinity,
     startFailed: false,

@@ -91,6 +91,13 @@ export interface MemberRun {
   /** The status probe in flight; `stale` once a start or stop began after it. */
   probe: { id: number; since: Time; stale: boolean } | null;
   nextProbeAt: Time;
+  /**
+   * Its start returned successfully and it has not been confirmed yet: until
+   * then a probe only confirms it; one that finds it not running is asked
+   * again then (a start script may return a moment before its service
+   * answers). Null otherwise.
+   */
+  confirmBy: Time | null;
   /** The last probe answered unknown (hung, killed, odd exit): act without knowing. */
   probeSaidUnknown: boolean;
   /** When a probe last answered (and counted). */

@@ -10,7 +10,7 @@
  * probes that something waits on (a start's confirmation, a stop's check, a
  * giveover's monitor_check), so that what was begun is finished before more is
  * begun: when a thousand resources start at once, each is confirmed running
- * about a heartbeat after its start instead of after the last start of all;
+ * soon after its start instead of after the last start of all;
  * then start and monitor_start; then routine probes (they may wait); then
  * notifications. The ranks between stops and notifications that have waited
  * over a second take turns at the first spawn of each slice, so that none of
