@@ -196,9 +196,10 @@ function guardOf(daemonPid: number): number {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       if (ppid !== daemonPid) continue;
-      // "hastmon: guard" once it set its title, "… guard …" before.
+      // Named "hastmon: guard" once started; before, `… guard …` or `… guard_main.ts …`.
+      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
       const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (/\bguard\b/.test(cmdline)) return Number(e.name);
+      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) return Number(e.name);
     } catch { /* gone meanwhile */ }
   }
   throw new Error(`no guard process under daemon ${daemonPid}`);
