@@ -25,7 +25,7 @@
  * one timer, measured alike. The load average of the machine is noted beside
  * every figure: the machine is shared.
  *
- *     deno run -A scripts/bench_scale.ts [--counts 10,100,300,1000] [--seconds 30]
+ *     deno run -A scripts/bench_scale.ts [--counts 10,100,300,1000|none] [--seconds 30]
  *       [--probe-interval 10] [--soak-count 300] [--soak-probe-interval 1]
  *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--no-write]
  *
@@ -61,7 +61,8 @@ function parseArgs(args: string[]): Options {
     const value = () => args[++i] ?? usage(`${args[i - 1]} needs a value`);
     switch (args[i]) {
       case "--counts":
-        o.counts = value().split(",").map((v) => positive(v));
+        // "none": no scale rows (e.g. only the idle node).
+        o.counts = value() === "none" ? [] : args[i].split(",").map((v) => positive(v));
         break;
       case "--seconds":
         o.seconds = positive(value());
@@ -105,7 +106,7 @@ function positive(v: string): number {
 
 function usage(problem: string): never {
   console.error(
-    `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...] ` +
+    `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...|none] ` +
       `[--seconds S] [--probe-interval S] [--soak-count N] [--soak-probe-interval S] ` +
       `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--no-write]`,
   );
@@ -195,9 +196,10 @@ function guardOf(daemonPid: number): number {
       const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
       if (ppid !== daemonPid) continue;
-      // "hastmon: guard" once it set its title, "… guard …" before.
+      // Named "hastmon: guard" once started; before, `… guard …` or `… guard_main.ts …`.
+      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
       const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (/\bguard\b/.test(cmdline)) return Number(e.name);
+      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) return Number(e.name);
     } catch { /* gone meanwhile */ }
   }
   throw new Error(`no guard process under daemon ${daemonPid}`);

@@ -119,3 +119,16 @@ Deno.test("imports: in the built program, what every command loads holds neither
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("imports: the daemon's command reaches none of the other commands' modules", async () => {
+  // `hastmon daemon` loads src/cli/daemon.ts alone among the command groups (see
+  // src/cli/commands_test.ts); what it reaches, at once or later, is what a daemon can load.
+  const modules = await graph("src/cli/daemon.ts");
+  const daemon = closure(modules, [file("src/cli/daemon.ts")], true);
+  assert(daemon.has(file("src/daemon/daemon.ts")), "the graph was not read");
+  const foreign = [...daemon].filter((s) =>
+    /\/src\/(sim|demo|config\/legacy)\/|\/src\/cli\/(ctl|config|simulate|scha|completion|console|keygen)\.ts$|\/tui\//
+      .test(s) || /^npm:\/?@bomb\.sh\//.test(s) || UI_PACKAGES.test(s)
+  );
+  assert(foreign.length === 0, `the daemon loads ${foreign.join(", ")}`);
+});

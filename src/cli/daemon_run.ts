@@ -11,7 +11,7 @@ import {
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard.ts";
-import { selfCommand } from "../daemon/self.ts";
+import { guardCommand, selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
@@ -91,7 +91,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
   const guard = Guard.spawn({
-    command: [...selfCommand(), "guard", "--log-format", format, "--node", cfg.node],
+    command: [...guardCommand(), "--log-format", format, "--node", cfg.node],
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",

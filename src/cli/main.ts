@@ -78,8 +78,8 @@ export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []):
 
 /** Run the CLI and return the process exit code. */
 export async function runCli(args: string[], io: CliIO = defaultIO): Promise<number> {
-  const { registers } = await import("./commands.ts");
-  const program = buildProgram(io, registers);
+  const { registersFor } = await import("./commands.ts");
+  const program = buildProgram(io, await registersFor(args));
   try {
     await program.parseAsync(args, { from: "user" });
     return process_exit_code ?? EX.OK;

@@ -289,7 +289,11 @@ Deno.test("control server: unreadable input closes that connection only", async 
     for (const [what, bytes] of cases) {
       const r = await raw(path);
       await sendBytes(r.conn, bytes);
-      assertEquals(await nextReadError(r.reader), "closed", what);
+      // The server hangs up at the first bad header. Bytes it had not read yet (past its
+      // first 4 KiB read) make the kernel reset the connection rather than close it.
+      const end = await nextReadError(r.reader);
+      if (bytes.length <= 4096) assertEquals(end, "closed", what);
+      else assert(end === "closed" || end === "io", `${what}: ${end}`);
       await closeRaw(r);
       await assertServes(path);
     }

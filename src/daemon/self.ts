@@ -44,3 +44,21 @@ export function selfCommand(ctx: SelfContext = currentSelfContext()): string[] {
   }
   return [ctx.execPath, "run", "-A", ...DAEMON_DENO_FLAGS, decodeURIComponent(main.pathname)];
 }
+
+/**
+ * The argv that runs this program's guard (src/daemon/guard.ts); its own
+ * arguments follow. The single-file forms run `hastmon guard`, whose entry
+ * loads the guard's modules alone. From source, `deno run` of guard_main.ts
+ * itself: `deno run main.ts guard` resolves, parses and keeps the module
+ * graph of every command first (all that main.ts can import), 3–4 MB of the
+ * guard's RSS for as long as it lives, and reads the project's configuration
+ * (the guard imports no package).
+ */
+export function guardCommand(ctx: SelfContext = currentSelfContext()): string[] {
+  const here = new URL(import.meta.url);
+  const fromSource = !ctx.self && !ctx.standalone && here.protocol === "file:" &&
+    here.pathname.endsWith("/src/daemon/self.ts") && new URL(ctx.mainModule).protocol === "file:";
+  if (!fromSource) return [...selfCommand(ctx), "guard"];
+  const guardMain = decodeURIComponent(new URL("./guard_main.ts", here).pathname);
+  return [ctx.execPath, "run", "-A", "--no-config", ...DAEMON_DENO_FLAGS, guardMain];
+}

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects } from "../../tests/assert.ts";
-import { selfCommand } from "./self.ts";
+import { guardCommand, selfCommand } from "./self.ts";
 import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
 
 const base = {
@@ -36,4 +36,23 @@ Deno.test("self: a main module that is not a file cannot be run again", async ()
     async () => await selfCommand({ ...base, mainModule: "https://example.com/main.ts" }),
     "HASTMON_SELF",
   );
+});
+
+Deno.test("self: the guard is `hastmon guard` in the single-file forms, guard_main.ts from source", () => {
+  assertEquals(guardCommand({ ...base, self: "/usr/local/sbin/hastmon" }), [
+    "/usr/local/sbin/hastmon",
+    "guard",
+  ]);
+  assertEquals(guardCommand({ ...base, standalone: true, execPath: "/usr/sbin/hastmon" }), [
+    "/usr/sbin/hastmon",
+    "guard",
+  ]);
+  assertEquals(guardCommand(base), [
+    "/usr/bin/deno",
+    "run",
+    "-A",
+    "--no-config",
+    ...DAEMON_DENO_FLAGS,
+    new URL("./guard_main.ts", import.meta.url).pathname,
+  ]);
 });

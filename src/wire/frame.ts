@@ -209,7 +209,17 @@ export interface ByteWriter {
 
 type ReadResult = { n: number | null } | { error: unknown };
 
-const READ_CHUNK_BYTES = 64 * 1024;
+/**
+ * A reader's first read buffer, and the most it grows to. A connection's
+ * buffer lives as long as the connection, and after it (outside V8's heap,
+ * so it hardly hastens a collection) until the next garbage collection,
+ * which in an idle daemon may be minutes away: at 64 KiB from the start,
+ * every `hastmon ctl` call (one small request) left 64 KiB behind, and an
+ * idle daemon polled for its status grew by megabytes. A buffer that a read
+ * fills doubles, so bulk transfers still read 64 KiB at a time.
+ */
+const READ_CHUNK_MIN_BYTES = 4 * 1024;
+const READ_CHUNK_MAX_BYTES = 64 * 1024;
 
 /**
  * Reads frames from a connection; every call has a deadline for one whole
@@ -223,7 +233,7 @@ export class FrameReader {
   /** The decoder; its `maxBodyBytes` may be raised after authentication. */
   readonly decoder: FrameDecoder;
   #conn: ByteReader;
-  #chunk = new Uint8Array(READ_CHUNK_BYTES);
+  #chunk = new Uint8Array(READ_CHUNK_MIN_BYTES);
   #pending: Promise<ReadResult> | null = null;
   #ended = false;
 
@@ -253,7 +263,13 @@ export class FrameReader {
       if (result === "timeout") throw this.#timeout(timeoutMs);
       if ("error" in result) throw ioError(result.error);
       if (result.n === null) this.#ended = true;
-      else this.decoder.push(this.#chunk.subarray(0, result.n));
+      else {
+        this.decoder.push(this.#chunk.subarray(0, result.n));
+        // No read is in flight here: the buffer may be replaced.
+        if (result.n === this.#chunk.length && this.#chunk.length < READ_CHUNK_MAX_BYTES) {
+          this.#chunk = new Uint8Array(this.#chunk.length * 2);
+        }
+      }
     }
   }
 

@@ -194,3 +194,33 @@ Deno.test("frame writer: a peer that never reads makes the write time out", asyn
     closeListener();
   }
 });
+
+Deno.test("frame reader: small reads for small frames, growing to 64 KiB for a large one", async () => {
+  // A connection that hands out `bytes` as fast as asked, recording each read buffer's size.
+  const stream = (bytes: Uint8Array) => {
+    let at = 0;
+    const sizes: number[] = [];
+    return {
+      sizes,
+      read(p: Uint8Array): Promise<number | null> {
+        sizes.push(p.length);
+        if (at === bytes.length) return Promise.resolve(null);
+        const n = Math.min(p.length, bytes.length - at);
+        p.set(bytes.subarray(at, at + n));
+        at += n;
+        return Promise.resolve(n);
+      },
+    };
+  };
+  // A control request: one small frame, read with a 4 KiB buffer (not 64 KiB).
+  const small = stream(encodeFrame({ type: "status" }));
+  assertEquals(await new FrameReader(small).read(1000), { type: "status" });
+  assertEquals(small.sizes, [4096]);
+  // A 300 KB frame: each read that fills the buffer doubles it, up to 64 KiB, and the body is whole.
+  const text = "x".repeat(300_000);
+  const large = stream(encodeFrame({ text }));
+  const reader = new FrameReader(large, { maxBodyBytes: 1 << 20 });
+  assertEquals(await reader.read(1000), { text });
+  assertEquals(large.sizes.slice(0, 6), [4096, 8192, 16384, 32768, 65536, 65536]);
+  assertEquals(Math.max(...large.sizes), 65536);
+});
