@@ -2,8 +2,9 @@
 
 if (import.meta.main) {
   // `hastmon guard`, the daemon's dead man's switch (src/daemon/guard.ts), is run by the
-  // daemon itself, never by people: it is not a command of the command line, whose
-  // modules (and an option parser) it would otherwise load and keep for its whole life.
+  // daemon itself (in the single-file forms; from source it runs guard_main.ts), never by
+  // people: it is not a command of the command line, whose modules (and an option parser)
+  // it would otherwise load and keep for its whole life.
   if (Deno.args[0] === "guard") {
     const { guardMain } = await import("./src/daemon/guard_main.ts");
     // Exit here: a stop hook may leave processes that hold the guard's output pipes open.

@@ -409,7 +409,9 @@ function runMemberHook(
 ) {
   const id = m.nextHookId++;
   m.busy = { id, method, member: x.settings.name, since: m.now };
-  x.confirmBy = null; // what a start's confirmation waited for is over once it is acted on
+  // A start, stop or monitor_stop acts on it: what a start's confirmation waited for is over.
+  // Not monitor_start: it follows the start that set it, before the probe that confirms it.
+  if (method !== "monitor_start") x.confirmBy = null;
   for (const y of m.members) if (y.probe) y.probe.stale = true;
   const t = timeoutMs ??
     (method === "monitor_start" ? x.settings.monitorStartTimeoutMs : undefined);

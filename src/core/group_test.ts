@@ -180,34 +180,46 @@ Deno.test("probes: the next slot comes after now; a late or long probe is not fo
   assertEquals(nextProbeSlot(0, 10_000, 3_000), 3_000);
 });
 
-Deno.test("a start that returns before its service answers: the probe at once only confirms it; the one a heartbeat later judges it, and no second start runs before", () => {
-  const starts = (m: Machine) => hooks(history(m)).filter((h) => h === "start").length;
-  // The service answers only after the probe at once (an rc.d script that forks and returns).
-  const { m } = make("a", { roleOnStart: "primary" });
-  let fx = grantFrom(m, "w", 10);
-  fx = finish(m, fx, "status", 20, 1);
-  fx = finish(m, fx, "start", 30, 0);
-  assertEquals(hooks(fx), ["status"], "confirmed at once");
-  fx = finish(m, fx, "status", 40, 1);
-  assertEquals(hooks(fx), [], "not found yet: no second start, no other probe yet");
-  assertEquals(service(m), "starting");
-  assertEquals(hooks(run(m, { type: "tick", now: 29 + I })), []);
-  fx = run(m, { type: "tick", now: 30 + I });
-  assertEquals(hooks(fx), ["status"], "asked again a heartbeat after the start");
-  finish(m, fx, "status", 40 + I, 0);
-  assertEquals(service(m), "running");
-  assertEquals(starts(m), 1);
+for (const monitored of [false, true]) {
+  Deno.test(`a start that returns before its service answers${monitored ? " (with monitor_start)" : ""}: the probe at once only confirms it; the one a heartbeat later judges it, and no second start runs before`, () => {
+    const over = monitored
+      ? { roleOnStart: "primary" as const, members: members(1, { hasMonitorStart: true }) }
+      : { roleOnStart: "primary" as const };
+    const name = monitored ? "m0" : undefined;
+    const starts = (m: Machine) => hooks(history(m)).filter((h) => h === "start").length;
+    /** Boot probe stopped, the start (and monitor_start) returning at 30. */
+    const started = () => {
+      const { m } = make("a", over);
+      let fx = grantFrom(m, "w", 10);
+      fx = finish(m, fx, "status", 20, 1, name);
+      fx = finish(m, fx, "start", 30, 0, name);
+      if (monitored) {
+        assertEquals(hooks(fx), ["monitor_start"]);
+        fx = finish(m, fx, "monitor_start", 30, 0, name);
+      }
+      return { m, fx };
+    };
+    // The service answers only after the probe at once (an rc.d script that forks and returns).
+    let { m, fx } = started();
+    assertEquals(hooks(fx), ["status"], "confirmed at once");
+    fx = finish(m, fx, "status", 40, 1, name);
+    assertEquals(hooks(fx), [], "not found yet: no second start, no other probe yet");
+    assertEquals(service(m), "starting");
+    assertEquals(hooks(run(m, { type: "tick", now: 29 + I })), []);
+    fx = run(m, { type: "tick", now: 30 + I });
+    assertEquals(hooks(fx), ["status"], "asked again a heartbeat after the start");
+    finish(m, fx, "status", 40 + I, 0, name);
+    assertEquals(service(m), "running");
+    assertEquals(starts(m), 1);
 
-  // One still not running a heartbeat later did not start: the next attempt, as before.
-  const { m: b } = make("a", { roleOnStart: "primary" });
-  fx = grantFrom(b, "w", 10);
-  fx = finish(b, fx, "status", 20, 1);
-  fx = finish(b, fx, "start", 30, 0);
-  fx = finish(b, fx, "status", 40, 1);
-  fx = [...run(b, { type: "tick", now: 30 + I }), ...grantFrom(b, "w", 31 + I)];
-  fx = finish(b, fx, "status", 40 + I, 1);
-  assertEquals(starts(b), 2, "the second attempt follows the probe that judged the first");
-});
+    // One still not running a heartbeat later did not start: the next attempt, as before.
+    ({ m, fx } = started());
+    fx = finish(m, fx, "status", 40, 1, name);
+    fx = [...run(m, { type: "tick", now: 30 + I }), ...grantFrom(m, "w", 31 + I)];
+    fx = finish(m, fx, "status", 40 + I, 1, name);
+    assertEquals(starts(m), 2, "the second attempt follows the probe that judged the first");
+  });
+}
 
 Deno.test("probes: an online member probes on its slot whatever each probe took; a standby on six", () => {
   const { m } = make("a", { roleOnStart: "primary" });

@@ -62,7 +62,7 @@ import type { Logger } from "./log.ts";
 import { DEFAULT_GRACE_MS, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { Lanes } from "../runtime/lanes.ts";
 import { readLines } from "./lines.ts";
-import { DAEMON_DENO_FLAGS } from "./v8_flags.ts";
+import { guardFromSource } from "./self.ts";
 import { after, delay } from "../wire/deadlines.ts";
 
 /** A hook the guard runs on the daemon's behalf (stop or panic). */
@@ -692,7 +692,7 @@ export class Guard {
 
   /** Start a guard process, detached into its own process group and session. */
   static spawn(opts: GuardSpawnOptions = {}): Guard {
-    const [program, ...lead] = opts.command ?? defaultGuardCommand();
+    const [program, ...lead] = opts.command ?? guardFromSource();
     const args = [...lead, "--grace-ms", String(opts.graceMs ?? DEFAULT_GRACE_MS)];
     if (opts.logPath !== undefined) args.push("--log", opts.logPath);
     for (let i = 0; i < (opts.verbosity ?? 0); i++) args.push("-d");
@@ -814,20 +814,4 @@ export class Guard {
     }
     return this.#flushing;
   }
-}
-
-/** `deno run` of guard_main.ts beside this module; only when running from source. */
-function defaultGuardCommand(): string[] {
-  const main = new URL("./guard_main.ts", import.meta.url);
-  if (main.protocol !== "file:") {
-    throw new Error(`cannot run the guard from ${main.href}: pass GuardSpawnOptions.command`);
-  }
-  return [
-    Deno.execPath(),
-    "run",
-    "-A",
-    "--no-config",
-    ...DAEMON_DENO_FLAGS,
-    decodeURIComponent(main.pathname),
-  ];
 }

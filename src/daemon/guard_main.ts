@@ -2,8 +2,10 @@
  * Entry of the guard process (see guard.ts):
  * `guard_main.ts [--log PATH] [--log-format text|json] [--node NAME] [--grace-ms N] [-d]...`,
  * commands on stdin.
- * Every form of the program (source, single file) runs it as `hastmon guard …`:
- * main.ts hands that to {@link guardMain} before loading the command line.
+ * The single-file forms run it as `hastmon guard …` (main.ts hands that to
+ * {@link guardMain} before loading the command line); from source the daemon
+ * runs this file itself (self.ts, `guardFromSource`), so that Deno does not
+ * resolve and keep the module graph of every command for the guard's life.
  */
 import { runGuard } from "./guard.ts";
 import { DEFAULT_GRACE_MS } from "./hooks.ts";

@@ -59,6 +59,24 @@ export function guardCommand(ctx: SelfContext = currentSelfContext()): string[] 
   const fromSource = !ctx.self && !ctx.standalone && here.protocol === "file:" &&
     here.pathname.endsWith("/src/daemon/self.ts") && new URL(ctx.mainModule).protocol === "file:";
   if (!fromSource) return [...selfCommand(ctx), "guard"];
-  const guardMain = decodeURIComponent(new URL("./guard_main.ts", here).pathname);
-  return [ctx.execPath, "run", "-A", "--no-config", ...DAEMON_DENO_FLAGS, guardMain];
+  return guardFromSource(ctx.execPath);
+}
+
+/**
+ * `deno run` of the guard's own entry (guard_main.ts, beside this file) with
+ * the daemon's Deno options. Throws when this module is not a local file.
+ */
+export function guardFromSource(execPath: string = Deno.execPath()): string[] {
+  const main = new URL("./guard_main.ts", import.meta.url);
+  if (main.protocol !== "file:") {
+    throw new Error(`cannot run the guard from ${main.href}: pass GuardSpawnOptions.command`);
+  }
+  return [
+    execPath,
+    "run",
+    "-A",
+    "--no-config",
+    ...DAEMON_DENO_FLAGS,
+    decodeURIComponent(main.pathname),
+  ];
 }

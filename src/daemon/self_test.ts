@@ -53,6 +53,6 @@ Deno.test("self: the guard is `hastmon guard` in the single-file forms, guard_ma
     "-A",
     "--no-config",
     ...DAEMON_DENO_FLAGS,
-    new URL("./guard_main.ts", import.meta.url).pathname,
+    decodeURIComponent(new URL("./guard_main.ts", import.meta.url).pathname),
   ]);
 });
