@@ -10,7 +10,8 @@
  *
  * Prints one line per mutant and the survivors at the end. Survivors that
  * matter for safety are killed with a test, or docs/SAFETY.md says why they
- * are equivalent.
+ * are equivalent. Exits 1 when one survives or cannot be applied any more
+ * (its text changed in the source: a mutant that is not applied tests nothing).
  */
 
 interface Mutant {
@@ -112,15 +113,15 @@ export const MUTANTS: Mutant[] = [
   {
     name: "next-member-without-lease",
     file: "src/core/group.ts",
-    from: '    if (!leaseAllowsStart(m)) {\n      log(fx, "warning", "start interrupted',
-    to: '    if (false) {\n      log(fx, "warning", "start interrupted',
+    from: '      if (!leaseAllowsStart(m)) {\n        log(fx, "warning", "start interrupted',
+    to: '      if (false) {\n        log(fx, "warning", "start interrupted',
     why: "the next member starts without checking the lease",
   },
   {
     name: "no-cancel-on-step-down",
     file: "src/core/roles.ts",
-    from: "    cancelStart(m, fx);\n    stoppedAfterStepDown(m, fx);",
-    to: "    stoppedAfterStepDown(m, fx);",
+    from: "    cancelStart(m, fx);\n    widenStop(m, stopBy);",
+    to: "    widenStop(m, stopBy);",
     why: "a start in flight is left running when the primary steps down",
   },
   {
@@ -221,8 +222,8 @@ export const MUTANTS: Mutant[] = [
   {
     name: "takeover-half-wait",
     file: "src/core/takeover.ts",
-    from: "if (silence > wait + defer || m.fenced || m.defects.noLeaseWait) {",
-    to: "if (silence > wait / 2 + defer || m.fenced || m.defects.noLeaseWait) {",
+    from: "if (silence > wait + defer || fenced || m.defects.noLeaseWait) {",
+    to: "if (silence > wait / 2 + defer || fenced || m.defects.noLeaseWait) {",
     why: "a secondary waits half the hold",
   },
   {
@@ -352,6 +353,8 @@ async function main() {
     Deno.exit(1);
   }
   const survivors: Mutant[] = [];
+  // A mutant whose text is gone tests nothing: it fails the run, it is not "killed".
+  const stale: Mutant[] = [];
   const selected = MUTANTS.filter((m) => !o.only || o.only.includes(m.name));
   for (const m of selected) {
     const path = `${dir}/${m.file}`;
@@ -359,6 +362,7 @@ async function main() {
     const at = original.indexOf(m.from);
     if (at < 0 || original.indexOf(m.from, at + 1) >= 0) {
       console.log(`?? ${m.name}: the text to change is not found exactly once in ${m.file}`);
+      stale.push(m);
       continue;
     }
     await Deno.writeTextFile(
@@ -375,12 +379,17 @@ async function main() {
       console.log(`SURVIVED ${m.name} (${s} s): ${m.why}`);
     }
   }
+  const applied = selected.length - stale.length;
   console.log(
-    `\n${selected.length - survivors.length} of ${selected.length} mutants killed; ` +
-      `survivors: ${survivors.map((m) => m.name).join(", ") || "none"}`,
+    `\n${applied - survivors.length} of ${applied} mutants killed; ` +
+      `survivors: ${survivors.map((m) => m.name).join(", ") || "none"}` +
+      (stale.length > 0
+        ? `; not applied (update their text): ${stale.map((m) => m.name).join(", ")}`
+        : ""),
   );
   if (!o.keep) await Deno.remove(dir, { recursive: true });
   else console.log(`scratch tree kept in ${dir}`);
+  if (survivors.length > 0 || stale.length > 0) Deno.exit(1);
 }
 
 if (import.meta.main) await main();
