@@ -429,6 +429,11 @@ export function runControlHook(m: Machine, fx: Effect[], method: HookMethod, arg
   fx.push(hookEffect(m, method, args, { id }));
 }
 
+/** How long after a start its probe may still find the service not up yet: a heartbeat at most. */
+function confirmWithinMs(m: Machine, x: MemberRun): number {
+  return Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
+}
+
 /** Take the result of a control hook the machine waits for; false when it was not one. */
 export function onControlHookDone(
   m: Machine,
@@ -454,12 +459,12 @@ export function onControlHookDone(
         // pg_ctl without -w): a probe that does not find it running is asked again a
         // heartbeat later, as the original did, before a second start runs (onProbeDone).
         x.nextProbeAt = m.now;
-        x.confirmBy = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
+        x.confirmBy = m.now + confirmWithinMs(m, x);
         x.state = "starting";
         advance(m, fx);
         return true;
       }
-      x.nextProbeAt = m.now + Math.min(m.settings.heartbeatIntervalMs, x.settings.probeIntervalMs);
+      x.nextProbeAt = m.now + confirmWithinMs(m, x);
       x.state = "unknown";
       x.probeSaidUnknown = false;
       x.startFailed = true;
