@@ -103,9 +103,8 @@ export class Daemon {
   static async start(cfg: EffectiveConfig, opts: DaemonOptions): Promise<Daemon> {
     await prepareStateDir(cfg.global.stateDir);
     const d = new Daemon(cfg, await PeerAccess.create(cfg), opts);
-    const restored = await d.#store.loadAll();
-    for (const w of restored.warnings) {
-      opts.logger.warning(`ignoring state file ${w.path}: ${w.reason}`);
+    for (const w of await d.#store.open()) {
+      opts.logger.warning(`state ${w.path}: ${w.reason}`);
     }
     d.#peers.listen();
     opts.logger.info(
@@ -117,7 +116,7 @@ export class Daemon {
     leanConfig(cfg); // after the core's settings, which read the provenance of timeouts
     usable.forEach((res, i) => {
       d.#views.set(res.name, res.self!);
-      d.runtime.add(settings[i], restored.texts.get(res.name) ?? null);
+      d.runtime.add(settings[i], d.#store.text(res.name));
     });
     d.#peers.dial();
     d.#updateTitle();
@@ -190,8 +189,7 @@ export class Daemon {
     for (const res of plan.usable) this.#views.set(res.name, res.self!);
     for (const name of plan.removed) this.runtime.remove(name);
     for (const name of plan.added) {
-      const { text } = await this.#store.load(name);
-      this.runtime.reconfigure(plan.settings.get(name)!, text);
+      this.runtime.reconfigure(plan.settings.get(name)!, this.#store.text(name));
     }
     for (const name of plan.changed) this.runtime.reconfigure(plan.settings.get(name)!);
     for (const w of await this.#peers.reconfigure(plan.cfg)) log.warning(`reload: ${w}`);
@@ -266,6 +264,7 @@ export class Daemon {
     if (this.#shutdownTimer !== null) clearTimeout(this.#shutdownTimer);
     this.#lifetime.abort(); // kills running hooks
     await this.#peers.close();
+    await this.#store.close(); // the saves under way end first
     this.opts.logger.info(`exiting with status ${code}`);
     this.opts.onExit?.(code);
   }

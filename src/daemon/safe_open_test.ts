@@ -76,14 +76,18 @@ Deno.test("files: a symlink at a state file's temporary path is refused, target 
     const state = encodeState("web", parseState(JSON.stringify(v1), "web"));
     const store = new StateStore(`${dir}/state`);
     await prepareStateDir(store.dir);
-    // The temporary name is `.NAME.state.json.PID.SEQ.tmp`: predictable, so plant the next one.
-    const link = `${store.dir}/.web.state.json.${Deno.pid}.1.tmp`;
+    await store.open();
+    // The temporary name is `.state.journal.PID.SEQ.tmp`: predictable, so plant the next one.
+    const link = `${store.dir}/.state.journal.${Deno.pid}.1.tmp`;
     const target = await plant(dir, link);
     await rejects(() => store.save("web", state));
     assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
     assertEquals(await Deno.lstat(link).then(() => "still there", () => "gone"), "gone");
     await store.save("web", state);
-    assertEquals(parseState((await store.load("web")).text!, "web").epoch, 1);
+    await store.close();
+    const restarted = new StateStore(store.dir);
+    await restarted.open();
+    assertEquals(parseState(restarted.text("web")!, "web").epoch, 1);
   });
 });
 

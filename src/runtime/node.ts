@@ -62,7 +62,7 @@ export interface Io {
   send(to: NodeId, messages: Message[]): void;
   /** Run a hook and call `done` with its outcome later; returns a function that kills it. */
   runHook(resource: string, hook: HookEffect, done: (outcome: HookOutcome) => void): () => void;
-  /** Write a resource's state file atomically; `done(null)` once durable, or with the error. */
+  /** Write a resource's state (one line) atomically; `done(null)` once durable, or with the error. */
   writeState(resource: string, text: string, done: (error: string | null) => void): void;
   /** Tell the guard process; `done` once it has been written to it. */
   guard(resource: string, command: GuardCommand, done: () => void): void;

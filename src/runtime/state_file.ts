@@ -1,7 +1,8 @@
 /**
- * The state file's format: one JSON object per resource, written by the
- * daemon's store and by the simulator's disk alike, so that what the simulator
- * proves about a restart is what the daemon does.
+ * The format of a resource's state ("state file"): one JSON object on one
+ * line, kept by the daemon's store (a line of its journal) and by the
+ * simulator's disk alike, so that what the simulator proves about a restart is
+ * what the daemon does.
  *
  * ```json
  * {"version":2,"resource":"web","role":"primary","epoch":7,"maxEpoch":7,
