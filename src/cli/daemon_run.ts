@@ -14,6 +14,7 @@ import { Guard } from "../daemon/guard.ts";
 import { guardCommand, selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
+import { StateDirInUseError } from "../daemon/state_store.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
 import { markInheritedFdsCloseOnExec } from "../daemon/fds.ts";
 import { ControlServer } from "../control/server.ts";
@@ -129,7 +130,9 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     await control?.close();
     await guard.close().catch(() => {});
     await pidfile.release();
-    throw new CliError(`cannot start: ${(e as Error).message}`, EX.CANTCREAT);
+    // Another daemon on this state_dir is like another on this pidfile: not ours to fix.
+    const code = e instanceof StateDirInUseError ? EX.UNAVAILABLE : EX.CANTCREAT;
+    throw new CliError(`cannot start: ${(e as Error).message}`, code);
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
   const onTerm = () => daemon.shutdown("SIGTERM");

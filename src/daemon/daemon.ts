@@ -264,7 +264,10 @@ export class Daemon {
     if (this.#shutdownTimer !== null) clearTimeout(this.#shutdownTimer);
     this.#lifetime.abort(); // kills running hooks
     await this.#peers.close();
-    await this.#store.close(); // the saves under way end first
+    // A clean exit lets the saves under way end first; any other must not hang on a sick disk
+    // (nothing rests on a save that has not ended: it is never announced).
+    if (code === 0) await this.#store.close();
+    else void this.#store.close();
     this.opts.logger.info(`exiting with status ${code}`);
     this.opts.onExit?.(code);
   }

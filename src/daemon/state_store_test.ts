@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "../../tests/assert.ts";
 import { parseState } from "../runtime/state_file.ts";
-import { StateStore } from "./state_store.ts";
+import { StateDirInUseError, StateStore } from "./state_store.ts";
 import { withTempDir } from "./test_helpers.ts";
 
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-state-", fn);
@@ -12,115 +12,129 @@ const record = (resource: string, epoch: number) =>
 const web = record("web", 7);
 const odd = record("a/b c", 3);
 
-/** A store opened on `dir` as a restarted daemon opens it: its warnings and a lookup. */
-async function reopen(dir: string) {
+/** An opened store on `dir`, as a daemon opens it at its start. */
+async function opened(dir: string): Promise<StateStore> {
   const store = new StateStore(dir);
-  const warnings = await store.open();
-  return { store, warnings };
+  await store.open();
+  return store;
+}
+
+/** What a restarted daemon would find: the warnings, and the text of each of `names`. */
+async function restart(dir: string, names: string[]) {
+  const store = new StateStore(dir);
+  const warnings = (await store.open()).map((w) => w.reason);
+  const texts = Object.fromEntries(names.map((n) => [n, store.text(n)]));
+  await store.close();
+  return { warnings, texts };
 }
 
 /** Whether the runtime would trust `text` as `resource`'s state (it quarantines what it refuses). */
-const trusted = (text: string | null, resource: string) =>
-  text === null || (() => {
-    try {
-      parseState(text, resource);
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+function trusted(text: string | null, resource: string): boolean {
+  if (text === null) return true;
+  try {
+    parseState(text, resource);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const journalOf = (dir: string) => Deno.readTextFile(`${dir}/state.journal`);
+/** The journal's lines without their CRC and generation. */
+const recordsIn = async (dir: string) =>
+  (await journalOf(dir)).split("\n").slice(1, -1).map((l) => l.slice(26) + "\n");
 
 Deno.test("state store: saved states come back after a restart", async () => {
   await withDir(async (root) => {
-    const dir = `${root}/state`; // Created by the first save.
-    const store = new StateStore(dir);
-    assertEquals(await store.open(), []);
+    const dir = `${root}/state`; // Made by open.
+    const store = await opened(dir);
     await store.save("web", web);
     await store.save("a/b c", odd);
     assertEquals(store.text("web"), web);
     await store.close();
     await assertRejects(() => store.save("web", web), "closed");
-
-    const { store: restarted, warnings } = await reopen(dir);
-    assertEquals(warnings, []);
-    assertEquals(restarted.text("web"), web);
-    assertEquals(restarted.text("a/b c"), odd);
-    assertEquals(restarted.text("absent"), null);
-    assertEquals(await Deno.readTextFile(`${dir}/state.journal`), web + odd);
+    assertEquals(await restart(dir, ["web", "a/b c", "absent"]), {
+      warnings: [],
+      texts: { web, "a/b c": odd, absent: null },
+    });
   });
 });
 
-Deno.test("state store: a missing directory restores nothing", async () => {
-  await withDir(async (root) => {
-    const { store, warnings } = await reopen(`${root}/none`);
-    assertEquals(warnings, []);
-    assertEquals(store.text("web"), null);
-  });
-});
-
-Deno.test("state store: the first save after a start replaces the journal by rename; later saves append a line", async () => {
+Deno.test("state store: a start rewrites the journal by rename; saves append a line each, in call order", async () => {
   await withDir(async (dir) => {
-    const first = new StateStore(dir);
-    await first.open();
+    const first = await opened(dir);
     await first.save("web", web);
     await first.close();
     const before = await Deno.stat(`${dir}/state.journal`);
 
-    const { store } = await reopen(dir);
-    await store.save("web", record("web", 8));
+    const store = await opened(dir);
     const after = await Deno.stat(`${dir}/state.journal`);
     // Written beside the old journal before it replaces it, so its inode differs.
     assert(before.ino !== after.ino, "the journal was rewritten in place, not replaced");
+    await store.save("web", record("web", 8));
     await store.save("db", record("db", 1));
-    assertEquals((await Deno.stat(`${dir}/state.journal`)).ino, after.ino, "an append replaced it");
     // Saves issued together land in call order: the last one is the state.
     await Promise.all([store.save("web", record("web", 10)), store.save("web", record("web", 9))]);
+    assertEquals((await Deno.stat(`${dir}/state.journal`)).ino, after.ino, "an append replaced it");
     assertEquals(store.text("web"), record("web", 9));
-    assertEquals(
-      await Deno.readTextFile(`${dir}/state.journal`),
-      [record("web", 8), record("db", 1), record("web", 10), record("web", 9)].join(""),
-    );
+    assertEquals(await recordsIn(dir), [
+      web,
+      record("web", 8),
+      record("db", 1),
+      record("web", 10),
+      record("web", 9),
+    ]);
     await store.close();
-    assertEquals((await reopen(dir)).store.text("web"), record("web", 9));
-    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name);
-    assertEquals(names, ["state.journal"]);
+    assertEquals((await restart(dir, ["web"])).texts.web, record("web", 9));
+    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
+    assertEquals(names, ["lock", "state.journal"]);
   });
 });
 
-Deno.test("state store: a line that is not one line is refused and nothing is written", async () => {
-  await withDir(async (dir) => {
-    const { store } = await reopen(dir);
-    await assertRejects(() => store.save("web", '{"a":1}\n{"b":2}\n'), "one line");
-    await assertRejects(() => store.save("web", '{"a":1}'), "one line");
-    await assertRejects(() => store.save("", web), "empty resource name");
-    assertEquals(store.text("web"), null);
-    await store.close();
-  });
-});
-
-Deno.test("state store: a crashed writer's temporary file is ignored and removed", async () => {
+Deno.test("state store: a save that is not its resource's record on one line is refused, nothing written", async () => {
   await withDir(async (dir) => {
     const store = new StateStore(dir);
+    await assertRejects(() => store.save("web", web), "not open");
     await store.open();
-    await store.save("web", web);
+    for (
+      const [resource, text] of [["web", web + web], ["web", web.trim()], ["web", "\n"], [
+        "db",
+        web,
+      ]]
+    ) {
+      await assertRejects(() => store.save(resource, text), "on one line");
+    }
+    assertEquals([store.text("web"), store.text("db")], [null, null]);
     await store.close();
-    const stale = `${dir}/.state.journal.999999999.1.tmp`;
-    const staleOld = `${dir}/.web.state.json.999999999.1.tmp`; // an older hastmon's
-    await Deno.writeTextFile(stale, '{"version":1,"resource":"web","ro');
-    await Deno.writeTextFile(staleOld, '{"version":1,"resource":"web","ro');
-    const { store: restarted, warnings } = await reopen(dir);
-    assertEquals(warnings, []);
-    assertEquals(restarted.text("web"), web);
-    for (const path of [stale, staleOld]) {
+  });
+});
+
+Deno.test("state store: a second store on the same directory is refused until the first closes", async () => {
+  await withDir(async (dir) => {
+    const store = await opened(dir);
+    await store.save("web", web);
+    const err = await assertRejects(() => new StateStore(dir).open(), "in use by another");
+    assert(err instanceof StateDirInUseError);
+    await store.save("web", record("web", 8)); // untouched by the refused one
+    await store.close();
+    assertEquals((await restart(dir, ["web"])).texts.web, record("web", 8));
+  });
+});
+
+Deno.test("state store: a crashed writer's temporary files are removed", async () => {
+  await withDir(async (dir) => {
+    const stale = [`${dir}/.state.journal.${Deno.pid}.1.tmp`, `${dir}/.web.state.json.9.1.tmp`];
+    for (const path of stale) await Deno.writeTextFile(path, '{"version":1,"resource":"web","ro');
+    assertEquals((await restart(dir, ["web"])).warnings, []);
+    for (const path of stale) {
       assertEquals(await Deno.stat(path).then(() => true, () => false), false, path);
     }
   });
 });
 
-Deno.test("state store: many resources saved at once all land, the journal is compacted, a removed directory is made again", async () => {
-  await withDir(async (root) => {
-    const dir = `${root}/state`;
-    const { store } = await reopen(dir);
+Deno.test("state store: many resources saved at once all land, and the journal is compacted", async () => {
+  await withDir(async (dir) => {
+    const store = await opened(dir);
     // Saved together: they share fsyncs, and every one lands.
     const names = Array.from({ length: 200 }, (_, i) => `r${i}`);
     await Promise.all(names.map((n, i) => store.save(n, record(n, i))));
@@ -130,76 +144,122 @@ Deno.test("state store: many resources saved at once all land, the journal is co
     }
     const live = names.map((n) => record(n, 50)).join("").length;
     const size = (await Deno.stat(`${dir}/state.journal`)).size;
-    assert(size <= 4 * live + 64 * 1024 + live, `journal of ${size} bytes for ${live} live`);
+    assert(size <= 6 * live + 64 * 1024, `journal of ${size} bytes for ${live} live`);
     await store.close();
-    const { store: restarted } = await reopen(dir);
-    assertEquals(restarted.text("r123"), record("r123", 50));
-    // A directory removed is made again by the next save (the first after a start rewrites).
-    await Deno.remove(dir, { recursive: true });
-    await restarted.save("web", web);
-    await restarted.close();
-    assertEquals((await reopen(dir)).store.text("web"), web);
+    assertEquals((await restart(dir, ["r123"])).texts.r123, record("r123", 50));
   });
 });
 
-Deno.test("state store: a damaged or torn line quarantines every state written before it, across restarts, until saved again", async () => {
+Deno.test("state store: an append cut short at the end is dropped; states before it are trusted", async () => {
   await withDir(async (dir) => {
-    const journal = `${dir}/state.journal`;
-    await Deno.mkdir(dir, { recursive: true });
-    // web before the damage, db after it; a torn last line (no newline) at the end.
-    await Deno.writeTextFile(
-      journal,
-      web + "\0\0\0\0garbage\n" + record("db", 2) + '{"version":2,"resource":"db","ro',
-    );
-    const { store, warnings } = await reopen(dir);
-    assertEquals(warnings.map((w) => w.reason.split(";")[0]), [
-      "line 2: not a state record",
-      "line 4: incomplete",
+    const store = await opened(dir);
+    await store.save("web", web);
+    await store.save("db", record("db", 2));
+    await store.close();
+    const whole = await journalOf(dir);
+    const last = whole.slice(whole.lastIndexOf("\n", whole.length - 2) + 1);
+    // A kill -9 during a group commit: the last batch half written, and never acknowledged.
+    await Deno.writeTextFile(`${dir}/state.journal`, whole + last.slice(0, 30));
+    let after = await restart(dir, ["web", "db"]);
+    assertEquals(after.texts, { web, db: record("db", 2) });
+    assertEquals(after.warnings, [
+      "line 4: an append that never completed (nothing rests on it): dropped",
     ]);
-    assert(warnings[0].reason.includes("starts quarantined"), warnings[0].reason);
-    // The torn line could have held db's newer state, the garbage web's, and either any other's.
-    for (const resource of ["web", "db", "never-seen"]) {
-      assert(!trusted(store.text(resource), resource), `${resource} trusted after damage`);
-      assertThrows(() => parseState(store.text(resource)!, resource));
-    }
-    // A save after the damage is trusted; the marks survive the rewrite it makes, and a restart.
+    // Stale blocks exposed at the end by a crash (zeros, or lines of an older journal): the same.
+    const older = whole.split("\n")[1]; // a line of another generation now
+    await Deno.writeTextFile(
+      `${dir}/state.journal`,
+      (await journalOf(dir)) + "\0\0\0\n" + older + "\n",
+    );
+    after = await restart(dir, ["web", "db"]);
+    assertEquals(after.texts, { web, db: record("db", 2) });
+    assertEquals(after.warnings.length, 2);
+  });
+});
+
+Deno.test("state store: damage before a good line quarantines every state written before it, across restarts, until saved again", async () => {
+  await withDir(async (dir) => {
+    const store = await opened(dir);
+    await store.save("web", web);
+    await store.save("db", record("db", 2));
     await store.save("db", record("db", 3));
     await store.close();
-    const { store: again, warnings: later } = await reopen(dir);
-    assertEquals(later.length, 1, "the rewrite keeps one mark");
-    assertEquals(again.text("db"), record("db", 3));
-    assert(!trusted(again.text("web"), "web"), "web trusted after a rewrite");
-    assert(!trusted(again.text("never-seen"), "never-seen"), "an unseen resource trusted");
-    await again.save("web", web);
+    const lines = (await journalOf(dir)).split("\n");
+    // web's line damaged by one flipped byte (its CRC no longer holds); db's later lines intact.
+    lines[1] = lines[1].replace('"web"', '"wfb"');
+    await Deno.writeTextFile(`${dir}/state.journal`, lines.join("\n"));
+    const again = new StateStore(dir);
+    const warnings = (await again.open()).map((w) => w.reason);
+    assertEquals(warnings, [
+      "line 2: damaged; every resource whose state was written before it starts quarantined",
+    ]);
+    assertEquals(again.text("db"), record("db", 3)); // written after the damage
+    // The damaged line could have been anyone's: web's, and any resource not seen yet.
+    for (const resource of ["web", "wfb", "never-seen"]) {
+      assert(!trusted(again.text(resource), resource), `${resource} trusted after damage`);
+      assertThrows(() => parseState(again.text(resource)!, resource));
+    }
     await again.close();
-    assertEquals((await reopen(dir)).store.text("web"), web);
+    // The marks survive the rewrite of every start.
+    const later = await restart(dir, ["web", "db", "never-seen"]);
+    assertEquals(later.warnings, [
+      "line 2: states lost at an earlier start; every resource whose state was written before it starts quarantined",
+    ]);
+    assertEquals(later.texts.db, record("db", 3));
+    assert(!trusted(later.texts.web, "web") && !trusted(later.texts["never-seen"], "never-seen"));
+    // A state saved since is trusted.
+    const saved = await opened(dir);
+    await saved.save("web", web);
+    await saved.close();
+    assertEquals((await restart(dir, ["web"])).texts.web, web);
   });
 });
 
-Deno.test("state store: a journal that cannot be read stops the start", async () => {
+Deno.test("state store: a journal whose header is damaged trusts nothing; one that cannot be read stops the start", async () => {
   await withDir(async (dir) => {
-    await Deno.mkdir(`${dir}/state.journal`); // reading it fails: not a file
-    await assertRejects(() => new StateStore(dir).open(), "cannot read");
+    const store = await opened(dir);
+    await store.save("web", web);
+    await store.close();
+    await Deno.writeTextFile(`${dir}/state.journal`, "x" + (await journalOf(dir)));
+    const after = await restart(dir, ["web", "db"]);
+    assertEquals(after.warnings, [
+      "line 1: not the journal's header; every resource starts quarantined",
+    ]);
+    assert(!trusted(after.texts.web, "web") && !trusted(after.texts.db, "db"));
+  });
+  await withDir(async (dir) => {
+    await Deno.mkdir(`${dir}/state.journal`); // not a file
+    await assertRejects(() => new StateStore(dir).open(), "not a regular file");
+    await Deno.remove(`${dir}/state.journal`);
+    await Deno.symlink(`${dir}/elsewhere`, `${dir}/state.journal`);
+    await assertRejects(() => new StateStore(dir).open(), "not a regular file");
   });
 });
 
-Deno.test("state store: an older hastmon's file per resource is read, then removed once the journal holds it", async () => {
+Deno.test("state store: an older hastmon's files are moved into the journal and marked; going back to it quarantines", async () => {
   await withDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/web.state.json`, web);
     await Deno.writeTextFile(`${dir}/a%2Fb%20c.state.json`, odd);
+    await Deno.writeTextFile(`${dir}/db.state.json`, "{\n}\n"); // not one line
+    await Deno.writeTextFile(`${dir}/x.state.json`, web); // another resource's state
     await Deno.writeTextFile(`${dir}/%E0%A4%A.state.json`, web); // not a percent-encoding
-    const { store, warnings } = await reopen(dir);
-    assertEquals(warnings.map((w) => w.reason), [
+    const first = await restart(dir, ["web", "a/b c", "db", "x"]);
+    assertEquals(first.warnings, [
       "file name is not a percent-encoded resource name",
+      "not a state of db; it starts quarantined",
+      "not a state of x; it starts quarantined",
     ]);
-    assertEquals(store.text("web"), web);
-    assertEquals(store.text("a/b c"), odd);
-    await store.save("db", record("db", 1));
-    await store.close();
-    const names = (await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name).sort();
-    assertEquals(names, ["%E0%A4%A.state.json", "state.journal"]);
-    const { store: restarted } = await reopen(dir);
-    assertEquals([restarted.text("web"), restarted.text("a/b c")], [web, odd]);
-    assertEquals(restarted.text("db"), record("db", 1));
+    assertEquals([first.texts.web, first.texts["a/b c"]], [web, odd]);
+    assert(!trusted(first.texts.db, "db") && !trusted(first.texts.x, "x"));
+    // What the older hastmon finds now: a file it refuses (it quarantines), not an empty directory.
+    const old = await Deno.readTextFile(`${dir}/web.state.json`);
+    assertThrows(() => parseState(old, "web"));
+    assertEquals(await Deno.readTextFile(`${dir}/%E0%A4%A.state.json`), web, "not ours: untouched");
+    // Back on the journal: the marks are not states, the journal's are.
+    assertEquals((await restart(dir, ["web"])).texts.web, web);
+    // The older hastmon ran meanwhile and wrote web again: its file is newer than the journal.
+    await Deno.writeTextFile(`${dir}/web.state.json`, record("web", 9));
+    assertEquals((await restart(dir, ["web"])).texts.web, record("web", 9));
+    assertEquals((await restart(dir, ["web"])).texts.web, record("web", 9));
   });
 });
