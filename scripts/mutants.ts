@@ -285,6 +285,20 @@ export const MUTANTS: Mutant[] = [
     to: "",
     why: "an unusable state file does not hold grants and starts back",
   },
+  {
+    name: "quarantine-not-persisted",
+    file: "src/core/state.ts",
+    from: "...(quarantined(m) ? { quarantineMs: m.quarantineUntil - m.now } : {}),",
+    to: "...({}),",
+    why: "a state written during a quarantine ends it at the next restart",
+  },
+  {
+    name: "quarantine-not-restored",
+    file: "src/core/machine.ts",
+    from: "if (state?.quarantineMs) {",
+    to: "if (state?.quarantineMs && false) {",
+    why: "a restart within a quarantine grants at once",
+  },
 ];
 
 interface Options {

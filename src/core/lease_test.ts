@@ -214,3 +214,31 @@ Deno.test("a node told that it was fenced (it was not, after all) stops its serv
   assertEquals(m.role, "secondary");
   assertEquals(ofType(fx, "transition")[0].cause, { kind: "fenced_by", node: "b" });
 });
+
+Deno.test("a quarantine outlives a restart: the state written during it carries what is left of it", () => {
+  // A watchdog whose state could not be trusted changes role at once, and so writes a state
+  // (epoch 0, no grant). Restarted from that state within the quarantine, it must not grant.
+  const s = settings("w", { roleOnStart: "watchdog" });
+  const first = createMachine(s, 0, "invalid");
+  const written = ofType(first.effects, "persist").at(-1)?.state;
+  assert(written !== undefined, "no state written at the start");
+  const again = createMachine(s, 1000, written);
+  const fx = step(again.machine, {
+    type: "message",
+    now: 1100,
+    from: "a",
+    msg: hb({ role: "primary" }),
+  });
+  assertEquals(ack(fx).granted, false, "granted within the quarantine after a restart");
+  // It ends when the first would have ended, counted from the restart: never sooner.
+  const longest = first.machine.quarantineUntil;
+  assert(again.machine.quarantineUntil >= 1000 + longest, `${again.machine.quarantineUntil}`);
+  // Written once the quarantine is over, a state carries none.
+  const later = step(again.machine, {
+    type: "command",
+    now: 1000 + longest + 1,
+    command: { role: "init" },
+  });
+  const last = ofType(later, "persist").at(-1)?.state;
+  assertEquals(last?.quarantineMs ?? null, null);
+});

@@ -155,6 +155,16 @@ export function createMachine(
       `state file unusable: granting and starting nothing for ${fmt(longestHold(m))}`,
     );
   }
+  if (state?.quarantineMs) {
+    m.quarantineUntil = now + state.quarantineMs;
+    log(
+      fx,
+      "warning",
+      `state written during a quarantine: granting and starting nothing for ${
+        fmt(state.quarantineMs)
+      }`,
+    );
+  }
   if (state?.grantHolder) {
     // We may have granted a lease just before a crash: keep honouring it,
     // as long as the claimant's granted numbers asked for if they were longer than ours.

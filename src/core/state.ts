@@ -392,6 +392,8 @@ export function persist(m: Machine, fx: Effect[]) {
       grantHolder: m.grant?.holder ?? null,
       grantHoldMs: m.defects.grantHoldNotPersisted ? null : m.grant?.holdMs ?? null,
       policy: copyPolicy(m.policy),
+      // A state written during a quarantine must not end it at a restart: it carries it.
+      ...(quarantined(m) ? { quarantineMs: m.quarantineUntil - m.now } : {}),
     },
   });
 }

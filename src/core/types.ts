@@ -410,6 +410,11 @@ export interface PersistedState {
   /** How long that grant is honoured after the claimant was last heard (its granted numbers). */
   grantHoldMs: number | null;
   policy: PolicyState;
+  /**
+   * What was left of a quarantine (docs/SAFETY.md §3) when written: a restart
+   * keeps it, in full. Absent when there was none.
+   */
+  quarantineMs?: number;
 }
 
 /**

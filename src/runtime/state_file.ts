@@ -13,6 +13,8 @@
  *
  * Version 2 added `policy` (restart windows and pingpong marks, wall-clock
  * ms, scha-semantics.md §3–§4); a version 1 file reads with an empty one.
+ * `quarantineMs`, only in a state written during a quarantine, is what was
+ * left of it (a duration, like `grantHoldMs`); a restart keeps it in full.
  *
  * A state is validated before it is written (a bug must not leave a file
  * that the next start refuses) and when it is read; a file that does not pass
@@ -39,6 +41,7 @@ export function encodeState(resource: string, state: PersistedState): string {
     grantHolder: state.grantHolder,
     grantHoldMs: state.grantHoldMs,
     policy: state.policy,
+    ...(state.quarantineMs ? { quarantineMs: state.quarantineMs } : {}),
   };
   const text = JSON.stringify(record) + "\n";
   parseState(text, resource); // what we could not read back, we do not write
@@ -78,6 +81,14 @@ export function parseState(text: string, resource: string): PersistedState {
   ) {
     throw new Error(`bad grantHoldMs ${JSON.stringify(hold)}`);
   }
+  const quarantine = data.quarantineMs;
+  if (
+    quarantine !== undefined &&
+    !(typeof quarantine === "number" && Number.isFinite(quarantine) && quarantine > 0 &&
+      quarantine < 1e12)
+  ) {
+    throw new Error(`bad quarantineMs ${JSON.stringify(quarantine)}`);
+  }
   return {
     role: data.role as Role,
     epoch,
@@ -85,6 +96,7 @@ export function parseState(text: string, resource: string): PersistedState {
     grantHolder,
     grantHoldMs: typeof hold === "number" ? hold : null,
     policy: data.version === 1 ? emptyPolicy() : policyField(data.policy),
+    ...(quarantine ? { quarantineMs: quarantine } : {}),
   };
 }
 
