@@ -63,7 +63,10 @@ export interface StateWarning {
 /** Another daemon holds the state directory. */
 export class StateDirInUseError extends Error {
   constructor(readonly dir: string) {
-    super(`state_dir ${dir} is in use by another hastmon daemon (${dir}/${LOCK} is locked)`);
+    super(
+      `state_dir ${dir} is in use by another hastmon daemon, or one still exiting ` +
+        `(${dir}/${LOCK} is locked)`,
+    );
     this.name = "StateDirInUseError";
   }
 }
@@ -90,6 +93,8 @@ export class StateStore {
   #draining: Promise<void> | null = null;
   #closed = false;
   #seq = 0;
+  /** An older hastmon's file replaced by our mark was found: a journal was made here. */
+  #sawMark = false;
 
   constructor(readonly dir: string) {}
 
@@ -106,24 +111,27 @@ export class StateStore {
    */
   async open(): Promise<StateWarning[]> {
     await Deno.mkdir(this.dir, { recursive: true, mode: 0o700 });
-    const lock = openNoFollowSync(`${this.dir}/${LOCK}`, { mode: 0o600 });
-    if (!lock.tryLockSync(true)) {
-      lock.close();
-      throw new StateDirInUseError(this.dir);
-    }
+    const lockPath = `${this.dir}/${LOCK}`;
+    // A directory some daemon has used has a journal: one without is damage, not a fresh start.
+    const used = await Deno.lstat(lockPath).then(() => true, () => false);
+    const lock = openNoFollowSync(lockPath, { mode: 0o600 });
     try {
-      const warnings = await this.#restore();
+      if (!lock.tryLockSync(true)) throw new StateDirInUseError(this.dir);
+      const warnings = await this.#restore(used);
       this.#lock = lock;
       return warnings;
     } catch (e) {
+      this.#file?.close();
+      this.#file = null;
       lock.close();
       throw e;
     }
   }
 
-  async #restore(): Promise<StateWarning[]> {
+  async #restore(used: boolean): Promise<StateWarning[]> {
     this.#records = new Map();
     this.#liveBytes = 0;
+    this.#sawMark = false;
     const warnings: StateWarning[] = [];
     const legacy: string[] = [];
     const entries = await Array.fromAsync(Deno.readDir(this.dir));
@@ -132,11 +140,19 @@ export class StateStore {
       if (TEMP.test(entry.name)) await Deno.remove(path).catch(noop);
       else if (entry.name.endsWith(LEGACY_SUFFIX) && !entry.name.startsWith(".")) legacy.push(path);
     }
-    await this.#readJournal(warnings);
+    const found = await this.#readJournal(warnings);
     // After the journal: a file that is not our mark is newer (an older hastmon ran since).
     const migrated: string[] = [];
     for (const path of legacy) {
       if (await this.#readLegacy(path, warnings)) migrated.push(path);
+    }
+    if (!found && (used || this.#sawMark)) {
+      warnings.push({
+        path: this.path,
+        reason: "missing, though a daemon has used this directory; every resource starts " +
+          "quarantined",
+      });
+      this.#damage("a missing journal");
     }
     await this.#rewrite(this.#records);
     // Only once the journal holds their states, so that an older hastmon refuses them.
@@ -269,12 +285,13 @@ export class StateStore {
     }
   }
 
-  async #readJournal(warnings: StateWarning[]): Promise<void> {
+  /** Read the journal into #records; false when there is none. */
+  async #readJournal(warnings: StateWarning[]): Promise<boolean> {
     let info: Deno.FileInfo;
     try {
       info = await Deno.lstat(this.path);
     } catch (e) {
-      if (e instanceof Deno.errors.NotFound) return;
+      if (e instanceof Deno.errors.NotFound) return false;
       throw e;
     }
     if (!info.isFile) {
@@ -289,16 +306,19 @@ export class StateStore {
     const lines = text.split("\n");
     const tail = lines.pop()!; // "" when the file ends with a newline, as every append does
     if (tail !== "") lines.push(tail);
-    if (lines.length === 0) return;
     const parsed = lines.map((l) => parseLine(l));
-    // The header, made durable by a rewrite before its rename, names the journal's generation.
+    // The header, made durable by a rewrite before its rename, names the journal's generation
+    // (a rewrite never leaves an empty journal either).
     const generation = parsed[0]?.json === HEADER ? parsed[0].generation : null;
     if (generation === null) {
       warnings.push({
         path: this.path,
-        reason: "line 1: not the journal's header; every resource starts quarantined",
+        reason: `line 1: ${
+          lines.length === 0 ? "empty" : "not the journal's header"
+        }; every resource starts quarantined`,
       });
-      return this.#damage("line 1");
+      this.#damage("line 1");
+      return true;
     }
     const good = parsed.map((p) => p !== null && p.generation === generation);
     const lastGood = good.lastIndexOf(true);
@@ -309,7 +329,12 @@ export class StateStore {
         this.#set(resource, parsed[i]!.json + "\n");
         continue;
       }
-      if (i > lastGood) {
+      // What a crash in an append leaves at the end: its last line unfinished, bytes never
+      // written (zeros), or blocks of an older journal. A whole line of this journal whose CRC
+      // fails was written, maybe acknowledged, then damaged: that is damage.
+      const unwritten = (i === lines.length - 1 && tail !== "") || lines[i].includes("\0") ||
+        (parsed[i] !== null && parsed[i]!.generation !== generation);
+      if (i > lastGood && unwritten) {
         warnings.push({
           path: this.path,
           reason: `${where}: an append that never completed (nothing rests on it): dropped`,
@@ -328,6 +353,7 @@ export class StateStore {
       });
       this.#damage(where);
     }
+    return true;
   }
 
   /** Read an older hastmon's file; false when it is not one (left alone). */
@@ -350,7 +376,10 @@ export class StateStore {
       this.#set(resource, damaged(resource, `unreadable ${path}`));
       return true;
     }
-    if (text === MIGRATED) return false;
+    if (text === MIGRATED) {
+      this.#sawMark = true;
+      return false;
+    }
     if (text.indexOf("\n") !== text.length - 1 || recordOf(text.slice(0, -1)) !== resource) {
       warnings.push({ path, reason: `not a state of ${resource}; it starts quarantined` });
       this.#set(resource, damaged(resource, `bad ${path}`));
@@ -401,7 +430,7 @@ function line(generation: string, text: string): string {
 
 /** A journal line's generation and JSON when its CRC holds; else null. */
 function parseLine(l: string): { generation: string; json: string } | null {
-  const m = /^([0-9a-f]{8}) ([0-9a-f]{16}) (.*)$/.exec(l);
+  const m = /^([0-9a-f]{8}) ([0-9a-f]{16}) (.*)$/s.exec(l); // s: U+2028 is in a line too
   if (m === null || hex8(crc32(l.slice(9))) !== m[1]) return null;
   return { generation: m[2], json: m[3] };
 }

@@ -177,6 +177,40 @@ Deno.test("state store: an append cut short at the end is dropped; states before
   });
 });
 
+Deno.test("state store: a whole line of the journal damaged at its end quarantines: it may have been acknowledged", async () => {
+  await withDir(async (dir) => {
+    const store = await opened(dir);
+    await store.save("web", record("web", 1));
+    await store.save("web", record("web", 2)); // acknowledged, then a byte of it rots on the disk
+    await store.close();
+    const whole = await journalOf(dir);
+    await Deno.writeTextFile(`${dir}/state.journal`, whole.replace('"epoch":2,', '"epoch":3,'));
+    const after = await restart(dir, ["web"]);
+    assertEquals(after.warnings, [
+      "line 3: damaged; every resource whose state was written before it starts quarantined",
+    ]);
+    assert(!trusted(after.texts.web, "web"), "the older state of web was trusted");
+  });
+});
+
+Deno.test("state store: an empty journal, or none in a directory a daemon has used, quarantines", async () => {
+  await withDir(async (dir) => {
+    const store = await opened(dir);
+    await store.save("web", web);
+    await store.close();
+    await Deno.writeTextFile(`${dir}/state.journal`, "");
+    let after = await restart(dir, ["web"]);
+    assertEquals(after.warnings, ["line 1: empty; every resource starts quarantined"]);
+    assert(!trusted(after.texts.web, "web"));
+    await Deno.remove(`${dir}/state.journal`);
+    after = await restart(dir, ["web"]);
+    assertEquals(after.warnings, [
+      "missing, though a daemon has used this directory; every resource starts quarantined",
+    ]);
+    assert(!trusted(after.texts.web, "web"));
+  });
+});
+
 Deno.test("state store: damage before a good line quarantines every state written before it, across restarts, until saved again", async () => {
   await withDir(async (dir) => {
     const store = await opened(dir);
@@ -243,11 +277,13 @@ Deno.test("state store: an older hastmon's files are moved into the journal and 
     await Deno.writeTextFile(`${dir}/db.state.json`, "{\n}\n"); // not one line
     await Deno.writeTextFile(`${dir}/x.state.json`, web); // another resource's state
     await Deno.writeTextFile(`${dir}/%E0%A4%A.state.json`, web); // not a percent-encoding
+    await Deno.writeTextFile(`${dir}/y%E2%80%A8z.state.json`, "{}\n"); // U+2028 in its name
     const first = await restart(dir, ["web", "a/b c", "db", "x"]);
     assertEquals(first.warnings, [
       "file name is not a percent-encoded resource name",
       "not a state of db; it starts quarantined",
       "not a state of x; it starts quarantined",
+      "not a state of y\u2028z; it starts quarantined",
     ]);
     assertEquals([first.texts.web, first.texts["a/b c"]], [web, odd]);
     assert(!trusted(first.texts.db, "db") && !trusted(first.texts.x, "x"));
@@ -255,8 +291,12 @@ Deno.test("state store: an older hastmon's files are moved into the journal and 
     const old = await Deno.readTextFile(`${dir}/web.state.json`);
     assertThrows(() => parseState(old, "web"));
     assertEquals(await Deno.readTextFile(`${dir}/%E0%A4%A.state.json`), web, "not ours: untouched");
-    // Back on the journal: the marks are not states, the journal's are.
-    assertEquals((await restart(dir, ["web"])).texts.web, web);
+    // Back on the journal: the marks are not states, the journal's are (the record of a name
+    // with U+2028 in it reads back as a record, not as damage).
+    const back = await restart(dir, ["web", "y\u2028z"]);
+    assertEquals(back.warnings, ["file name is not a percent-encoded resource name"]);
+    assertEquals(back.texts.web, web);
+    assert(!trusted(back.texts["y\u2028z"], "y\u2028z"));
     // The older hastmon ran meanwhile and wrote web again: its file is newer than the journal.
     await Deno.writeTextFile(`${dir}/web.state.json`, record("web", 9));
     assertEquals((await restart(dir, ["web"])).texts.web, record("web", 9));
