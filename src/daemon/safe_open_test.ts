@@ -92,6 +92,7 @@ Deno.test("files: a symlink at a state file's temporary path is refused, target 
     const restarted = new StateStore(store.dir);
     await restarted.open();
     assertEquals(parseState(restarted.text("web")!, "web").epoch, 1);
+    await restarted.close();
   });
 });
 
