@@ -1,6 +1,6 @@
 /**
  * `hastmon daemon` as an operator runs it: in the background by default, a
- * second daemon on the same pidfile refused with exit 69, SIGTERM stops the
+ * second daemon on the same pidfile or state_dir refused with exit 69, SIGTERM stops the
  * service and cleans up, and a configuration error is a file:line:col line
  * with exit 78.
  */
@@ -50,6 +50,13 @@ Deno.test("daemon: background start, a second one refused (69), SIGTERM stops an
     const second = await hastmon(args);
     assertEquals(second.code, 69, second.err);
     assertStringIncludes(second.err, `another hastmon daemon is running (pid ${pid})`);
+    // Another pidfile, the same state_dir: refused too, before it touches the journal.
+    const journal = await Deno.readTextFile(`${dir}/state/state.journal`);
+    const other = await hastmon(["daemon", "-c", cfg, "--node", "solo", "-P", `${dir}/other.pid`]);
+    assertEquals(other.code, 69, other.err);
+    assertStringIncludes(other.err, `state_dir ${dir}/state is in use by another hastmon daemon`);
+    assertEquals(await exists(`${dir}/other.pid`), false, "the refused daemon's pidfile is left");
+    assertEquals(await Deno.readTextFile(`${dir}/state/state.journal`), journal);
 
     const status = await hastmon(["ctl", "-c", cfg, "--node", "solo", "status"]);
     assertEquals(status.code, 0, status.err);

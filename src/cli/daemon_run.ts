@@ -18,6 +18,8 @@ import { StateDirInUseError } from "../daemon/state_store.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
 import { markInheritedFdsCloseOnExec } from "../daemon/fds.ts";
 import { ControlServer } from "../control/server.ts";
+import { ControlClient } from "../control/client.ts";
+import type { StatusResult } from "../control/protocol.ts";
 import { HookHistograms } from "../metrics/histogram.ts";
 import { renderMetrics } from "../metrics/render.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
@@ -174,6 +176,20 @@ export function backgroundArgs(args: readonly string[]): string[] {
   return [...selfCommand(), ...command];
 }
 
+/** The pid of the daemon answering at `path`; null when none answers. */
+async function controlPid(path: string): Promise<number | null> {
+  const client = await ControlClient.connect(path, { timeoutMs: 1000 }).catch(() => null);
+  if (client === null) return null;
+  try {
+    const answer = await client.request({ type: "status" });
+    return answer.ok ? (answer.result as StatusResult).pid : null;
+  } catch {
+    return null;
+  } finally {
+    await client.close();
+  }
+}
+
 /**
  * Start a detached copy of this command in the foreground mode's code path,
  * then wait until its control socket answers (or it dies) so that errors are
@@ -212,11 +228,13 @@ async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promi
       );
     }
     try {
-      // Ours is up when it holds the pidfile and its socket answers (not an older daemon's).
+      // Ours is up when it holds the pidfile and the socket's daemon says it is ours: another
+      // daemon may answer at that path (one on another pidfile, whose state_dir ours is then
+      // refused, exit 69).
       const pid = Number((await Deno.readTextFile(pidPath)).trim());
-      if (pid !== child.pid) throw new Error("not yet");
-      const conn = await Deno.connect({ transport: "unix", path: controlPath });
-      conn.close();
+      if (pid !== child.pid || await controlPid(controlPath) !== child.pid) {
+        throw new Error("not yet");
+      }
       await reader.cancel().catch(() => {});
       child.unref();
       io.out(`hastmon daemon started (pid ${child.pid})\n`);
