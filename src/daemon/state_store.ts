@@ -248,7 +248,9 @@ export class StateStore {
     const bytes = new TextEncoder().encode(
       [HEADER + "\n", ...records.values()].map((text) => line(generation, text)).join(""),
     );
-    const file = await this.#writeNew(JOURNAL, bytes);
+    const file = await this.#writeNew(JOURNAL, bytes).catch((e) => {
+      throw new Error(`cannot write ${this.path}: ${message(e)}`);
+    });
     this.#file = file;
     this.#generation = generation;
     this.#fileBytes = bytes.length;

@@ -109,6 +109,20 @@ Deno.test("state store: a save that is not its resource's record on one line is 
   });
 });
 
+Deno.test("state store: a journal that cannot be written stops the start, and says which", async () => {
+  await withDir(async (dir) => {
+    // A directory at the temporary name the start's rewrite uses next: the create fails.
+    const blocker = `${dir}/.state.journal.${Deno.pid}.1.tmp`;
+    await Deno.mkdir(blocker);
+    await Deno.writeTextFile(`${blocker}/x`, ""); // not empty: a start's clean-up cannot remove it
+    const store = new StateStore(dir);
+    await assertRejects(() => store.open(), `cannot write ${dir}/state.journal`);
+    await Deno.remove(blocker, { recursive: true });
+    await store.open(); // the lock was let go, and a new try works
+    await store.close();
+  });
+});
+
 Deno.test("state store: a second store on the same directory is refused until the first closes", async () => {
   await withDir(async (dir) => {
     const store = await opened(dir);
