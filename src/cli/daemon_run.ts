@@ -56,7 +56,12 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   const cfg = result.config;
   const verbosity = typeof opts.debug === "number" ? opts.debug : 1;
   if (!opts.foreground && !Deno.env.get("HASTMON_DAEMONIZED")) {
-    return await daemonize(cfg.global.control.path, opts.pidfile ?? DEFAULT_PIDFILE, io);
+    return await daemonize(
+      cfg.global.control.path,
+      opts.pidfile ?? DEFAULT_PIDFILE,
+      usable[0].name,
+      io,
+    );
   }
   const logPath = opts.foreground ? null : opts.log ?? `${cfg.global.stateDir}/hastmon.log`;
   try {
@@ -176,13 +181,19 @@ export function backgroundArgs(args: readonly string[]): string[] {
   return [...selfCommand(), ...command];
 }
 
-/** The pid of the daemon answering at `path`; null when none answers. */
-async function controlPid(path: string): Promise<number | null> {
-  const client = await ControlClient.connect(path, { timeoutMs: 1000 }).catch(() => null);
+/**
+ * The pid of the daemon answering at `path`, from its status of `resource`
+ * alone (one resource: the answer stays small with a thousand); null when
+ * none answers within `timeoutMs`.
+ */
+async function controlPid(path: string, resource: string, timeoutMs: number) {
+  const client = await ControlClient.connect(path, { timeoutMs }).catch(() => null);
   if (client === null) return null;
   try {
-    const answer = await client.request({ type: "status" });
-    return answer.ok ? (answer.result as StatusResult).pid : null;
+    const answer = await client.request({ type: "status", resources: [resource] });
+    // An error answer (a resource unknown to another daemon there) still carries the status.
+    const result = answer.result as StatusResult | undefined;
+    return typeof result?.pid === "number" ? result.pid : null;
   } catch {
     return null;
   } finally {
@@ -195,7 +206,12 @@ async function controlPid(path: string): Promise<number | null> {
  * then wait until its control socket answers (or it dies) so that errors are
  * reported here, with the right exit status.
  */
-async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promise<void> {
+async function daemonize(
+  controlPath: string,
+  pidPath: string,
+  resource: string,
+  io: CliIO,
+): Promise<void> {
   const [program, ...args] = backgroundArgs(Deno.args);
   const child = new Deno.Command(program, {
     args,
@@ -218,6 +234,7 @@ async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promi
     }
   })();
   const deadline = Date.now() + 15_000;
+  let seen = `its pidfile ${pidPath} not written`;
   while (Date.now() < deadline) {
     if (done) {
       await reading;
@@ -232,9 +249,13 @@ async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promi
       // daemon may answer at that path (one on another pidfile, whose state_dir ours is then
       // refused, exit 69).
       const pid = Number((await Deno.readTextFile(pidPath)).trim());
-      if (pid !== child.pid || await controlPid(controlPath) !== child.pid) {
-        throw new Error("not yet");
+      if (pid !== child.pid) throw new Error("not yet");
+      seen = `no answer at ${controlPath}`;
+      const answering = await controlPid(controlPath, resource, Math.max(deadline - Date.now(), 1));
+      if (answering !== null) {
+        seen = `${controlPath} answered by pid ${answering}, not ${child.pid}`;
       }
+      if (answering !== child.pid) throw new Error("not yet");
       await reader.cancel().catch(() => {});
       child.unref();
       io.out(`hastmon daemon started (pid ${child.pid})\n`);
@@ -243,5 +264,8 @@ async function daemonize(controlPath: string, pidPath: string, io: CliIO): Promi
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  throw new CliError(`daemon did not open ${controlPath} within 15 s`, EX.SOFTWARE);
+  // Not left running behind an error: the operator would start another.
+  if (!done) child.kill("SIGTERM");
+  await reader.cancel().catch(() => {});
+  throw new CliError(`daemon not ready within 15 s (${seen}); stopped it`, EX.SOFTWARE);
 }

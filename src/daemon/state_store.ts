@@ -234,7 +234,7 @@ export class StateStore {
       await file.truncate(this.#fileBytes).catch(noop);
       file.close();
       this.#file = null;
-      throw e;
+      throw new Error(`cannot append to ${this.path}: ${message(e)}`, { cause: e });
     }
     this.#fileBytes += bytes.length;
     for (const w of batch) this.#set(w.resource, w.text);
@@ -249,7 +249,7 @@ export class StateStore {
       [HEADER + "\n", ...records.values()].map((text) => line(generation, text)).join(""),
     );
     const file = await this.#writeNew(JOURNAL, bytes).catch((e) => {
-      throw new Error(`cannot write ${this.path}: ${message(e)}`);
+      throw new Error(`cannot write ${this.path}: ${message(e)}`, { cause: e });
     });
     this.#file = file;
     this.#generation = generation;
