@@ -28,6 +28,18 @@ Deno.test("help of hastmon, hastmon config and each config command", async () =>
   }
 });
 
+Deno.test("hastmon help [COMMAND] prints what --help prints, exit 0; a group alone is a usage error", async () => {
+  for (const [help, flag] of [[["help"], ["--help"]], [["help", "config"], ["config", "--help"]]]) {
+    const [a, b] = [await hastmon(help), await hastmon(flag)];
+    assertEquals([a.code, a.err, a.out], [0, "", b.out], help.join(" "));
+  }
+  const ctl = await hastmon(["help", "ctl"]);
+  assertEquals([ctl.code, ctl.err], [0, ""]);
+  assertStringIncludes(ctl.out, "Usage: hastmon ctl");
+  const alone = await hastmon(["config"]);
+  assertEquals(alone.code, 64, alone.err);
+});
+
 Deno.test("config check: a valid file prints its summary and timelines, exit 0", async () => {
   const file = `${DATA}/cluster.toml`;
   // The file's programs are another machine's: no preflight here (tested below).

@@ -85,8 +85,10 @@ export async function runCli(args: string[], io: CliIO = defaultIO): Promise<num
     return process_exit_code ?? EX.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
-      // An explicit --help or --version; a group called without its subcommand is a usage error.
+      // An explicit --help, `help [COMMAND]` or --version; a group called without its
+      // subcommand is a usage error (commander shows its help then too, with exit code 1).
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return EX.OK;
+      if (e.code === "commander.help" && e.exitCode === 0) return EX.OK;
       // Commander already printed the one-line error and the hint.
       return e instanceof UsageExit ? e.status : EX.USAGE;
     }
