@@ -54,6 +54,57 @@ Deno.test("e2e failover: kill -9 of the daemon alone: the guard stops the servic
   });
 });
 
+Deno.test("e2e failover: kill -9 of the guard, then of the daemon: a new guard stops the service, then the secondary takes over", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const daemon = c.daemonPid("a")!;
+    const firstGuard = guardOf(daemon);
+    assert(firstGuard !== null, "no guard under a's daemon");
+    Deno.kill(firstGuard, "SIGKILL");
+    // The daemon starts another and arms it at once with r0 (not at its next renewal).
+    await c.waitFor(
+      async () => (await c.log("a")).includes("the guard died (killed by SIGKILL)"),
+      10_000,
+      "a's daemon to start a new guard",
+    );
+    const secondGuard = guardOf(daemon);
+    assert(secondGuard !== null && secondGuard !== firstGuard, `guard ${secondGuard}`);
+    await c.waitFor(
+      async () => /armed with the 1 resource\(s\)/.test(await c.log("a")),
+      5000,
+      "the new guard armed",
+    );
+    await sleep(200); // the arm written to the new guard's pipe
+    const killedAt = await c.kill9("a");
+    const events = await c.waitForActive("b", 8000);
+    assertEquals(c.servicePid("a"), null);
+    const [ia, ib] = activeIntervals(events);
+    assertEquals([ia.node, ib.node], ["a", "b"]);
+    assert(ia.to - killedAt < 1000, `a's service stopped ${ia.to - killedAt} ms after the kill`);
+    assertStringIncludes(await c.log("a"), "the daemon is gone: running stop");
+    assertEquals(c.runningNodes(), ["b"]);
+  });
+});
+
+/** The guard process under `daemon` (its child named "hastmon: guard"), or null. */
+function guardOf(daemon: number): number | null {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
+      if (ppid !== daemon || state === "Z") continue;
+      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
+      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) {
+        return Number(e.name);
+      }
+    } catch { /* gone meanwhile */ }
+  }
+  return null;
+}
+
 Deno.test("e2e failover: watchdog down: status says so, and the primary's death causes no failover until it is back", async () => {
   await withCluster({}, async (c) => {
     await c.waitForSteady("a");

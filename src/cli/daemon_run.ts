@@ -103,6 +103,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     logPath: logPath ?? undefined,
     verbosity,
     stderr: opts.foreground ? "inherit" : "null",
+    respawn: true,
   });
   let exit!: (code: number) => void;
   const exited = new Promise<number>((r) => exit = r);

@@ -674,44 +674,108 @@ export interface GuardSpawnOptions {
   verbosity?: number;
   /** The guard's stderr: the daemon's ("inherit", the default) or /dev/null. */
   stderr?: "inherit" | "null";
+  /**
+   * Start the guard again when it dies before {@link Guard.close} or
+   * {@link Guard.abandon} (the daemon's: a dead guard would leave every service
+   * unguarded if the daemon died next). Off for a guard under test.
+   */
+  respawn?: boolean;
 }
 
-/** The daemon's side of the guard: spawns it and sends it commands. */
+/** Told of a guard started again (its pid), or of a try that failed (pid null, the error). */
+export type RespawnListener = (
+  pid: number | null,
+  died: Deno.CommandStatus,
+  error: Error | null,
+) => void;
+
+/** A guard that dies again within this long of its start waits this long before the next. */
+const RESPAWN_BACKOFF_MS = 1000;
+
+/**
+ * The daemon's side of the guard: spawns it and sends it commands. With
+ * `respawn`, a guard that dies is started again at once (after a second when it
+ * died within a second of its start), and {@link onRespawn}'s listeners arm it
+ * afresh with what the dead one guarded.
+ */
 export class Guard {
-  readonly #child: Deno.ChildProcess;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #child!: Deno.ChildProcess;
+  #writer!: WritableStreamDefaultWriter<Uint8Array>;
   #batch: string[] = [];
   #flushing: Promise<void> | null = null;
+  #ending = false;
+  #generation = 0;
+  #respawned: RespawnListener[] = [];
 
-  private constructor(child: Deno.ChildProcess) {
-    this.#child = child;
-    this.#writer = child.stdin.getWriter();
-    // A write to a dead guard rejects the caller; this only keeps the writer's own promise handled.
-    this.#writer.closed.catch(() => {});
+  private constructor(private readonly opts: GuardSpawnOptions) {
+    this.#start();
   }
 
   /** Start a guard process, detached into its own process group and session. */
   static spawn(opts: GuardSpawnOptions = {}): Guard {
-    const [program, ...lead] = opts.command ?? guardFromSource();
-    const args = [...lead, "--grace-ms", String(opts.graceMs ?? DEFAULT_GRACE_MS)];
-    if (opts.logPath !== undefined) args.push("--log", opts.logPath);
-    for (let i = 0; i < (opts.verbosity ?? 0); i++) args.push("-d");
+    return new Guard(opts);
+  }
+
+  #start() {
+    const [program, ...lead] = this.opts.command ?? guardFromSource();
+    const args = [...lead, "--grace-ms", String(this.opts.graceMs ?? DEFAULT_GRACE_MS)];
+    if (this.opts.logPath !== undefined) args.push("--log", this.opts.logPath);
+    for (let i = 0; i < (this.opts.verbosity ?? 0); i++) args.push("-d");
     const child = new Deno.Command(program, {
       args,
       detached: true,
       stdin: "piped",
       stdout: "null",
-      stderr: opts.stderr ?? "inherit",
+      stderr: this.opts.stderr ?? "inherit",
     }).spawn();
-    return new Guard(child);
+    const startedAt = performance.now();
+    this.#child = child;
+    this.#writer = child.stdin.getWriter();
+    // A write to a dead guard rejects the caller; this only keeps the writer's own promise handled.
+    this.#writer.closed.catch(() => {});
+    this.#generation++;
+    if (!this.opts.respawn) return;
+    const writer = this.#writer;
+    child.status.then(async (died) => {
+      if (this.#ending) return;
+      await writer.abort(new Error("it died")).catch(() => {}); // the dead one's pipe
+      let wait = performance.now() - startedAt < RESPAWN_BACKOFF_MS ? RESPAWN_BACKOFF_MS : 0;
+      // Until one starts: a daemon without a guard must not give up on having one.
+      for (;;) {
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (this.#ending) return;
+        try {
+          this.#start();
+        } catch (e) {
+          for (const listener of this.#respawned) listener(null, died, e as Error);
+          wait = RESPAWN_BACKOFF_MS;
+          continue;
+        }
+        for (const listener of this.#respawned) listener(this.#child.pid, died, null);
+        return;
+      }
+    });
   }
 
-  /** The guard's pid. */
+  /** The guard's pid (the one running now). */
   get pid(): number {
     return this.#child.pid;
   }
 
-  /** Settles when the guard process has exited (expected only after {@link close}). */
+  /** How many guard processes were started: a respawn makes a new one, which knows nothing. */
+  get generation(): number {
+    return this.#generation;
+  }
+
+  /**
+   * Call `listener` after each respawn, with the new guard's pid and how the old
+   * one ended; and after each try that could not start one (pid null, the error).
+   */
+  onRespawn(listener: RespawnListener): void {
+    this.#respawned.push(listener);
+  }
+
+  /** Settles when the guard process running now has exited (expected only after {@link close}). */
   get exited(): Promise<Deno.CommandStatus> {
     return this.#child.status;
   }
@@ -779,6 +843,7 @@ export class Guard {
    * whatever is still armed (a daemon that could not stop everything itself).
    */
   async abandon(): Promise<void> {
+    this.#ending = true;
     await this.#writer.close().catch(() => {});
     this.#child.unref();
   }
@@ -789,6 +854,7 @@ export class Guard {
    * stops first, as for a daemon that died.
    */
   async close(): Promise<Deno.CommandStatus> {
+    this.#ending = true;
     await this.#writer.close().catch(() => {});
     return await this.#child.status;
   }
@@ -807,7 +873,11 @@ export class Guard {
           this.#writer.write(new TextEncoder().encode(lines)).then(
             resolve,
             (e) =>
-              reject(new Error(`the guard (pid ${this.pid}) is gone: ${(e as Error).message}`)),
+              reject(
+                new Error(
+                  `the guard (pid ${this.pid}) is gone: ${e instanceof Error ? e.message : e}`,
+                ),
+              ),
           );
         });
       });

@@ -3,7 +3,7 @@
  * the deadline is a short `renew`, anything else a full `arm`: what a real
  * process in the guard's place (cat, into a file) was sent.
  */
-import { assertEquals } from "../../tests/assert.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
 import type { ResourceNodeConfig } from "../config/mod.ts";
 import { DaemonIo } from "./io.ts";
 import { Guard } from "./guard.ts";
@@ -69,6 +69,68 @@ Deno.test("daemon io: a lease renewal is a renew for the guard; a new epoch or a
       "eight commands to the guard",
     );
     assertEquals(types, ["arm", "renew", "renew", "arm", "renew", "arm", "disarm", "arm"]);
+  } finally {
+    lifetime.abort();
+    await guard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("daemon io: a guard that dies is started again and armed at once with what the dead one guarded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
+  const sent = `${dir}/sent`;
+  // Each guard process appends what it is sent, its pid first.
+  const guard = Guard.spawn({
+    command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
+    respawn: true,
+  });
+  const lifetime = new AbortController();
+  const sink = new MemorySink();
+  try {
+    const env = {}; // the same object: a renewal stays a renewal
+    const views = new Map([["r", view("r")], ["q", view("q")]]);
+    const io = new DaemonIo({
+      node: "a",
+      logger: new Logger(sink),
+      guard,
+      store: new StateStore(dir),
+      events: new EventLog("a"),
+      view: (r) => views.get(r),
+      hookEnv: () => env,
+      send: () => {},
+      onWake: () => {},
+      onTransition: () => {},
+      onQuiesced: () => {},
+      lifetime: lifetime.signal,
+    });
+    const tell = (resource: string, command: Parameters<DaemonIo["guard"]>[1]) =>
+      new Promise<void>((resolve) => io.guard(resource, command, resolve));
+    const until = performance.now() + 60_000;
+    await tell("r", { action: "arm", until, epoch: 3 });
+    await tell("q", { action: "arm", until, epoch: 1 });
+    await tell("q", { action: "disarm" }); // nothing of q to guard any more
+    await tell("r", { action: "arm", until: until + 1000, epoch: 3 }); // a renewal
+    const lines = async () =>
+      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
+    await waitFor(async () => (await lines()).length === 5, 5000, "four commands and a pid");
+    const first = guard.pid;
+    Deno.kill(first, "SIGKILL");
+    await waitFor(async () => (await lines()).length === 7, 5000, "a new guard, armed");
+    const after = await lines();
+    assertEquals(after[5], `pid ${guard.pid}`);
+    assert(guard.pid !== first, "the same guard");
+    const rearm = JSON.parse(after[6]);
+    // r, with the lease end last told; q was disarmed and is not armed again.
+    assertEquals([rearm.type, rearm.resource], ["arm", "r"]);
+    assert(Math.abs(rearm.remainingMs - (until + 1000 - rearm.sentAt)) <= 1000, after[6]);
+    assert(
+      sink.lines.some((l) => l.includes("the guard died (killed by SIGKILL)")),
+      "the death is logged",
+    );
+    // Renewals go on as renewals, to the new guard.
+    await tell("r", { action: "arm", until: until + 2000, epoch: 3 });
+    await waitFor(async () => (await lines()).length === 8, 5000, "a renewal");
+    assertEquals(JSON.parse((await lines())[7]).type, "renew");
   } finally {
     lifetime.abort();
     await guard.close();
