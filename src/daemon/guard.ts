@@ -689,23 +689,41 @@ export type RespawnListener = (
   error: Error | null,
 ) => void;
 
-/** A guard that dies again within this long of its start waits this long before the next. */
+/** What a guard was told of a resource and must still know ({@link Guard}'s replay). */
+interface Told {
+  /** The last arm's stops (null: not armed), its deadline (performance.now() time). */
+  arm:
+    | { stops: GuardHook[]; stopTimeoutMs: number; panic: GuardHook | null; slackMs: number }
+    | null;
+  deadlineAt: number;
+  /** The daemon stops it itself, to be over by then. */
+  stoppingUntil: number | null;
+  /** The daemon ran its panic: no guard may run it again. */
+  panicked: boolean;
+  /** A start hook running: its process group and its leader's start time. */
+  start: { pid: number; since: string } | null;
+}
+
+/** Guards that keep dying within this long of their start are started again this long apart. */
 const RESPAWN_BACKOFF_MS = 1000;
 
 /**
  * The daemon's side of the guard: spawns it and sends it commands. With
- * `respawn`, a guard that dies is started again at once (after a second when it
- * died within a second of its start), and {@link onRespawn}'s listeners arm it
- * afresh with what the dead one guarded.
+ * `respawn`, a guard that dies is started again at once (after a second when
+ * guards keep dying within a second of their start), and told at once what the
+ * dead one had been told and still mattered ({@link Told}): arms with their
+ * deadlines, stops under way, panics run, start hooks running.
  */
 export class Guard {
   #child!: Deno.ChildProcess;
   #writer!: WritableStreamDefaultWriter<Uint8Array>;
+  #alive = false;
   #batch: string[] = [];
   #flushing: Promise<void> | null = null;
   #ending = false;
-  #generation = 0;
   #respawned: RespawnListener[] = [];
+  /** What the guard running now must know of each resource, to be told again to a new one. */
+  #told = new Map<string, Told>();
 
   private constructor(private readonly opts: GuardSpawnOptions) {
     this.#start();
@@ -731,40 +749,138 @@ export class Guard {
     const startedAt = performance.now();
     this.#child = child;
     this.#writer = child.stdin.getWriter();
+    this.#alive = true;
     // A write to a dead guard rejects the caller; this only keeps the writer's own promise handled.
     this.#writer.closed.catch(() => {});
-    this.#generation++;
-    if (!this.opts.respawn) return;
     const writer = this.#writer;
     child.status.then(async (died) => {
-      if (this.#ending) return;
-      await writer.abort(new Error("it died")).catch(() => {}); // the dead one's pipe
-      let wait = performance.now() - startedAt < RESPAWN_BACKOFF_MS ? RESPAWN_BACKOFF_MS : 0;
-      // Until one starts: a daemon without a guard must not give up on having one.
-      for (;;) {
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        if (this.#ending) return;
-        try {
-          this.#start();
-        } catch (e) {
-          for (const listener of this.#respawned) listener(null, died, e as Error);
-          wait = RESPAWN_BACKOFF_MS;
-          continue;
-        }
-        for (const listener of this.#respawned) listener(this.#child.pid, died, null);
-        return;
+      if (child === this.#child) this.#alive = false;
+      if (!this.opts.respawn) return;
+      // The dead one's pipe (unless it is the one close() or abandon() is closing now).
+      if (!(this.#ending && writer === this.#writer)) {
+        await writer.abort(new Error("it died")).catch(() => {});
       }
-    });
+      if (this.#ending) return;
+      const quick = performance.now() - startedAt < RESPAWN_BACKOFF_MS;
+      this.#quickDeaths = quick ? this.#quickDeaths + 1 : 0;
+      await this.#respawn(died, this.#quickDeaths > 1 ? RESPAWN_BACKOFF_MS : 0);
+    }).catch(() => {}); // #respawn reports its own failures; nothing may reject unhandled here
+  }
+
+  #quickDeaths = 0;
+  /** Ends a wait before the next start (the daemon leaves). */
+  #cancelWait: (() => void) | null = null;
+
+  /** Start a guard until one starts (a daemon must not give up on having one), and tell it. */
+  async #respawn(died: Deno.CommandStatus, wait: number): Promise<void> {
+    for (;;) {
+      if (wait > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          this.#cancelWait = () => (clearTimeout(timer), resolve());
+        });
+        this.#cancelWait = null;
+      }
+      if (this.#ending) return;
+      try {
+        this.#start();
+      } catch (e) {
+        this.#tell(null, died, e instanceof Error ? e : new Error(String(e)));
+        wait = RESPAWN_BACKOFF_MS;
+        continue;
+      }
+      // Told first, in the same write as anything still queued, before anyone logs anything.
+      this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
+      this.#scheduleFlush().catch(() => {}); // a new guard dead already: it is started again
+      this.#tell(this.#child.pid, died, null);
+      return;
+    }
+  }
+
+  /** Tell the listeners; one that throws (a log on a full disk) stops neither the others nor us. */
+  #tell(pid: number | null, died: Deno.CommandStatus, error: Error | null) {
+    for (const listener of this.#respawned) {
+      try {
+        listener(pid, died, error);
+      } catch { /* see above */ }
+    }
+  }
+
+  /** The commands that tell a new guard what the dead one knew and still mattered. */
+  #replay(): GuardCommand[] {
+    const now = performance.now();
+    const left = (at: number) => Math.max(0, at - now);
+    const commands: GuardCommand[] = [];
+    for (const [resource, t] of this.#told) {
+      if (t.arm !== null) {
+        commands.push({
+          type: "arm",
+          resource,
+          ...t.arm,
+          remainingMs: left(t.deadlineAt),
+          sentAt: now,
+        });
+        if (t.stoppingUntil !== null) {
+          commands.push({
+            type: "stopping",
+            resource,
+            timeoutMs: left(t.stoppingUntil),
+            sentAt: now,
+          });
+        }
+      }
+      if (t.panicked) commands.push({ type: "panicking", resource });
+      if (t.start !== null) commands.push({ type: "starting", resource, ...t.start });
+    }
+    return commands;
+  }
+
+  /** Keep what the guard must know after `command` (the guard's own rules, in short). */
+  #record(command: GuardCommand) {
+    const { resource } = command;
+    const t = this.#told.get(resource) ??
+      { arm: null, deadlineAt: 0, stoppingUntil: null, panicked: false, start: null };
+    switch (command.type) {
+      case "arm":
+        t.arm = {
+          stops: command.stops,
+          stopTimeoutMs: command.stopTimeoutMs,
+          panic: command.panic,
+          slackMs: command.slackMs,
+        };
+        t.deadlineAt = (command.sentAt ?? performance.now()) + command.remainingMs;
+        t.stoppingUntil = null;
+        break;
+      case "renew":
+        if (t.arm !== null && t.stoppingUntil === null) {
+          t.deadlineAt = (command.sentAt ?? performance.now()) + command.remainingMs;
+        }
+        break;
+      case "stopping":
+        if (t.arm !== null) {
+          t.stoppingUntil = (command.sentAt ?? performance.now()) + command.timeoutMs;
+        }
+        break;
+      case "panicking":
+        t.panicked = true;
+        break;
+      case "disarm":
+        this.#told.delete(resource);
+        return;
+      case "starting":
+        t.start = { pid: command.pid, since: command.since };
+        break;
+      case "started":
+        t.start = null;
+        break;
+    }
+    if (t.arm === null && !t.panicked && t.start === null) this.#told.delete(resource);
+    else this.#told.set(resource, t);
   }
 
   /** The guard's pid (the one running now). */
   get pid(): number {
     return this.#child.pid;
-  }
-
-  /** How many guard processes were started: a respawn makes a new one, which knows nothing. */
-  get generation(): number {
-    return this.#generation;
   }
 
   /**
@@ -844,6 +960,17 @@ export class Guard {
    */
   async abandon(): Promise<void> {
     this.#ending = true;
+    this.#cancelWait?.();
+    // The guard is to finish the job: a dead one (between a death and its successor, or dead
+    // a moment ago and not yet seen so) cannot.
+    const state = processState(this.#child.pid);
+    if (this.opts.respawn && (!this.#alive || state === null || state === "Z" || state === "X")) {
+      try {
+        this.#start();
+        this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
+      } catch { /* nothing more can be done: the daemon logs that it leaves */ }
+    }
+    await this.#flush().catch(() => {});
     await this.#writer.close().catch(() => {});
     this.#child.unref();
   }
@@ -855,6 +982,8 @@ export class Guard {
    */
   async close(): Promise<Deno.CommandStatus> {
     this.#ending = true;
+    this.#cancelWait?.();
+    await this.#flush().catch(() => {}); // what is queued goes first
     await this.#writer.close().catch(() => {});
     return await this.#child.status;
   }
@@ -864,24 +993,27 @@ export class Guard {
    * (a daemon with many resources re-arms many at once).
    */
   #send(command: GuardCommand): Promise<void> {
+    this.#record(command);
     this.#batch.push(JSON.stringify(command));
-    if (!this.#flushing) {
-      this.#flushing = new Promise<void>((resolve, reject) => {
-        queueMicrotask(() => {
-          const lines = this.#batch.splice(0).join("\n") + "\n";
-          this.#flushing = null;
-          this.#writer.write(new TextEncoder().encode(lines)).then(
-            resolve,
-            (e) =>
-              reject(
-                new Error(
-                  `the guard (pid ${this.pid}) is gone: ${e instanceof Error ? e.message : e}`,
-                ),
-              ),
-          );
-        });
-      });
-    }
+    return this.#scheduleFlush();
+  }
+
+  /** A write of what is queued at the next microtask (one for all queued meanwhile). */
+  #scheduleFlush(): Promise<void> {
+    this.#flushing ??= new Promise<void>((resolve, reject) => {
+      queueMicrotask(() => this.#flush().then(resolve, reject));
+    });
     return this.#flushing;
+  }
+
+  /** Write what is queued, now, to the guard running now. */
+  #flush(): Promise<void> {
+    this.#flushing = null;
+    if (this.#batch.length === 0) return Promise.resolve();
+    const lines = this.#batch.splice(0).join("\n") + "\n";
+    const pid = this.#child.pid;
+    return this.#writer.write(new TextEncoder().encode(lines)).catch((e) => {
+      throw new Error(`the guard (pid ${pid}) is gone: ${e instanceof Error ? e.message : e}`);
+    });
   }
 }

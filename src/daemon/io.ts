@@ -70,41 +70,21 @@ export class DaemonIo implements Io {
    */
   #armedWith = new Map<
     string,
-    {
-      epoch: number;
-      view: ResourceNodeConfig;
-      env: Readonly<Record<string, string>>;
-      /** The guard process it was armed in ({@link Guard.generation}). */
-      generation: number;
-      /** The lease's end as last told (performance.now() time; null: none, a forced primary). */
-      until: Time | null;
-    }
+    { epoch: number; view: ResourceNodeConfig; env: Readonly<Record<string, string>> }
   >();
 
   constructor(private readonly deps: DaemonIoDeps) {
-    const guard = deps.guard;
-    guard?.onRespawn((pid, died, error) => {
+    // The guard tells a new one what the dead one knew (guard.ts); here it is only said.
+    deps.guard?.onRespawn((pid, died, error) => {
       const how = died.signal ? `killed by ${died.signal}` : `exit ${died.code}`;
-      if (pid === null) {
-        deps.logger.error(
-          `the guard died (${how}) and cannot be started again: ${error?.message}; ` +
-            "trying again in a second (meanwhile nothing stops the services if this daemon dies)",
-        );
-        return;
-      }
       deps.logger.error(
-        `the guard died (${how}): started another (pid ${pid}), armed with the ` +
-          `${this.#armedWith.size} resource(s) the old one guarded`,
+        pid === null
+          ? `the guard died (${how}) and cannot be started again: ${error?.message}; trying ` +
+            "again in a second (meanwhile nothing stops the services if this daemon dies)"
+          : `the guard died (${how}): started another (pid ${pid}) and told it what the old ` +
+            "one guarded",
       );
-      // The new guard knows nothing: every armed resource is armed again in it, with the
-      // lease end last told, at once rather than at its next renewal.
-      for (const [resource, armed] of [...this.#armedWith]) {
-        this.#tellGuard(guard, resource, {
-          action: "arm",
-          until: armed.until,
-          epoch: armed.epoch,
-        }).catch((e) => deps.logger.error(`guard: ${(e as Error).message}`, resource));
-      }
+      this.deps.events.emit(null, "log", "error", `the guard died (${how})`);
     });
   }
 
@@ -264,21 +244,10 @@ export class DaemonIo implements Io {
           : Math.max(0, command.until - now) + slack;
         const env = this.deps.hookEnv();
         const last = this.#armedWith.get(resource);
-        const generation = guard.generation;
-        if (
-          last && last.epoch === command.epoch && last.view === view && last.env === env &&
-          last.generation === generation
-        ) {
-          last.until = command.until;
+        if (last && last.epoch === command.epoch && last.view === view && last.env === env) {
           return guard.renew(resource, remaining, now);
         }
-        this.#armedWith.set(resource, {
-          epoch: command.epoch,
-          view,
-          env,
-          generation,
-          until: command.until,
-        });
+        this.#armedWith.set(resource, { epoch: command.epoch, view, env });
         const g = { view, node: this.deps.node, epoch: command.epoch, env };
         return guard.arm(
           resource,

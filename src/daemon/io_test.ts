@@ -10,7 +10,7 @@ import { Guard } from "./guard.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { StateStore } from "./state_store.ts";
 import { EventLog } from "./events.ts";
-import { waitFor } from "./test_helpers.ts";
+import { processAlive, waitFor } from "./test_helpers.ts";
 
 /** Just what arming a guard reads of a resource's configuration on this node. */
 function view(resource: string): ResourceNodeConfig {
@@ -76,7 +76,7 @@ Deno.test("daemon io: a lease renewal is a renew for the guard; a new epoch or a
   }
 });
 
-Deno.test("daemon io: a guard that dies is started again and armed at once with what the dead one guarded", async () => {
+Deno.test("daemon io: a guard that dies is started again and told at once what the dead one guarded", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
   const sent = `${dir}/sent`;
   // Each guard process appends what it is sent, its pid first.
@@ -88,7 +88,7 @@ Deno.test("daemon io: a guard that dies is started again and armed at once with 
   const sink = new MemorySink();
   try {
     const env = {}; // the same object: a renewal stays a renewal
-    const views = new Map([["r", view("r")], ["q", view("q")]]);
+    const views = new Map([["r", view("r")], ["q", view("q")], ["p", view("p")]]);
     const io = new DaemonIo({
       node: "a",
       logger: new Logger(sink),
@@ -108,31 +108,77 @@ Deno.test("daemon io: a guard that dies is started again and armed at once with 
     const until = performance.now() + 60_000;
     await tell("r", { action: "arm", until, epoch: 3 });
     await tell("q", { action: "arm", until, epoch: 1 });
-    await tell("q", { action: "disarm" }); // nothing of q to guard any more
+    await tell("q", { action: "stopping", timeoutMs: 30_000 }); // the daemon stops q itself
+    await tell("p", { action: "arm", until, epoch: 1 });
+    await tell("p", { action: "disarm" }); // nothing of p to guard any more
     await tell("r", { action: "arm", until: until + 1000, epoch: 3 }); // a renewal
+    await guard.starting("r", 4242, "77"); // a start hook of r running
     const lines = async () =>
       (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
-    await waitFor(async () => (await lines()).length === 5, 5000, "four commands and a pid");
+    await waitFor(async () => (await lines()).length === 8, 5000, "seven commands and a pid");
     const first = guard.pid;
     Deno.kill(first, "SIGKILL");
-    await waitFor(async () => (await lines()).length === 7, 5000, "a new guard, armed");
+    await waitFor(async () => (await lines()).length === 13, 5000, "a new guard, told");
     const after = await lines();
-    assertEquals(after[5], `pid ${guard.pid}`);
+    assertEquals(after[8], `pid ${guard.pid}`);
     assert(guard.pid !== first, "the same guard");
-    const rearm = JSON.parse(after[6]);
-    // r, with the lease end last told; q was disarmed and is not armed again.
-    assertEquals([rearm.type, rearm.resource], ["arm", "r"]);
-    assert(Math.abs(rearm.remainingMs - (until + 1000 - rearm.sentAt)) <= 1000, after[6]);
+    const told = after.slice(9).map((l) => JSON.parse(l));
+    // r armed with the lease end last told, and its start hook; q armed and stopping, with the
+    // time its stop had left; p was disarmed and is not told again.
+    assertEquals(told.map((c) => `${c.type} ${c.resource}`), [
+      "arm r",
+      "starting r",
+      "arm q",
+      "stopping q",
+    ]);
+    assert(Math.abs(told[0].remainingMs - (until + 1000 - told[0].sentAt)) <= 1000, after[9]);
+    assertEquals([told[1].pid, told[1].since], [4242, "77"]);
+    assert(told[3].timeoutMs > 25_000 && told[3].timeoutMs <= 30_000, after[12]);
     assert(
       sink.lines.some((l) => l.includes("the guard died (killed by SIGKILL)")),
       "the death is logged",
     );
     // Renewals go on as renewals, to the new guard.
     await tell("r", { action: "arm", until: until + 2000, epoch: 3 });
-    await waitFor(async () => (await lines()).length === 8, 5000, "a renewal");
-    assertEquals(JSON.parse((await lines())[7]).type, "renew");
+    await waitFor(async () => (await lines()).length === 14, 5000, "a renewal");
+    assertEquals(JSON.parse((await lines())[13]).type, "renew");
   } finally {
     lifetime.abort();
+    await guard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("guard link: a guard dead a moment before the daemon leaves is replaced, told, then left to finish", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
+  const sent = `${dir}/sent`;
+  const guard = Guard.spawn({
+    command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
+    respawn: true,
+  });
+  // A listener that throws (a log on a full disk) stops nothing.
+  guard.onRespawn(() => {
+    throw new Error("No space left on device");
+  });
+  try {
+    await guard.arm("r", 60_000, [], 1000, null, 500);
+    const lines = async () =>
+      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
+    await waitFor(async () => (await lines()).length === 2, 5000, "the arm");
+    const first = guard.pid;
+    Deno.kill(first, "SIGKILL");
+    await waitFor(async () => (await lines()).length === 4, 5000, "a new guard, told");
+    assertEquals(JSON.parse((await lines())[3]).type, "arm");
+    // Killed again, and the daemon leaves at once, before the death is seen.
+    const second = guard.pid;
+    Deno.kill(second, "SIGKILL");
+    await waitFor(() => Promise.resolve(!processAlive(second)), 5000, "the second guard dead");
+    await guard.abandon();
+    await waitFor(async () => (await lines()).length === 6, 5000, "a third guard, told");
+    const after = await lines();
+    assert(!after[4].includes(String(second)), after[4]);
+    assertEquals(JSON.parse(after[5]).resource, "r");
+  } finally {
     await guard.close();
     await Deno.remove(dir, { recursive: true });
   }
