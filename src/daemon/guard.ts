@@ -682,6 +682,9 @@ export interface GuardSpawnOptions {
   respawn?: boolean;
 }
 
+/** A deadline that does not come (replaced by what follows it). */
+const FOREVER_MS = 10 * 365 * 86400e3;
+
 /** Told of a guard started again (its pid), or of a try that failed (pid null, the error). */
 export type RespawnListener = (
   pid: number | null,
@@ -812,24 +815,33 @@ export class Guard {
     const left = (at: number) => Math.max(0, at - now);
     const commands: GuardCommand[] = [];
     for (const [resource, t] of this.#told) {
-      if (t.arm !== null) {
+      // First: a panic that must not run again (a later arm takes it into account).
+      const stopping = t.arm !== null && t.stoppingUntil !== null;
+      const panicAt = stopping ? t.stoppingUntil! + t.arm!.slackMs : Infinity;
+      // The old guard's own panic for a stop past its time has run (and it forgot the resource).
+      if (t.panicked || panicAt <= now) commands.push({ type: "panicking", resource });
+      if (t.arm !== null && panicAt > now) {
+        // A stop under way: its arm's deadline does not matter (the stopping replaces it), so
+        // no deadline may come due between the two lines.
         commands.push({
           type: "arm",
           resource,
           ...t.arm,
-          remainingMs: left(t.deadlineAt),
+          remainingMs: stopping ? FOREVER_MS : left(t.deadlineAt),
+          // The new guard's panic for a stop comes a slack after the stop's time: no later
+          // than the old one's would have.
+          slackMs: stopping ? Math.min(t.arm.slackMs, panicAt - now) : t.arm.slackMs,
           sentAt: now,
         });
-        if (t.stoppingUntil !== null) {
+        if (stopping) {
           commands.push({
             type: "stopping",
             resource,
-            timeoutMs: left(t.stoppingUntil),
+            timeoutMs: left(t.stoppingUntil!),
             sentAt: now,
           });
         }
       }
-      if (t.panicked) commands.push({ type: "panicking", resource });
       if (t.start !== null) commands.push({ type: "starting", resource, ...t.start });
     }
     return commands;
@@ -864,9 +876,11 @@ export class Guard {
       case "panicking":
         t.panicked = true;
         break;
-      case "disarm":
-        this.#told.delete(resource);
-        return;
+      case "disarm": // the guard forgets all but a start hook running
+        t.arm = null;
+        t.stoppingUntil = null;
+        t.panicked = false;
+        break;
       case "starting":
         t.start = { pid: command.pid, since: command.since };
         break;
@@ -963,13 +977,7 @@ export class Guard {
     this.#cancelWait?.();
     // The guard is to finish the job: a dead one (between a death and its successor, or dead
     // a moment ago and not yet seen so) cannot.
-    const state = processState(this.#child.pid);
-    if (this.opts.respawn && (!this.#alive || state === null || state === "Z" || state === "X")) {
-      try {
-        this.#start();
-        this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
-      } catch { /* nothing more can be done: the daemon logs that it leaves */ }
-    }
+    this.#replaceIfDead();
     await this.#flush().catch(() => {});
     await this.#writer.close().catch(() => {});
     this.#child.unref();
@@ -983,9 +991,32 @@ export class Guard {
   async close(): Promise<Deno.CommandStatus> {
     this.#ending = true;
     this.#cancelWait?.();
+    // What is left armed (a stop that failed) needs a guard to stop it.
+    if (this.#told.size > 0) this.#replaceIfDead();
     await this.#flush().catch(() => {}); // what is queued goes first
     await this.#writer.close().catch(() => {});
     return await this.#child.status;
+  }
+
+  /**
+   * When the daemon leaves: a guard is to finish the job, and a dead one (between a
+   * death and its successor, or dead a moment ago and not yet seen so) cannot.
+   */
+  #replaceIfDead() {
+    if (!this.opts.respawn || !this.#isDead()) return;
+    try {
+      this.#start();
+      this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
+    } catch { /* nothing more can be done: the daemon logs that it leaves */ }
+  }
+
+  /** Whether the guard running now is gone: seen so, or a zombie or absent in /proc. */
+  #isDead(): boolean {
+    if (!this.#alive) return true;
+    const state = processState(this.#child.pid);
+    if (state !== null) return state === "Z" || state === "X";
+    // No entry: gone, when /proc can be read at all (else nothing is known: alive).
+    return processState(Deno.pid) !== null;
   }
 
   /**
@@ -1010,6 +1041,11 @@ export class Guard {
   #flush(): Promise<void> {
     this.#flushing = null;
     if (this.#batch.length === 0) return Promise.resolve();
+    // No guard runs (it died; the next one is told everything): nothing to write them to.
+    if (this.opts.respawn && !this.#alive && !this.#ending) {
+      this.#batch.length = 0;
+      return Promise.resolve();
+    }
     const lines = this.#batch.splice(0).join("\n") + "\n";
     const pid = this.#child.pid;
     return this.#writer.write(new TextEncoder().encode(lines)).catch((e) => {

@@ -183,3 +183,30 @@ Deno.test("guard link: a guard dead a moment before the daemon leaves is replace
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("guard link: a stop past its time is told again as a panic run, not as a stop to time again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
+  const sent = `${dir}/sent`;
+  const guard = Guard.spawn({
+    command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
+    respawn: true,
+  });
+  try {
+    await guard.arm("r", 60_000, [], 1000, null, 100);
+    await guard.stopping("r", 50); // the old guard's panic is due 150 ms from now
+    await guard.arm("s", 60_000, [], 1000, null, 100);
+    await guard.disarm("s");
+    const lines = async () =>
+      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
+    await waitFor(async () => (await lines()).length === 5, 5000, "four commands");
+    await new Promise((r) => setTimeout(r, 300));
+    Deno.kill(guard.pid, "SIGKILL");
+    await waitFor(async () => (await lines()).length >= 7, 5000, "a new guard, told");
+    await new Promise((r) => setTimeout(r, 100));
+    const told = (await lines()).slice(6).map((l) => JSON.parse(l));
+    assertEquals(told.map((c) => `${c.type} ${c.resource}`), ["panicking r"]);
+  } finally {
+    await guard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
