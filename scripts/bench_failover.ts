@@ -20,7 +20,13 @@
  *
  * Writes the figures, with the command used, to docs/BENCHMARKS.md.
  */
-import { REPO_ROOT, sleep, takeoverBoundMs, TestCluster } from "../tests/cluster/harness.ts";
+import {
+  guardOf,
+  REPO_ROOT,
+  sleep,
+  takeoverBoundMs,
+  TestCluster,
+} from "../tests/cluster/harness.ts";
 import type { TimelineEvent } from "../tests/cluster/timeline.ts";
 import { KEY_BY_NAME } from "../src/config/schema.ts";
 import { KEEP_MARKER } from "./bench_doc.ts";
@@ -255,20 +261,6 @@ function sample(pid: number): ProcSample {
 function clockTicks(): number {
   const out = new Deno.Command("getconf", { args: ["CLK_TCK"], stdout: "piped" }).outputSync();
   return Number(new TextDecoder().decode(out.stdout).trim()) || 100;
-}
-
-/** The guard of a daemon: its child titled "hastmon: guard". */
-function guardOf(daemonPid: number): number | null {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
-      if (ppid === daemonPid && comm === "hastmon: guard") return Number(e.name);
-    } catch { /* gone */ }
-  }
-  return null;
 }
 
 interface IdleRow {

@@ -31,7 +31,7 @@
  *
  * Writes its section ("scale") of docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
-import { sleep, takeoverBoundMs, TestCluster } from "../tests/cluster/harness.ts";
+import { guardOf, sleep, takeoverBoundMs, TestCluster } from "../tests/cluster/harness.ts";
 import type { StatusResult } from "../src/control/protocol.ts";
 import { DAEMON_DENO_FLAGS } from "../src/daemon/v8_flags.ts";
 import { writeSection } from "./bench_doc.ts";
@@ -188,21 +188,11 @@ export function residentUnionMb(pids: number[]): number | null {
   return sawFrame ? frames.size * 4096 / 1048576 : null;
 }
 
-/** The guard process of a daemon: its child that runs `guard`. */
-function guardOf(daemonPid: number): number {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid !== daemonPid) continue;
-      // Named "hastmon: guard" once started; before, `… guard …` or `… guard_main.ts …`.
-      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
-      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) return Number(e.name);
-    } catch { /* gone meanwhile */ }
-  }
-  throw new Error(`no guard process under daemon ${daemonPid}`);
+/** The guard process of a daemon (the harness's {@link guardOf}); throws when there is none. */
+function guardOfDaemon(daemonPid: number): number {
+  const pid = guardOf(daemonPid);
+  if (pid === null) throw new Error(`no guard process under daemon ${daemonPid}`);
+  return pid;
 }
 
 /** The 1-minute load average. */
@@ -397,7 +387,7 @@ async function measure(count: number, probeInterval: number, o: Options): Promis
       Node,
       number
     >;
-    const guards = Object.fromEntries(NODES.map((n) => [n, guardOf(daemons[n])])) as Record<
+    const guards = Object.fromEntries(NODES.map((n) => [n, guardOfDaemon(daemons[n])])) as Record<
       Node,
       number
     >;
@@ -624,7 +614,7 @@ async function idle(): Promise<Idle> {
     const nodes = {} as Idle["nodes"];
     for (const n of NODES) {
       const d = c.daemonPid(n)!;
-      const g = guardOf(d);
+      const g = guardOfDaemon(d);
       nodes[n] = {
         daemon: sample(d).rssKb / 1024,
         guard: sample(g).rssKb / 1024,

@@ -5,7 +5,13 @@
  * service behind, which the guard must stop before the secondary starts.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { sleep, takeoverBoundMs, withCluster } from "./cluster/harness.ts";
+import {
+  guardOf,
+  sleep,
+  takeoverBoundMs,
+  type TestCluster,
+  withCluster,
+} from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
 Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover within the promised bound", async () => {
@@ -38,21 +44,27 @@ Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover
 Deno.test("e2e failover: kill -9 of the daemon alone: the guard stops the service, then the secondary takes over", async () => {
   await withCluster({}, async (c) => {
     await c.waitForSteady("a");
-    const servicePid = c.servicePid("a")!;
-    const killedAt = await c.kill9("a");
-    const events = await c.waitForActive("b", 8000);
-    assertEquals(c.servicePid("a"), null);
-    const [ia, ib] = activeIntervals(events);
-    assertEquals([ia.node, ib.node], ["a", "b"]);
-    // The guard noticed at once (its pipe from the daemon closed), long before any takeover.
-    assert(ia.to - killedAt < 1000, `a's service stopped ${ia.to - killedAt} ms after the kill`);
-    const end = events.find((e) => e.node === "a" && e.kind === "end")!;
-    assertEquals(end.detail[0], String(servicePid));
-    const log = await c.log("a");
-    assertStringIncludes(log, "the daemon is gone: running stop");
-    assertEquals(c.runningNodes(), ["b"]);
+    await kill9DaemonOfA(c);
   });
 });
+
+/**
+ * kill -9 of a's daemon alone: its guard stops the service at once (its pipe from the daemon
+ * closed), long before any takeover, and then b runs it.
+ */
+async function kill9DaemonOfA(c: TestCluster) {
+  const servicePid = c.servicePid("a")!;
+  const killedAt = await c.kill9("a");
+  const events = await c.waitForActive("b", 8000);
+  assertEquals(c.servicePid("a"), null);
+  const [ia, ib] = activeIntervals(events);
+  assertEquals([ia.node, ib.node], ["a", "b"]);
+  assert(ia.to - killedAt < 1000, `a's service stopped ${ia.to - killedAt} ms after the kill`);
+  const end = events.find((e) => e.node === "a" && e.kind === "end")!;
+  assertEquals(end.detail[0], String(servicePid));
+  assertStringIncludes(await c.log("a"), "the daemon is gone: running stop");
+  assertEquals(c.runningNodes(), ["b"]);
+}
 
 Deno.test("e2e failover: kill -9 of the guard, then of the daemon: a new guard stops the service, then the secondary takes over", async () => {
   await withCluster({}, async (c) => {
@@ -70,35 +82,9 @@ Deno.test("e2e failover: kill -9 of the guard, then of the daemon: a new guard s
     const secondGuard = guardOf(daemon);
     assert(secondGuard !== null && secondGuard !== firstGuard, `guard ${secondGuard}`);
     await sleep(200); // what it is told is written with the respawn, in one write
-    const killedAt = await c.kill9("a");
-    const events = await c.waitForActive("b", 8000);
-    assertEquals(c.servicePid("a"), null);
-    const [ia, ib] = activeIntervals(events);
-    assertEquals([ia.node, ib.node], ["a", "b"]);
-    assert(ia.to - killedAt < 1000, `a's service stopped ${ia.to - killedAt} ms after the kill`);
-    assertStringIncludes(await c.log("a"), "the daemon is gone: running stop");
-    assertEquals(c.runningNodes(), ["b"]);
+    await kill9DaemonOfA(c);
   });
 });
-
-/** The guard process under `daemon` (its child named "hastmon: guard"), or null. */
-function guardOf(daemon: number): number | null {
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const state = stat.slice(stat.lastIndexOf(")") + 2)[0];
-      if (ppid !== daemon || state === "Z") continue;
-      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
-      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) {
-        return Number(e.name);
-      }
-    } catch { /* gone meanwhile */ }
-  }
-  return null;
-}
 
 Deno.test("e2e failover: watchdog down: status says so, and the primary's death causes no failover until it is back", async () => {
   await withCluster({}, async (c) => {

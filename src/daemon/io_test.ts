@@ -24,71 +24,31 @@ function view(resource: string): ResourceNodeConfig {
   } as unknown as ResourceNodeConfig;
 }
 
-Deno.test("daemon io: a lease renewal is a renew for the guard; a new epoch or a reload arms afresh", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
-  const sent = `${dir}/sent`;
-  const guard = Guard.spawn({ command: ["/bin/sh", "-c", `exec cat > '${sent}'`, "guard"] });
-  const lifetime = new AbortController();
-  try {
-    const views = new Map([["r", view("r")]]);
-    const env = { HASTMON_CONTROL: "/run/x.sock" };
-    const io = new DaemonIo({
-      node: "a",
-      logger: new Logger(new MemorySink()),
-      guard,
-      store: new StateStore(dir),
-      events: new EventLog("a"),
-      view: (r) => views.get(r),
-      hookEnv: () => env,
-      send: () => {},
-      onWake: () => {},
-      onTransition: () => {},
-      onQuiesced: () => {},
-      lifetime: lifetime.signal,
-    });
-    const tell = (command: Parameters<DaemonIo["guard"]>[1]) =>
-      new Promise<void>((resolve) => io.guard("r", command, resolve));
-    const until = () => performance.now() + 60_000;
-    await tell({ action: "arm", until: until(), epoch: 1 });
-    await tell({ action: "arm", until: until(), epoch: 1 });
-    await tell({ action: "arm", until: until(), epoch: 1 });
-    await tell({ action: "arm", until: until(), epoch: 2 }); // a new epoch: its stops' environment
-    await tell({ action: "arm", until: until(), epoch: 2 });
-    views.set("r", view("r")); // a reload: the node's view is a new object
-    await tell({ action: "arm", until: until(), epoch: 2 });
-    await tell({ action: "disarm" });
-    await tell({ action: "arm", until: until(), epoch: 2 }); // after a disarm: armed afresh
-    let types: string[] = [];
-    await waitFor(
-      async () => {
-        const text = await Deno.readTextFile(sent).catch(() => "");
-        types = text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l).type);
-        return types.length === 8;
-      },
-      5000,
-      "eight commands to the guard",
-    );
-    assertEquals(types, ["arm", "renew", "renew", "arm", "renew", "arm", "disarm", "arm"]);
-  } finally {
-    lifetime.abort();
-    await guard.close();
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+type Tell = (resource: string, command: Parameters<DaemonIo["guard"]>[1]) => Promise<void>;
 
-Deno.test("daemon io: a guard that dies is started again and told at once what the dead one guarded", async () => {
+/**
+ * Run `fn` with a guard that only records: each guard process appends its pid, then what it
+ * is sent, to a file (`lines` reads it); `tellFor` makes a DaemonIo on that guard, with
+ * `views` as this node's configuration and `env` as `hook_env`, and returns its `tell`.
+ */
+async function withRecordingGuard(
+  respawn: boolean,
+  fn: (f: {
+    guard: Guard;
+    lines: () => Promise<string[]>;
+    tellFor: (views: Map<string, ResourceNodeConfig>, env: Record<string, string>) => Tell;
+    sink: MemorySink;
+  }) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
   const sent = `${dir}/sent`;
-  // Each guard process appends what it is sent, its pid first.
   const guard = Guard.spawn({
     command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
-    respawn: true,
+    respawn,
   });
   const lifetime = new AbortController();
   const sink = new MemorySink();
-  try {
-    const env = {}; // the same object: a renewal stays a renewal
-    const views = new Map([["r", view("r")], ["q", view("q")], ["p", view("p")]]);
+  const tellFor = (views: Map<string, ResourceNodeConfig>, env: Record<string, string>) => {
     const io = new DaemonIo({
       node: "a",
       logger: new Logger(sink),
@@ -96,15 +56,54 @@ Deno.test("daemon io: a guard that dies is started again and told at once what t
       store: new StateStore(dir),
       events: new EventLog("a"),
       view: (r) => views.get(r),
-      hookEnv: () => env,
+      hookEnv: () => env, // the same object: a renewal stays a renewal
       send: () => {},
       onWake: () => {},
       onTransition: () => {},
       onQuiesced: () => {},
       lifetime: lifetime.signal,
     });
-    const tell = (resource: string, command: Parameters<DaemonIo["guard"]>[1]) =>
+    return (resource: string, command: Parameters<DaemonIo["guard"]>[1]) =>
       new Promise<void>((resolve) => io.guard(resource, command, resolve));
+  };
+  const lines = async () =>
+    (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
+  try {
+    await fn({ guard, lines, tellFor, sink });
+  } finally {
+    lifetime.abort();
+    await guard.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The commands in `lines` from index `from` on, parsed. */
+const commandsIn = (lines: string[], from: number) => lines.slice(from).map((l) => JSON.parse(l));
+
+Deno.test("daemon io: a lease renewal is a renew for the guard; a new epoch or a reload arms afresh", async () => {
+  await withRecordingGuard(false, async ({ lines, tellFor }) => {
+    const views = new Map([["r", view("r")]]);
+    const tell = tellFor(views, { HASTMON_CONTROL: "/run/x.sock" });
+    const until = () => performance.now() + 60_000;
+    await tell("r", { action: "arm", until: until(), epoch: 1 });
+    await tell("r", { action: "arm", until: until(), epoch: 1 });
+    await tell("r", { action: "arm", until: until(), epoch: 1 });
+    await tell("r", { action: "arm", until: until(), epoch: 2 }); // a new epoch: its stops' env
+    await tell("r", { action: "arm", until: until(), epoch: 2 });
+    views.set("r", view("r")); // a reload: the node's view is a new object
+    await tell("r", { action: "arm", until: until(), epoch: 2 });
+    await tell("r", { action: "disarm" });
+    await tell("r", { action: "arm", until: until(), epoch: 2 }); // after a disarm: armed afresh
+    await waitFor(async () => (await lines()).length === 9, 5000, "eight commands to the guard");
+    const types = commandsIn(await lines(), 1).map((c) => c.type);
+    assertEquals(types, ["arm", "renew", "renew", "arm", "renew", "arm", "disarm", "arm"]);
+  });
+});
+
+Deno.test("daemon io: a guard that dies is started again and told at once what the dead one guarded", async () => {
+  await withRecordingGuard(true, async ({ guard, lines, tellFor, sink }) => {
+    const views = new Map([["r", view("r")], ["q", view("q")], ["p", view("p")]]);
+    const tell = tellFor(views, {});
     const until = performance.now() + 60_000;
     await tell("r", { action: "arm", until, epoch: 3 });
     await tell("q", { action: "arm", until, epoch: 1 });
@@ -113,8 +112,6 @@ Deno.test("daemon io: a guard that dies is started again and told at once what t
     await tell("p", { action: "disarm" }); // nothing of p to guard any more
     await tell("r", { action: "arm", until: until + 1000, epoch: 3 }); // a renewal
     await guard.starting("r", 4242, "77"); // a start hook of r running
-    const lines = async () =>
-      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
     await waitFor(async () => (await lines()).length === 8, 5000, "seven commands and a pid");
     const first = guard.pid;
     Deno.kill(first, "SIGKILL");
@@ -122,7 +119,7 @@ Deno.test("daemon io: a guard that dies is started again and told at once what t
     const after = await lines();
     assertEquals(after[8], `pid ${guard.pid}`);
     assert(guard.pid !== first, "the same guard");
-    const told = after.slice(9).map((l) => JSON.parse(l));
+    const told = commandsIn(after, 9);
     // r armed with the lease end last told, and its start hook; q armed and stopping, with the
     // time its stop had left; p was disarmed and is not told again.
     assertEquals(told.map((c) => `${c.type} ${c.resource}`), [
@@ -142,28 +139,16 @@ Deno.test("daemon io: a guard that dies is started again and told at once what t
     await tell("r", { action: "arm", until: until + 2000, epoch: 3 });
     await waitFor(async () => (await lines()).length === 14, 5000, "a renewal");
     assertEquals(JSON.parse((await lines())[13]).type, "renew");
-  } finally {
-    lifetime.abort();
-    await guard.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("guard link: a guard dead a moment before the daemon leaves is replaced, told, then left to finish", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
-  const sent = `${dir}/sent`;
-  const guard = Guard.spawn({
-    command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
-    respawn: true,
-  });
-  // A listener that throws (a log on a full disk) stops nothing.
-  guard.onRespawn(() => {
-    throw new Error("No space left on device");
-  });
-  try {
+  await withRecordingGuard(true, async ({ guard, lines }) => {
+    // A listener that throws (a log on a full disk) stops nothing.
+    guard.onRespawn(() => {
+      throw new Error("No space left on device");
+    });
     await guard.arm("r", 60_000, [], 1000, null, 500);
-    const lines = async () =>
-      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
     await waitFor(async () => (await lines()).length === 2, 5000, "the arm");
     const first = guard.pid;
     Deno.kill(first, "SIGKILL");
@@ -178,35 +163,21 @@ Deno.test("guard link: a guard dead a moment before the daemon leaves is replace
     const after = await lines();
     assert(!after[4].includes(String(second)), after[4]);
     assertEquals(JSON.parse(after[5]).resource, "r");
-  } finally {
-    await guard.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 Deno.test("guard link: a stop past its time is told again as a panic run, not as a stop to time again", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "hastmon-io-" });
-  const sent = `${dir}/sent`;
-  const guard = Guard.spawn({
-    command: ["/bin/sh", "-c", `echo "pid $$" >> '${sent}'; exec cat >> '${sent}'`, "guard"],
-    respawn: true,
-  });
-  try {
+  await withRecordingGuard(true, async ({ guard, lines }) => {
     await guard.arm("r", 60_000, [], 1000, null, 100);
     await guard.stopping("r", 50); // the old guard's panic is due 150 ms from now
     await guard.arm("s", 60_000, [], 1000, null, 100);
     await guard.disarm("s");
-    const lines = async () =>
-      (await Deno.readTextFile(sent).catch(() => "")).split("\n").filter((l) => l !== "");
     await waitFor(async () => (await lines()).length === 5, 5000, "four commands");
     await new Promise((r) => setTimeout(r, 300));
     Deno.kill(guard.pid, "SIGKILL");
     await waitFor(async () => (await lines()).length >= 7, 5000, "a new guard, told");
     await new Promise((r) => setTimeout(r, 100));
-    const told = (await lines()).slice(6).map((l) => JSON.parse(l));
+    const told = commandsIn(await lines(), 6);
     assertEquals(told.map((c) => `${c.type} ${c.resource}`), ["panicking r"]);
-  } finally {
-    await guard.close();
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });

@@ -845,6 +845,25 @@ export async function withCluster(
   }
 }
 
+/**
+ * The guard process of the daemon `daemonPid`: its live child named "hastmon: guard" (once
+ * started; before, `… guard …` or `… guard_main.ts …`), or null.
+ */
+export function guardOf(daemonPid: number): number | null {
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${e.name}/stat`);
+      const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(ppid) !== daemonPid || state === "Z") continue;
+      const comm = Deno.readTextFileSync(`/proc/${e.name}/comm`).trim();
+      const cmdline = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (comm === "hastmon: guard" || /\bguard(_main\.ts)?\b/.test(cmdline)) return Number(e.name);
+    } catch { /* gone meanwhile */ }
+  }
+  return null;
+}
+
 /** The takeover bound that `hastmon config check` prints for `primary → secondary`, in ms. */
 export function takeoverBoundMs(checkOutput: string, primary: string, secondary: string): number {
   const header = checkOutput.split("\n").find((l) => /primary → secondary.*takeover/.test(l));
