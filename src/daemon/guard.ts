@@ -682,8 +682,8 @@ export interface GuardSpawnOptions {
   respawn?: boolean;
 }
 
-/** A deadline that does not come (replaced by what follows it). */
-const FOREVER_MS = 10 * 365 * 86400e3;
+/** A guard deadline that never comes (a forced primary; an arm a stopping line replaces). */
+export const FOREVER_MS = 10 * 365 * 86400e3;
 
 /** Told of a guard started again (its pid), or of a try that failed (pid null, the error). */
 export type RespawnListener = (
@@ -727,6 +727,10 @@ export class Guard {
   #respawned: RespawnListener[] = [];
   /** What the guard running now must know of each resource, to be told again to a new one. */
   #told = new Map<string, Told>();
+  /** Guards that died within a second of their start, in a row. */
+  #quickDeaths = 0;
+  /** Ends a wait before the next start (the daemon leaves). */
+  #cancelWait: (() => void) | null = null;
 
   private constructor(private readonly opts: GuardSpawnOptions) {
     this.#start();
@@ -770,10 +774,6 @@ export class Guard {
     }).catch(() => {}); // #respawn reports its own failures; nothing may reject unhandled here
   }
 
-  #quickDeaths = 0;
-  /** Ends a wait before the next start (the daemon leaves). */
-  #cancelWait: (() => void) | null = null;
-
   /** Start a guard until one starts (a daemon must not give up on having one), and tell it. */
   async #respawn(died: Deno.CommandStatus, wait: number): Promise<void> {
     for (;;) {
@@ -786,18 +786,23 @@ export class Guard {
       }
       if (this.#ending) return;
       try {
-        this.#start();
+        this.#startTold();
       } catch (e) {
         this.#tell(null, died, e instanceof Error ? e : new Error(String(e)));
         wait = RESPAWN_BACKOFF_MS;
         continue;
       }
-      // Told first, in the same write as anything still queued, before anyone logs anything.
-      this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
+      // Written before anyone logs anything.
       this.#scheduleFlush().catch(() => {}); // a new guard dead already: it is started again
       this.#tell(this.#child.pid, died, null);
       return;
     }
+  }
+
+  /** Start a guard, and queue first (before anything queued for the dead one) what it must know. */
+  #startTold() {
+    this.#start();
+    this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
   }
 
   /** Tell the listeners; one that throws (a log on a full disk) stops neither the others nor us. */
@@ -1005,8 +1010,7 @@ export class Guard {
   #replaceIfDead() {
     if (!this.opts.respawn || !this.#isDead()) return;
     try {
-      this.#start();
-      this.#batch.unshift(...this.#replay().map((c) => JSON.stringify(c)));
+      this.#startTold();
     } catch { /* nothing more can be done: the daemon logs that it leaves */ }
   }
 

@@ -22,15 +22,12 @@ import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
 import { DEFAULT_GRACE_MS, NOT_STARTED_ABORTED, runHook } from "./hooks.ts";
 import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
-import { type Guard, type GuardHook, processStartTime } from "./guard.ts";
+import { FOREVER_MS, type Guard, type GuardHook, processStartTime } from "./guard.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
 import type { EventLog } from "./events.ts";
 import { SpawnQueue } from "./spawn_queue.ts";
 import { guardSlackMs } from "../core/timing.ts";
-
-/** A guard deadline that never comes (a forced primary has no lease). */
-const FOREVER_MS = 10 * 365 * 86400e3;
 
 /** Characters of a hook's last output line kept with its outcome. */
 const MAX_OUTPUT_CHARS = 200;

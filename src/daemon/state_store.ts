@@ -93,8 +93,6 @@ export class StateStore {
   #draining: Promise<void> | null = null;
   #closed = false;
   #seq = 0;
-  /** An older hastmon's file replaced by our mark was found: a journal was made here. */
-  #sawMark = false;
 
   constructor(readonly dir: string) {}
 
@@ -131,7 +129,6 @@ export class StateStore {
   async #restore(used: boolean): Promise<StateWarning[]> {
     this.#records = new Map();
     this.#liveBytes = 0;
-    this.#sawMark = false;
     const warnings: StateWarning[] = [];
     const legacy: string[] = [];
     const entries = await Array.fromAsync(Deno.readDir(this.dir));
@@ -143,10 +140,13 @@ export class StateStore {
     const found = await this.#readJournal(warnings);
     // After the journal: a file that is not our mark is newer (an older hastmon ran since).
     const migrated: string[] = [];
+    let marked = false; // a file our mark replaced: a journal was made here
     for (const path of legacy) {
-      if (await this.#readLegacy(path, warnings)) migrated.push(path);
+      const read = await this.#readLegacy(path, warnings);
+      if (read === "state") migrated.push(path);
+      marked ||= read === "mark";
     }
-    if (!found && (used || this.#sawMark)) {
+    if (!found && (used || marked)) {
       warnings.push({
         path: this.path,
         reason: "missing, though a daemon has used this directory; every resource starts " +
@@ -358,15 +358,21 @@ export class StateStore {
     return true;
   }
 
-  /** Read an older hastmon's file; false when it is not one (left alone). */
-  async #readLegacy(path: string, warnings: StateWarning[]): Promise<boolean> {
+  /**
+   * Read an older hastmon's file: "state" when it is one (now in #records, to be marked), "mark"
+   * when our mark replaced it, "other" when it is neither (left alone).
+   */
+  async #readLegacy(
+    path: string,
+    warnings: StateWarning[],
+  ): Promise<"state" | "mark" | "other"> {
     const name = path.slice(this.dir.length + 1, -LEGACY_SUFFIX.length);
     let resource: string;
     try {
       resource = decodeURIComponent(name);
     } catch {
       warnings.push({ path, reason: "file name is not a percent-encoded resource name" });
-      return false;
+      return "other";
     }
     let text: string;
     try {
@@ -376,19 +382,16 @@ export class StateStore {
     } catch (e) {
       warnings.push({ path, reason: `cannot read: ${message(e)}; it starts quarantined` });
       this.#set(resource, damaged(resource, `unreadable ${path}`));
-      return true;
+      return "state";
     }
-    if (text === MIGRATED) {
-      this.#sawMark = true;
-      return false;
-    }
+    if (text === MIGRATED) return "mark";
     if (text.indexOf("\n") !== text.length - 1 || recordOf(text.slice(0, -1)) !== resource) {
       warnings.push({ path, reason: `not a state of ${resource}; it starts quarantined` });
       this.#set(resource, damaged(resource, `bad ${path}`));
     } else {
       this.#set(resource, text);
     }
-    return true;
+    return "state";
   }
 
   /** Replace an older hastmon's file by the mark it refuses (the directory is synced after all). */
