@@ -10,7 +10,7 @@ import {
   usableResources,
 } from "../config/mod.ts";
 import { Daemon } from "../daemon/daemon.ts";
-import { Guard } from "../daemon/guard.ts";
+import { Guard } from "../daemon/guard_link.ts";
 import { guardCommand, selfCommand } from "../daemon/self.ts";
 import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";

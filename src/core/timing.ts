@@ -32,7 +32,7 @@ export function holdMs(lease: number, stopTimeout: number, clockSkew: number, ti
  * How long past the end of a lease the guard waits before it stops the service
  * itself: half a timeout, so that the daemon's own fencing comes first while it
  * is alive. The other half of the hold's timeout is left for the guard's own
- * lateness (its commands count from when the daemon wrote them: guard.ts).
+ * lateness (its commands count from when the daemon wrote them: src/daemon/guard_protocol.ts).
  */
 export function guardSlackMs(timeoutMs: number): number {
   return timeoutMs / 2;

@@ -12,7 +12,7 @@ import {
   usableResources,
 } from "../config/mod.ts";
 import { NodeRuntime } from "../runtime/node.ts";
-import type { Guard } from "./guard.ts";
+import type { Guard } from "./guard_link.ts";
 import type { Logger } from "./log.ts";
 import { StateStore } from "./state_store.ts";
 import { EventLog } from "./events.ts";

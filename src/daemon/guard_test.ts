@@ -5,7 +5,10 @@ import {
   assertStringIncludes,
   assertThrows,
 } from "../../tests/assert.ts";
-import { Guard, type GuardHook, parseGuardCommand, processStartTime, runGuard } from "./guard.ts";
+import { runGuard } from "./guard.ts";
+import { Guard } from "./guard_link.ts";
+import { type GuardHook, parseGuardCommand } from "./guard_protocol.ts";
+import { processStartTime } from "./proc_stat.ts";
 import { runHook } from "./hooks.ts";
 import { readLines } from "./lines.ts";
 import { Logger, MemorySink } from "./log.ts";
@@ -117,7 +120,7 @@ Deno.test("guard: when the daemon is killed with -9, the guard runs stop and exi
     const daemon = `${dir}/daemon.ts`;
     await Deno.writeTextFile(
       daemon,
-      `import { Guard } from ${JSON.stringify(new URL("./guard.ts", import.meta.url).href)};
+      `import { Guard } from ${JSON.stringify(new URL("./guard_link.ts", import.meta.url).href)};
        import { runHook } from ${JSON.stringify(new URL("./hooks.ts", import.meta.url).href)};
        const guard = Guard.spawn({ logPath: "${dir}/guard.log", graceMs: 200 });
        const start = await runHook({ command: ["${dir}/start"], env: {}, timeoutMs: 5000, graceMs: 200 });

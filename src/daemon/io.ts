@@ -22,7 +22,9 @@ import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
 import { DEFAULT_GRACE_MS, NOT_STARTED_ABORTED, runHook } from "./hooks.ts";
 import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
-import { FOREVER_MS, type Guard, type GuardHook, processStartTime } from "./guard.ts";
+import type { Guard } from "./guard_link.ts";
+import { FOREVER_MS, type GuardHook } from "./guard_protocol.ts";
+import { processStartTime } from "./proc_stat.ts";
 import type { Logger } from "./log.ts";
 import type { StateStore } from "./state_store.ts";
 import type { EventLog } from "./events.ts";
@@ -71,7 +73,7 @@ export class DaemonIo implements Io {
   >();
 
   constructor(private readonly deps: DaemonIoDeps) {
-    // The guard tells a new one what the dead one knew (guard.ts); here it is only said.
+    // The guard tells a new one what the dead one knew (guard_link.ts); here it is only said.
     deps.guard?.onRespawn((pid, died, error) => {
       const how = died.signal ? `killed by ${died.signal}` : `exit ${died.code}`;
       deps.logger.error(
@@ -234,7 +236,7 @@ export class DaemonIo implements Io {
         if (!view) return Promise.resolve();
         // Half a timeout of slack: the daemon's own fencing starts first when it is alive.
         const slack = guardSlackMs(view.timeoutMs);
-        // The guard counts the duration from this reading (guard.ts: sentAt).
+        // The guard counts the duration from this reading (guard_protocol.ts: sentAt).
         const now = performance.now();
         const remaining = command.until === null
           ? FOREVER_MS

@@ -6,7 +6,7 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
 import type { ResourceNodeConfig } from "../config/mod.ts";
 import { DaemonIo } from "./io.ts";
-import { Guard } from "./guard.ts";
+import { Guard } from "./guard_link.ts";
 import { Logger, MemorySink } from "./log.ts";
 import { StateStore } from "./state_store.ts";
 import { EventLog } from "./events.ts";
