@@ -38,6 +38,9 @@ const SCHEDULES: Record<FaultKind, Fault[]> = {
     { kind: "partition", at: 10 * I, duration: 15 * I, nodes: ["a"] },
   ],
   "restart-lost-state": [{ kind: "restart-lost-state", at: 10 * I, duration: 8 * I, nodes: ["b"] }],
+  "restart-damaged-state": [
+    { kind: "restart-damaged-state", at: 10 * I, duration: 8 * I, nodes: ["b"] },
+  ],
   "service-dies": [{ kind: "service-dies", at: 10 * I, duration: 0, nodes: ["a"] }],
   "slow-return": [{ kind: "slow-return", at: 10 * I, duration: 15 * I, nodes: ["a"] }],
   "slow-start": [
@@ -187,6 +190,19 @@ const BROKEN: {
       { kind: "both-primary", at: 10.5 * I, duration: 0, nodes: ["b"] },
     ],
     expect: "margin",
+  },
+  {
+    name: "a damaged state journal trusted as no state at all",
+    defects: { damagedStateTrusted: true },
+    // b and w lose power and come back at once with damaged journals (what they granted
+    // a is lost with them), then the operator makes b primary while a is cut off.
+    schedule: [
+      { kind: "restart-damaged-state", at: 10 * I, duration: 0.3 * I, nodes: ["b"] },
+      { kind: "restart-damaged-state", at: 10 * I, duration: 0.3 * I, nodes: ["w"] },
+      { kind: "partition", at: 10.35 * I, duration: 15 * I, nodes: ["a"] },
+      { kind: "both-primary", at: 10.5 * I, duration: 0, nodes: ["b"] },
+    ],
+    expect: "split-brain",
   },
   {
     name: "acks credited with the lease of the current settings",

@@ -147,7 +147,7 @@ export function createMachine(
   };
   updatePeers(m, settings);
   const fx: Effect[] = [];
-  if (persisted === "invalid") {
+  if (persisted === "invalid" && !defects.damagedStateTrusted) {
     m.quarantineUntil = now + longestHold(m);
     log(
       fx,

@@ -42,6 +42,8 @@ export interface Defects {
   noStartCancel?: boolean;
   /** A status probe that timed out reads as running (the original's hung-status bug). */
   timeoutIsRunning?: boolean;
+  /** A state that cannot be read back is taken for no state (a new node): no quarantine. */
+  damagedStateTrusted?: boolean;
   /** The granted hold is not written to the state file: a restarted granter forgets it. */
   grantHoldNotPersisted?: boolean;
   /** A granted ack is credited with the lease length of the current settings. */

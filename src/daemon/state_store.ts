@@ -38,6 +38,7 @@
  * hastmon after the journal, so it is newer and wins.
  */
 import { openNoFollowSync, UnsafePathError } from "./safe_open.ts";
+import { lostState } from "../runtime/state_file.ts";
 
 const JOURNAL = "state.journal";
 const LOCK = "lock";
@@ -164,7 +165,7 @@ export class StateStore {
   /** The state text restored for `resource`, or saved since; null when it has none. */
   text(resource: string): string | null {
     return this.#records.get(resource) ??
-      (this.#records.has(ANY) ? damaged(resource, "an unreadable line") : null);
+      (this.#records.has(ANY) ? lostState(resource, "an unreadable line") : null);
   }
 
   /**
@@ -381,13 +382,13 @@ export class StateStore {
       text = await Deno.readTextFile(path);
     } catch (e) {
       warnings.push({ path, reason: `cannot read: ${message(e)}; it starts quarantined` });
-      this.#set(resource, damaged(resource, `unreadable ${path}`));
+      this.#set(resource, lostState(resource, `unreadable ${path}`));
       return "state";
     }
     if (text === MIGRATED) return "mark";
     if (text.indexOf("\n") !== text.length - 1 || recordOf(text.slice(0, -1)) !== resource) {
       warnings.push({ path, reason: `not a state of ${resource}; it starts quarantined` });
-      this.#set(resource, damaged(resource, `bad ${path}`));
+      this.#set(resource, lostState(resource, `bad ${path}`));
     } else {
       this.#set(resource, text);
     }
@@ -415,7 +416,7 @@ export class StateStore {
   /** A damaged line: no state written before it can be trusted. */
   #damage(where: string) {
     for (const resource of [...this.#records.keys()]) {
-      if (resource !== ANY) this.#set(resource, damaged(resource, where));
+      if (resource !== ANY) this.#set(resource, lostState(resource, where));
     }
     // Not a record (no resource): read back, it marks everything before it again.
     this.#set(ANY, JSON.stringify({ damaged: where }) + "\n");
@@ -452,11 +453,6 @@ function recordOf(json: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** A record for `resource` that says it was lost; the runtime refuses it (quarantine). */
-function damaged(resource: string, where: string): string {
-  return JSON.stringify({ resource, damaged: where }) + "\n";
 }
 
 function randomGeneration(): string {

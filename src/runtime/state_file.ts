@@ -48,6 +48,16 @@ export function encodeState(resource: string, state: PersistedState): string {
   return text;
 }
 
+/**
+ * The text that stands for `resource`'s state when it was lost: written by the
+ * daemon's state journal for what its damage may have hidden
+ * (src/daemon/state_store.ts), and by the simulator's damaged disk.
+ * {@link parseState} refuses it, so the resource starts quarantined.
+ */
+export function lostState(resource: string, where: string): string {
+  return JSON.stringify({ resource, damaged: where }) + "\n";
+}
+
 /** Validate a state file's text; throws the reason it cannot be trusted. */
 export function parseState(text: string, resource: string): PersistedState {
   let data: unknown;
@@ -57,6 +67,7 @@ export function parseState(text: string, resource: string): PersistedState {
     throw new Error(`not JSON: ${(e as Error).message}`);
   }
   if (!isRecord(data)) throw new Error("not a JSON object");
+  if (typeof data.damaged === "string") throw new Error(`lost: ${data.damaged}`);
   if (data.version !== STATE_VERSION && data.version !== 1) {
     throw new Error(
       `unsupported version ${JSON.stringify(data.version)} (expected ${STATE_VERSION})`,

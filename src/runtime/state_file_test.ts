@@ -1,7 +1,7 @@
 import { emptyPolicy } from "../core/policy.ts";
 import { assertEquals, assertStringIncludes, assertThrows } from "../../tests/assert.ts";
 import type { PersistedState } from "../core/types.ts";
-import { encodeState, parseState } from "./state_file.ts";
+import { encodeState, lostState, parseState } from "./state_file.ts";
 
 const granter: PersistedState = {
   role: "secondary",
@@ -57,6 +57,8 @@ Deno.test("state file: corrupt, foreign or unknown-version texts are refused wit
       "bad grantHolder",
     ],
     ["hold", file("hold", { grantHoldMs: "long" }), "bad grantHoldMs"],
+    // The state journal's mark for a state its damage may hide (and the simulator's).
+    ["gone", lostState("gone", "line 3 of state.journal"), "lost: line 3 of state.journal"],
   ];
   for (const [name, text, reason] of cases) {
     const e = assertThrows(() => parseState(text, name));

@@ -21,6 +21,7 @@ import type {
   Time,
 } from "../core/types.ts";
 import { NodeRuntime } from "../runtime/node.ts";
+import { lostState } from "../runtime/state_file.ts";
 import { batchBody, parseBatch } from "../wire/codec.ts";
 import { guardSlackMs, leaseMs as leaseOf } from "../core/timing.ts";
 import { Checker } from "./checker.ts";
@@ -275,14 +276,23 @@ export class Cluster {
   // -------------------------------------------------------------------------
   // Daemon life cycle and faults
 
-  /** Start the daemon on `name` (state from its disk unless `loseState`). */
-  startDaemon(name: NodeId, opts: { loseState?: boolean; stateTexts?: Map<string, string> } = {}) {
+  /**
+   * Start the daemon on `name`, with the state on its disk; with `loseState`, none (a new
+   * state_dir); with `damageState`, every state lost as a damaged journal says so.
+   */
+  startDaemon(
+    name: NodeId,
+    opts: { loseState?: boolean; damageState?: boolean; stateTexts?: Map<string, string> } = {},
+  ) {
     const node = this.nodes.get(name)!;
     if (!node.powered) {
       node.powered = true;
       for (const r of this.resources) this.allStopped(r, name);
     }
     if (opts.loseState) node.disk.clear();
+    if (opts.damageState) {
+      for (const r of this.resources) node.disk.set(r, lostState(r, "simulated damage"));
+    }
     if (opts.stateTexts) { for (const [r, t] of opts.stateTexts) node.disk.set(r, t); }
     node.daemonUp = true;
     node.paused = false;
@@ -290,7 +300,8 @@ export class Cluster {
     node.incarnation++;
     node.backlog = [];
     this.checker.onDaemonStart(name);
-    this.note(name, `daemon start${opts.loseState ? " (state lost)" : ""}`);
+    const how = opts.loseState ? " (state lost)" : opts.damageState ? " (state damaged)" : "";
+    this.note(name, `daemon start${how}`);
     node.guard = new SimGuard(this.guardWorld(node));
     const io = new SimIo(this, node, node.incarnation);
     const runtime = new NodeRuntime(io, { defects: this.opts.defects });

@@ -23,6 +23,7 @@ export const FAULT_KINDS = [
   "hung-status",
   "hung-stop",
   "restart-lost-state",
+  "restart-damaged-state",
   "service-dies",
   "slow-return",
   "slow-start",
@@ -56,6 +57,7 @@ const RECOVERABLE = new Set<FaultKind>([
   "kill-daemon",
   "pause",
   "restart-lost-state",
+  "restart-damaged-state",
   "both-primary",
   "hung-status",
   "service-dies",
@@ -438,6 +440,12 @@ function schedule(c: Cluster, layout: Layout, f: Fault, rng: Rng) {
     case "restart-lost-state":
       c.at(f.at, () => c.crash(a));
       c.at(end, () => c.startDaemon(a, { loseState: true }));
+      break;
+    case "restart-damaged-state":
+      // Power lost and the state journal found damaged: every state reads back as the
+      // journal's "lost" record, so the node starts quarantined.
+      c.at(f.at, () => c.crash(a));
+      c.at(end, () => c.startDaemon(a, { damageState: true }));
       break;
     case "pause":
       c.at(f.at, () => c.pause(a));
