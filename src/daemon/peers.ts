@@ -20,7 +20,8 @@
  */
 import type { Message, NodeId } from "../core/types.ts";
 import type { EffectiveConfig } from "../config/mod.ts";
-import { connectPeer, listenPeers, type PeerConnection, type PeerListener } from "../wire/peer.ts";
+import { connectPeer, type PeerConnection } from "../wire/peer.ts";
+import { listenPeers, type PeerListener } from "../wire/peer_listener.ts";
 import type { Logger } from "./log.ts";
 import type { PeerAccess } from "./peer_access.ts";
 

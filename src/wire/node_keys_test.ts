@@ -13,7 +13,8 @@ import {
   importSigningKey,
   parsePublicKey,
 } from "./node_keys.ts";
-import { connectPeer, listenPeers, type PeerConnection } from "./peer.ts";
+import { connectPeer, type PeerConnection } from "./peer.ts";
+import { listenPeers } from "./peer_listener.ts";
 import { printable } from "./text.ts";
 
 interface NodeKey {

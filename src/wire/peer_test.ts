@@ -14,13 +14,11 @@ import { encodeFrame, FrameError, FrameReader, writeAllWithTimeout, writeFrame }
 import {
   connectPeer,
   type ConnectPeerOptions,
-  listenPeers,
-  type ListenPeersOptions,
   type PeerBatch,
   type PeerConnection,
   PeerError,
-  type PeerListener,
 } from "./peer.ts";
+import { listenPeers, type ListenPeersOptions, type PeerListener } from "./peer_listener.ts";
 import { connectFrom } from "../../tests/cluster/hostile.ts";
 import { hb } from "../core/test_helpers.ts";
 
