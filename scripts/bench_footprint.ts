@@ -356,7 +356,7 @@ const NOTE =
   "their packages without running them: `ctl status` went from 127 to 239 ms (median) and each " +
   "daemon from about 63 to 70 MB. The console's entry is imported through a computed URL " +
   "(`TUI_ENTRY` in `src/cli/console.ts`); the built file bundles it as a second entry, split " +
-  "from what every command loads. `tests/tui_imports_test.ts` fails if main.ts can reach ink, " +
+  "from what every command loads. `tests/imports_test.ts` fails if main.ts can reach ink, " +
   "react or @inkjs/ui by any code import, literal dynamic ones included, or if the built " +
   "program's app.js can reach a bundled file holding them.";
 

@@ -1,4 +1,6 @@
 /**
+ * The import graph. No module reaches itself through its own imports (a cycle
+ * makes the order of evaluation matter, and splits no longer hold apart).
  * Ink and React stay out of the daemon and of `hastmon ctl`. Deno resolves,
  * when a program starts, every module its entry reaches by code imports,
  * static or dynamic with a literal specifier; so main.ts must reach none of
@@ -53,6 +55,45 @@ function closure(
 }
 
 const file = (path: string) => new URL(path, ROOT).href;
+
+/** The import cycles among local modules, by static code imports: each as a path a -> … -> a. */
+function cycles(modules: Map<string, InfoModule>): string[][] {
+  const local = (s: string) => s.startsWith("file:");
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const found: string[][] = [];
+  const visit = (v: string) => {
+    state.set(v, "open");
+    stack.push(v);
+    for (const d of modules.get(v)?.dependencies ?? []) {
+      const w = d.code?.specifier;
+      if (!w || d.isDynamic || !local(w)) continue;
+      if (state.get(w) === "open") found.push([...stack.slice(stack.indexOf(w)), w]);
+      else if (!state.has(w)) visit(w);
+    }
+    stack.pop();
+    state.set(v, "done");
+  };
+  for (const v of modules.keys()) if (local(v) && !state.has(v)) visit(v);
+  return found;
+}
+
+Deno.test("imports: no import cycles in the program, the console or the guard", async () => {
+  for (const entry of ["main.ts", "tui/run.tsx", "src/daemon/guard_main.ts"]) {
+    const modules = await graph(entry);
+    assert(modules.size > 10, `${entry}: the graph was not read`);
+    const found = cycles(modules).map((c) => c.map((s) => s.replace(ROOT.href, "")).join(" -> "));
+    assert(found.length === 0, `${entry}: import cycles:\n${found.join("\n")}`);
+  }
+  // The check sees a cycle when there is one.
+  const a = file("a.ts"), b = file("b.ts");
+  const dep = (s: string) => ({ code: { specifier: s } });
+  const loop = new Map([[a, { specifier: a, dependencies: [dep(b)] }], [b, {
+    specifier: b,
+    dependencies: [dep(a)],
+  }]]);
+  assert(cycles(loop).length === 1, "a two-module cycle was not found");
+});
 
 Deno.test("imports: daemon and ctl load neither Ink nor React; the console does, when asked", async () => {
   const modules = await graph("main.ts");
