@@ -100,7 +100,8 @@ node is not a connected secondary; nothing changed), 77 permission denied.
 
 const STATUS_HELP = `
 The original hastmonctl layout, extended with the epoch, lease, takeover wait, group
-state, last transition and notes: what is going on and what blocks what.
+state, last transition and notes: what is going on and what blocks what. A remote a
+watchdog shows as role/state is that peer's last word, "disconnected" when it is old.
 
 Examples:
   hastmon ctl status                     every resource of this node
