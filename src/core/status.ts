@@ -400,7 +400,8 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   if (m.role === "primary" && st.lease && !st.lease.held) {
     out.push(
       `waiting for a lease from ${st.lease.quorum - 1} of ${s.peers.length} peers` +
-        (m.note ? ` (${m.note})` : ""),
+        // The note of a refusal says who and why; roles.ts's own note would say it twice.
+        (m.note && !m.note.startsWith("waiting for a lease") ? ` (${m.note})` : ""),
     );
   } else if (
     m.role === "primary" && st.lease?.remainingMs !== null && st.lease?.remainingMs !== undefined

@@ -96,3 +96,9 @@ Deno.test("status: a watchdog says which node it cannot complain to", () => {
   const gone = notes(m, 200 + 3 * I).filter((n) => n.includes("complaints cannot reach"));
   assertEquals(gone.map((n) => n.split(" ")[0]), ["b"]);
 });
+
+Deno.test("status: a primary waiting for its first lease says so once", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  const waiting = notes(m).filter((n) => n.includes("waiting for a lease"));
+  assertEquals(waiting, ["waiting for a lease from 1 of 2 peers"]);
+});
