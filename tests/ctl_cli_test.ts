@@ -85,6 +85,13 @@ Deno.test("ctl: the socket comes from this node's `control` in the configuration
     });
     assertEquals(beta.code, 69);
     assertStringIncludes(beta.err, `no daemon is listening on ${tmp.dir}/global.sock `);
+    // beta is no node of the file: its socket is the file's top-level one, and that is said.
+    assertStringIncludes(
+      beta.err,
+      `This node is beta (from HASTMON_NODE), which ${config} does not name (its nodes: ` +
+        "alpha): give --node NAME.",
+    );
+    assert(!alpha.err.includes("This node is"), alpha.err);
   } finally {
     await tmp.remove();
   }

@@ -49,7 +49,13 @@ export const registerConfig: Register = (program: Command, io: CliIO) => {
 Examples:
   hastmon config check                             this node, its programs and validate included
   hastmon config check -c new.toml --node beta     as beta sees it, on beta
-  hastmon config check --node beta --no-preflight  beta's view, checked elsewhere`,
+  hastmon config check --node beta --no-preflight  beta's view, checked elsewhere
+
+Errors and warnings go to standard error, the summary and the timing table to
+standard output. Every key is described in docs/CONFIG.md.
+
+Exit status: 0 valid (warnings allowed), 64 usage, 66 the file cannot be read,
+78 invalid (every error printed as file:line:col: message).`,
     )
     .action(async (opts) => {
       const result = await load(opts);
@@ -83,6 +89,17 @@ Examples:
     .option("-c, --config <file>", CONFIG_HELP)
     .option("--node <name>", NODE_HELP)
     .option("--json", "print JSON (versioned schema, durations in seconds)")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  hastmon config show                        this node's effective settings and their origin
+  hastmon config show --node beta            as beta sees the same file
+  hastmon config show --json | jq '.resources[].settings.heartbeat_interval.value'
+
+Exit status: 0 shown, 64 usage, 66 the file cannot be read, 78 invalid (the errors
+on standard error; what could be read is still shown).`,
+    )
     .action(async (opts) => {
       const result = await load(opts);
       for (const e of result.errors) io.err(formatDiagnostic(e) + "\n");
@@ -99,6 +116,19 @@ Examples:
   config.command("convert")
     .description("convert an original hastmon.conf into hastmon.toml, printed on standard output")
     .argument("<file>", "the hastmon.conf to convert")
+    .addHelpText(
+      "after",
+      `
+Where the original behaved otherwise than its text suggests, a # NOTE: comment
+says so, and standard error says how many there are (docs/CONFIG.md).
+
+Examples:
+  hastmon config convert /usr/local/etc/hastmon.conf > hastmon.toml
+  hastmon config check -c hastmon.toml --no-preflight   then check the result
+
+Exit status: 0 converted, 64 usage, 66 the file cannot be read, 78 a syntax error
+in the original (file:line:col: message).`,
+    )
     .action(async (file) => {
       let text: string;
       try {

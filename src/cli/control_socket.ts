@@ -19,6 +19,7 @@ import {
   loadConfig,
   parseControlAddress,
 } from "../config/mod.ts";
+import { describeSource } from "../config/checks.ts";
 import { ControlClient, ControlClientError } from "../control/client.ts";
 
 /** The options that choose the daemon: `-c`, `--node`, `--socket`. */
@@ -146,6 +147,33 @@ export async function ctlAsk<T>(
       : e.kind === "no_daemon" || e.kind === "timeout" || e.kind === "closed"
       ? EX.UNAVAILABLE
       : EX.SOFTWARE;
-    throw new CliError(e.message, code);
+    const hint = e.kind === "no_daemon" ? await unknownNodeHint(opts) : "";
+    throw new CliError(e.message + hint, code);
   }
+}
+
+/**
+ * Why the configuration's `control` may be the wrong socket: this node (from
+ * the hostname, say) is none of the nodes the file names, so the socket is
+ * the file's top-level or default one. "" when the file names this node, or
+ * the socket did not come from the file.
+ */
+async function unknownNodeHint(opts: SocketOptions): Promise<string> {
+  if (opts.socket !== undefined) return "";
+  let cfg;
+  try {
+    cfg = (await loadConfig(configPath(opts.config), { node: opts.node })).config;
+  } catch {
+    return "";
+  }
+  if (cfg === null) return "";
+  const known = [
+    ...new Set([
+      ...cfg.nodes.map((n) => n.node),
+      ...cfg.resources.flatMap((r) => r.nodes.map((n) => n.node)),
+    ]),
+  ];
+  if (known.length === 0 || known.includes(cfg.node)) return "";
+  return ` This node is ${cfg.node} (${describeSource(cfg.nodeSource)}), which ${cfg.file} ` +
+    `does not name (its nodes: ${known.join(", ")}): give --node NAME.`;
 }

@@ -80,6 +80,51 @@ Examples:
   # Nagios / Icinga (NRPE): command[hastmon]=/usr/local/sbin/hastmon ctl check
 `;
 
+const ROLE_HELP = `
+What each role does here:
+  primary    run the resource once a peer grants a lease; a primary elsewhere yields
+  secondary  stop it here; on the primary, hand it at once to the best connected
+             secondary (or --to NODE), which keeps it: it does not come back by itself
+  init       stop it here and take no part; watchdog: run nothing, watch the others
+
+Examples:
+  hastmon ctl role secondary all         hand everything this node runs to another node
+  hastmon ctl role secondary web --to b  switch web over to node b
+  hastmon ctl role primary web           take web here (the primary elsewhere yields)
+  hastmon ctl role init web              stop web here and leave it alone
+
+Exit status: 0 done, 64 usage, 65 unknown resource (the others are changed),
+66/78 configuration unreadable/invalid, 69 no daemon, 75 refused for now (the --to
+node is not a connected secondary; nothing changed), 77 permission denied.
+`;
+
+const STATUS_HELP = `
+The original hastmonctl layout, extended with the epoch, lease, takeover wait, group
+state, last transition and notes: what is going on and what blocks what. A remote a
+watchdog shows as role/state is that peer's last word, "disconnected" when it is old.
+
+Examples:
+  hastmon ctl status                     every resource of this node
+  hastmon ctl status web db              two of them
+  hastmon ctl status --json | jq -r '.resources[] | "\\(.name) \\(.role) \\(.state)"'
+
+Exit status: 0 shown, 64 usage, 65 an unknown resource (the known ones are shown),
+66/78 configuration unreadable/invalid, 69 no daemon (or it did not answer),
+70 daemon error, 77 permission denied.
+`;
+
+const EVENTS_HELP = `
+One line per event: TIME NODE RESOURCE LEVEL KIND: TEXT (KIND transition, log, hook
+or reload); --json prints one object per line (docs/STATUS_JSON.md).
+
+Examples:
+  hastmon ctl events -n 20               the last 20 events
+  hastmon ctl events --follow --json     a feed for a collector, reconnecting on restarts
+
+Exit status: 0 done, 64 usage, 66/78 configuration unreadable/invalid, 69 no
+daemon, 77 permission denied; --follow runs until interrupted (130 after Ctrl-C).
+`;
+
 /** Register `hastmon ctl …`. */
 export const registerCtl: Register = (program: Command, io: CliIO) => {
   const ctl = program.command("ctl")
@@ -110,6 +155,7 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
       "with secondary, on the primary: the secondary to hand over to (default: the best " +
         "connected one)",
     )
+    .addHelpText("after", ROLE_HELP)
     .action(async (role, resources, opts, cmd) => {
       const target = resourceList(resources);
       if (target === undefined) throw new CliError("role needs `all` or resource names", EX.USAGE);
@@ -145,6 +191,7 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
     .description("show the status of resources on this node (no names: all)")
     .argument("[resources...]", "all, or resource names")
     .option("--json", "print JSON (versioned schema, durations in seconds; docs/STATUS_JSON.md)")
+    .addHelpText("after", STATUS_HELP)
     .action(async (resources, opts, cmd) => {
       const names = resourceList(resources);
       const response = await ask(
@@ -212,6 +259,7 @@ export const registerCtl: Register = (program: Command, io: CliIO) => {
     )
     .option("--json", "one JSON object per line (docs/STATUS_JSON.md)")
     .option("-n, --limit <count>", "at most this many recent events first", positiveInt)
+    .addHelpText("after", EVENTS_HELP)
     .action(async (opts, cmd) => {
       const print = (e: DaemonEvent) => io.out((opts.json ? eventJson(e) : formatEvent(e)) + "\n");
       const limit = opts.limit === undefined ? {} : { limit: opts.limit };

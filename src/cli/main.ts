@@ -46,6 +46,24 @@ class UsageExit extends CommanderError {
   }
 }
 
+/** What `hastmon --help` adds after the list of commands: where to start, and the exit codes. */
+const PROGRAM_HELP = `
+Examples:
+  hastmon demo                          three nodes on loopback, the console, faults at a key
+  hastmon config check                  validate this node's configuration, print the timing
+  hastmon daemon                        start this node's daemon (in the background)
+  hastmon ctl status                    every resource on this node, and why it is so
+  hastmon ctl role secondary all        hand what this node runs to the best secondary
+
+Run \`hastmon COMMAND --help\` (or \`hastmon help COMMAND\`) for a command's options and examples.
+
+Exit status (sysexits): 0 done, 64 usage, 65 unknown resource, 66 no input (configuration
+file unreadable), 69 unavailable (no daemon answers), 70 software error, 73 cannot create,
+75 refused for now, 77 permission denied, 78 invalid configuration. Exceptions, each in
+its --help: \`ctl check\` (0-3, Nagios), \`simulate\` (1: a promise broken), and the scha_*
+commands (Solaris's SCHA_ERR numbers, docs/SCHA.md).
+`;
+
 /** Build the whole command tree. */
 export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []): Command {
   const program = new Command()
@@ -56,6 +74,7 @@ export function buildProgram(io: CliIO = defaultIO, registers: Register[] = []):
     .version(VERSION, "-V, --version")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .addHelpText("after", PROGRAM_HELP)
     .exitOverride();
   for (const register of registers) register(program, io);
   // Every subcommand inherits the same output, error handling and exit override.

@@ -58,7 +58,8 @@ export function parseConfig(text: string, file: string, opts: ParseOptions): Loa
   } catch (e) {
     if (!(e instanceof TomlError)) throw e;
     const reason = e.message.split("\n")[0].replace(/^Invalid TOML document: /, "");
-    diag.error({ line: e.line, col: e.column }, `invalid TOML: ${reason}`);
+    const said = reason.startsWith("trying to redefine") ? redefinition(text, e.line) : null;
+    diag.error({ line: e.line, col: e.column }, `invalid TOML: ${said ?? reason}`);
     return { errors: diag.errors, warnings: [], config: null };
   }
   const ctx: ReadContext = {
@@ -121,4 +122,44 @@ function buildResource(
     errors: [],
     warnings: [],
   };
+}
+
+const HEADER = /^\s*\[\[?\s*([^\]]+?)\s*\]/;
+const KEY = /^\s*([A-Za-z0-9_.-]+|"[^"]*")\s*=/;
+
+/**
+ * smol-toml's "trying to redefine an already defined table or value" at
+ * `line`, said with the name at fault and where it first appeared: a section
+ * written twice (`[on.alpha]` copied for beta and not renamed) or a key set
+ * twice in one section. Null when the line is neither form.
+ */
+function redefinition(text: string, line: number): string | null {
+  const lines = text.split("\n");
+  const at = lines[line - 1] ?? "";
+  const name = (l: string) => l.match(HEADER)?.[1].replace(/\s+/g, "");
+  const header = name(at);
+  if (header !== undefined) {
+    const first = lines.findIndex((l, i) => i < line - 1 && name(l) === header);
+    return `[${header}] is written twice` + (first >= 0 ? ` (first at line ${first + 1})` : "") +
+      `: put its keys in one section`;
+  }
+  const key = at.match(KEY)?.[1];
+  if (key === undefined) return null;
+  for (let i = line - 2; i >= 0; i--) {
+    const section = name(lines[i]);
+    if (section !== undefined) {
+      const first = lines.slice(i + 1, line - 1).findIndex((l) => l.match(KEY)?.[1] === key);
+      if (first >= 0) {
+        return `\`${key}\` is set twice in [${section}] (first at line ${i + first + 2}): keep one`;
+      }
+      break;
+    }
+    if (i === 0) {
+      const first = lines.slice(0, line - 1).findIndex((l) => l.match(KEY)?.[1] === key);
+      if (first >= 0) {
+        return `\`${key}\` is set twice at the top level (first at line ${first + 1}): keep one`;
+      }
+    }
+  }
+  return `\`${key}\` is already defined, by a section or a dotted key of the same name`;
 }

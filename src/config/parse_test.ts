@@ -497,8 +497,24 @@ Deno.test("syntax errors keep smol-toml's line and column", () => {
     "/etc/hastmon.toml:3:7: invalid TOML: control characters are not allowed in strings",
   ]);
   assertEquals(errors(`a = 1\na = 2\n`), [
-    "2:1: invalid TOML: trying to redefine an already defined table or value",
+    "2:1: invalid TOML: `a` is set twice at the top level (first at line 1): keep one",
   ]);
+});
+
+Deno.test("a section or key written twice is named, with where it first appeared", () => {
+  assertEquals(errors(`[on.alpha]\nlisten = "x"\n[on.beta]\n\n[ on.alpha ]\npriority = 3\n`), [
+    "5:2: invalid TOML: [on.alpha] is written twice (first at line 1): put its keys in one section",
+  ]);
+  assertEquals(errors(`[on.a]\ntimeout = 1\npriority = 2\ntimeout = 3\n`), [
+    "4:1: invalid TOML: `timeout` is set twice in [on.a] (first at line 2): keep one",
+  ]);
+  assertEquals(
+    errors(`[resource.web.on.a]\nremote = ["x"]\n[resource.web]\non.a.remote = ["y"]\n`),
+    [
+      "4:1: invalid TOML: `on.a.remote` is already defined, by a section or a dotted key of the " +
+      "same name",
+    ],
+  );
 });
 
 Deno.test("timing rule: the defaults pass, with the timeline computed per pair", () => {

@@ -112,9 +112,14 @@ export function failoverText(f: NonNullable<ResourceStatus["failover"]>): string
     }, started ${at(f.phases.startedMs)}`;
 }
 
-/** hastmonctl's remote state: connectivity, or role/state as a watchdog sees it. */
+/**
+ * hastmonctl's remote state: connectivity, or role/state as a watchdog sees
+ * it; a peer no longer heard keeps its last word, marked as old.
+ */
 function peerState(st: ResourceStatus, p: PeerStatus): string {
-  if (st.role === "watchdog") return `${p.role ?? "unknown"}/${p.state}`;
+  if (st.role === "watchdog") {
+    return `${p.role ?? "unknown"}/${p.state}${p.connected ? "" : ", disconnected"}`;
+  }
   return p.connected ? "connected" : "disconnected";
 }
 

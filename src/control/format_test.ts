@@ -301,3 +301,16 @@ Deno.test("format: a node that sheds load says so after its resources, in text a
   const after = { ...quiet, load: quietLoad({ notificationsDropped: 12 }) };
   assert(formatStatusText(after).includes("node alpha: not shedding load now; 12 notification"));
 });
+
+Deno.test("format: a watchdog marks the last word of a peer it no longer hears", () => {
+  const st = watchdogStatus();
+  st.peers[0] = { ...st.peers[0], connected: false, lastHeardAgoMs: 17_000 };
+  const remotes = formatResourceText(st).split("\n").filter((l) => l.startsWith("    ")).slice(
+    0,
+    2,
+  );
+  assertEquals(remotes, [
+    "    alpha (primary/running, disconnected)",
+    "    beta (unknown/stopped)",
+  ]);
+});

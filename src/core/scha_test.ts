@@ -502,7 +502,10 @@ Deno.test("status in words: budgets, pingpong blocks with their end, a faulted m
   const st = statusOf(m, 60_000, (ms) => `T+${ms - wallNow(m)}`);
   const notes = st.explanations;
   assert(
-    notes.includes("member db: restarts 2/2 in 5m0s, window resets in 4m1s"),
+    notes.includes(
+      "member db: restarts 2/2 in 5m0s, window resets in 4m1s: none left, the next failure " +
+        "asks for a giveover",
+    ),
     notes.join("\n"),
   );
   assert(

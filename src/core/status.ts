@@ -12,6 +12,7 @@ import {
   takeoverWaitMs,
 } from "./machine.ts";
 import { configured, recentComplaints, wallNow } from "./state.ts";
+import { wantUp } from "./group.ts";
 import { groupRestarts, restartBudget } from "./policy.ts";
 import { failureSum, recentFailures } from "./monitor.ts";
 import { resourceState, rgState, utcClock } from "./scha.ts";
@@ -276,6 +277,15 @@ function firstRequest(m: Machine): ResourceStatus["request"] {
   };
 }
 
+/** What the built-in monitor does at the next failure once a member's restarts are used up (monitor.ts). */
+function budgetSpent(x: MemberStatus): string {
+  if (x.restarts.used < x.restarts.max || !x.monitored) return "";
+  if (x.failoverMode === "LOG_ONLY") return "";
+  return x.failoverMode === "RESTART_ONLY"
+    ? ": none left, the next failure ends its monitoring (RESTART_ONLY)"
+    : ": none left, the next failure asks for a giveover";
+}
+
 /**
  * Sentences about the group: each member's state and budget when it is not
  * simply ONLINE and untouched, pingpong blocks with their end, a request
@@ -311,13 +321,16 @@ function explainGroup(
         `${who}restarts ${x.restarts.used}/${x.restarts.max} in ${human(x.restarts.windowMs)}` +
           (x.restarts.resetsInMs !== null
             ? `, window resets in ${human(x.restarts.resetsInMs)}`
-            : ""),
+            : "") +
+          budgetSpent(x),
       );
     }
   }
   for (const p of st.pingpong) {
+    // Kept on both nodes: on the one it protects, it reads as a giveover back here.
+    const to = p.node === st.node ? `back to ${p.node} (this node)` : `to ${p.node}`;
     out.push(
-      `giveover${p.member ? ` by ${p.member}` : ""} to ${p.node} blocked by pingpong until ` +
+      `giveover${p.member ? ` by ${p.member}` : ""} ${to} blocked by pingpong until ` +
         `${clock(p.untilWallMs)} (${human(p.remainingMs)}, pingpong_interval ${human(pingpongMs)})`,
     );
   }
@@ -329,6 +342,25 @@ function explainGroup(
     );
   }
   return out;
+}
+
+/**
+ * A stop that failed, and what happens next: a primary that keeps its lease
+ * leaves the group ERROR_STOP_FAILED for the operator (group.ts reconcile);
+ * a node that must give the resource up ran panic if it has one, and tries
+ * the stop again every interval.
+ */
+function stopFailed(m: Machine): string {
+  const s = m.settings;
+  if (wantUp(m)) {
+    return `stop failed: ERROR_STOP_FAILED, a member may still run here: fix what made its stop ` +
+      `fail, then \`hastmon ctl restart ${s.name}\` (or \`ctl role secondary ${s.name}\`)`;
+  }
+  const again = `the stop is tried again every ${human(s.heartbeatIntervalMs)}`;
+  return s.hasPanic
+    ? `stop failed: panic ran; ${again}`
+    : `stop failed: the service may still run here (no panic command): ${again}; if it keeps ` +
+      `failing, stop the service by hand`;
 }
 
 function explain(m: Machine, st: ResourceStatus): string[] {
@@ -368,12 +400,23 @@ function explain(m: Machine, st: ResourceStatus): string[] {
   if (m.role === "primary" && st.lease && !st.lease.held) {
     out.push(
       `waiting for a lease from ${st.lease.quorum - 1} of ${s.peers.length} peers` +
-        (m.note ? ` (${m.note})` : ""),
+        // The note of a refusal says who and why; roles.ts's own note would say it twice.
+        (m.note && !m.note.startsWith("waiting for a lease") ? ` (${m.note})` : ""),
     );
   } else if (
     m.role === "primary" && st.lease?.remainingMs !== null && st.lease?.remainingMs !== undefined
   ) {
     out.push(`lease valid for ${human(st.lease.remainingMs)}`);
+    // Say it before it happens: without enough peers the lease runs out and the service stops.
+    const connected = st.peers.filter((p) => p.connected).length;
+    const needed = st.lease.quorum - 1;
+    if (!m.forced && connected < needed) {
+      out.push(
+        `only ${connected} of ${s.peers.length} peers connected, ${needed} needed to renew the ` +
+          `lease: this node stops ${s.name} when it runs out (self-fencing), unless a peer ` +
+          `comes back`,
+      );
+    }
   }
   if (m.role === "secondary" && st.takeover) {
     const primary = st.peers.find((p) => p.role === "primary" && p.connected);
@@ -389,20 +432,27 @@ function explain(m: Machine, st: ResourceStatus): string[] {
       );
     }
   }
-  if (m.role === "watchdog" && m.note) out.push(m.note);
+  if (m.role === "watchdog") {
+    // A node that could take over but does not hear this watchdog gets no complaints.
+    const deaf = st.peers.filter((p) =>
+      !p.connected && p.role !== "primary" && !configured(m, p.node)?.watchdog
+    ).map((p) => p.node);
+    if (deaf.length > 0) {
+      out.push(
+        `${deaf.join(", ")} unreachable: complaints cannot reach ${
+          deaf.length === 1 ? "it, so it" : "them, so they"
+        } cannot take over`,
+      );
+    }
+    if (m.note) out.push(m.note);
+  }
   if (m.now < m.quarantineUntil) {
     out.push(
       `state file was unusable at start: granting and starting nothing for ` +
         `${human(m.quarantineUntil - m.now)}`,
     );
   }
-  if (groupState(m) === "stop_failed") {
-    out.push(
-      s.hasPanic
-        ? "stop failed: panic ran"
-        : "stop failed: operator action needed (no panic command)",
-    );
-  }
+  if (groupState(m) === "stop_failed") out.push(stopFailed(m));
   if (m.attempts > 0 && m.role === "primary") {
     out.push(`start attempts ${m.attempts}/${s.attempts}`);
   }

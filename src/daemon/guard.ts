@@ -381,7 +381,7 @@ class LeaseWatch {
         this.#runPanic(
           resource,
           watched.panic,
-          `the daemon's stop did not end within ${limitMs} ms`,
+          `the daemon's stop did not end within ${Math.round(limitMs)} ms`,
         ),
     );
   }
