@@ -77,6 +77,8 @@ export interface ClusterOptions {
   nodeSections?: Record<string, string>;
   /** A `fence` command that powers the old primary off (kills its daemon and services). */
   fence?: boolean;
+  /** A `panic` command that does what a reboot does to the services of its node: kills them. */
+  panic?: boolean;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
   /**
@@ -216,6 +218,7 @@ export class TestCluster {
       }
     }
     await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
+    await Deno.writeTextFile(`${this.dir}/panic.sh`, panicScript(this.dir), { mode: 0o755 });
     await this.writeConfig();
     if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
   }
@@ -310,6 +313,7 @@ export class TestCluster {
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
       `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
       ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
+      ...(o.panic ? [`panic = ["${o.relativePaths ? "panic.sh" : `${this.dir}/panic.sh`}"]`] : []),
       // Hooks get a minimal environment: the cluster's mark must be passed on explicitly.
       `hook_env = { ${ENV_MARK} = ${JSON.stringify(this.dir)} }`,
       ...(o.extraToml ? [o.extraToml] : []),
@@ -744,6 +748,13 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
+  /** Make `node`'s stop hook hang (until killed) without stopping anything, or behave again. */
+  async hangStop(node: string, hang: boolean): Promise<void> {
+    const flag = `${this.dir}/hang-stop-${node}`;
+    if (hang) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
   /** Make `node`'s start hook dawdle {@link SLOW_START_S} before it launches anything, or not. */
   async slowStart(node: string, slow: boolean): Promise<void> {
     const flag = `${this.dir}/slow-start-${node}`;
@@ -945,7 +956,10 @@ export function sleep(ms: number): Promise<void> {
  *   and the retried stop notes the end again). With no pid file and no start
  *   launching, nothing runs: it notes `end none`.
  * - `status` exits 0 when the service runs, 1 when not, and hangs while the
- *   node's hang-status flag file exists.
+ *   node's hang-status flag file exists; `stop` hangs (stopping nothing) while
+ *   its hang-stop flag file exists.
+ * - `connect`, `disconnect`, `role` (`role FROM TO`) and `complain` (its first
+ *   word after `--`: the watchdog's name on a secondary) are noted.
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
  *   after `begin`, before it launches anything.
  */
@@ -967,6 +981,28 @@ for pf in "$D"/svc-"$n"-*.pid; do
   rm -f "$pf"
 done
 [ -s "$D/$n.pid" ] && kill -KILL "$(cat "$D/$n.pid")" 2>/dev/null
+exit 0
+`;
+}
+
+/**
+ * `panic.sh`: what a reboot does to the services of the node that runs it
+ * (`HASTMON_NODE`): they die, noted in the timeline as `died panic`, and
+ * `panic` itself is noted first. The daemon lives on (a test reads its log).
+ */
+function panicScript(dir: string): string {
+  return `#!/bin/sh
+D='${dir}'
+n="\${HASTMON_NODE:?}"
+echo "$(date +%s.%N) $n \${HASTMON_RESOURCE:-?} panic $$" >> "$D/timeline"
+for pf in "$D"/svc-"$n"-*.pid; do
+  [ -s "$pf" ] || continue
+  p=$(cat "$pf"); res=\${pf#"$D/svc-$n-"}; res=\${res%.pid}
+  kill -KILL "$p" 2>/dev/null
+  while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.005; done
+  echo "$(date +%s.%N) $n $res died panic" >> "$D/timeline"
+  : > "$pf"
+done
 exit 0
 `;
 }
@@ -1006,6 +1042,7 @@ start)
   : > "$starting"
   ;;
 stop)
+  if [ -e "$D/hang-stop-$node" ]; then note hang-stop $$; exec sleep 999; fi
   while [ ! -s "$pf" ] && read -r sp 2>/dev/null < "$starting" && alive "$sp"; do sleep 0.005; done
   if [ -s "$pf" ]; then
     read -r p < "$pf"
@@ -1024,6 +1061,13 @@ status)
   ;;
 connect|disconnect)
   note "$1" "$3"
+  ;;
+role)
+  note role "$3" "$4"
+  ;;
+complain)
+  # complain RESOURCE -- FROM REASON on a secondary, -- REASON on a watchdog.
+  note complain "$4"
   ;;
 esac
 exit 0
