@@ -137,3 +137,62 @@ Deno.test("e2e roles: the primary's connect and disconnect hooks follow its seco
     assertEquals(await links(), ["a connect b", "a disconnect b", "a connect b"]);
   });
 });
+
+Deno.test("e2e roles: SIGTERM on the primary hands over to the connected secondary, then exits 0", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const t0 = Date.now();
+    assertEquals(await c.terminate("a"), 0);
+    const events = await c.waitForActive("b", 5000);
+    const [ia, ib] = activeIntervals(events);
+    assertEquals([ia.node, ib.node], ["a", "b"]);
+    // A handover, not a takeover: b did not wait for complaints nor for a's lease to run out
+    // (config check's takeover bound is about 2.4 s here).
+    assert(ib.from - t0 < 1500, `b began ${ib.from - t0} ms after the SIGTERM`);
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+    assertStringIncludes(sb?.lastTransition?.reason ?? "", "handover from a");
+    assertEquals(c.runningNodes(), ["b"]);
+    // The role hooks saw it: a stepped down to secondary, b went up to primary.
+    const roles = (await c.timeline()).filter((e) => e.kind === "role" && e.t >= t0)
+      .map((e) => `${e.node} ${e.detail.join(" ")}`);
+    assert(roles.includes("a primary secondary"), roles.join(", "));
+    assert(roles.includes("b secondary primary"), roles.join(", "));
+  });
+});
+
+Deno.test("e2e roles: daemons killed -9 come back with their persisted roles; a higher epoch keeps the service", async () => {
+  await withCluster({
+    nodes: [
+      { name: "a", priority: 10, role: "init" },
+      { name: "b", priority: 20, role: "init" },
+      { name: "w", priority: 30, role: "watchdog" },
+    ],
+  }, async (c) => {
+    await c.ctlOk("b", "role", "secondary", "r0");
+    await c.ctlOk("a", "role", "primary", "r0");
+    await c.waitForSteady("a");
+    // b restarted: secondary as it was told, not role_on_start's init.
+    await c.restart("b");
+    await c.waitForRole("b", "secondary", 5000);
+    assertEquals((await c.resourceStatus("b"))?.epoch, 1);
+    await c.waitForSteady("a");
+    // a killed: its guard stops the service, b takes over with epoch 2.
+    await c.kill9("a");
+    await c.waitForActive("b", 8000);
+    assertEquals((await c.resourceStatus("b"))?.epoch, 2);
+    // a comes back as the primary of epoch 1 it persisted, meets epoch 2, and yields
+    // without starting anything.
+    const restartedAt = Date.now();
+    await c.startNode("a");
+    await c.waitForRole("a", "secondary", 5000);
+    await c.assertStaysSettled("b", 2000);
+    const begins = (await c.timeline()).filter((e) => e.kind === "begin").map((e) => e.node);
+    assertEquals(begins, ["a", "b"]);
+    // Its role hooks: restored as primary (not role_on_start's init), then down to secondary.
+    const roles = (await c.timeline()).filter((e) =>
+      e.node === "a" && e.kind === "role" && e.t >= restartedAt
+    ).map((e) => e.detail.join(" "));
+    assertEquals(roles, ["init primary", "primary secondary"]);
+  });
+});

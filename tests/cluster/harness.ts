@@ -521,6 +521,16 @@ export class TestCluster {
     );
   }
 
+  /** SIGTERM to `node`'s daemon; resolves with its exit code once it has exited. */
+  async terminate(node: string): Promise<number> {
+    const p = this.#proc(node);
+    if (!p.child) throw new Error(`${node} is not running`);
+    Deno.kill(p.child.pid, "SIGTERM");
+    const { code } = await p.child.status;
+    p.child = null;
+    return code;
+  }
+
   /** Freeze the daemon (SIGSTOP); its guard and service run on. */
   sigstop(node: string): void {
     Deno.kill(this.#running(node), "SIGSTOP");
