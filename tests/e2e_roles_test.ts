@@ -5,7 +5,7 @@
  * nodes active at once.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { withCluster } from "./cluster/harness.ts";
+import { sleep, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
 Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
@@ -194,5 +194,26 @@ Deno.test("e2e roles: daemons killed -9 come back with their persisted roles; a 
       e.node === "a" && e.kind === "role" && e.t >= restartedAt
     ).map((e) => e.detail.join(" "));
     assertEquals(roles, ["init primary", "primary secondary"]);
+  });
+});
+
+Deno.test("e2e roles: a primary that reaches no peer starts nothing; --force starts it and says the risk", async () => {
+  await withCluster({ startNodes: ["a"] }, async (c) => {
+    await c.waitForRole("a", "primary", 5000);
+    // Longer than a lease, a takeover and a start would take together.
+    await sleep(2500);
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin"), []);
+    const sa = await c.resourceStatus("a");
+    assertEquals([sa?.role, sa?.state, sa?.lease?.held], ["primary", "stopped", false]);
+
+    const forced = await c.ctl("a", "role", "primary", "--force", "r0");
+    assertEquals(forced.code, 0, forced.stderr);
+    assertStringIncludes(forced.stderr, "warning: --force starts the resource without a lease");
+    await c.waitForActive("a", 5000);
+    // The daemon's log keeps the risk too, as a warning.
+    assert(
+      (await c.log("a")).split("\n").some((l) => l.includes("[WARNING]") && /force/i.test(l)),
+      "a's log has no warning about the forced start",
+    );
   });
 });
