@@ -132,3 +132,27 @@ Deno.test("e2e failover: the service dies: the primary starts it again in place,
     assertEquals((await c.resourceStatus("b"))?.role, "secondary");
   });
 });
+
+Deno.test("e2e failover: primary daemon and guard frozen, its service alive: b fences a, and only then starts", async () => {
+  await withCluster({ fence: true }, async (c) => {
+    await c.waitForSteady("a");
+    const daemon = c.daemonPid("a")!;
+    const guard = guardOf(daemon);
+    assert(guard !== null, "no guard under a's daemon");
+    // Nothing on a can stop the service now: only the fence can let b in.
+    Deno.kill(guard, "SIGSTOP");
+    c.sigstop("a");
+    const frozenAt = Date.now();
+    const events = await c.waitForActive("b", 10_000);
+    const fenced = events.find((e) => e.node === "a" && e.kind === "died");
+    assertEquals(fenced?.detail, ["fenced"]);
+    const begin = events.findLast((e) => e.node === "b" && e.kind === "begin")!;
+    assert(fenced!.t < begin.t, "b began before the fence put a's service down");
+    console.log(
+      `fenced takeover: a's service fenced at +${fenced!.t - frozenAt} ms, ` +
+        `b begins at +${begin.t - frozenAt} ms`,
+    );
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+  });
+});
