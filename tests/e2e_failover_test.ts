@@ -156,3 +156,30 @@ Deno.test("e2e failover: primary daemon and guard frozen, its service alive: b f
     assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
   });
 });
+
+Deno.test("e2e failover: a start that fails after launching the service is stopped each time; then b runs it", async () => {
+  await withCluster({ extraToml: "attempts = 2" }, async (c) => {
+    await c.waitForSteady("a");
+    await c.failStart("a", true);
+    await c.killService("a");
+    // a restarts the member in place and starts it again, which fails each time after the
+    // service was launched: a stop follows every failed start before anything else runs.
+    // After `attempts` failed starts a gives up on this node and b, the connected secondary,
+    // runs it (after a's last stop: withCluster checks the timeline).
+    const events = await c.waitForActive("b", 10_000);
+    const died = events.find((e) => e.kind === "died")!.t;
+    const onA = events.filter((e) =>
+      e.node === "a" && e.t > died && ["begin", "start-failed", "end"].includes(e.kind)
+    ).map((e) => e.kind);
+    // From the first start after the death (the stop of the dead service may come before the
+    // harness noted the death, or after).
+    const starts = onA.slice(onA.indexOf("begin"));
+    assert(starts.length >= 6 && starts.length % 3 === 0, onA.join(" "));
+    for (let i = 0; i < starts.length; i += 3) {
+      assertEquals(starts.slice(i, i + 3), ["begin", "start-failed", "end"], onA.join(" "));
+    }
+    const sa = await c.resourceStatus("a");
+    assertEquals(sa?.role, "secondary");
+    assertEquals(c.runningNodes(), ["b"]);
+  });
+});

@@ -765,6 +765,16 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
+  /**
+   * Make `node`'s start hook fail (exit 1) after it launched the service, or
+   * not: a partial start that only a stop can undo.
+   */
+  async failStart(node: string, fail: boolean): Promise<void> {
+    const flag = `${this.dir}/fail-start-${node}`;
+    if (fail) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
   /** Make `node`'s start hook dawdle {@link SLOW_START_S} before it launches anything, or not. */
   async slowStart(node: string, slow: boolean): Promise<void> {
     const flag = `${this.dir}/slow-start-${node}`;
@@ -971,7 +981,8 @@ export function sleep(ms: number): Promise<void> {
  * - `connect`, `disconnect`, `role` (`role FROM TO`) and `complain` (its first
  *   word after `--`: the watchdog's name on a secondary) are noted.
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
- *   after `begin`, before it launches anything.
+ *   after `begin`, before it launches anything; with its fail-start flag file
+ *   it launches the service (or finds it running) and then exits 1.
  */
 /**
  * `fence.sh NODE`: what a fence device does to a node, at once: its services
@@ -1039,7 +1050,8 @@ start)
   at=$(date +%s.%N)
   echo "$at $node $res begin epoch=\${HASTMON_EPOCH:-?}" >> "$D/timeline"
   if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; at=$(date +%s.%N); fi
-  if running; then echo "$at $node $res up $p already-running" >> "$D/timeline"; : > "$starting"; exit 0; fi
+  failed() { [ -e "$D/fail-start-$node" ] && note start-failed && : > "$starting" && exit 1; }
+  if running; then echo "$at $node $res up $p already-running" >> "$D/timeline"; : > "$starting"; failed; exit 0; fi
   # The service is its own session (a stop of the hook's group leaves it alone); \$! is its
   # pid (setsid execs in place: a background child leads no group). A TERM between the
   # launch and the pid file would leave it unknown to the stop: ignored meanwhile.
@@ -1050,6 +1062,7 @@ start)
   trap - TERM
   echo "$at $node $res up $p" >> "$D/timeline"
   : > "$starting"
+  failed
   ;;
 stop)
   if [ -e "$D/hang-stop-$node" ]; then note hang-stop $$; exec sleep 999; fi
