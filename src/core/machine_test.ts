@@ -317,3 +317,37 @@ Deno.test("a restarted granter honours its grant for as long as the claimant's n
   assertEquals(ack(claim(10_000)).granted, false);
   assertEquals(ack(claim(20_001)).granted, true);
 });
+
+Deno.test("takeover needs MORE than complaint_count complaints, all within complaint_interval", () => {
+  // complaint_count 3, complaint_interval 10 s; the primary is silent from 10 ms on, so the
+  // silence (longer than the 5.4 s hold) never holds a takeover back here: only the count does.
+  const secondary = () => {
+    const { m } = make("b", { roleOnStart: "secondary" });
+    run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
+    run(m, { type: "message", now: 10, from: "a", msg: hb() });
+    return m;
+  };
+  // A live daemon ticks every interval; a long gap would read as a freeze (complaints stale).
+  const complainAt = (m: ReturnType<typeof secondary>, t: number) => {
+    for (let at = m.now + 500; at < t; at += 500) run(m, { type: "tick", now: at });
+    run(m, complaintFromW(t, t - 10));
+  };
+  const exactly = secondary();
+  for (const t of [8000, 8100, 8200]) complainAt(exactly, t);
+  run(exactly, { type: "tick", now: 9000 });
+  assertEquals([exactly.complaints.length, exactly.role], [3, "secondary"]);
+  complainAt(exactly, 9100);
+  assertEquals(exactly.role, "primary");
+
+  // Three old complaints leave the window before the fourth arrives: no takeover until three
+  // more come within it.
+  const spread = secondary();
+  for (const t of [8000, 8100, 8200]) complainAt(spread, t);
+  complainAt(spread, 18_250);
+  assertEquals([spread.complaints.length, spread.role], [1, "secondary"]);
+  complainAt(spread, 18_300);
+  complainAt(spread, 18_400);
+  assertEquals(spread.role, "secondary");
+  complainAt(spread, 18_500);
+  assertEquals(spread.role, "primary");
+});
