@@ -351,3 +351,30 @@ Deno.test("takeover needs MORE than complaint_count complaints, all within compl
   complainAt(spread, 18_500);
   assertEquals(spread.role, "primary");
 });
+
+Deno.test("a start still running when the lease runs out is cancelled, and its stop begins only after it ended", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 1);
+  assertEquals(hooks(fx), ["start"]);
+  const start = ofType(fx, "hook")[0];
+  // No renewal: the lease (3 s from the request's send time, 0) runs out mid-start.
+  for (let t = 500; t < 3 * I; t += 500) run(m, { type: "tick", now: t });
+  fx = run(m, { type: "tick", now: 3 * I });
+  assertEquals(ofType(fx, "cancel").map((c) => c.id), [start.id]);
+  assertEquals(hooks(fx).filter((h) => h === "stop"), [], "a stop beside the running start");
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  // The cancelled start ends (killed): now the stop runs, and the release waits for it.
+  fx = run(m, {
+    type: "hook_done",
+    now: 3 * I + 200,
+    id: start.id,
+    method: "start",
+    outcome: { kind: "killed", signal: "SIGTERM" },
+  });
+  assertEquals(hooks(fx).filter((h) => h === "stop"), ["stop"]);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  fx = finish(m, fx, "stop", 3 * I + 300, 0);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
+  assertEquals(m.role, "secondary");
+});
