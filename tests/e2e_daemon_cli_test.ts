@@ -104,6 +104,32 @@ Deno.test("daemon: a bad configuration is refused with file:line:col and exit 78
   }
 });
 
+Deno.test("daemon: a missing configuration is 66, bad usage 64, a taken peer port is named", async () => {
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const missing = await hastmon(["daemon", "-F", "-c", `${dir}/none.toml`, "--node", "x"]);
+    assertEquals(missing.code, 66, missing.err);
+    assertStringIncludes(missing.err, `${dir}/none.toml`);
+    assertEquals((await hastmon(["daemon", "--bogus"])).code, 64);
+    const cfg = await soloConfig(dir, `${dir}/state`);
+    const port = (taken.addr as Deno.NetAddr).port;
+    await Deno.writeTextFile(
+      cfg,
+      (await Deno.readTextFile(cfg)).replace("tcp://127.0.0.1:0", `tcp://127.0.0.1:${port}`),
+    );
+    const r = await hastmon(["daemon", "-F", "-c", cfg, "--node", "solo", "-P", `${dir}/p`]);
+    assertEquals(r.code, 73, r.err);
+    // Which address, and that it is the peer listener's: "cannot start: Address already in
+    // use" alone leaves the operator to guess between listen, control and metrics_listen.
+    assertStringIncludes(r.err, `listen 127.0.0.1:${port}: `);
+    assertEquals(await exists(`${dir}/running`), false, "a daemon that could not start ran start");
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("daemon: the background re-exec and the hastmon task run with the daemon's Deno options", async () => {
   const background = backgroundArgs(["-c", "x.toml"]);
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
