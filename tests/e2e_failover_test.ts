@@ -38,6 +38,11 @@ Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover
     const sb = await c.resourceStatus("b");
     assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
     assertStringIncludes(sb?.lastTransition?.reason ?? "", "takeover");
+    // The hooks saw it: b's complain hook named the watchdog, its role hook the promotion.
+    const onB = events.filter((e) => e.node === "b" && e.t > killedAt && e.t < begin.t);
+    assert(onB.some((e) => e.kind === "complain" && e.detail[0] === "w"), "no complain hook");
+    const roles = (await c.timeline()).filter((e) => e.node === "b" && e.kind === "role");
+    assertEquals(roles.at(-1)?.detail, ["secondary", "primary"]);
   });
 });
 
