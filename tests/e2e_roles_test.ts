@@ -115,11 +115,12 @@ Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one
       { name: "w", priority: 30, role: "watchdog" },
     ],
   }, async (c) => {
-    // Both claim epoch 1 at start-up; priority decides, whoever the watchdog heard first.
+    // Both claim epoch 1 at start-up; priority decides (a: 10 beats b: 20), whoever the
+    // watchdog heard first.
     const winner = await c.waitForSettled(8000);
+    assertEquals(winner, "a");
     await c.assertStaysSettled(winner, 1500);
-    const loser = winner === "a" ? "b" : "a";
-    assertEquals((await c.resourceStatus(loser))?.role, "secondary");
+    assertEquals((await c.resourceStatus("b"))?.role, "secondary");
   });
 });
 
