@@ -978,8 +978,8 @@ export function sleep(ms: number): Promise<void> {
  * - `status` exits 0 when the service runs, 1 when not, and hangs while the
  *   node's hang-status flag file exists; `stop` hangs (stopping nothing) while
  *   its hang-stop flag file exists.
- * - `connect`, `disconnect`, `role` (`role FROM TO`) and `complain` (its first
- *   word after `--`: the watchdog's name on a secondary) are noted.
+ * - `connect`, `disconnect`, `role` (`role FROM TO`) and a secondary's
+ *   `complain` (the watchdog's name) are noted.
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
  *   after `begin`, before it launches anything; with its fail-start flag file
  *   it launches the service (or finds it running) and then exits 1.
@@ -1089,8 +1089,9 @@ role)
   note role "$3" "$4"
   ;;
 complain)
-  # complain RESOURCE -- FROM REASON on a secondary, -- REASON on a watchdog.
-  note complain "$4"
+  # A secondary's, for a complaint it counts: complain RESOURCE -- FROM REASON. (A watchdog's,
+  # complain RESOURCE -- REASON, runs at every heartbeat while it complains: not noted.)
+  [ "$HASTMON_ROLE" = secondary ] && note complain "$4"
   ;;
 esac
 exit 0
