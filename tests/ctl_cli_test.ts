@@ -68,6 +68,56 @@ Deno.test("ctl: no daemon → exit 69 naming the socket (no file, stale file)", 
   }
 });
 
+Deno.test("ctl and scha_*: a control socket this user may not use → 77 and SCHA_ERR_ACCESS (6), saying so", async () => {
+  await withFakeDaemon(async (path) => {
+    const dir = path.slice(0, path.lastIndexOf("/"));
+    await Deno.chmod(dir, 0o755);
+    const denoDir = await Deno.makeTempDir({ prefix: "hastmon-denodir-" });
+    await Deno.chmod(denoDir, 0o777);
+    // A real refusal by the kernel: as root, run as nobody (the socket is 0600, root's); as
+    // anyone else, take the socket's permissions away from its owner.
+    const root = Deno.uid() === 0;
+    if (!root) await Deno.chmod(path, 0o000);
+    const run = async (...args: string[]) => {
+      const deno = [Deno.execPath(), "run", "-A", "--quiet", "--cached-only", "main.ts", ...args];
+      const argv = root
+        ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", ...deno]
+        : deno;
+      const out = await new Deno.Command(argv[0], {
+        args: argv.slice(1),
+        cwd: new URL("../", import.meta.url),
+        env: { NO_COLOR: "1", HOME: denoDir, DENO_DIR: denoDir, PATH: Deno.env.get("PATH") ?? "" },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+      return { code: out.code, err: new TextDecoder().decode(out.stderr) };
+    };
+    try {
+      const why = `permission denied on ${path}`;
+      const status = await run("ctl", "-s", path, "status");
+      assertEquals(status.code, 77, status.err);
+      assertStringIncludes(status.err, why);
+      const follow = await run("ctl", "-s", path, "events", "--follow");
+      assertEquals(follow.code, 77, follow.err);
+      const scha = await run(
+        "scha_control",
+        "-O",
+        "RESTART",
+        "-G",
+        "web",
+        "-R",
+        "a",
+        "--socket",
+        path,
+      );
+      assertEquals(scha.code, 6, scha.err);
+      assertStringIncludes(scha.err, `SCHA_ERR_ACCESS: ${why}`);
+    } finally {
+      await Deno.remove(denoDir, { recursive: true });
+    }
+  });
+});
+
 Deno.test("ctl: the socket comes from this node's `control` in the configuration", async () => {
   const tmp = await tempSocketDir();
   try {

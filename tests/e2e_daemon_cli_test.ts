@@ -104,6 +104,77 @@ Deno.test("daemon: a bad configuration is refused with file:line:col and exit 78
   }
 });
 
+Deno.test("daemon: a missing configuration is 66, bad usage 64, a taken peer port is named", async () => {
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const missing = await hastmon(["daemon", "-F", "-c", `${dir}/none.toml`, "--node", "x"]);
+    assertEquals(missing.code, 66, missing.err);
+    assertStringIncludes(missing.err, `${dir}/none.toml`);
+    assertEquals((await hastmon(["daemon", "--bogus"])).code, 64);
+    const cfg = await soloConfig(dir, `${dir}/state`);
+    const port = (taken.addr as Deno.NetAddr).port;
+    await Deno.writeTextFile(
+      cfg,
+      (await Deno.readTextFile(cfg)).replace("tcp://127.0.0.1:0", `tcp://127.0.0.1:${port}`),
+    );
+    const r = await hastmon(["daemon", "-F", "-c", cfg, "--node", "solo", "-P", `${dir}/p`]);
+    assertEquals(r.code, 73, r.err);
+    // Which address, and that it is the peer listener's: "cannot start: Address already in
+    // use" alone leaves the operator to guess between listen, control and metrics_listen.
+    assertStringIncludes(r.err, `listen 127.0.0.1:${port}: `);
+    assertEquals(await exists(`${dir}/running`), false, "a daemon that could not start ran start");
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("daemon: a start-up that fails after the resources began (metrics_listen taken) leaves nothing running", async () => {
+  const dir = await Deno.makeTempDir();
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const pidFile = `${dir}/service.pid`;
+  try {
+    // A lone primary starts at once; its start takes a while before it launches the service.
+    await Deno.writeTextFile(
+      `${dir}/svc.sh`,
+      `#!/bin/sh\ncase $1 in\n` +
+        `start) sleep 0.5; setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $! > ${pidFile};;\n` +
+        `stop) [ -s ${pidFile} ] && kill -9 $(cat ${pidFile}); rm -f ${pidFile};;\n` +
+        `status) [ -s ${pidFile} ] && kill -0 $(cat ${pidFile}) 2>/dev/null && exit 0; exit 1;;\n` +
+        `esac\nexit 0\n`,
+      { mode: 0o755 },
+    );
+    const cfg = `${dir}/hastmon.toml`;
+    await Deno.writeTextFile(
+      cfg,
+      `exec = "${dir}/svc.sh"\nmetrics_listen = "127.0.0.1:${
+        (taken.addr as Deno.NetAddr).port
+      }"\n` +
+        `[on.solo]\nlisten = "tcp://127.0.0.1:0"\ncontrol = "${dir}/ctl.sock"\n` +
+        `state_dir = "${dir}/state"\n[resource.r0.on.solo]\nremote = "none"\n` +
+        `role_on_start = "primary"\n`,
+    );
+    const r = await hastmon(["daemon", "-F", "-c", cfg, "--node", "solo", "-P", `${dir}/p`]);
+    assertEquals(r.code, 73, r.err);
+    assertStringIncludes(r.err, "metrics_listen 127.0.0.1:");
+    // Past the start's delay: a start left running beside the stop would have launched by now.
+    await new Promise((res) => setTimeout(res, 1500));
+    const pid = await Deno.readTextFile(pidFile).then((t) => Number(t.trim()), () => 0);
+    let alive = false;
+    if (pid > 0) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+        alive = true;
+      } catch { /* gone */ }
+    }
+    assertEquals(alive, false, `the service (pid ${pid}) outlived the daemon that failed to start`);
+  } finally {
+    taken.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("daemon: the background re-exec and the hastmon task run with the daemon's Deno options", async () => {
   const background = backgroundArgs(["-c", "x.toml"]);
   const denoJson = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));

@@ -38,6 +38,11 @@ Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover
     const sb = await c.resourceStatus("b");
     assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
     assertStringIncludes(sb?.lastTransition?.reason ?? "", "takeover");
+    // The hooks saw it: b's complain hook named the watchdog, its role hook the promotion.
+    const onB = events.filter((e) => e.node === "b" && e.t > killedAt && e.t < begin.t);
+    assert(onB.some((e) => e.kind === "complain" && e.detail[0] === "w"), "no complain hook");
+    const roles = (await c.timeline()).filter((e) => e.node === "b" && e.kind === "role");
+    assertEquals(roles.at(-1)?.detail, ["secondary", "primary"]);
   });
 });
 
@@ -130,5 +135,56 @@ Deno.test("e2e failover: the service dies: the primary starts it again in place,
     const events = await c.timeline();
     assertEquals(events.filter((e) => e.kind === "begin").map((e) => e.node), ["a", "a"]);
     assertEquals((await c.resourceStatus("b"))?.role, "secondary");
+  });
+});
+
+Deno.test("e2e failover: primary daemon and guard frozen, its service alive: b fences a, and only then starts", async () => {
+  await withCluster({ fence: true }, async (c) => {
+    await c.waitForSteady("a");
+    const daemon = c.daemonPid("a")!;
+    const guard = guardOf(daemon);
+    assert(guard !== null, "no guard under a's daemon");
+    // Nothing on a can stop the service now: only the fence can let b in.
+    Deno.kill(guard, "SIGSTOP");
+    c.sigstop("a");
+    const frozenAt = Date.now();
+    const events = await c.waitForActive("b", 10_000);
+    const fenced = events.find((e) => e.node === "a" && e.kind === "died");
+    assertEquals(fenced?.detail, ["fenced"]);
+    const begin = events.findLast((e) => e.node === "b" && e.kind === "begin")!;
+    assert(fenced!.t < begin.t, "b began before the fence put a's service down");
+    console.log(
+      `fenced takeover: a's service fenced at +${fenced!.t - frozenAt} ms, ` +
+        `b begins at +${begin.t - frozenAt} ms`,
+    );
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+  });
+});
+
+Deno.test("e2e failover: a start that fails after launching the service is stopped each time; then b runs it", async () => {
+  await withCluster({ extraToml: "attempts = 2" }, async (c) => {
+    await c.waitForSteady("a");
+    await c.failStart("a", true);
+    await c.killService("a");
+    // a restarts the member in place and starts it again, which fails each time after the
+    // service was launched: a stop follows every failed start before anything else runs.
+    // After `attempts` failed starts a gives up on this node and b, the connected secondary,
+    // runs it (after a's last stop: withCluster checks the timeline).
+    const events = await c.waitForActive("b", 10_000);
+    const died = events.find((e) => e.kind === "died")!.t;
+    const onA = events.filter((e) =>
+      e.node === "a" && e.t > died && ["begin", "start-failed", "end"].includes(e.kind)
+    ).map((e) => e.kind);
+    // From the first start after the death (the stop of the dead service may come before the
+    // harness noted the death, or after).
+    const starts = onA.slice(onA.indexOf("begin"));
+    assert(starts.length >= 6 && starts.length % 3 === 0, onA.join(" "));
+    for (let i = 0; i < starts.length; i += 3) {
+      assertEquals(starts.slice(i, i + 3), ["begin", "start-failed", "end"], onA.join(" "));
+    }
+    const sa = await c.resourceStatus("a");
+    assertEquals(sa?.role, "secondary");
+    assertEquals(c.runningNodes(), ["b"]);
   });
 });

@@ -126,3 +126,33 @@ Deno.test("e2e freeze: frozen in the middle of a start, the guard kills the star
     }
   });
 });
+
+Deno.test("e2e freeze: a stop that hangs when the lease runs out is killed, panic runs, and only then b starts", async () => {
+  await withCluster({ panic: true }, async (c) => {
+    await c.waitForSteady("a");
+    await c.hangStop("a", true);
+    const cutAt = Date.now();
+    c.relay.blockBoth("a", "b");
+    c.relay.blockBoth("a", "w");
+    const events = await c.waitForActive("b", 10_000);
+    const of = (kind: string) => events.filter((e) => e.node === "a" && e.kind === kind);
+    // a's stop hung (it stopped nothing), was killed at stop_timeout, then panic put the
+    // service down: that, not the stop, ended a's interval, and b began after it.
+    const [hung] = of("hang-stop");
+    assert(hung, "a's stop never ran");
+    const panicked = of("panic");
+    assert(panicked.length >= 1, "a never ran panic");
+    const died = events.find((e) => e.node === "a" && e.kind === "died");
+    assertEquals(died?.detail, ["panic"]);
+    assertEquals(of("end"), [], "the hung stop did not stop the service");
+    const begin = events.findLast((e) => e.node === "b" && e.kind === "begin")!;
+    assert(died!.t < begin.t, "b began before a's panic had put the service down");
+    assert(panicked[0].t - hung.t < 2000, `panic ${panicked[0].t - hung.t} ms after the stop`);
+    console.log(
+      `hung stop: a stops at +${hung.t - cutAt} ms, panics at +${panicked[0].t - cutAt} ms, ` +
+        `b begins at +${begin.t - cutAt} ms`,
+    );
+    assertStringIncludes(await c.log("a"), "panic");
+    assertEquals(c.servicePid("a"), null);
+  });
+});

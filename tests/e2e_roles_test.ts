@@ -5,7 +5,7 @@
  * nodes active at once.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { withCluster } from "./cluster/harness.ts";
+import { sleep, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
 Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
@@ -115,11 +115,12 @@ Deno.test("e2e roles: both nodes started as primary (role_on_start): exactly one
       { name: "w", priority: 30, role: "watchdog" },
     ],
   }, async (c) => {
-    // Both claim epoch 1 at start-up; priority decides, whoever the watchdog heard first.
+    // Both claim epoch 1 at start-up; priority decides (a: 10 beats b: 20), whoever the
+    // watchdog heard first.
     const winner = await c.waitForSettled(8000);
+    assertEquals(winner, "a");
     await c.assertStaysSettled(winner, 1500);
-    const loser = winner === "a" ? "b" : "a";
-    assertEquals((await c.resourceStatus(loser))?.role, "secondary");
+    assertEquals((await c.resourceStatus("b"))?.role, "secondary");
   });
 });
 
@@ -135,5 +136,85 @@ Deno.test("e2e roles: the primary's connect and disconnect hooks follow its seco
     await c.startNode("b");
     await c.waitFor(async () => (await links()).length === 3, 5000, "a's connect hook again");
     assertEquals(await links(), ["a connect b", "a disconnect b", "a connect b"]);
+  });
+});
+
+Deno.test("e2e roles: SIGTERM on the primary hands over to the connected secondary, then exits 0", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const t0 = Date.now();
+    assertEquals(await c.terminate("a"), 0);
+    const events = await c.waitForActive("b", 5000);
+    const [ia, ib] = activeIntervals(events);
+    assertEquals([ia.node, ib.node], ["a", "b"]);
+    // A handover, not a takeover: b did not wait for complaints nor for a's lease to run out
+    // (config check's takeover bound is about 2.4 s here).
+    assert(ib.from - t0 < 1500, `b began ${ib.from - t0} ms after the SIGTERM`);
+    const sb = await c.resourceStatus("b");
+    assertEquals([sb?.role, sb?.epoch], ["primary", 2]);
+    assertStringIncludes(sb?.lastTransition?.reason ?? "", "handover from a");
+    assertEquals(c.runningNodes(), ["b"]);
+    // The role hooks saw it: a stepped down to secondary, b went up to primary.
+    const roles = (await c.timeline()).filter((e) => e.kind === "role" && e.t >= t0)
+      .map((e) => `${e.node} ${e.detail.join(" ")}`);
+    assert(roles.includes("a primary secondary"), roles.join(", "));
+    assert(roles.includes("b secondary primary"), roles.join(", "));
+  });
+});
+
+Deno.test("e2e roles: daemons killed -9 come back with their persisted roles; a higher epoch keeps the service", async () => {
+  await withCluster({
+    nodes: [
+      { name: "a", priority: 10, role: "init" },
+      { name: "b", priority: 20, role: "init" },
+      { name: "w", priority: 30, role: "watchdog" },
+    ],
+  }, async (c) => {
+    await c.ctlOk("b", "role", "secondary", "r0");
+    await c.ctlOk("a", "role", "primary", "r0");
+    await c.waitForSteady("a");
+    // b restarted: secondary as it was told, not role_on_start's init.
+    await c.restart("b");
+    await c.waitForRole("b", "secondary", 5000);
+    assertEquals((await c.resourceStatus("b"))?.epoch, 1);
+    await c.waitForSteady("a");
+    // a killed: its guard stops the service, b takes over with epoch 2.
+    await c.kill9("a");
+    await c.waitForActive("b", 8000);
+    assertEquals((await c.resourceStatus("b"))?.epoch, 2);
+    // a comes back as the primary of epoch 1 it persisted, meets epoch 2, and yields
+    // without starting anything.
+    const restartedAt = Date.now();
+    await c.startNode("a");
+    await c.waitForRole("a", "secondary", 5000);
+    await c.assertStaysSettled("b", 2000);
+    const begins = (await c.timeline()).filter((e) => e.kind === "begin").map((e) => e.node);
+    assertEquals(begins, ["a", "b"]);
+    // Its role hooks: restored as primary (not role_on_start's init), then down to secondary.
+    const roles = (await c.timeline()).filter((e) =>
+      e.node === "a" && e.kind === "role" && e.t >= restartedAt
+    ).map((e) => e.detail.join(" "));
+    assertEquals(roles, ["init primary", "primary secondary"]);
+  });
+});
+
+Deno.test("e2e roles: a primary that reaches no peer starts nothing; --force starts it and says the risk", async () => {
+  await withCluster({ startNodes: ["a"] }, async (c) => {
+    await c.waitForRole("a", "primary", 5000);
+    // Longer than a lease, a takeover and a start would take together.
+    await sleep(2500);
+    assertEquals((await c.timeline()).filter((e) => e.kind === "begin"), []);
+    const sa = await c.resourceStatus("a");
+    assertEquals([sa?.role, sa?.state, sa?.lease?.held], ["primary", "stopped", false]);
+
+    const forced = await c.ctl("a", "role", "primary", "--force", "r0");
+    assertEquals(forced.code, 0, forced.stderr);
+    assertStringIncludes(forced.stderr, "warning: --force starts the resource without a lease");
+    await c.waitForActive("a", 5000);
+    // The daemon's log keeps the risk too, as a warning.
+    assert(
+      (await c.log("a")).split("\n").some((l) => l.includes("[WARNING]") && /force/i.test(l)),
+      "a's log has no warning about the forced start",
+    );
   });
 });

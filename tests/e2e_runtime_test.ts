@@ -4,7 +4,7 @@
  * the others grant. Every test also checks the service timeline: never two
  * nodes active at once (withCluster does at the end).
  */
-import { assert, assertEquals } from "./assert.ts";
+import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { sleep, type TestCluster, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 import { importSecret } from "../src/wire/auth.ts";
@@ -22,6 +22,20 @@ function isolate(c: TestCluster, node: string) {
 Deno.test("e2e runtime: SIGHUP doubles the primary's lease, then it is cut off: b starts only after a stopped", async () => {
   await withCluster({ complaintCount: 3 }, async (c) => {
     await c.waitForSteady("a");
+    // A file with a mistake first: refused with where it is, the old settings kept.
+    await c.rewriteConfig({ extraToml: "heartbeat_intervall = 1" });
+    const seen = (await c.events("a"))!.at(-1)!.seq;
+    c.sighup("a");
+    const refused = await c.waitFor(
+      async () =>
+        (await c.events("a"))?.find((e) => e.seq > seen && e.message.startsWith("reload refused")),
+      3000,
+      "a to refuse the bad file",
+    );
+    assertStringIncludes(refused.message, `${c.configPath}:`);
+    assertStringIncludes(refused.message, "heartbeat_intervall");
+    await c.assertStaysSettled("a", 500);
+    await c.rewriteConfig({ extraToml: undefined });
     // The shared file gives a a lease twice as long; only a reloads it (mid-lease).
     await c.rewriteConfig({ nodeSections: { a: "complaint_count = 6" } });
     c.sighup("a");

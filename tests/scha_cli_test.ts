@@ -291,6 +291,11 @@ Deno.test("ctl giveover --check: the plan (target, eligible, pingpong until when
     assertEquals(none.code, 75);
     assertStringIncludes(none.out, "target: none (no node may take the group)\n");
     assertStringIncludes(none.err, "SCHA_ERR_CHECKS: no node may take the group");
+    // --dry-run is --check by another name: a dry run, the same plan.
+    const calls = daemon.schaCalls.length;
+    const dry = await hastmon(["ctl", "-s", path, "giveover", "web", "--dry-run"]);
+    assertEquals([dry.code, dry.out, dry.err], [none.code, none.out, none.err]);
+    assertEquals(daemon.schaCalls.slice(calls).map((c) => c.optag), ["CHECK_GIVEOVER"]);
     // A refused giveover explains itself with the plan too.
     const refused = await hastmon(["ctl", "-s", path, "giveover", "web"]);
     assertEquals(refused.code, 75);

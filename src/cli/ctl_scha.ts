@@ -116,7 +116,7 @@ ${EXIT_HELP}`,
     )
     .argument("<group>", "the resource group")
     .option("--to <node>", "the node to give it to (default: the best eligible one)")
-    .option("--check", "change nothing: print the plan (scha_control CHECK_GIVEOVER)")
+    .option("--check, --dry-run", "change nothing: print the plan (CHECK_GIVEOVER)")
     .option("--json", "print the answer, with the plan, as JSON")
     .addHelpText(
       "after",
@@ -138,9 +138,9 @@ ${EXIT_HELP}`,
       const result = await schaRequest(cmd.optsWithGlobals() as SocketOptions, {
         type: "scha",
         group,
-        optag: opts.check ? "CHECK_GIVEOVER" : "GIVEOVER",
+        optag: opts.dryRun ? "CHECK_GIVEOVER" : "GIVEOVER",
         ...(opts.to !== undefined ? { to: opts.to } : {}),
       });
-      report(io, result, opts.json === true, opts.check === true);
+      report(io, result, opts.json === true, opts.dryRun === true);
     });
 }

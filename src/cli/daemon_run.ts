@@ -107,7 +107,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   });
   let exit!: (code: number) => void;
   const exited = new Promise<number>((r) => exit = r);
-  let daemon: Daemon;
+  let daemon: Daemon | undefined;
   let control: ControlServer | undefined;
   let metrics: MetricsServer | null = null;
   const hookDurations = new HookHistograms();
@@ -136,6 +136,13 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     }
   } catch (e) {
     await control?.close();
+    // The daemon may already be starting its resources (a lone node starts at once): it
+    // stops them its own way (a start is cancelled, then stopped) before it goes. Closing
+    // the guard alone left a start running beside the guard's stop, and its service behind.
+    if (daemon) {
+      daemon.shutdown(`start-up failed: ${(e as Error).message}`);
+      await exited;
+    }
     await guard.close().catch(() => {});
     await pidfile.release();
     // Another daemon on this state_dir is like another on this pidfile: not ours to fix.

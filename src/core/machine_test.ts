@@ -317,3 +317,64 @@ Deno.test("a restarted granter honours its grant for as long as the claimant's n
   assertEquals(ack(claim(10_000)).granted, false);
   assertEquals(ack(claim(20_001)).granted, true);
 });
+
+Deno.test("takeover needs MORE than complaint_count complaints, all within complaint_interval", () => {
+  // complaint_count 3, complaint_interval 10 s; the primary is silent from 10 ms on, so the
+  // silence (longer than the 5.4 s hold) never holds a takeover back here: only the count does.
+  const secondary = () => {
+    const { m } = make("b", { roleOnStart: "secondary" });
+    run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog" }) });
+    run(m, { type: "message", now: 10, from: "a", msg: hb() });
+    return m;
+  };
+  // A live daemon ticks every interval; a long gap would read as a freeze (complaints stale).
+  const complainAt = (m: ReturnType<typeof secondary>, t: number) => {
+    for (let at = m.now + 500; at < t; at += 500) run(m, { type: "tick", now: at });
+    run(m, complaintFromW(t, t - 10));
+  };
+  const exactly = secondary();
+  for (const t of [8000, 8100, 8200]) complainAt(exactly, t);
+  run(exactly, { type: "tick", now: 9000 });
+  assertEquals([exactly.complaints.length, exactly.role], [3, "secondary"]);
+  complainAt(exactly, 9100);
+  assertEquals(exactly.role, "primary");
+
+  // Three old complaints leave the window before the fourth arrives: no takeover until three
+  // more come within it.
+  const spread = secondary();
+  for (const t of [8000, 8100, 8200]) complainAt(spread, t);
+  complainAt(spread, 18_250);
+  assertEquals([spread.complaints.length, spread.role], [1, "secondary"]);
+  complainAt(spread, 18_300);
+  complainAt(spread, 18_400);
+  assertEquals(spread.role, "secondary");
+  complainAt(spread, 18_500);
+  assertEquals(spread.role, "primary");
+});
+
+Deno.test("a start still running when the lease runs out is cancelled, and its stop begins only after it ended", () => {
+  const { m } = make("a", { roleOnStart: "primary" });
+  let fx = grantFrom(m, "w", 10);
+  fx = finish(m, fx, "status", 20, 1);
+  assertEquals(hooks(fx), ["start"]);
+  const start = ofType(fx, "hook")[0];
+  // No renewal: the lease (3 s from the request's send time, 0) runs out mid-start.
+  for (let t = 500; t < 3 * I; t += 500) run(m, { type: "tick", now: t });
+  fx = run(m, { type: "tick", now: 3 * I });
+  assertEquals(ofType(fx, "cancel").map((c) => c.id), [start.id]);
+  assertEquals(hooks(fx).filter((h) => h === "stop"), [], "a stop beside the running start");
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  // The cancelled start ends (killed): now the stop runs, and the release waits for it.
+  fx = run(m, {
+    type: "hook_done",
+    now: 3 * I + 200,
+    id: start.id,
+    method: "start",
+    outcome: { kind: "killed", signal: "SIGTERM" },
+  });
+  assertEquals(hooks(fx).filter((h) => h === "stop"), ["stop"]);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release"), []);
+  fx = finish(m, fx, "stop", 3 * I + 300, 0);
+  assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
+  assertEquals(m.role, "secondary");
+});

@@ -568,3 +568,29 @@ Deno.test("pingpong: a mark of the whole group (ctl giveover) blocks every membe
   assertEquals(r.code, SCHA_ERR.CHECKS);
   assertStringIncludes(r.message, "b: pingpong");
 });
+
+Deno.test("SCHA_ERR numbers are Solaris's, 0 to 18, as scripts compare $? with them", () => {
+  // Literal numbers (scha_calls(3HA)): tests that compare with SCHA_ERR.X would follow a
+  // renumbering; this one does not.
+  assertEquals(Object.entries(SCHA_ERR), [
+    ["NOERR", 0],
+    ["NOMEM", 1],
+    ["HANDLE", 2],
+    ["INVAL", 3],
+    ["TAG", 4],
+    ["RECONF", 5],
+    ["ACCESS", 6],
+    ["SEQID", 7],
+    ["DEPEND", 8],
+    ["STATE", 9],
+    ["METHOD", 10],
+    ["NODE", 11],
+    ["RG", 12],
+    ["RT", 13],
+    ["RSRC", 14],
+    ["PROP", 15],
+    ["CHECKS", 16],
+    ["RSTATUS", 17],
+    ["INTERNAL", 18],
+  ]);
+});

@@ -20,6 +20,7 @@
  */
 import type { Message, NodeId } from "../core/types.ts";
 import type { EffectiveConfig } from "../config/mod.ts";
+import { formatPeerAddress } from "../config/address.ts";
 import { connectPeer, type PeerConnection } from "../wire/peer.ts";
 import { listenPeers, type PeerListener } from "../wire/peer_listener.ts";
 import type { Logger } from "./log.ts";
@@ -54,22 +55,27 @@ export class Peers {
     this.#cfg = cfg;
   }
 
-  /** Bind the listener of `listen`. Throws when the address cannot be bound. */
+  /** Bind the listener of `listen`. Throws, naming the address, when it cannot be bound. */
   listen(): void {
-    const listen = this.#cfg.global.listen;
-    this.#listener = listenPeers({
-      hostname: listen.host,
-      port: listen.port,
-      self: this.deps.node,
-      auth: this.deps.access.auth,
-      timeoutMs: this.#minTimeoutMs(),
-      idleTimeoutMs: this.#idleTimeoutMs(),
-      allowed: (remote) => this.deps.access.allowed(remote),
-      reserved: (remote) => this.deps.access.reserved(remote),
-      acceptNode: (node, remote) => this.deps.access.acceptNode(node, remote),
-      onConnection: (conn) => this.#adopt(conn),
-      log: (level, msg) => this.deps.logger.log(level, `peer: ${msg}`),
-    });
+    const { host, port } = this.#cfg.global.listen;
+    try {
+      this.#listener = listenPeers({
+        hostname: host,
+        port,
+        self: this.deps.node,
+        auth: this.deps.access.auth,
+        timeoutMs: this.#minTimeoutMs(),
+        idleTimeoutMs: this.#idleTimeoutMs(),
+        allowed: (remote) => this.deps.access.allowed(remote),
+        reserved: (remote) => this.deps.access.reserved(remote),
+        acceptNode: (node, remote) => this.deps.access.acceptNode(node, remote),
+        onConnection: (conn) => this.#adopt(conn),
+        log: (level, msg) => this.deps.logger.log(level, `peer: ${msg}`),
+      });
+    } catch (e) {
+      // Say which of the daemon's addresses it is: control and metrics_listen are bound too.
+      throw new Error(`listen ${formatPeerAddress({ host, port })}: ${(e as Error).message}`);
+    }
   }
 
   /** The port the listener is bound to (useful with port 0). */

@@ -77,6 +77,8 @@ export interface ClusterOptions {
   nodeSections?: Record<string, string>;
   /** A `fence` command that powers the old primary off (kills its daemon and services). */
   fence?: boolean;
+  /** A `panic` command that does what a reboot does to the services of its node: kills them. */
+  panic?: boolean;
   /** `-d` count of the daemons; default 1. */
   debug?: number;
   /**
@@ -216,6 +218,7 @@ export class TestCluster {
       }
     }
     await Deno.writeTextFile(`${this.dir}/fence.sh`, fenceScript(this.dir), { mode: 0o755 });
+    await Deno.writeTextFile(`${this.dir}/panic.sh`, panicScript(this.dir), { mode: 0o755 });
     await this.writeConfig();
     if (this.#opts.relativePaths) await Deno.mkdir(this.cwd);
   }
@@ -310,6 +313,7 @@ export class TestCluster {
       ...(o.statusTimeout !== undefined ? [`status_timeout = ${o.statusTimeout}`] : []),
       `exec = "${o.relativePaths ? "svc.sh" : `${this.dir}/svc.sh`}"`,
       ...(o.fence ? [`fence = ["${o.relativePaths ? "fence.sh" : `${this.dir}/fence.sh`}"]`] : []),
+      ...(o.panic ? [`panic = ["${o.relativePaths ? "panic.sh" : `${this.dir}/panic.sh`}"]`] : []),
       // Hooks get a minimal environment: the cluster's mark must be passed on explicitly.
       `hook_env = { ${ENV_MARK} = ${JSON.stringify(this.dir)} }`,
       ...(o.extraToml ? [o.extraToml] : []),
@@ -515,6 +519,16 @@ export class TestCluster {
       `${stamp(Date.now())} ${node} ${resource} died ${pid}\n`,
       { append: true },
     );
+  }
+
+  /** SIGTERM to `node`'s daemon; resolves with its exit code once it has exited. */
+  async terminate(node: string): Promise<number> {
+    const p = this.#proc(node);
+    if (!p.child) throw new Error(`${node} is not running`);
+    Deno.kill(p.child.pid, "SIGTERM");
+    const { code } = await p.child.status;
+    p.child = null;
+    return code;
   }
 
   /** Freeze the daemon (SIGSTOP); its guard and service run on. */
@@ -744,6 +758,23 @@ export class TestCluster {
     else await Deno.remove(flag).catch(() => {});
   }
 
+  /** Make `node`'s stop hook hang (until killed) without stopping anything, or behave again. */
+  async hangStop(node: string, hang: boolean): Promise<void> {
+    const flag = `${this.dir}/hang-stop-${node}`;
+    if (hang) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
+  /**
+   * Make `node`'s start hook fail (exit 1) after it launched the service, or
+   * not: a partial start that only a stop can undo.
+   */
+  async failStart(node: string, fail: boolean): Promise<void> {
+    const flag = `${this.dir}/fail-start-${node}`;
+    if (fail) await Deno.writeTextFile(flag, "");
+    else await Deno.remove(flag).catch(() => {});
+  }
+
   /** Make `node`'s start hook dawdle {@link SLOW_START_S} before it launches anything, or not. */
   async slowStart(node: string, slow: boolean): Promise<void> {
     const flag = `${this.dir}/slow-start-${node}`;
@@ -945,9 +976,13 @@ export function sleep(ms: number): Promise<void> {
  *   and the retried stop notes the end again). With no pid file and no start
  *   launching, nothing runs: it notes `end none`.
  * - `status` exits 0 when the service runs, 1 when not, and hangs while the
- *   node's hang-status flag file exists.
+ *   node's hang-status flag file exists; `stop` hangs (stopping nothing) while
+ *   its hang-stop flag file exists.
+ * - `connect`, `disconnect`, `role` (`role FROM TO`) and a secondary's
+ *   `complain` (the watchdog's name) are noted.
  * - With the node's slow-start flag file, `start` sleeps {@link SLOW_START_S}
- *   after `begin`, before it launches anything.
+ *   after `begin`, before it launches anything; with its fail-start flag file
+ *   it launches the service (or finds it running) and then exits 1.
  */
 /**
  * `fence.sh NODE`: what a fence device does to a node, at once: its services
@@ -967,6 +1002,28 @@ for pf in "$D"/svc-"$n"-*.pid; do
   rm -f "$pf"
 done
 [ -s "$D/$n.pid" ] && kill -KILL "$(cat "$D/$n.pid")" 2>/dev/null
+exit 0
+`;
+}
+
+/**
+ * `panic.sh`: what a reboot does to the services of the node that runs it
+ * (`HASTMON_NODE`): they die, noted in the timeline as `died panic`, and
+ * `panic` itself is noted first. The daemon lives on (a test reads its log).
+ */
+function panicScript(dir: string): string {
+  return `#!/bin/sh
+D='${dir}'
+n="\${HASTMON_NODE:?}"
+echo "$(date +%s.%N) $n \${HASTMON_RESOURCE:-?} panic $$" >> "$D/timeline"
+for pf in "$D"/svc-"$n"-*.pid; do
+  [ -s "$pf" ] || continue
+  p=$(cat "$pf"); res=\${pf#"$D/svc-$n-"}; res=\${res%.pid}
+  kill -KILL "$p" 2>/dev/null
+  while [ -e "/proc/$p" ] && ! grep -q '^State:.*Z' "/proc/$p/status" 2>/dev/null; do sleep 0.005; done
+  echo "$(date +%s.%N) $n $res died panic" >> "$D/timeline"
+  : > "$pf"
+done
 exit 0
 `;
 }
@@ -993,7 +1050,8 @@ start)
   at=$(date +%s.%N)
   echo "$at $node $res begin epoch=\${HASTMON_EPOCH:-?}" >> "$D/timeline"
   if [ -e "$D/slow-start-$node" ]; then note slow; sleep ${SLOW_START_S}; at=$(date +%s.%N); fi
-  if running; then echo "$at $node $res up $p already-running" >> "$D/timeline"; : > "$starting"; exit 0; fi
+  failed() { [ -e "$D/fail-start-$node" ] && note start-failed && : > "$starting" && exit 1; }
+  if running; then echo "$at $node $res up $p already-running" >> "$D/timeline"; : > "$starting"; failed; exit 0; fi
   # The service is its own session (a stop of the hook's group leaves it alone); \$! is its
   # pid (setsid execs in place: a background child leads no group). A TERM between the
   # launch and the pid file would leave it unknown to the stop: ignored meanwhile.
@@ -1004,8 +1062,10 @@ start)
   trap - TERM
   echo "$at $node $res up $p" >> "$D/timeline"
   : > "$starting"
+  failed
   ;;
 stop)
+  if [ -e "$D/hang-stop-$node" ]; then note hang-stop $$; exec sleep 999; fi
   while [ ! -s "$pf" ] && read -r sp 2>/dev/null < "$starting" && alive "$sp"; do sleep 0.005; done
   if [ -s "$pf" ]; then
     read -r p < "$pf"
@@ -1024,6 +1084,14 @@ status)
   ;;
 connect|disconnect)
   note "$1" "$3"
+  ;;
+role)
+  note role "$3" "$4"
+  ;;
+complain)
+  # A secondary's, for a complaint it counts: complain RESOURCE -- FROM REASON. (A watchdog's,
+  # complain RESOURCE -- REASON, runs at every heartbeat while it complains: not noted.)
+  [ "$HASTMON_ROLE" = secondary ] && note complain "$4"
   ;;
 esac
 exit 0
