@@ -5,7 +5,7 @@
  * nodes active at once.
  */
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { sleep, withCluster } from "./cluster/harness.ts";
+import { sleep, takeoverBoundMs, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
 Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
@@ -81,6 +81,44 @@ Deno.test("e2e roles: a planned switchover at heartbeat 0.25 runs the service on
     assertEquals(refused.code, 75, refused.stderr);
     assertStringIncludes(refused.stderr, "w is not a connected secondary");
     await c.assertStaysSettled("b", 1500);
+  });
+});
+
+Deno.test("e2e roles: a switchover whose stop fails (no panic) leaves the service where it may run: the other node starts it only once that stop succeeded", async () => {
+  await withCluster({}, async (c) => {
+    const check = await c.configCheck("a");
+    const boundMs = takeoverBoundMs(check.stdout, "b", "a");
+    await c.waitForSteady("a");
+    await c.ctlOk("a", "role", "secondary", "r0");
+    await c.waitForActive("b");
+    // b's stop now hangs and stops nothing; b is asked to hand the service back.
+    await c.hangStop("b", true);
+    const asked = Date.now();
+    await c.ctlOk("b", "role", "secondary", "r0");
+    // Its stop is killed at stop_timeout and fails, again and again. Before, a took over once
+    // the takeover bound had passed and started the service beside b's.
+    await sleep(boundMs + 2000);
+    const waited = await c.timeline();
+    assert(
+      !waited.some((e) => e.kind === "begin" && e.node === "a" && e.t > asked),
+      `a started r0 while b's stop had failed:\n${JSON.stringify(waited.slice(-8))}`,
+    );
+    // b says why: the group is ERROR_STOP_FAILED there (b may even have taken the primary role
+    // back: nobody else held the lease, and the service may run there).
+    const sb = await c.resourceStatus("b");
+    assertEquals(sb?.rgState, "ERROR_STOP_FAILED");
+    assertStringIncludes(sb?.explanations.join("\n") ?? "", "stop failed: ERROR_STOP_FAILED");
+    // The stop works again; as b's status says, the operator hands it over again (a stop
+    // that failed as secondary is retried every heartbeat by itself). b stops the
+    // service, hands over, and only then a starts it.
+    await c.hangStop("b", false);
+    if ((await c.resourceStatus("b"))?.role === "primary") {
+      await c.ctlOk("b", "role", "secondary", "r0");
+    }
+    const timeline = await c.waitForActive("a", 15_000);
+    const intervals = activeIntervals(timeline);
+    assertEquals(intervals.map((i) => i.node), ["a", "b", "a"]);
+    assert(intervals[1].to < intervals[2].from, "b's service ended before a's start began");
   });
 });
 

@@ -192,6 +192,19 @@ const BROKEN: {
     expect: "margin",
   },
   {
+    name: "a peer still stopping, or whose stop failed, not waited for",
+    defects: { stopFailedIgnored: true },
+    // A planned switchover back from b whose stop hangs, with no panic: b stays
+    // ERROR_STOP_FAILED and a must not take over beside it (scha-semantics.md §7.3, §9.4).
+    layout: { hasPanic: false },
+    schedule: [
+      { kind: "switchover", at: 5 * I, duration: 0, nodes: ["a"] },
+      { kind: "hung-stop", at: 9 * I, duration: 20 * I, nodes: ["b"] },
+      { kind: "switchover", at: 10 * I, duration: 0, nodes: ["b"] },
+    ],
+    expect: "split-brain",
+  },
+  {
     name: "a damaged state journal trusted as no state at all",
     defects: { damagedStateTrusted: true },
     // b and w lose power and come back at once with damaged journals (what they granted

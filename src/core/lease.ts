@@ -16,6 +16,7 @@ import type { Claim, Effect, Message, NodeId, Time } from "./types.ts";
 import { recordPingpong } from "./policy.ts";
 import { holdMs, leaseMs } from "./timing.ts";
 import {
+  activePeer,
   beats,
   claimOf,
   configured,
@@ -151,6 +152,12 @@ export function decideGrant(
   if (g && g.holder.node !== claim.node && g.until > m.now) {
     return { granted: false, holder: g.holder, reason: `lease held by ${g.holder.node}` };
   }
+  const changed = !g || g.holder.node !== claim.node || g.holder.epoch !== claim.epoch;
+  // Not while another node may still run it (stepped down, its stop under way or failed).
+  const active = changed ? activePeer(m, claim.node) : null;
+  if (active !== null) {
+    return { granted: false, reason: `${active.node} says the service is ${active.state} there` };
+  }
   // A better claimant than the holder we renew, alive and waiting: stop renewing,
   // so that the holder steps down; its current lease stays honoured.
   const better = betterWaitingClaimant(m, claim);
@@ -160,7 +167,6 @@ export function decideGrant(
   const trust = m.defects.trustClaimedLease;
   const lease = trust ? askLeaseMs : Math.min(askLeaseMs, cfg.leaseMs);
   const stop = trust ? askStopMs : Math.min(askStopMs, cfg.stopTimeoutMs);
-  const changed = !g || g.holder.node !== claim.node || g.holder.epoch !== claim.epoch;
   const h = m.defects.noLeaseWait
     ? 0
     : holdMs(lease, stop, m.settings.clockSkew, m.settings.timeoutMs);
@@ -261,6 +267,8 @@ export function onRelease(
   }
   const p = m.peers.get(from);
   if (p && p.role === "primary" && p.epoch === msg.epoch) p.role = "secondary";
+  // A release is sent once the service is stopped there (roles.ts), after its heartbeats.
+  if (p && p.epoch <= msg.epoch) p.state = "stopped";
   if (
     msg.successor === m.settings.self && m.role === "secondary" && !m.shuttingDown &&
     !primaryConnected(m)
@@ -296,6 +304,8 @@ export function onFenced(
   }
   const p = m.peers.get(msg.node);
   if (p && p.role === "primary" && p.epoch <= msg.nodeEpoch) p.role = null;
+  // Down, its service with it: what it last said of its service holds no takeover back.
+  if (p && p.epoch <= msg.nodeEpoch) p.state = "stopped";
 }
 
 /** Our own vote is ours to give only when we honour no other holder's lease. */

@@ -242,3 +242,35 @@ Deno.test("a quarantine outlives a restart: the state written during it carries 
   const last = ofType(later, "persist").at(-1)?.state;
   assertEquals(last?.quarantineMs ?? null, null);
 });
+
+Deno.test("a granter grants no new holder while another node says its service still runs there (stopping, or its stop failed); the holder's renewals go on; a release clears it", () => {
+  const { m: w } = make("w", { roleOnStart: "watchdog" });
+  // a stepped down and its stop failed: it says so with every heartbeat.
+  const fromA = (now: number, state: string, seq: number) =>
+    run(w, {
+      type: "message",
+      now,
+      from: "a",
+      msg: hb({ role: "secondary", state, seq } as never),
+    });
+  fromA(0, "stop_failed", 1);
+  const claim = (now: number, seq: number) =>
+    ack(run(w, { type: "message", now, from: "b", msg: hb({ epoch: 2, seq }) }));
+  assertEquals(claim(100, 1).granted, false);
+  assertEquals(claim(100, 2).reason, "a says the service is stop_failed there");
+  // Retried, the stop is under way again: still not.
+  fromA(1000, "stopping", 2);
+  assertEquals(claim(1100, 3).reason, "a says the service is stopping there");
+  // The stop succeeded: a's release (sent once it stopped) lets b have it at once.
+  run(w, {
+    type: "message",
+    now: 1200,
+    from: "a",
+    msg: { type: "release", resource: "r", epoch: 1, successor: "b" },
+  });
+  assertEquals(claim(1300, 4).granted, true);
+  // The holder renews whatever another node says (a failed stop of a node that is not primary
+  // must not take the service down where it runs).
+  fromA(2000, "stop_failed", 3);
+  assertEquals(claim(2100, 5).granted, true);
+});

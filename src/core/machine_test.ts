@@ -291,12 +291,18 @@ Deno.test("a secondary gives a better-placed live secondary two intervals to tak
   const complaint = (now: number) => complaintFromW(now, now);
   // a (priority 10) is a live secondary too: b (priority 20) waits 2 s more.
   for (let t = 1000; t <= 6000; t += 1000) {
-    run(m, { type: "message", now: t, from: "a", msg: hb({ role: "secondary", seq: t }) });
+    const msg = hb({ role: "secondary", state: "stopped", seq: t });
+    run(m, { type: "message", now: t, from: "a", msg });
     run(m, complaint(t));
   }
   run(m, { type: "tick", now: 6500 });
   assertEquals(m.role, "secondary");
-  run(m, { type: "message", now: 7000, from: "a", msg: hb({ role: "secondary", seq: 7 }) });
+  run(m, {
+    type: "message",
+    now: 7000,
+    from: "a",
+    msg: hb({ role: "secondary", state: "stopped", seq: 7 }),
+  });
   run(m, { type: "tick", now: 7500 });
   assertEquals(m.role, "primary");
 });
@@ -377,4 +383,29 @@ Deno.test("a start still running when the lease runs out is cancelled, and its s
   fx = finish(m, fx, "stop", 3 * I + 300, 0);
   assertEquals(ofType(fx, "send").filter((s) => s.msg.type === "release").length, 2);
   assertEquals(m.role, "secondary");
+});
+
+Deno.test("a secondary does not take over while the node that stepped down says its stop failed, and does once that stop succeeded", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog", state: "stopped" }) });
+  run(m, { type: "message", now: 0, from: "a", msg: hb({ role: "primary", epoch: 1 }) });
+  // a hands over, but its stop fails (no panic): it stays, saying stop_failed, and sends no release.
+  for (let t = 1000; t <= 8000; t += 1000) {
+    const msg = hb({ role: "secondary", state: "stop_failed", seq: t });
+    run(m, { type: "message", now: t, from: "a", msg });
+    run(m, complaintFromW(t, t));
+    run(m, { type: "tick", now: t + 500 });
+  }
+  assertEquals(m.role, "secondary");
+  assert(m.note.startsWith("takeover blocked: r is stop_failed on a"), m.note);
+  // The stop, retried, succeeds; a is stopped and says so: b takes over.
+  run(m, {
+    type: "message",
+    now: 9000,
+    from: "a",
+    msg: hb({ role: "secondary", state: "stopped", seq: 9000 }),
+  });
+  run(m, complaintFromW(9000, 9000));
+  run(m, { type: "tick", now: 9500 });
+  assertEquals(m.role, "primary");
 });

@@ -42,6 +42,8 @@ export interface Defects {
   noStartCancel?: boolean;
   /** A status probe that timed out reads as running (the original's hung-status bug). */
   timeoutIsRunning?: boolean;
+  /** A peer that says its service is not stopped is not waited for: another node starts beside it. */
+  stopFailedIgnored?: boolean;
   /** A state that cannot be read back is taken for no state (a new node): no quarantine. */
   damagedStateTrusted?: boolean;
   /** The granted hold is not written to the state file: a restarted granter forgets it. */
@@ -302,6 +304,31 @@ export function claimOf(m: Machine, node: NodeId, epoch: number): Claim {
 /** Is the peer heard recently and not reported down? */
 export function isLive(m: Machine, p: PeerView): boolean {
   return !p.down && p.lastHeard !== null && m.now - p.lastHeard <= livenessMs(m.settings);
+}
+
+/**
+ * A live peer (other than `except`) that says its service is not stopped: it
+ * may run there. A primary renewing its lease runs it; any other such peer is
+ * one that stepped down and whose stop is still under way or failed
+ * (ERROR_STOP_FAILED, scha-semantics.md §7.3): no other node may bring the
+ * service online until that stop succeeds (a failed one is retried every
+ * heartbeat), or the node is fenced or gone. A peer that is not heard is left
+ * to the lease and hold rules (its guard, its self-fencing). `unknown` is what
+ * a node says before its first probe and while a probe hangs, not after a stop.
+ */
+export function activePeer(
+  m: Machine,
+  except: NodeId | null = null,
+): { node: NodeId; state: ServiceState } | null {
+  if (m.defects.stopFailedIgnored) return null;
+  for (const [node, p] of m.peers) {
+    if (node === except || p.state === "stopped" || p.state === "unknown" || !isLive(m, p)) {
+      continue;
+    }
+    // A watchdog runs no service, whatever it says.
+    if (!configured(m, node)?.watchdog) return { node, state: p.state };
+  }
+  return null;
 }
 
 /** Is some member of this node's service possibly running (from start begin to stop completion)? */

@@ -7,6 +7,7 @@
 import type { Effect, Message, NodeId, Time } from "./types.ts";
 import { fmt, holdMs, leaseMs } from "./timing.ts";
 import {
+  activePeer,
   configured,
   hookEffect,
   isLive,
@@ -163,7 +164,9 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
   // A fence counts for the primary it put down, and only while that is the last one known.
   const fenced = m.fenced !== null && m.fenced.node === m.lastPrimary &&
     m.fenced.epoch === m.lastPrimaryEpoch;
-  if (silence > wait + defer || fenced || m.defects.noLeaseWait) {
+  // A node still stopping it, or whose stop failed, may run it; a fence of that node settles it.
+  const stuck = activePeer(m, fenced ? m.lastPrimary : null);
+  if (stuck === null && (silence > wait + defer || fenced || m.defects.noLeaseWait)) {
     if (fenced && m.lastPrimary !== null && m.lastPrimary !== m.settings.self) {
       // The granters learn it first: the fenced primary's lease no longer holds them.
       for (const to of m.settings.peers) {
@@ -192,8 +195,12 @@ export function checkTakeover(m: Machine, fx: Effect[]) {
     });
     return;
   }
-  m.note = `takeover in ${fmt(wait + defer - silence)}: waiting out the old primary's lease` +
-    (defer > 0 ? ` and giving a better-placed secondary ${fmt(defer)} first` : "");
+  m.note = stuck !== null
+    ? `takeover blocked: ${m.settings.name} is ${stuck.state} on ${stuck.node}, where it may ` +
+      `still run; it goes on once ${stuck.node} has stopped it (a failed stop is retried every ` +
+      `heartbeat) or ${stuck.node} is fenced or gone`
+    : `takeover in ${fmt(wait + defer - silence)}: waiting out the old primary's lease` +
+      (defer > 0 ? ` and giving a better-placed secondary ${fmt(defer)} first` : "");
   // Only the best-placed secondary fences: two fencing each other's primary at once
   // (a shoot-out) would leave nobody running.
   if (
