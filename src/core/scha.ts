@@ -119,6 +119,8 @@ function settleMs(m: Machine): number {
 export function rgState(m: Machine): string {
   const g = groupState(m);
   if (g === "stop_failed") return "ERROR_STOP_FAILED";
+  // A watchdog runs no member (it never probes them): the group is not here, not leaving.
+  if (m.role === "watchdog") return "OFFLINE";
   if (m.op?.kind === "stop") return "PENDING_OFFLINE";
   if (m.role !== "primary") return g === "stopped" ? "OFFLINE" : "PENDING_OFFLINE";
   if (m.faulted || (m.online && m.members.some((x) => x.startFailed))) return "ONLINE_FAULTED";

@@ -594,3 +594,10 @@ Deno.test("SCHA_ERR numbers are Solaris's, 0 to 18, as scripts compare $? with t
     ["INTERNAL", 18],
   ]);
 });
+
+Deno.test("RG_STATE on a watchdog is OFFLINE: it runs no member (it said PENDING_OFFLINE for ever)", () => {
+  const { m } = make("w", { roleOnStart: "watchdog" });
+  run(m, { type: "tick", now: 5 * I });
+  assertEquals(rgState(m), "OFFLINE");
+  assertEquals(statusOf(m).rgState, "OFFLINE");
+});
