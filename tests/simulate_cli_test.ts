@@ -38,6 +38,8 @@ Deno.test("simulate: a user's configuration, every node of it", async () => {
   assertStringIncludes(r.out, "violations: 0");
   // db names no primary: the best-priority node is simulated as primary, and it says so.
   assertStringIncludes(r.err, "note: db: no node starts as primary; simulating alpha as primary");
+  // The file has no fence: no fence is simulated (a hung one held a start for its hook_timeout).
+  assertStringIncludes(r.err, "note: no node has a fence command: fence faults are left out");
 });
 
 Deno.test("simulate: bad usage exits 64 with a clear line; a missing file 66", async () => {

@@ -136,12 +136,22 @@ Examples:
           members: opts.members,
           heartbeatMs: opts.interval * 1000,
         });
+      // A user's file is simulated with what it has: fence faults only where it has a fence
+      // (the built-in cluster is given one for them).
+      const hasFence = [...layout.settings.values()].some((perNode) =>
+        [...perNode.values()].some((s) => s.hasFence)
+      );
+      let faults = opts.faults;
+      if (opts.config && !hasFence && faults === undefined) {
+        faults = FAULT_KINDS.filter((k) => !k.startsWith("fence"));
+        io.err(`note: no node has a fence command: fence faults are left out\n`);
+      }
       const started = performance.now();
       const batch = runBatch({
         runs: opts.runs,
         seed: opts.seed,
         layout,
-        faults: opts.faults,
+        faults,
         maxFaults: opts.maxFaults,
       }, () => performance.now());
       const elapsed = (performance.now() - started) / 1000;
