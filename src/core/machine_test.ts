@@ -409,3 +409,21 @@ Deno.test("a secondary does not take over while the node that stepped down says 
   run(m, { type: "tick", now: 9500 });
   assertEquals(m.role, "primary");
 });
+
+Deno.test("a secondary's takeover note is dropped once a primary is heard again (it said 'takeover blocked' for ever)", () => {
+  const { m } = make("b", { roleOnStart: "secondary" });
+  run(m, { type: "message", now: 0, from: "w", msg: hb({ role: "watchdog", state: "stopped" }) });
+  for (let t = 1000; t <= 4000; t += 1000) {
+    run(m, { type: "message", now: t, from: "a", msg: hb({ role: "secondary", seq: t }) });
+    run(m, complaintFromW(t, t));
+  }
+  assert(m.note.startsWith("takeover blocked: r is running on a"), m.note);
+  // a is primary again, with its lease: nothing is blocked any more, and nothing is said.
+  run(m, {
+    type: "message",
+    now: 4500,
+    from: "a",
+    msg: hb({ role: "primary", epoch: 2, seq: 4500 }),
+  });
+  assertEquals(m.note, "");
+});

@@ -156,7 +156,12 @@ export function takeoverAllowedAt(m: Machine): Time {
 
 /** Take over once complaints and silence allow it; run the fence meanwhile if there is one. */
 export function checkTakeover(m: Machine, fx: Effect[]) {
-  if (m.shuttingDown || m.removing || !complaintsReady(m)) return;
+  if (m.shuttingDown || m.removing || !complaintsReady(m)) {
+    // What was said of a takeover no longer holds (a primary is heard again, or the
+    // complaints ran out): a secondary's note is only ever about its takeover.
+    m.note = "";
+    return;
+  }
   const silence = primarySilenceMs(m);
   const wait = takeoverWaitMs(m);
   const defer = deferMs(m);
