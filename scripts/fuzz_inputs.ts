@@ -30,7 +30,8 @@
  *   of every request type given every wrong type, or dropped),
  *   `ctl-json` (bodies that are not a JSON object), `ctl-huge` (requests at
  *   and past the size cap, name lists of every size), `ctl-pipeline`
- *   (thousands of requests in one write), `ctl-noread` (many connections
+ *   (thousands of requests in one write), `ctl-idle` (more silent clients
+ *   than the daemon takes at once), `ctl-noread` (many connections
  *   that never read their answers), `ctl-follow` (event streams opened and
  *   abandoned while events come), `ctl-unknown` (unknown resources, groups,
  *   members, optags, node names).

@@ -264,6 +264,28 @@ export const CONTROL_CATEGORIES: Record<string, Category> = {
       );
     }
   },
+  "ctl-idle": async (ctx) => {
+    // More silent clients (some half-way through a request) than the daemon takes at once:
+    // the socket must still serve `status` meanwhile.
+    const node = nodeOf(ctx);
+    const streams: Stream[] = [];
+    for (let i = 0; i < 70 + ctx.rng.int(30); i++) {
+      const s = await controlConn(ctx, node).catch(() => null);
+      if (!s) continue;
+      streams.push(s);
+      if (ctx.rng.int(3) === 0) await s.write(header(64)).catch(() => {});
+    }
+    count(ctx, "ctl-idle", streams.length);
+    const st = await ctx.c.status(node, 3000);
+    if (st === null) {
+      ctx.problems.push(`ctl-idle: ${node} does not answer with ${streams.length} idle clients`);
+    }
+    for (const s of streams) {
+      try {
+        s.close();
+      } catch { /* closed */ }
+    }
+  },
   "ctl-noread": async (ctx) => {
     const node = nodeOf(ctx);
     const k = 10 + ctx.rng.int(70);
