@@ -1,14 +1,17 @@
 /**
  * End to end, against real daemons: a party holding one node's key cannot
- * speak as another node, and strangers (or a flooding friend) cannot keep the
- * configured peers from connecting. Every test also checks the service
- * timeline: never two active.
+ * speak as another node, strangers (or a flooding friend) cannot keep the
+ * configured peers from connecting, and no control request can hold a
+ * daemon's event loop for long. Every test also checks the service timeline:
+ * never two active.
  */
 import { assert, assertEquals } from "./assert.ts";
 import { type TestCluster, withCluster } from "./cluster/harness.ts";
 import { flood, forge, type Forger, probeHello } from "./cluster/hostile.ts";
 import type { Message } from "../src/core/types.ts";
 import { importSecret } from "../src/wire/auth.ts";
+import { ControlClient } from "../src/control/client.ts";
+import type { RoleResult, StatusResult } from "../src/control/protocol.ts";
 
 const SECRET = "e2e-security-shared-secret-0123456789";
 
@@ -186,4 +189,32 @@ Deno.test("e2e security: a flood from w's (allowed) address cannot block a and b
       });
     },
   );
+});
+
+Deno.test("e2e security: a control request naming one resource 100,000 times is answered for it once and moves nothing", async () => {
+  // A 1 MiB request holds that many names. Answered once per name, a status took seconds of the
+  // event loop (and its 116 MB answer was refused): a's lease ran out and the service moved to b.
+  await withCluster({ timeout: 1, heartbeatInterval: 0.5 }, async (c) => {
+    await c.waitForSteady("a");
+    const from = Date.now();
+    const names = Array<string>(100_000).fill("r0");
+    const client = await ControlClient.connect(c.controlPath("a"), { timeoutMs: 20_000 });
+    try {
+      const status = await client.request({ type: "status", resources: names });
+      assert(status.ok, JSON.stringify(status).slice(0, 300));
+      assertEquals((status.result as StatusResult).resources.map((r) => r.resource), ["r0"]);
+      // a is primary already: the same role again changes nothing, once.
+      const role = await client.request({ type: "role", role: "primary", resources: names });
+      assert(role.ok, JSON.stringify(role).slice(0, 300));
+      assertEquals((role.result as RoleResult).changed, [
+        { resource: "r0", from: "primary", to: "primary" },
+      ]);
+      const unknown = await client.request({ type: "status", resources: ["nope", ...names] });
+      assert(!unknown.ok && unknown.error.code === "unknown_resource");
+      assertEquals(unknown.error.unknown, ["nope"]);
+    } finally {
+      await client.close();
+    }
+    await assertNoMove(c, from, "the requests");
+  });
 });

@@ -6,6 +6,7 @@
  */
 import { type Role, ROLES } from "../core/types.ts";
 import type { FrameBody } from "../wire/frame.ts";
+import { MAX_PEER_TEXT, printable } from "../wire/text.ts";
 import { CONTROL_VERSION, type ControlErrorCode, type ControlRequest } from "./protocol.ts";
 
 /** The outcome of {@linkcode parseRequest}. */
@@ -56,7 +57,7 @@ export function parseRequest(body: FrameBody): ParsedRequest {
   if (body.v !== CONTROL_VERSION) {
     return fail(
       "bad_request",
-      `unsupported control protocol version ${JSON.stringify(body.v)} ` +
+      `unsupported control protocol version ${shown(body.v)} ` +
         `(this daemon speaks ${CONTROL_VERSION})`,
     );
   }
@@ -133,7 +134,7 @@ export function parseRequest(body: FrameBody): ParsedRequest {
       default:
         return fail(
           "unsupported",
-          `unknown request type ${JSON.stringify(body.type)} (this daemon knows ${
+          `unknown request type ${shown(body.type)} (this daemon knows ${
             REQUEST_TYPES.join(", ")
           })`,
         );
@@ -142,6 +143,17 @@ export function parseRequest(body: FrameBody): ParsedRequest {
     if (e instanceof Invalid) return fail("bad_request", e.message);
     throw e;
   }
+}
+
+/**
+ * A client's value as an error names it, and the log keeps it: escaped and
+ * cut short. Whole, a 1 MiB value made a 1 MB log line per request, and the
+ * logger's memory of recent lines (for its repeat counts) grew until the
+ * daemon died.
+ */
+function shown(v: unknown): string {
+  const text = JSON.stringify(v) ?? String(v);
+  return printable(text.slice(0, MAX_PEER_TEXT + 1));
 }
 
 function isId(v: unknown): v is number {

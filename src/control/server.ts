@@ -135,12 +135,14 @@ export class ControlServer {
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
-      if (this.#stopped || this.#sessions.size >= this.#options.maxConnections) {
+      if (this.#stopped || !this.#makeRoom()) {
         safeLog(
           this.#log,
           "warning",
           `control socket: connection refused: ${
-            this.#stopped ? "closing" : `${this.#options.maxConnections} already open`
+            this.#stopped
+              ? "closing"
+              : `${this.#options.maxConnections} already open, none waiting for a request`
           }`,
         );
         closeQuietly(conn);
@@ -153,6 +155,32 @@ export class ControlServer {
       this.#sessions.set(session, run);
     }
   }
+
+  /**
+   * Whether a new connection fits: under the limit, or once the connection
+   * idle longest (waiting for a request) is closed. Without that, clients that
+   * connect and say nothing held every slot for the idle timeout, and every
+   * `hastmon ctl` was refused. Followers and answers under way are kept.
+   */
+  #makeRoom(): boolean {
+    let open = 0;
+    let idlest: Session | null = null;
+    for (const session of this.#sessions.keys()) {
+      if (session.closed) continue;
+      open++;
+      const since = session.idleSince;
+      if (since !== null && (idlest === null || since < idlest.idleSince!)) idlest = session;
+    }
+    if (open < this.#options.maxConnections) return true;
+    if (idlest === null) return false;
+    safeLog(
+      this.#log,
+      "warning",
+      `control socket: ${this.#options.maxConnections} connections open: closed the one idle longest`,
+    );
+    idlest.close();
+    return true;
+  }
 }
 
 /** One client connection. */
@@ -163,6 +191,8 @@ class Session {
   #log: ControlLog;
   #options: Required<ControlServerOptions>;
   #closed = false;
+  /** Since when it waits for a request (performance.now), or null while answering or following. */
+  #idleSince: number | null = null;
   #onClose: (() => void) | null = null;
   /** Settles when the session closes: a long answer (a restart) is not waited for then. */
   #closing: Promise<null>;
@@ -182,6 +212,16 @@ class Session {
     this.#closing = new Promise<null>((resolve) => this.#markClosed = () => resolve(null));
   }
 
+  /** Whether the connection is closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Since when it has waited for a request, or null while it answers one or follows events. */
+  get idleSince(): number | null {
+    return this.#idleSince;
+  }
+
   /** Close the connection; `run` then ends. */
   close(): void {
     if (this.#closed) return;
@@ -196,11 +236,14 @@ class Session {
     try {
       while (!this.#closed) {
         let body;
+        this.#idleSince = performance.now();
         try {
           body = await this.#reader.read(this.#options.idleTimeoutMs);
         } catch (e) {
           await this.#readFailed(e);
           return;
+        } finally {
+          this.#idleSince = null;
         }
         const parsed = parseRequest(body);
         if (!parsed.ok) {

@@ -419,10 +419,35 @@ Deno.test("control server: idle clients are closed; the server keeps serving", a
   }, { idleTimeoutMs: 100 });
 });
 
-Deno.test("control server: connections beyond the limit are closed at once", async () => {
-  await withServer(async ({ path, server }) => {
+Deno.test("control server: at the limit, the connection idle longest makes room for a new one", async () => {
+  // Clients that connect and say nothing (64 of them, for the daemon's 30 s idle timeout) locked
+  // every `hastmon ctl` out with "Broken pipe".
+  await withServer(async ({ path, server, log }) => {
     const a = await raw(path);
     const b = await raw(path);
+    await waitFor(() => server.connectionCount === 2, 2000, "two connections");
+    // b is half-way through a request: still waiting for one, and idle for less long than a.
+    await sendBytes(b.conn, encodeFrame({ v: 1, id: 1, type: "status" }).subarray(0, 5));
+    await assertServes(path);
+    assertEquals(await nextReadError(a.reader), "closed");
+    await assertServes(path);
+    assertEquals(await nextReadError(b.reader), "closed");
+    assert(log.lines.some((l) => l.includes("idle longest")), log.lines.join("\n"));
+    await closeRaw(a);
+    await closeRaw(b);
+  }, { maxConnections: 2 });
+});
+
+Deno.test("control server: connections beyond the limit are closed at once when none is idle", async () => {
+  await withServer(async ({ path, server }) => {
+    // Followers are never idle: they wait for events, not for requests.
+    const follow = encodeFrame({ v: 1, id: 1, type: "events", follow: true });
+    const a = await raw(path);
+    const b = await raw(path);
+    await sendBytes(a.conn, follow);
+    await sendBytes(b.conn, follow);
+    await a.reader.read(2000);
+    await b.reader.read(2000);
     await waitFor(() => server.connectionCount === 2, 2000, "two connections");
     const c = await raw(path);
     assertEquals(await nextReadError(c.reader), "closed");

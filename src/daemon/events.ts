@@ -46,7 +46,8 @@ export class EventLog {
 
   /** The most recent `limit` events, oldest first. */
   recent(limit = EVENT_BUFFER): DaemonEvent[] {
-    return this.#events.slice(-limit);
+    // Not slice(-limit): -0 is 0, and a limit of 0 gave every event.
+    return this.#events.slice(Math.max(0, this.#events.length - limit));
   }
 
   /** Call `fn` for every new event until the returned function is called. */
