@@ -304,6 +304,11 @@ export const CONTROL_CATEGORIES: Record<string, Category> = {
     }
     count(ctx, "ctl-noread", k);
     await sleep(500 + ctx.rng.int(3000));
+    // Meanwhile the socket serves others: a client that never reads makes room.
+    const during = await ctx.c.status(node, 3000);
+    if (during === null) {
+      ctx.problems.push(`ctl-noread: ${node} does not answer while ${k}×${m} requests go unread`);
+    }
     for (const s of streams) {
       try {
         s.close();

@@ -158,9 +158,10 @@ export class ControlServer {
 
   /**
    * Whether a new connection fits: under the limit, or once the connection
-   * idle longest (waiting for a request) is closed. Without that, clients that
-   * connect and say nothing held every slot for the idle timeout, and every
-   * `hastmon ctl` was refused. Followers and answers under way are kept.
+   * that has waited longest on its client (for a request, or to take an
+   * answer) is closed. Without that, clients that connect and say nothing, or
+   * never read, held every slot for the idle or write timeout, and every
+   * `hastmon ctl` was refused. Followers and answers being worked out are kept.
    */
   #makeRoom(): boolean {
     let open = 0;
@@ -168,15 +169,16 @@ export class ControlServer {
     for (const session of this.#sessions.keys()) {
       if (session.closed) continue;
       open++;
-      const since = session.idleSince;
-      if (since !== null && (idlest === null || since < idlest.idleSince!)) idlest = session;
+      const since = session.stalledSince;
+      if (since !== null && (idlest === null || since < idlest.stalledSince!)) idlest = session;
     }
     if (open < this.#options.maxConnections) return true;
     if (idlest === null) return false;
     safeLog(
       this.#log,
       "warning",
-      `control socket: ${this.#options.maxConnections} connections open: closed the one idle longest`,
+      `control socket: ${this.#options.maxConnections} connections open: ` +
+        "closed the one idle longest",
     );
     idlest.close();
     return true;
@@ -191,8 +193,9 @@ class Session {
   #log: ControlLog;
   #options: Required<ControlServerOptions>;
   #closed = false;
-  /** Since when it waits for a request (performance.now), or null while answering or following. */
-  #idleSince: number | null = null;
+  /** Since when it waits on its client (performance.now), or null. */
+  #stalledSince: number | null = null;
+  #following = false;
   #onClose: (() => void) | null = null;
   /** Settles when the session closes: a long answer (a restart) is not waited for then. */
   #closing: Promise<null>;
@@ -217,9 +220,12 @@ class Session {
     return this.#closed;
   }
 
-  /** Since when it has waited for a request, or null while it answers one or follows events. */
-  get idleSince(): number | null {
-    return this.#idleSince;
+  /**
+   * Since when it has waited on its client, for a request or for room to
+   * write an answer; null while it works out an answer or follows events.
+   */
+  get stalledSince(): number | null {
+    return this.#stalledSince;
   }
 
   /** Close the connection; `run` then ends. */
@@ -236,14 +242,14 @@ class Session {
     try {
       while (!this.#closed) {
         let body;
-        this.#idleSince = performance.now();
+        this.#stalledSince = performance.now();
         try {
           body = await this.#reader.read(this.#options.idleTimeoutMs);
         } catch (e) {
           await this.#readFailed(e);
           return;
         } finally {
-          this.#idleSince = null;
+          this.#stalledSince = null;
         }
         const parsed = parseRequest(body);
         if (!parsed.ok) {
@@ -339,6 +345,7 @@ class Session {
    * no event is lost or repeated in between.
    */
   async #follow(request: ControlRequest & { type: "events" }): Promise<void> {
+    this.#following = true;
     const queue: DaemonEvent[] = [];
     let overflow = false;
     let wake: (() => void) | null = null;
@@ -426,6 +433,7 @@ class Session {
       safeLog(this.#log, "error", `control response not sent: ${errorText(e)}`);
       bytes = encodeFrame(errorResponse(id, "internal", `response not sent: ${errorText(e)}`));
     }
+    if (!this.#following) this.#stalledSince = performance.now();
     try {
       await writeAllWithTimeout(this.#conn, bytes, this.#options.writeTimeoutMs);
       return true;
@@ -433,6 +441,8 @@ class Session {
       if (!this.#closed) safeLog(this.#log, "debug", `control write failed: ${errorText(e)}`);
       this.close();
       return false;
+    } finally {
+      this.#stalledSince = null;
     }
   }
 }

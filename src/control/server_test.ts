@@ -438,6 +438,21 @@ Deno.test("control server: at the limit, the connection idle longest makes room 
   }, { maxConnections: 2 });
 });
 
+Deno.test("control server: at the limit, a client that never reads its answers makes room too", async () => {
+  await withServer(async ({ path }) => {
+    const a = await raw(path);
+    // Far more answers than the socket holds: the server waits to write them, for its write timeout.
+    const request = encodeFrame({ v: 1, id: 1, type: "status" });
+    const burst = new Uint8Array(request.length * 5000);
+    for (let i = 0; i < 5000; i++) burst.set(request, i * request.length);
+    const writing = sendBytes(a.conn, burst);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await assertServes(path);
+    await closeRaw(a);
+    await writing;
+  }, { maxConnections: 1 });
+});
+
 Deno.test("control server: connections beyond the limit are closed at once when none is idle", async () => {
   await withServer(async ({ path, server }) => {
     // Followers are never idle: they wait for events, not for requests.
