@@ -23,7 +23,7 @@ import type {
   SchaRequest,
   Time,
 } from "./types.ts";
-import { describeOutcome, type HookOutcome, SCHA_OPTAGS } from "./types.ts";
+import { describeOutcome, type HookOutcome, MAX_REASON_LENGTH, SCHA_OPTAGS } from "./types.ts";
 import { human as fmt } from "./timing.ts";
 import {
   configured,
@@ -532,7 +532,7 @@ export function onMonitorCheckDone(
       epoch: m.epoch,
       id: c.id,
       ok,
-      reason: ok ? "monitor_check passed" : c.vetoes.join("; "),
+      reason: ok ? "monitor_check passed" : cut(c.vetoes.join("; "), MAX_REASON_LENGTH),
     },
   });
   return true;
@@ -636,4 +636,9 @@ export function requestWake(m: Machine): Time | null {
     t = t === null ? d : Math.min(t, d);
   }
   return t;
+}
+
+/** `text` cut to `max` characters, an ellipsis marking the cut. */
+function cut(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

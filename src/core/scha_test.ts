@@ -9,6 +9,8 @@ import type { Machine } from "./machine.ts";
 import type { Effect, Message, SchaRequest } from "./types.ts";
 import { groupRestarts, restartBudget } from "./policy.ts";
 import { resourceState, rgState, SCHA_ERR } from "./scha.ts";
+import { MAX_REASON_LENGTH } from "./types.ts";
+import { parseMessage } from "../wire/codec.ts";
 import { statusOf } from "./status.ts";
 import { wallNow } from "./state.ts";
 import {
@@ -600,4 +602,37 @@ Deno.test("RG_STATE on a watchdog is OFFLINE: it runs no member (it said PENDING
   run(m, { type: "tick", now: 5 * I });
   assertEquals(rgState(m), "OFFLINE");
   assertEquals(statusOf(m).rgState, "OFFLINE");
+});
+
+Deno.test("monitor_check vetoes too long for the wire are cut so that the check_result is still sent (it was refused by the codec, and the giveover waited for its timeout)", () => {
+  const { m: b } = make("b", {
+    roleOnStart: "secondary",
+    members: [member("db", { hasMonitorCheck: true }), member("ip", { hasMonitorCheck: true })],
+  });
+  finish(b, [], "status", 10, 1, "db");
+  finish(b, [], "status", 10, 1, "ip");
+  run(b, {
+    type: "message",
+    now: 100,
+    from: "a",
+    msg: { type: "check_request", resource: "r", epoch: 1, id: 7 },
+  });
+  const checks = ofType(history(b), "hook").filter((h) => h.method === "monitor_check");
+  let fx: Effect[] = [];
+  for (const [i, h] of checks.entries()) {
+    fx = run(b, {
+      type: "hook_done",
+      now: 150 + i,
+      id: h.id,
+      method: "monitor_check",
+      outcome: { kind: "exit", code: 1, output: "x".repeat(700) },
+    });
+  }
+  const res = sent(fx, "check_result")[0].msg as Message & { type: "check_result" };
+  assertEquals(res.ok, false);
+  assert(res.reason.length <= MAX_REASON_LENGTH, `${res.reason.length} chars`);
+  assert(res.reason.endsWith("…"));
+  // What the peer's codec makes of it: the same message, not a refusal.
+  const decoded = parseMessage(res);
+  assert(!(decoded instanceof Error), String(decoded));
 });

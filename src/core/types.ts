@@ -24,6 +24,13 @@ export const ROLES: readonly Role[] = ["init", "primary", "secondary", "watchdog
 export const MAX_EPOCH = 2 ** 52;
 
 /**
+ * Longest free-text reason a message carries (a refusal, a complaint, a
+ * check's vetoes): the codec refuses longer ones, so the core cuts what it
+ * sends to this.
+ */
+export const MAX_REASON_LENGTH = 1024;
+
+/**
  * The local state of a member's service (and, derived, of a whole resource)
  * on this node. `unknown` is what a probe that failed, hung or was killed
  * yields: never `running`.

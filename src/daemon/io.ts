@@ -20,6 +20,7 @@ import type {
 import { describeOutcome } from "../core/types.ts";
 import type { ResourceNodeConfig } from "../config/types.ts";
 import { after } from "../wire/deadlines.ts";
+import { printable } from "../wire/text.ts";
 import { DEFAULT_GRACE_MS, NOT_STARTED_ABORTED, runHook } from "./hooks.ts";
 import { hookArguments, hookEnvironment } from "./hook_hygiene.ts";
 import type { Guard } from "./guard_link.ts";
@@ -168,7 +169,8 @@ export class DaemonIo implements Io {
       signal,
       onSpawn: guard ? (pid) => this.#guardStarting(guard, resource, pid) : undefined,
       log: (stream, line) => {
-        if (line.trim() !== "") last = line.trim().slice(0, MAX_OUTPUT_CHARS);
+        // It may be sent to a peer (a monitor_check veto): no control characters on the wire.
+        if (line.trim() !== "") last = printable(line.trim(), MAX_OUTPUT_CHARS);
         log.log(stream === "stderr" ? "warning" : "info", `${e.method}: ${line}`, resource);
       },
     });

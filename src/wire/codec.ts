@@ -10,7 +10,7 @@
  * to a message there, `deno check` fails here until it is decoded too.
  */
 import type { ClaimRef, Message, NodeId, Role, ServiceState } from "../core/types.ts";
-import { MAX_EPOCH } from "../core/types.ts";
+import { MAX_EPOCH, MAX_REASON_LENGTH } from "../core/types.ts";
 import type { FrameBody } from "./frame.ts";
 import { printable } from "./text.ts";
 
@@ -23,10 +23,10 @@ export const PROTOCOL_VERSION = 3;
 /** Longest node or resource name accepted, in UTF-16 code units. */
 export const MAX_NAME_LENGTH = 255;
 /**
- * Longest free-text reason accepted on the wire; what passes on to logs and
- * hooks is cut to `MAX_PEER_TEXT` (text.ts), so a longer one is not refused.
+ * Longest free-text reason accepted on the wire (the core's, which cuts what it
+ * sends); what passes on to logs and hooks is cut to `MAX_PEER_TEXT` (text.ts).
  */
-export const MAX_REASON_LENGTH = 1024;
+export { MAX_REASON_LENGTH };
 /** Most messages one batch frame may carry; senders split larger batches. */
 export const MAX_BATCH_MESSAGES = 4096;
 /** Bytes of a handshake nonce (sent as lowercase hex). */
