@@ -68,9 +68,14 @@ export function recordGroupRestart(m: Machine) {
   if (m.policy.groupRestarts.length > MAX_KEPT) m.policy.groupRestarts.shift();
 }
 
-/** A GIVEOVER (even refused) clears this node's counters for the member and the group. */
+/**
+ * A GIVEOVER (even refused) clears this node's counters for the member and the
+ * group; one of the whole group (no member), every member's.
+ */
 export function resetCounters(m: Machine, member: string | null) {
-  if (member !== null) m.policy.restarts[member] = [];
+  // A giveover of the whole group (no member) leaves no member's history behind here either.
+  if (member === null) m.policy.restarts = {};
+  else m.policy.restarts[member] = [];
   m.policy.groupRestarts = [];
 }
 

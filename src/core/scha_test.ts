@@ -636,3 +636,13 @@ Deno.test("monitor_check vetoes too long for the wire are cut so that the check_
   const decoded = parseMessage(res);
   assert(!(decoded instanceof Error), String(decoded));
 });
+
+Deno.test("a GIVEOVER of the whole group (ctl giveover, no member) clears every member's restart count here, as one by a member clears that member's", () => {
+  const m = online([member("db"), member("ip")]);
+  m.policy.restarts = { db: [wallNow(m)], ip: [wallNow(m), wallNow(m)] };
+  m.policy.groupRestarts = [wallNow(m)];
+  // No secondary is connected: refused, and the counters are cleared all the same (§3.3 item 5).
+  ask(m, 1000, { optag: "GIVEOVER", member: null });
+  assertEquals(Object.values(m.policy.restarts).flat(), []);
+  assertEquals(m.policy.groupRestarts, []);
+});
