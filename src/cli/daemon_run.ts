@@ -88,7 +88,8 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   if (fds.error) logger.warning(`hooks may inherit this daemon's descriptors: ${fds.error}`);
   else if (fds.marked.length > 0) {
     logger.info(
-      `descriptors ${fds.marked.join(", ")} lacked close-on-exec: marked, hooks won't get them`,
+      `open file descriptors ${fds.marked.join(", ")} (inherited, or the runtime's own) ` +
+        `were marked close-on-exec: hooks and services will not get them`,
     );
   }
   let pidfile: Pidfile;
