@@ -8,6 +8,13 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { sleep, takeoverBoundMs, withCluster } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
 
+/** a and b start with no role (init): only `ctl role` gives them one; w is the watchdog. */
+const NO_ROLE_ON_START = [
+  { name: "a", priority: 10, role: "init" as const },
+  { name: "b", priority: 20, role: "init" as const },
+  { name: "w", priority: 30, role: "watchdog" as const },
+];
+
 Deno.test("e2e roles: role_on_start, ctl status, ctl role primary moves it, role secondary all hands it back", async () => {
   await withCluster({}, async (c) => {
     // role_on_start: a primary, b secondary, w watchdog; the primary starts once leased.
@@ -123,13 +130,7 @@ Deno.test("e2e roles: a switchover whose stop fails (no panic) leaves the servic
 });
 
 Deno.test("e2e roles: both nodes told to be primary at once: exactly one runs", async () => {
-  await withCluster({
-    nodes: [
-      { name: "a", priority: 10, role: "init" },
-      { name: "b", priority: 20, role: "init" },
-      { name: "w", priority: 30, role: "watchdog" },
-    ],
-  }, async (c) => {
+  await withCluster({ nodes: NO_ROLE_ON_START }, async (c) => {
     const [ra, rb] = await Promise.all([
       c.ctl("a", "role", "primary", "r0"),
       c.ctl("b", "role", "primary", "r0"),
@@ -201,13 +202,7 @@ Deno.test("e2e roles: SIGTERM on the primary hands over to the connected seconda
 });
 
 Deno.test("e2e roles: daemons killed -9 come back with their persisted roles; a higher epoch keeps the service", async () => {
-  await withCluster({
-    nodes: [
-      { name: "a", priority: 10, role: "init" },
-      { name: "b", priority: 20, role: "init" },
-      { name: "w", priority: 30, role: "watchdog" },
-    ],
-  }, async (c) => {
+  await withCluster({ nodes: NO_ROLE_ON_START }, async (c) => {
     await c.ctlOk("b", "role", "secondary", "r0");
     await c.ctlOk("a", "role", "primary", "r0");
     await c.waitForSteady("a");

@@ -281,8 +281,11 @@ Deno.test("pingpong: a giveover back is refused until pingpong_interval has pass
   assertEquals(m.role, "primary");
 });
 
-Deno.test("monitor_check veto (with its output) and a candidate that never answers", () => {
-  // The candidate: its monitor_check fails and says why.
+/**
+ * Secondary b, with two members that have a monitor_check and both stopped,
+ * asked by a to check for a giveover: b and the monitor_check hooks it ran.
+ */
+function askedToCheck() {
   const { m: b } = make("b", {
     roleOnStart: "secondary",
     members: [member("db", { hasMonitorCheck: true }), member("ip", { hasMonitorCheck: true })],
@@ -295,7 +298,12 @@ Deno.test("monitor_check veto (with its output) and a candidate that never answe
     from: "a",
     msg: { type: "check_request", resource: "r", epoch: 1, id: 7 },
   });
-  const checks = ofType(history(b), "hook").filter((h) => h.method === "monitor_check");
+  return { b, checks: ofType(history(b), "hook").filter((h) => h.method === "monitor_check") };
+}
+
+Deno.test("monitor_check veto (with its output) and a candidate that never answers", () => {
+  // The candidate: its monitor_check fails and says why.
+  const { b, checks } = askedToCheck();
   run(b, {
     type: "hook_done",
     now: 150,
@@ -605,19 +613,7 @@ Deno.test("RG_STATE on a watchdog is OFFLINE: it runs no member (it said PENDING
 });
 
 Deno.test("monitor_check vetoes too long for the wire are cut so that the check_result is still sent (it was refused by the codec, and the giveover waited for its timeout)", () => {
-  const { m: b } = make("b", {
-    roleOnStart: "secondary",
-    members: [member("db", { hasMonitorCheck: true }), member("ip", { hasMonitorCheck: true })],
-  });
-  finish(b, [], "status", 10, 1, "db");
-  finish(b, [], "status", 10, 1, "ip");
-  run(b, {
-    type: "message",
-    now: 100,
-    from: "a",
-    msg: { type: "check_request", resource: "r", epoch: 1, id: 7 },
-  });
-  const checks = ofType(history(b), "hook").filter((h) => h.method === "monitor_check");
+  const { b, checks } = askedToCheck();
   let fx: Effect[] = [];
   for (const [i, h] of checks.entries()) {
     fx = run(b, {
