@@ -27,7 +27,11 @@
  *
  *     deno run -A scripts/bench_scale.ts [--counts 10,100,300,1000|none] [--seconds 30]
  *       [--probe-interval 10] [--soak-count 300] [--soak-probe-interval 1]
- *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--no-write]
+ *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--built dist/hastmon]
+ *       [--no-write]
+ *
+ * With --built, the idle node is measured twice: run from source (`deno run
+ * main.ts`) and run from the built file, as an operator runs it.
  *
  * Writes its section ("scale") of docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
@@ -43,6 +47,8 @@ interface Options {
   soak: { count: number; probeInterval: number; seconds: number } | null;
   failover: boolean;
   idle: boolean;
+  /** The built file (dist/hastmon) to measure the idle node with as well. */
+  built: string | null;
   write: boolean;
 }
 
@@ -54,6 +60,7 @@ function parseArgs(args: string[]): Options {
     soak: { count: 300, probeInterval: 1, seconds: 60 },
     failover: true,
     idle: true,
+    built: null,
     write: true,
   };
   const soak = () => o.soak ??= { count: 300, probeInterval: 1, seconds: 60 };
@@ -91,6 +98,9 @@ function parseArgs(args: string[]): Options {
       case "--no-write":
         o.write = false;
         break;
+      case "--built":
+        o.built = value();
+        break;
       default:
         usage(`unknown argument ${args[i]}`);
     }
@@ -108,7 +118,7 @@ function usage(problem: string): never {
   console.error(
     `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...|none] ` +
       `[--seconds S] [--probe-interval S] [--soak-count N] [--soak-probe-interval S] ` +
-      `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--no-write]`,
+      `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--built FILE] [--no-write]`,
   );
   Deno.exit(64);
 }
@@ -569,10 +579,16 @@ async function soak(s: NonNullable<Options["soak"]>): Promise<Soak> {
   }
 }
 
+interface IdleRun {
+  /** "from source" or "built file". */
+  label: string;
+  nodes: Record<Node, { daemon: number; guard: number; together: number | null }>;
+}
+
 interface Idle {
   load: [number, number];
   floorMb: number;
-  nodes: Record<Node, { daemon: number; guard: number; together: number | null }>;
+  runs: IdleRun[];
 }
 
 /** RSS of an idle Deno process with one timer, with the daemon's own Deno options. */
@@ -596,10 +612,29 @@ async function denoFloorMb(): Promise<number> {
   }
 }
 
-/** An idle cluster with 3 resources at the default heartbeat_interval (10 s). */
-async function idle(): Promise<Idle> {
+/** An idle node with 3 resources, from source and (given the built file) from it. */
+async function idle(built: string | null): Promise<Idle> {
   const loadBefore = load1();
   const floorMb = await denoFloorMb();
+  const runs = [await idleRun("from source", null)];
+  if (built !== null) {
+    const cache = await Deno.makeTempDir({ prefix: "hastmon-bench-cache-" });
+    try {
+      runs.push(await idleRun("built file", { path: built, env: { HASTMON_CACHE: cache } }));
+    } finally {
+      await Deno.remove(cache, { recursive: true });
+    }
+  }
+  const result: Idle = { load: [loadBefore, load1()], floorMb, runs };
+  console.log(`idle: ${JSON.stringify(result)}`);
+  return result;
+}
+
+/** An idle cluster with 3 resources at the default heartbeat_interval (10 s). */
+async function idleRun(
+  label: string,
+  executable: { path: string; env: Record<string, string> } | null,
+): Promise<IdleRun> {
   const c = current = await TestCluster.start({
     resources: ["r0", "r1", "r2"],
     heartbeatInterval: 10,
@@ -607,11 +642,12 @@ async function idle(): Promise<Idle> {
     stopTimeout: 1,
     complaintInterval: 100,
     debug: 0,
+    ...(executable ? { executable } : {}),
   });
   try {
     await c.waitFor(async () => allRunning(await c.status("a", 5000), 3), 60_000, "3 on a");
     await sleep(30_000);
-    const nodes = {} as Idle["nodes"];
+    const nodes = {} as IdleRun["nodes"];
     for (const n of NODES) {
       const d = c.daemonPid(n)!;
       const g = guardOfDaemon(d);
@@ -621,9 +657,7 @@ async function idle(): Promise<Idle> {
         together: residentUnionMb([d, g]),
       };
     }
-    const result: Idle = { load: [loadBefore, load1()], floorMb, nodes };
-    console.log(`idle: ${JSON.stringify(result)}`);
-    return result;
+    return { label, nodes };
   } finally {
     current = null;
     await c.stop();
@@ -705,25 +739,31 @@ Daemon a ${f1(s.cpuA)} % of a core, its hooks ${f1(s.hooksA)} %.`,
     );
   }
   if (i) {
-    const sum = (n: Node) => i.nodes[n].daemon + i.nodes[n].guard;
+    const ratio = (mb: number) => `${(mb / i.floorMb).toFixed(2)}×`;
+    const mbAndRatio = (mb: number | null) => mb === null ? "— | —" : `${f1(mb)} | ${ratio(mb)}`;
     parts.push(`### Idle: 3 resources, heartbeat_interval = 10 s
 
 RSS after 30 s idle, load ${i.load[0]}–${i.load[1]}. The floor: an idle Deno process with one timer
 and the daemon's Deno options, ${f1(i.floorMb)} MB. Daemon and guard are two Deno processes that map
 the same Deno binary: "RSS sum" counts its resident pages twice, "resident together" once (the
-frame numbers of both processes' present pages, /proc/PID/pagemap).
+frame numbers of both processes' present pages, /proc/PID/pagemap).${
+      i.runs.length > 1
+        ? ` "From source" runs \`deno run main.ts\`; "built file" runs the one file of \`deno task
+build\` (dist/hastmon), as an operator does: one bundled module instead of about a hundred.`
+        : ""
+    }
 
-| node | daemon MB | guard MB | RSS sum MB | × floor | resident together MB | × floor |
-|---|---|---|---|---|---|---|
+| run | node | daemon MB | guard MB | RSS sum MB | × floor | resident together MB | × floor |
+|---|---|---|---|---|---|---|---|
 ${
-      NODES.map((n) => {
-        const x = i.nodes[n], ratio = (mb: number) => `${(mb / i.floorMb).toFixed(2)}×`;
-        return `| ${n} | ${f1(x.daemon)} (${ratio(x.daemon)}) | ${f1(x.guard)} (${
-          ratio(x.guard)
-        }) | ${f1(sum(n))} | ${ratio(sum(n))} | ${x.together === null ? "—" : f1(x.together)} | ${
-          x.together === null ? "—" : ratio(x.together)
-        } |`;
-      }).join("\n")
+      i.runs.flatMap((r) =>
+        NODES.map((n) => {
+          const x = r.nodes[n];
+          return `| ${r.label} | ${n} | ${f1(x.daemon)} (${ratio(x.daemon)}) | ${f1(x.guard)} (${
+            ratio(x.guard)
+          }) | ${mbAndRatio(x.daemon + x.guard)} | ${mbAndRatio(x.together)} |`;
+        })
+      ).join("\n")
     }`);
   }
   return parts.join("\n\n") + "\n";
@@ -737,7 +777,7 @@ async function main() {
   const rows: Row[] = [];
   for (const n of o.counts) rows.push(await measure(n, o.probeInterval, o));
   const s = o.soak ? await soak(o.soak) : null;
-  const i = o.idle ? await idle() : null;
+  const i = o.idle ? await idle(o.built) : null;
   const text = report(command, o, rows, s, i);
   console.log(text);
   if (!o.write) return;
