@@ -6,7 +6,7 @@
  */
 import net from "node:net";
 import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
-import { type TestCluster, withCluster } from "./cluster/harness.ts";
+import { guardOf, sleep, type TestCluster, withCluster } from "./cluster/harness.ts";
 import { FrameSealer, importSecret } from "../src/wire/auth.ts";
 import { batchBody } from "../src/wire/codec.ts";
 import { encodeFrame, FrameReader, writeFrame } from "../src/wire/frame.ts";
@@ -179,5 +179,36 @@ Deno.test("e2e bad input (no key): a connection from an address not in remote/fr
     assertStringIncludes(await c.log("a"), "address not allowed");
     await assertClusterHealthy(c, "a connection from 127.0.0.2");
     await c.ctlOk("a", "status");
+  });
+});
+
+Deno.test("e2e bad input: a log that cannot be written (its reader gone: EPIPE) costs neither the lease nor the daemon, and status says so", async () => {
+  // a's stderr, its log, goes through a pipe whose reader exits when told: every later write
+  // of the daemon and of its guard fails, as a foreground daemon's terminal that went away (a
+  // full disk fails them alike, ENOSPC).
+  await withCluster({ logCuttable: ["a"] }, async (c) => {
+    await c.waitForSteady("a");
+    const pid = c.servicePid("a", "r0");
+    await c.cutLog("a");
+    // A reload logs: the reader takes that line and exits; the next reload's lines fail.
+    c.sighup("a");
+    await sleep(500);
+    c.sighup("a");
+    await sleep(3000); // a dozen heartbeats
+    const st = await c.status("a");
+    assert(st, "a's daemon answers");
+    assert(guardOf(c.daemonPid("a")!) !== null, "a's guard lives");
+    const r0 = st.resources.find((r) => r.resource === "r0")!;
+    assertEquals([r0.role, r0.state], ["primary", "running"]);
+    assertEquals(c.servicePid("a", "r0"), pid, "the service did not move or restart");
+    assert((st.log?.linesLost ?? 0) > 0, JSON.stringify(st.log));
+    assertStringIncludes(st.log?.error ?? "", "Broken pipe");
+    const text = await c.ctlOk("a", "status");
+    assertStringIncludes(text, "log line(s) could not be written");
+    // A switchover still works: a's stop runs and logs (into nothing), b takes over.
+    await c.ctlOk("a", "role", "secondary", "r0");
+    await c.waitForActive("b");
+    assert(await c.status("a"), "a's daemon still answers");
+    assert(guardOf(c.daemonPid("a")!) !== null, "a's guard still lives");
   });
 });

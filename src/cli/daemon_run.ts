@@ -154,7 +154,8 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   const onTerm = () => daemon.shutdown("SIGTERM");
   const onInt = () => daemon.shutdown("SIGINT");
   const onHup = () => {
-    if (logPath) (logger.sink as FileSink).reopen();
+    const why = logPath ? (logger.sink as FileSink).reopen() : null;
+    if (why !== null) logger.error(`cannot reopen the log, writing on here: ${why}`);
     daemon.reload();
   };
   Deno.addSignalListener("SIGTERM", onTerm);

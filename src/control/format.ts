@@ -5,7 +5,7 @@
  */
 import type { LoadStatus, PeerStatus, ResourceStatus } from "../core/status.ts";
 import { human } from "../core/timing.ts";
-import type { DaemonEvent, RoleResult, StatusResult } from "./protocol.ts";
+import type { DaemonEvent, LogLoss, RoleResult, StatusResult } from "./protocol.ts";
 
 /** A duration for people: the core's one rendering (src/core/timing.ts `human`). */
 export const formatDuration = human;
@@ -30,8 +30,17 @@ export function oneLine(text: string): string {
  * and the explanations; a blank line between resources.
  */
 export function formatStatusText(result: StatusResult): string {
-  const load = loadText(result.node, result.load);
-  return [...result.resources.map(formatResourceText), ...(load ? [load] : [])].join("\n");
+  const node = [loadText(result.node, result.load), logText(result.node, result.log)]
+    .filter((p): p is string => p !== null);
+  return [...result.resources.map(formatResourceText), ...node].join("\n");
+}
+
+/** The node's log, as a last paragraph: only when it could not write some of it. */
+export function logText(node: string, log: LogLoss | undefined): string | null {
+  if (!log || log.linesLost === 0) return null;
+  return `node ${oneLine(node)}: ${log.linesLost} log line(s) could not be written since start ` +
+    `(last: ${oneLine(log.error ?? "unknown error")}); the daemon goes on without them: ` +
+    `make room on the log's disk, or restart it with a log it can write\n`;
 }
 
 /**

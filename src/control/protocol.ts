@@ -80,7 +80,17 @@ export interface StatusResult {
   uptimeMs: number;
   /** The node's load: whether it sheds optional work, and what it dropped or postponed. */
   load: LoadStatus;
+  /** What its log could not take (absent from older daemons' answers). */
+  log?: LogLoss;
   resources: ResourceStatus[];
+}
+
+/** What a daemon's log could not take since it started. */
+export interface LogLoss {
+  /** Lines the log refused (a write that failed: EPIPE, ENOSPC, EIO...). */
+  linesLost: number;
+  /** Why the last one was refused; null while none was. */
+  error: string | null;
 }
 
 /** The answer to `role`: what each resource was before. */

@@ -42,6 +42,7 @@ export class DaemonControl implements ControlHandler {
         pid: Deno.pid,
         uptimeMs: now - this.d.startedAt,
         load: this.d.runtime.load(),
+        log: this.d.logger.loss,
         resources: picked.map((name) => this.d.runtime.status(name)!),
       },
       unknown,

@@ -23,6 +23,7 @@
  */
 import { openNoFollowSync } from "./safe_open.ts";
 import type { LogLevel, Role } from "../core/types.ts";
+import type { LogLoss } from "../control/protocol.ts";
 
 /** Where formatted lines go. A line comes without its newline. */
 export interface LogSink {
@@ -81,7 +82,14 @@ interface Repeat {
   count: number;
 }
 
-/** Leveled logging to one sink. */
+/**
+ * Leveled logging to one sink. A sink that throws (its reader gone, the disk
+ * full) never stops the caller: the daemon acts on what it logs about, and an
+ * exception here would cut an effect short (or end the daemon and its guard,
+ * and leave a service running with nobody watching). The record is counted as
+ * lost; the first record the sink takes again is preceded by one that says
+ * how many were lost and why.
+ */
 export class Logger {
   /** Raised by `-d`; may change on reload. */
   verbosity: number;
@@ -97,6 +105,10 @@ export class Logger {
   #timerId: ReturnType<typeof setTimeout> | null = null;
   /** The text line of the last role change, which the core also logs as text. */
   #transitionText: { resource: string; message: string } | null = null;
+  #linesLost = 0;
+  #lostError: string | null = null;
+  /** Lost since the sink last took a record: told with the next one it takes. */
+  #untold = 0;
 
   constructor(readonly sink: LogSink, opts: LoggerOptions = {}) {
     this.verbosity = opts.verbosity ?? 0;
@@ -106,6 +118,11 @@ export class Logger {
     this.#node = opts.node;
     this.#window = opts.repeatWindowMs ?? 0;
     this.#timer = opts.summaryTimer ?? false;
+  }
+
+  /** What the sink could not take since start. */
+  get loss(): LogLoss {
+    return { linesLost: this.#linesLost, error: this.#lostError };
   }
 
   /** Whether a record of `level` (and, for debug, `depth`) would be written. */
@@ -237,11 +254,41 @@ export class Logger {
 
   #write(r: LogRecord): void {
     const time = this.#now();
-    this.sink.write(
-      this.#format === "json"
-        ? formatJsonRecord(time, this.#node, r)
-        : formatLogLine(time, r.level, r.message, r.resource),
-    );
+    if (this.#untold > 0) {
+      const told = this.#untold;
+      const lost: LogRecord = {
+        level: "error",
+        message: `log: ${told} line(s) could not be written (${this.#lostError}); ` +
+          `writing again`,
+        event: "log",
+        extra: { lost: told },
+      };
+      if (!this.#put(this.#line(time, lost))) return this.#lose();
+      this.#untold -= told;
+    }
+    if (!this.#put(this.#line(time, r))) this.#lose();
+  }
+
+  #line(time: Date, r: LogRecord): string {
+    return this.#format === "json"
+      ? formatJsonRecord(time, this.#node, r)
+      : formatLogLine(time, r.level, r.message, r.resource);
+  }
+
+  /** Give the sink a line; false (and why, kept) when it threw. */
+  #put(line: string): boolean {
+    try {
+      this.sink.write(line);
+      return true;
+    } catch (e) {
+      this.#lostError = e instanceof Error ? e.message : String(e);
+      return false;
+    }
+  }
+
+  #lose(): void {
+    this.#linesLost++;
+    this.#untold++;
   }
 }
 
@@ -299,22 +346,18 @@ export class FileSink implements LogSink {
   /**
    * Open the path again, e.g. on SIGHUP after log rotation moved the file away.
    * If the new path cannot be opened (or is a planted symlink), logging goes on
-   * into the old file, which says why.
+   * into the old file: returns why, for the caller to log there; null when done.
    */
-  reopen(): void {
+  reopen(): string | null {
     let next: Deno.FsFile;
     try {
       next = FileSink.#open(this.path);
     } catch (e) {
-      this.write(
-        `${new Date().toISOString()} [ERROR] cannot reopen the log, writing on here: ${
-          (e as Error).message
-        }`,
-      );
-      return;
+      return (e as Error).message;
     }
     this.#file.close();
     this.#file = next;
+    return null;
   }
 
   close(): void {

@@ -48,6 +48,33 @@ Deno.test("each -d shows one more depth of debug records", () => {
   assertEquals(sink.lines.at(-1), "2026-11-25T10:00:00.123Z [DEBUG] [r] d2");
 });
 
+Deno.test("a sink that throws (EPIPE, ENOSPC) never stops the caller: lines counted lost, told once it writes again", () => {
+  const lines: string[] = [];
+  let broken = false;
+  const sink = {
+    write(line: string) {
+      if (broken) throw new Error("Broken pipe (os error 32)");
+      lines.push(line);
+    },
+    close() {},
+  };
+  const log = new Logger(sink, { now: () => at });
+  log.info("one");
+  broken = true;
+  log.info("two", "web");
+  log.error("three");
+  assertEquals(log.loss, { linesLost: 2, error: "Broken pipe (os error 32)" });
+  broken = false;
+  log.info("four");
+  assertEquals(lines, [
+    "2026-11-25T10:00:00.123Z [INFO] one",
+    "2026-11-25T10:00:00.123Z [ERROR] log: 2 line(s) could not be written (Broken pipe (os " +
+    "error 32)); writing again",
+    "2026-11-25T10:00:00.123Z [INFO] four",
+  ]);
+  assertEquals(log.loss.linesLost, 2, "the count is since start");
+});
+
 Deno.test("a file sink appends, and reopens after the file was moved away", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-log-" });
   try {

@@ -52,12 +52,12 @@ Deno.test("files: a symlink at the log path is refused and its target untouched"
     const sink = new FileSink(`${dir}/hastmon.log`);
     await Deno.rename(`${dir}/hastmon.log`, `${dir}/hastmon.log.0`);
     await Deno.symlink(target, `${dir}/hastmon.log`);
-    sink.reopen();
+    assert(/symbolic link/.test(sink.reopen() ?? ""), "reopen says why it kept the old file");
     sink.write("after");
     sink.close();
     assertEquals(await Deno.readTextFile(target), TARGET_TEXT);
     const old = await Deno.readTextFile(`${dir}/hastmon.log.0`);
-    assert(old.includes("cannot reopen the log") && old.includes("after"), old);
+    assert(old.endsWith("after\n"), old);
   });
 });
 

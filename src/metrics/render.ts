@@ -81,6 +81,11 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
       "counter",
       "Routine status probes postponed (up to one probe interval) while this node shed load.",
     ),
+    logLost: new Family(
+      "hastmon_log_lines_lost_total",
+      "counter",
+      "Log lines this daemon could not write (its log's disk full, its stderr closed...).",
+    ),
     role: new Family(
       "hastmon_role",
       "gauge",
@@ -195,6 +200,7 @@ export function renderMetrics(status: StatusResult, hooks: readonly HistogramSna
   fam.hookWait.sample({ node }, status.load.hookWaitMs / 1000);
   fam.dropped.sample({ node }, status.load.notificationsDropped);
   fam.deferred.sample({ node }, status.load.probesDeferred);
+  fam.logLost.sample({ node }, status.log?.linesLost ?? 0);
   for (const st of status.resources) renderResource(fam, st);
   for (const h of hooks) {
     const labels = { node, resource: h.resource, method: h.method };

@@ -168,4 +168,10 @@ Deno.test("metrics: the node's shedding, lateness, and what it dropped or postpo
   assertEquals(s.get('hastmon_notifications_dropped_total{node="alpha"}'), "12");
   assertEquals(s.get('hastmon_probes_deferred_total{node="alpha"}'), "340");
   assertStringIncludes(text, "# TYPE hastmon_notifications_dropped_total counter");
+  assertEquals(s.get('hastmon_log_lines_lost_total{node="alpha"}'), "0", "an older daemon: none");
+  st.log = { linesLost: 7, error: "Broken pipe (os error 32)" };
+  assertEquals(
+    samples(renderMetrics(st, [])).get('hastmon_log_lines_lost_total{node="alpha"}'),
+    "7",
+  );
 });

@@ -105,6 +105,12 @@ export interface ClusterOptions {
   relativePaths?: boolean;
   /** Extra arguments of every `hastmon daemon` (e.g. `--log-format json`). */
   daemonArgs?: readonly string[];
+  /**
+   * Nodes whose log can be cut ({@link TestCluster.cutLog}): their daemon's
+   * (and guard's) stderr is a pipe read into the log, line by line, by a
+   * reader that exits once told to.
+   */
+  logCuttable?: readonly string[];
 }
 
 /** What `hastmon ctl` printed and how it exited. */
@@ -426,6 +432,20 @@ export class TestCluster {
     return this.#proc(node).child?.pid ?? null;
   }
 
+  /**
+   * Stop reading `node`'s log (a {@link ClusterOptions.logCuttable} node): the
+   * reader exits after the next line, and every write after that fails (EPIPE),
+   * the daemon's and its guard's alike.
+   */
+  async cutLog(node: string): Promise<void> {
+    if (!this.#opts.logCuttable?.includes(node)) throw new Error(`${node}'s log is not cuttable`);
+    await Deno.writeTextFile(this.#cutFlag(node), "");
+  }
+
+  #cutFlag(node: string): string {
+    return `${this.dir}/${node}.stderr.cut`;
+  }
+
   /** Start `node`'s daemon in the foreground; resolves once its control socket answers. */
   async startNode(node: string): Promise<void> {
     const p = this.#proc(node);
@@ -434,11 +454,17 @@ export class TestCluster {
     const debug = d > 0 ? ` -${"d".repeat(d)}` : "";
     // The log is appended to across restarts: only what this run writes tells its port.
     const logStart = (await Deno.stat(p.logPath).catch(() => null))?.size ?? 0;
-    // sh redirects the daemon's (and its guard's) stderr into the node's log, then becomes it.
+    // sh redirects the daemon's (and its guard's) stderr into the node's log, then becomes it;
+    // a cuttable log goes through a FIFO, read line by line (cutLog).
+    const fifo = `${this.dir}/${node}.stderr.fifo`;
     const child = new Deno.Command("/bin/sh", {
       args: [
         "-c",
-        `log=$1; shift; exec "$@" 2>>"$log"`,
+        !this.#opts.logCuttable?.includes(node)
+          ? `log=$1; shift; exec "$@" 2>>"$log"`
+          : `log=$1; shift; rm -f '${fifo}' '${this.#cutFlag(node)}'; mkfifo '${fifo}'; ` +
+            `(while IFS= read -r l; do printf '%s\\n' "$l"; [ -e '${this.#cutFlag(node)}' ] && ` +
+            `break; done) <'${fifo}' >>"$log" & exec "$@" 2>'${fifo}'`,
         "sh",
         p.logPath,
         ...this.#command(),
