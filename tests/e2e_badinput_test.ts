@@ -189,6 +189,9 @@ Deno.test("e2e bad input: a log that cannot be written (its reader gone: EPIPE) 
   await withCluster({ logCuttable: ["a"] }, async (c) => {
     await c.waitForSteady("a");
     const pid = c.servicePid("a", "r0");
+    // The same guard throughout: a daemon starts a dead one again at once.
+    const guard = guardOf(c.daemonPid("a")!)!;
+    const lives = (p: number) => Deno.readTextFileSync(`/proc/${p}/stat`).split(") ")[1][0] !== "Z";
     await c.cutLog("a");
     // A reload logs: the reader takes that line and exits; the next reload's lines fail.
     c.sighup("a");
@@ -197,7 +200,7 @@ Deno.test("e2e bad input: a log that cannot be written (its reader gone: EPIPE) 
     await sleep(3000); // a dozen heartbeats
     const st = await c.status("a");
     assert(st, "a's daemon answers");
-    assert(guardOf(c.daemonPid("a")!) !== null, "a's guard lives");
+    assert(lives(guard) && guardOf(c.daemonPid("a")!) === guard, "a's guard lives");
     const r0 = st.resources.find((r) => r.resource === "r0")!;
     assertEquals([r0.role, r0.state], ["primary", "running"]);
     assertEquals(c.servicePid("a", "r0"), pid, "the service did not move or restart");
@@ -209,6 +212,35 @@ Deno.test("e2e bad input: a log that cannot be written (its reader gone: EPIPE) 
     await c.ctlOk("a", "role", "secondary", "r0");
     await c.waitForActive("b");
     assert(await c.status("a"), "a's daemon still answers");
-    assert(guardOf(c.daemonPid("a")!) !== null, "a's guard still lives");
+    assert(lives(guard) && guardOf(c.daemonPid("a")!) === guard, "a's guard still lives");
+  });
+});
+
+Deno.test("e2e bad input: a log that blocks (its reader alive, not reading) freezes a's daemon, not its guard: the guard stops the service before b takes over", async () => {
+  await withCluster({ logCuttable: ["a"] }, async (c) => {
+    await c.waitForSteady("a");
+    const guard = guardOf(c.daemonPid("a")!)!;
+    await c.pauseLog("a", true);
+    // The pipe filled by another writer (a reader inside `read` takes its first line, then
+    // waits): the daemon's next write blocks, as on a paused terminal or a stalled journald.
+    const fifo = `${c.dir}/a.stderr.fifo`;
+    const filler = new Deno.Command("/bin/sh", {
+      args: ["-c", `{ printf 'x\\n'; sleep 0.5; head -c 70000 /dev/zero; } > '${fifo}'`],
+      env: { HASTMON_TEST_CLUSTER: c.dir },
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await sleep(1500);
+      c.sighup("a"); // a logs its reload: the write blocks, and a with it
+      await c.waitForActive("b", 30_000);
+      // Before b began, a's guard had stopped a's service (withCluster checks the timeline).
+      assertEquals(c.servicePid("a", "r0"), null, "a's service was stopped");
+      assertEquals(guardOf(c.daemonPid("a")!), guard, "by a's own guard, still the first one");
+    } finally {
+      await c.pauseLog("a", false);
+      filler.kill("SIGKILL");
+      await filler.status;
+    }
   });
 });

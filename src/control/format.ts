@@ -182,6 +182,8 @@ export interface StatusJson {
       probesHeld: number;
       notifyPerSecond: number;
     };
+    /** What its log could not take since start (absent from older daemons' answers: 0, null). */
+    log: { linesLost: number; error: string | null };
   };
   resources: ResourceJson[];
 }
@@ -270,6 +272,7 @@ export function statusJson(result: StatusResult): StatusJson {
         probesHeld: result.load.probesHeld,
         notifyPerSecond: result.load.notifyPerSecond,
       },
+      log: { linesLost: result.log?.linesLost ?? 0, error: result.log?.error ?? null },
     },
     resources: result.resources.map(resourceJson),
   };

@@ -156,6 +156,7 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
       probesHeld: 0,
       notifyPerSecond: 20,
     },
+    log: { linesLost: 0, error: null },
   });
   const [p, s] = json.resources;
   assertEquals(p.lease, { held: true, remainingSeconds: 2.5, lengthSeconds: 3, quorum: 2 });

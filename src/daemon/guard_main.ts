@@ -9,7 +9,8 @@
  */
 import { runGuard } from "./guard.ts";
 import { DEFAULT_GRACE_MS } from "./hooks.ts";
-import { FileSink, LOG_FORMATS, type LogFormat, Logger, type LogSink, stderrSink } from "./log.ts";
+import { LOG_FORMATS, type LogFormat, Logger, QueuedSink } from "./log.ts";
+import { openNoFollowSync } from "./safe_open.ts";
 
 /** Run the guard with command-line `args`; returns the exit code (64 on bad usage). */
 export async function guardMain(args: string[]): Promise<number> {
@@ -36,7 +37,19 @@ export async function guardMain(args: string[]): Promise<number> {
     }
   }
   nameProcess("hastmon: guard");
-  const sink: LogSink = logPath === undefined ? stderrSink() : new FileSink(logPath);
+  // A guard that cannot open its log guards all the same, logging to stderr: one that exited
+  // would be started again by its daemon, and exit again, every second, guarding nothing.
+  let file: Deno.FsFile | null = null;
+  let problem: string | null = null;
+  if (logPath !== undefined) {
+    try {
+      file = openNoFollowSync(logPath, { append: true, mode: 0o640 });
+    } catch (e) {
+      problem = `cannot open the log ${logPath}, logging to stderr: ${(e as Error).message}`;
+    }
+  }
+  // Never a write that waits: the guard's stops must not wait on its log.
+  const sink = new QueuedSink(file ?? Deno.stderr);
   const logger = new Logger(sink, {
     verbosity,
     format,
@@ -45,11 +58,13 @@ export async function guardMain(args: string[]): Promise<number> {
     summaryTimer: true,
   });
   logger.info(`guard started (pid ${Deno.pid}, grace ${graceMs} ms)`);
+  if (problem !== null) logger.error(problem);
   try {
     await runGuard({ input: Deno.stdin.readable, logger, graceMs });
   } finally {
     logger.close();
-    sink.close();
+    await sink.flush(1000);
+    file?.close();
   }
   return 0;
 }

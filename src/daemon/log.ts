@@ -122,7 +122,8 @@ export class Logger {
 
   /** What the sink could not take since start. */
   get loss(): LogLoss {
-    return { linesLost: this.#linesLost, error: this.#lostError };
+    const dropped = this.sink instanceof QueuedSink ? this.sink.dropped : 0;
+    return { linesLost: this.#linesLost + dropped, error: this.#lostError };
   }
 
   /** Whether a record of `level` (and, for debug, `depth`) would be written. */
@@ -367,6 +368,80 @@ export class FileSink implements LogSink {
   static #open(path: string): Deno.FsFile {
     // Never through a symlink planted at the path (safe_open.ts).
     return openNoFollowSync(path, { append: true, mode: 0o640 });
+  }
+}
+
+/** Where a {@link QueuedSink} writes: stderr or an open file. */
+export interface AsyncWriter {
+  write(p: Uint8Array): Promise<number>;
+}
+
+/**
+ * A sink that never makes its caller wait: lines queue, and one asynchronous
+ * writer drains them. The guard's: a log that stops draining (a terminal
+ * paused with Ctrl-S, a stalled journald, a hung disk) made its synchronous
+ * write wait, and the stop it was about to run with it, while a peer took
+ * over (e2e_badinput_test: "a log that blocks"). Beyond `maxQueued` lines
+ * waiting, `write` throws (the Logger counts the line lost); the lines a failed
+ * write took with it are counted in {@link QueuedSink.dropped}.
+ */
+export class QueuedSink implements LogSink {
+  readonly #out: AsyncWriter;
+  readonly #max: number;
+  #queue: string[] = [];
+  #pumping: Promise<void> | null = null;
+  #dropped = 0;
+  #error: string | null = null;
+
+  constructor(out: AsyncWriter, maxQueued = 1000) {
+    this.#out = out;
+    this.#max = maxQueued;
+  }
+
+  /** Lines lost with a write that failed. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  write(line: string): void {
+    if (this.#queue.length >= this.#max) {
+      throw new Error(this.#error ?? `the log does not drain (${this.#max} lines waiting)`);
+    }
+    this.#queue.push(line);
+    this.#pumping ??= this.#pump();
+  }
+
+  /** Wait until the queue is written, or `ms` have passed (a log that does not drain). */
+  async flush(ms: number): Promise<void> {
+    if (this.#pumping === null) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.#pumping, new Promise((r) => timer = setTimeout(r, ms))]);
+    clearTimeout(timer);
+  }
+
+  close(): void {}
+
+  async #pump(): Promise<void> {
+    try {
+      while (this.#queue.length > 0) {
+        const lines = this.#queue;
+        this.#queue = [];
+        const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+        try {
+          for (let done = 0; done < bytes.length;) {
+            done += await this.#out.write(bytes.subarray(done));
+          }
+          this.#error = null;
+        } catch (e) {
+          this.#error = (e as Error).message;
+          this.#dropped += lines.length;
+        }
+      }
+    } finally {
+      // No await between the last look at the queue and this: a line queued after it starts
+      // another writer.
+      this.#pumping = null;
+    }
   }
 }
 

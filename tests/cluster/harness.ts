@@ -106,9 +106,10 @@ export interface ClusterOptions {
   /** Extra arguments of every `hastmon daemon` (e.g. `--log-format json`). */
   daemonArgs?: readonly string[];
   /**
-   * Nodes whose log can be cut ({@link TestCluster.cutLog}): their daemon's
-   * (and guard's) stderr is a pipe read into the log, line by line, by a
-   * reader that exits once told to.
+   * Nodes whose log can be cut or paused ({@link TestCluster.cutLog},
+   * {@link TestCluster.pauseLog}): their daemon's (and guard's) stderr is a
+   * pipe read into the log, line by line, by a reader that exits or waits
+   * when told to.
    */
   logCuttable?: readonly string[];
 }
@@ -442,8 +443,22 @@ export class TestCluster {
     await Deno.writeTextFile(this.#cutFlag(node), "");
   }
 
+  /**
+   * Stop reading `node`'s log without closing it (a reader that hangs: a
+   * terminal paused with Ctrl-S, a stalled journald), or read on.
+   */
+  async pauseLog(node: string, paused: boolean): Promise<void> {
+    if (!this.#opts.logCuttable?.includes(node)) throw new Error(`${node}'s log is not cuttable`);
+    if (paused) await Deno.writeTextFile(this.#pauseFlag(node), "");
+    else await Deno.remove(this.#pauseFlag(node)).catch(() => {});
+  }
+
   #cutFlag(node: string): string {
     return `${this.dir}/${node}.stderr.cut`;
+  }
+
+  #pauseFlag(node: string): string {
+    return `${this.dir}/${node}.stderr.pause`;
   }
 
   /** Start `node`'s daemon in the foreground; resolves once its control socket answers. */
@@ -462,9 +477,11 @@ export class TestCluster {
         "-c",
         !this.#opts.logCuttable?.includes(node)
           ? `log=$1; shift; exec "$@" 2>>"$log"`
-          : `log=$1; shift; rm -f '${fifo}' '${this.#cutFlag(node)}'; mkfifo '${fifo}'; ` +
-            `(while IFS= read -r l; do printf '%s\\n' "$l"; [ -e '${this.#cutFlag(node)}' ] && ` +
-            `break; done) <'${fifo}' >>"$log" & exec "$@" 2>'${fifo}'`,
+          : `log=$1; shift; rm -f '${fifo}' '${this.#cutFlag(node)}' '${this.#pauseFlag(node)}'; ` +
+            `mkfifo '${fifo}'; (while :; do while [ -e '${this.#pauseFlag(node)}' ]; do ` +
+            `sleep 0.1; done; IFS= read -r l || break; printf '%s\\n' "$l"; ` +
+            `[ -e '${this.#cutFlag(node)}' ] && break; done) <'${fifo}' >>"$log" & ` +
+            `exec "$@" 2>'${fifo}'`,
         "sh",
         p.logPath,
         ...this.#command(),
