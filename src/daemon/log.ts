@@ -29,6 +29,8 @@ import type { LogLoss } from "../control/protocol.ts";
 export interface LogSink {
   write(line: string): void;
   close(): void;
+  /** Lines it accepted and then lost (a queued write that failed), when it queues any. */
+  readonly dropped?: number;
 }
 
 /** The two renderings of a record. */
@@ -122,8 +124,7 @@ export class Logger {
 
   /** What the sink could not take since start. */
   get loss(): LogLoss {
-    const dropped = this.sink instanceof QueuedSink ? this.sink.dropped : 0;
-    return { linesLost: this.#linesLost + dropped, error: this.#lostError };
+    return { linesLost: this.#linesLost + (this.sink.dropped ?? 0), error: this.#lostError };
   }
 
   /** Whether a record of `level` (and, for debug, `depth`) would be written. */
