@@ -179,12 +179,25 @@ export const TUI_ENTRY_SOURCE = `new URL("../../${TUI_SOURCE}", import.meta.url)
  *   The devtools are only used when DEV=true; a stand-in that does nothing.
  * - {@link TUI_ENTRY_SOURCE}, which must be found exactly once, names the
  *   bundled console relative to the file it is in.
+ * - The bundler's helpers for CommonJS modules (`__require`, `__toESM`, ...)
+ *   are in a chunk of their own, which imports `node:module` for
+ *   `createRequire`; every entry and chunk imports it for its side effects
+ *   even when it uses none of them. Loading `node:module` costs a process
+ *   about 4.5 MB (Node's module loader and file system modules): the guard,
+ *   which never loads CommonJS, would carry it for its whole life. Those
+ *   bare imports are dropped; what uses a helper imports it by name.
  * Throws when a file still imports a bare specifier: nothing could load it.
  */
 export function patchBundle(files: ReadonlyMap<string, string>): Map<string, string> {
   const out = new Map<string, string>();
   let entries = 0;
-  for (const [path, code] of files) {
+  const helpers = [...files].filter(([, code]) => isCommonJsHelpers(code)).map(([path]) => path);
+  for (const [path, original] of files) {
+    let code = original;
+    for (const h of helpers) {
+      const name = h.split("/").at(-1)!.replace(/[.]/g, "\\.");
+      code = code.replace(new RegExp(`^import "(?:\\.{1,2}/)+(?:[^"]*/)?${name}";\\n`, "gm"), "");
+    }
     const depth = path.split("/").length - 1;
     const tui = `new URL("${
       depth === 0 ? "./" : "../".repeat(depth)
@@ -215,6 +228,19 @@ export function patchBundle(files: ReadonlyMap<string, string>): Map<string, str
     );
   }
   return out;
+}
+
+/**
+ * Whether `code` is the bundler's chunk of CommonJS helpers: it creates a
+ * `require` from `node:module`, and all it exports are `__` helpers (nothing
+ * of ours, whose evaluation order a dropped import could change).
+ */
+function isCommonJsHelpers(code: string): boolean {
+  if (!/^import \{ createRequire as \w+ \} from "node:module";$/m.test(code)) return false;
+  const exported = [...code.matchAll(/^export \{([^}]*)\};?$/gm)].flatMap((m) =>
+    m[1].split(",").map((n) => n.trim()).filter((n) => n !== "")
+  );
+  return exported.length > 0 && exported.every((n) => n.startsWith("__"));
 }
 
 /** Every file under `dir`, as paths relative to it, sorted. */

@@ -1,5 +1,5 @@
 import { assertEquals, assertRejects, assertStringIncludes } from "../tests/assert.ts";
-import { patchBundle, TUI_BUNDLED, TUI_ENTRY_SOURCE } from "./build.ts";
+import { bundle, patchBundle, TUI_BUNDLED, TUI_ENTRY_SOURCE } from "./build.ts";
 import { launcherHeader } from "./build/launcher.ts";
 
 const ENTRY = TUI_ENTRY_SOURCE;
@@ -38,6 +38,75 @@ Deno.test("build: the console's entry is pointed at the bundled console, from wh
     async () => await patchBundle(new Map([["a.js", ENTRY], ["b.js", ENTRY]])),
     "in the bundle 2 times",
   );
+});
+
+const HELPERS = `var __defProp = Object.defineProperty;
+import { createRequire as __deno_internal_createRequire } from "node:module";
+var __require = __deno_internal_createRequire(import.meta.url);
+var __export = (target, all) => {};
+export {
+  __require,
+  __export
+};
+`;
+
+Deno.test("build: the bare imports of the CommonJS helpers' chunk are dropped; named ones stay", () => {
+  const patched = patchBundle(
+    new Map([
+      ["chunk-H.js", HELPERS],
+      ["guard.js", `import { a } from "./chunk-A.js";\nimport "./chunk-H.js";\nrun();\n`],
+      [
+        "cli.js",
+        `import {\n  __require\n} from "./chunk-H.js";\nimport "./chunk-H.js";\n${ENTRY};\n`,
+      ],
+      ["tui/run.js", `import "../chunk-H.js";\nimport "../chunk-A.js";\n`],
+      // Exports something of ours: its evaluation may matter, so it is imported as before.
+      ["chunk-O.js", HELPERS.replace("__export\n}", "__export,\n  mine\n}")],
+      ["other.js", `import "./chunk-O.js";\n`],
+    ]),
+  );
+  assertEquals(patched.get("guard.js"), `import { a } from "./chunk-A.js";\nrun();\n`);
+  assertEquals(
+    patched.get("cli.js")!.startsWith(`import {\n  __require\n} from "./chunk-H.js";\nnew URL(`),
+    true,
+  );
+  assertEquals(patched.get("tui/run.js"), `import "../chunk-A.js";\n`);
+  assertEquals(patched.get("other.js"), `import "./chunk-O.js";\n`);
+});
+
+/** Every module `entry` loads before it runs (static imports, transitively), `node:` ones included. */
+function staticClosure(files: ReadonlyMap<string, string>, entry: string): Set<string> {
+  const seen = new Set<string>();
+  const visit = (path: string) => {
+    if (seen.has(path)) return;
+    seen.add(path);
+    if (path.startsWith("node:")) return;
+    const code = files.get(path) ?? "";
+    for (const m of code.matchAll(/^(?:import|export)\b[^;()]*?["']([^"']+)["'];?$/gm)) {
+      const spec = m[1];
+      visit(spec.startsWith("node:") ? spec : new URL(spec, `file:///${path}`).pathname.slice(1));
+    }
+  };
+  visit(entry);
+  return seen;
+}
+
+Deno.test("build: the bundled guard loads none of Node's modules", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hastmon-bundle-" });
+  try {
+    const files = new Map<string, string>();
+    for (const f of await bundle(dir)) files.set(f, await Deno.readTextFile(`${dir}/${f}`));
+    const guard = /import\("\.\/(guard_main-[^"]+)"\)/.exec(files.get("app.js")!)![1];
+    const loaded = [...staticClosure(files, guard)];
+    assertEquals(loaded.filter((m) => m.startsWith("node:")), []);
+    // The walk sees imports at all: the guard's own chunks are there.
+    assertEquals(loaded.length > 3, true);
+    // The command line still loads them (commander is CommonJS).
+    const cli = /import\("\.\/(main-[^"]+)"\)/.exec(files.get("app.js")!)![1];
+    assertEquals(staticClosure(files, cli).has("node:module"), true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("build: the launcher's header says exactly where its payload starts", () => {
