@@ -216,13 +216,16 @@ Deno.test("e2e bad input: a log that cannot be written (its reader gone: EPIPE) 
   });
 });
 
-Deno.test("e2e bad input: a log that blocks (its reader alive, not reading) freezes a's daemon, not its guard: the guard stops the service before b takes over", async () => {
+Deno.test("e2e bad input: a log that blocks (its reader alive, not reading) holds up neither a's daemon nor its guard: lease and service stay, a switchover works, and the lines come once it drains", async () => {
   await withCluster({ logCuttable: ["a"] }, async (c) => {
     await c.waitForSteady("a");
+    const pid = c.servicePid("a", "r0");
     const guard = guardOf(c.daemonPid("a")!)!;
     await c.pauseLog("a", true);
     // The pipe filled by another writer (a reader inside `read` takes its first line, then
-    // waits): the daemon's next write blocks, as on a paused terminal or a stalled journald.
+    // waits): the daemon's next write cannot complete, as on a paused terminal or a stalled
+    // journald. Before, that write froze the daemon, its guard stopped the service and b
+    // took over: the node was lost to its log.
     const fifo = `${c.dir}/a.stderr.fifo`;
     const filler = new Deno.Command("/bin/sh", {
       args: ["-c", `{ printf 'x\\n'; sleep 0.5; head -c 70000 /dev/zero; } > '${fifo}'`],
@@ -232,15 +235,31 @@ Deno.test("e2e bad input: a log that blocks (its reader alive, not reading) free
     }).spawn();
     try {
       await sleep(1500);
-      c.sighup("a"); // a logs its reload: the write blocks, and a with it
-      await c.waitForActive("b", 30_000);
-      // Before b began, a's guard had stopped a's service (withCluster checks the timeline).
+      c.sighup("a"); // a logs its reload: the write waits, a does not
+      await sleep(3000); // a dozen leases
+      const st = await c.status("a");
+      assert(st, "a's daemon answers");
+      const r0 = st.resources.find((r) => r.resource === "r0")!;
+      assertEquals([r0.role, r0.state], ["primary", "running"]);
+      assertEquals(c.servicePid("a", "r0"), pid, "the service did not move or restart");
+      assertEquals(c.runningNodes(), ["a"]);
+      assertEquals(guardOf(c.daemonPid("a")!), guard, "the same guard throughout");
+      // A switchover with the log still blocked: a's stop runs (its guard logs into the same
+      // pipe), b takes over.
+      await c.ctlOk("a", "role", "secondary", "r0");
+      await c.waitForActive("b");
       assertEquals(c.servicePid("a", "r0"), null, "a's service was stopped");
-      assertEquals(guardOf(c.daemonPid("a")!), guard, "by a's own guard, still the first one");
     } finally {
       await c.pauseLog("a", false);
       filler.kill("SIGKILL");
       await filler.status;
     }
+    // Queued, not lost: once the log drains, what a logged meanwhile is there.
+    await c.waitFor(
+      async () => (await c.log("a")).includes("configuration reloaded"),
+      5000,
+      "a's reload line once its log drains",
+    );
+    assertEquals(guardOf(c.daemonPid("a")!), guard, "the same guard throughout");
   });
 });

@@ -12,7 +12,7 @@ import {
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard_link.ts";
 import { guardCommand, selfCommand } from "../daemon/self.ts";
-import { FileSink, type LogFormat, Logger, stderrSink } from "../daemon/log.ts";
+import { FileSink, type LogFormat, Logger, QueuedSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { StateDirInUseError } from "../daemon/state_store.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
@@ -71,9 +71,13 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   }
   // Before the guard or any hook is spawned: they must not inherit what we inherited.
   const fds = markInheritedFdsCloseOnExec();
-  let sink;
+  // The foreground daemon's stderr (a terminal, journald's socket, a pipe) may stop draining:
+  // a write that waited froze the daemon, and its guard then stopped every service it ran.
+  // Queued, the daemon goes on and counts what did not fit (QueuedSink). A log file is
+  // written as it comes: a disk that hangs it hangs the state_dir's writes all the same.
+  let sink: FileSink | QueuedSink;
   try {
-    sink = logPath ? new FileSink(logPath) : stderrSink();
+    sink = logPath ? new FileSink(logPath) : new QueuedSink(Deno.stderr);
   } catch (e) {
     throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
   }
@@ -92,10 +96,16 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
         `were marked close-on-exec: hooks and services will not get them`,
     );
   }
+  // What is queued is written before the process ends (a log that does not drain gets a second).
+  const closeLog = async () => {
+    logger.close();
+    if (sink instanceof QueuedSink) await sink.flush(1000);
+  };
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);
   } catch (e) {
+    await closeLog();
     if (e instanceof PidfileLockedError) throw new CliError(e.message, EX.UNAVAILABLE);
     throw new CliError(`cannot create pidfile: ${(e as Error).message}`, EX.CANTCREAT);
   }
@@ -146,6 +156,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     }
     await guard.close().catch(() => {});
     await pidfile.release();
+    await closeLog();
     // Another daemon on this state_dir is like another on this pidfile: not ours to fix.
     const code = e instanceof StateDirInUseError ? EX.UNAVAILABLE : EX.CANTCREAT;
     throw new CliError(`cannot start: ${(e as Error).message}`, code);
@@ -154,7 +165,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   const onTerm = () => daemon.shutdown("SIGTERM");
   const onInt = () => daemon.shutdown("SIGINT");
   const onHup = () => {
-    const why = logPath ? (logger.sink as FileSink).reopen() : null;
+    const why = sink instanceof FileSink ? sink.reopen() : null;
     if (why !== null) logger.error(`cannot reopen the log, writing on here: ${why}`);
     daemon.reload();
   };
@@ -172,7 +183,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   if (code === 0) await guard.close().catch(() => {});
   else await guard.abandon();
   await pidfile.release();
-  logger.close();
+  await closeLog();
   Deno.exit(code);
 }
 

@@ -38,9 +38,12 @@ export function formatStatusText(result: StatusResult): string {
 /** The node's log, as a last paragraph: only when it could not write some of it. */
 export function logText(node: string, log: LogLoss | undefined): string | null {
   if (!log || log.linesLost === 0) return null;
-  return `node ${oneLine(node)}: ${log.linesLost} log line(s) could not be written since start ` +
-    `(last: ${oneLine(log.error ?? "unknown error")}); the daemon goes on without them: ` +
-    `make room on the log's disk, or restart it with a log it can write\n`;
+  const ago = typeof log.lastLostAgoMs === "number"
+    ? `, the last ${formatDuration(log.lastLostAgoMs)} ago`
+    : "";
+  return `node ${oneLine(node)}: ${log.linesLost} log line(s) could not be written since ` +
+    `start${ago} (${oneLine(log.error ?? "unknown error")}); the daemon goes on without them: ` +
+    `make room on the log's disk, or drain or restart what reads its standard error\n`;
 }
 
 /**
@@ -183,7 +186,7 @@ export interface StatusJson {
       notifyPerSecond: number;
     };
     /** What its log could not take since start (absent from older daemons' answers: 0, null). */
-    log: { linesLost: number; error: string | null };
+    log: { linesLost: number; error: string | null; lastLostSecondsAgo: number | null };
   };
   resources: ResourceJson[];
 }
@@ -272,7 +275,13 @@ export function statusJson(result: StatusResult): StatusJson {
         probesHeld: result.load.probesHeld,
         notifyPerSecond: result.load.notifyPerSecond,
       },
-      log: { linesLost: result.log?.linesLost ?? 0, error: result.log?.error ?? null },
+      log: {
+        linesLost: result.log?.linesLost ?? 0,
+        error: result.log?.error ?? null,
+        lastLostSecondsAgo: typeof result.log?.lastLostAgoMs === "number"
+          ? seconds(result.log.lastLostAgoMs)
+          : null,
+      },
     },
     resources: result.resources.map(resourceJson),
   };

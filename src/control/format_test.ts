@@ -156,7 +156,7 @@ Deno.test("format: status JSON is versioned, in seconds, and survives a round tr
       probesHeld: 0,
       notifyPerSecond: 20,
     },
-    log: { linesLost: 0, error: null },
+    log: { linesLost: 0, error: null, lastLostSecondsAgo: null },
   });
   const [p, s] = json.resources;
   assertEquals(p.lease, { held: true, remainingSeconds: 2.5, lengthSeconds: 3, quorum: 2 });
@@ -314,4 +314,22 @@ Deno.test("format: a watchdog marks the last word of a peer it no longer hears",
     "    alpha (primary/running, disconnected)",
     "    beta (unknown/stopped)",
   ]);
+});
+
+Deno.test("format: a log that lost lines says how many, why and how long ago, in text and JSON", () => {
+  const r = result();
+  assertEquals(formatStatusText(r).includes("log line(s)"), false, "nothing while none was lost");
+  r.log = { linesLost: 12, error: "Broken pipe (os error 32)", lastLostAgoMs: 125_000 };
+  const text = formatStatusText(r);
+  assert(
+    text.includes(
+      "12 log line(s) could not be written since start, the last 2m5s ago (Broken pipe (os error 32))",
+    ),
+    text,
+  );
+  assertEquals(statusJson(r).daemon.log, {
+    linesLost: 12,
+    error: "Broken pipe (os error 32)",
+    lastLostSecondsAgo: 125,
+  });
 });

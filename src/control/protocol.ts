@@ -91,6 +91,8 @@ export interface LogLoss {
   linesLost: number;
   /** Why the last one was refused; null while none was. */
   error: string | null;
+  /** How long ago (ms) the last one was lost; null while none was. A duration: clocks differ. */
+  lastLostAgoMs?: number | null;
 }
 
 /** The answer to `role`: what each resource was before. */

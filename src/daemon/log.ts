@@ -30,7 +30,16 @@ export interface LogSink {
   write(line: string): void;
   close(): void;
   /** Lines it accepted and then lost (a queued write that failed), when it queues any. */
-  readonly dropped?: number;
+  readonly dropped?: SinkLoss | null;
+}
+
+/** What a queueing sink lost after it accepted it. */
+export interface SinkLoss {
+  lines: number;
+  /** When (performance.now) it last lost some. */
+  at: number;
+  /** Why. */
+  error: string;
 }
 
 /** The two renderings of a record. */
@@ -109,6 +118,8 @@ export class Logger {
   #transitionText: { resource: string; message: string } | null = null;
   #linesLost = 0;
   #lostError: string | null = null;
+  /** When (the monotonic clock) the last line was lost. */
+  #lostAt: number | null = null;
   /** Lost since the sink last took a record: told with the next one it takes. */
   #untold = 0;
 
@@ -122,9 +133,18 @@ export class Logger {
     this.#timer = opts.summaryTimer ?? false;
   }
 
-  /** What the sink could not take since start. */
+  /** What the sink could not take since start, and how long ago it last lost a line. */
   get loss(): LogLoss {
-    return { linesLost: this.#linesLost + (this.sink.dropped ?? 0), error: this.#lostError };
+    const sink = this.sink.dropped ?? null;
+    // The later of the two says why.
+    const last = sink !== null && (this.#lostAt === null || sink.at > this.#lostAt)
+      ? { at: sink.at, error: sink.error }
+      : { at: this.#lostAt, error: this.#lostError };
+    return {
+      linesLost: this.#linesLost + (sink?.lines ?? 0),
+      error: last.error,
+      lastLostAgoMs: last.at === null ? null : Math.max(0, Math.round(this.#clock() - last.at)),
+    };
   }
 
   /** Whether a record of `level` (and, for debug, `depth`) would be written. */
@@ -289,6 +309,7 @@ export class Logger {
   }
 
   #lose(): void {
+    this.#lostAt = this.#clock();
     this.#linesLost++;
     this.#untold++;
   }
@@ -326,11 +347,6 @@ function escape(text: string): string {
     if (c === "\t") return "\\t";
     return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
   });
-}
-
-/** Lines to stderr (foreground). */
-export function stderrSink(): LogSink {
-  return { write: (line) => writeAllSync(Deno.stderr, line), close: () => {} };
 }
 
 /** Lines appended to a file, created 0640 if missing; a symlink at the path is refused. */
@@ -379,10 +395,12 @@ export interface AsyncWriter {
 
 /**
  * A sink that never makes its caller wait: lines queue, and one asynchronous
- * writer drains them. The guard's: a log that stops draining (a terminal
- * paused with Ctrl-S, a stalled journald, a hung disk) made its synchronous
- * write wait, and the stop it was about to run with it, while a peer took
- * over (e2e_badinput_test: "a log that blocks"). Beyond `maxQueued` lines
+ * writer drains them. The guard's, and the foreground daemon's stderr: a log
+ * that stops draining (a terminal paused with Ctrl-S, a stalled journald, a
+ * hung disk) made a synchronous write wait. The guard waited with the stop it
+ * was about to run while a peer took over; the daemon froze, its guard
+ * stopped its services and the node was lost (e2e_badinput_test: "a log that
+ * blocks"). Beyond `maxQueued` lines
  * waiting, `write` throws (the Logger counts the line lost); the lines a failed
  * write took with it are counted in {@link QueuedSink.dropped}.
  */
@@ -391,7 +409,7 @@ export class QueuedSink implements LogSink {
   readonly #max: number;
   #queue: string[] = [];
   #pumping: Promise<void> | null = null;
-  #dropped = 0;
+  #dropped: SinkLoss | null = null;
   #error: string | null = null;
 
   constructor(out: AsyncWriter, maxQueued = 1000) {
@@ -400,7 +418,7 @@ export class QueuedSink implements LogSink {
   }
 
   /** Lines lost with a write that failed. */
-  get dropped(): number {
+  get dropped(): SinkLoss | null {
     return this.#dropped;
   }
 
@@ -435,7 +453,11 @@ export class QueuedSink implements LogSink {
           this.#error = null;
         } catch (e) {
           this.#error = (e as Error).message;
-          this.#dropped += lines.length;
+          this.#dropped = {
+            lines: (this.#dropped?.lines ?? 0) + lines.length,
+            at: performance.now(),
+            error: this.#error,
+          };
         }
       }
     } finally {

@@ -1,5 +1,5 @@
-import { assertEquals } from "../../tests/assert.ts";
-import { FileSink, formatLogLine, Logger, MemorySink } from "./log.ts";
+import { assert, assertEquals } from "../../tests/assert.ts";
+import { FileSink, formatLogLine, Logger, MemorySink, QueuedSink } from "./log.ts";
 
 const at = new Date("2026-11-25T10:00:00.123Z");
 
@@ -58,12 +58,19 @@ Deno.test("a sink that throws (EPIPE, ENOSPC) never stops the caller: lines coun
     },
     close() {},
   };
-  const log = new Logger(sink, { now: () => at });
+  let clock = 1000;
+  const log = new Logger(sink, { now: () => at, clock: () => clock });
   log.info("one");
+  assertEquals(log.loss, { linesLost: 0, error: null, lastLostAgoMs: null });
   broken = true;
   log.info("two", "web");
   log.error("three");
-  assertEquals(log.loss, { linesLost: 2, error: "Broken pipe (os error 32)" });
+  clock += 2500;
+  assertEquals(log.loss, {
+    linesLost: 2,
+    error: "Broken pipe (os error 32)",
+    lastLostAgoMs: 2500,
+  });
   broken = false;
   log.info("four");
   assertEquals(lines, [
@@ -220,4 +227,75 @@ Deno.test("with the summary timer, a summary comes when its window ends even if 
   } finally {
     log.close();
   }
+});
+
+/** An asynchronous writer whose writes wait until `release`, or fail while `failing`. */
+function stuckWriter() {
+  const written: string[] = [];
+  let open: (() => void) | null = null;
+  let gate = new Promise<void>((r) => open = r);
+  const w = {
+    written,
+    failing: null as string | null,
+    release() {
+      open?.();
+    },
+    block() {
+      gate = new Promise<void>((r) => open = r);
+    },
+    async write(p: Uint8Array): Promise<number> {
+      await gate;
+      if (w.failing !== null) throw new Error(w.failing);
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  };
+  return w;
+}
+
+Deno.test("a queued sink never makes the logger wait: beyond its bound lines are counted lost, and told once it drains", async () => {
+  const out = stuckWriter();
+  const sink = new QueuedSink(out, 3);
+  const log = new Logger(sink, { now: () => at });
+  for (const m of ["one", "two", "three", "four", "five"]) log.info(m); // none of them waits
+  // "one" is being written (taken from the queue); two to four wait; "five" did not fit.
+  assertEquals(log.loss.linesLost, 1);
+  assert((log.loss.error ?? "").includes("does not drain"), String(log.loss.error));
+  out.release();
+  await sink.flush(1000);
+  log.info("six");
+  await sink.flush(1000);
+  assertEquals(out.written.join("").split("\n").filter((l) => l !== ""), [
+    "2026-11-25T10:00:00.123Z [INFO] one",
+    "2026-11-25T10:00:00.123Z [INFO] two",
+    "2026-11-25T10:00:00.123Z [INFO] three",
+    "2026-11-25T10:00:00.123Z [INFO] four",
+    "2026-11-25T10:00:00.123Z [ERROR] log: 1 line(s) could not be written (the log does not " +
+    "drain (3 lines waiting)); writing again",
+    "2026-11-25T10:00:00.123Z [INFO] six",
+  ]);
+});
+
+Deno.test("a queued sink counts the lines of a write that failed, with why and when", async () => {
+  const out = stuckWriter();
+  out.release();
+  const sink = new QueuedSink(out);
+  const log = new Logger(sink, { now: () => at });
+  out.failing = "Broken pipe (os error 32)";
+  log.info("one");
+  log.info("two");
+  await sink.flush(1000);
+  const loss = log.loss;
+  assertEquals([loss.linesLost, loss.error], [2, "Broken pipe (os error 32)"]);
+  assert(loss.lastLostAgoMs !== null && loss.lastLostAgoMs! < 1000, String(loss.lastLostAgoMs));
+  // flush gives up on a log that does not drain.
+  out.failing = null;
+  out.block();
+  log.info("three");
+  const t = performance.now();
+  await sink.flush(50);
+  assert(performance.now() - t < 1000, "flush waited for a stuck log");
+  out.release();
+  await sink.flush(1000);
+  assertEquals(out.written.join("").includes("[INFO] three"), true);
 });
