@@ -225,7 +225,10 @@ export class Logger {
   }
 
   #emit(record: LogRecord): void {
-    if (this.#window <= 0) return this.#write(record);
+    if (this.#window <= 0) {
+      this.#write(record);
+      return;
+    }
     this.flush();
     const now = this.#clock();
     const key = `${record.level}\0${record.resource ?? ""}\0${record.message}`;
@@ -237,7 +240,8 @@ export class Logger {
       }
       return;
     }
-    this.#write(record);
+    // A record the sink lost opens no window: the next one like it is not a repeat of it.
+    if (!this.#write(record)) return;
     this.#repeats.set(key, { record, since: now, count: 0 });
     // Distinct records are forgotten once their window is over (flush), so this stays small
     // unless thousands of different lines come within one window.
@@ -274,7 +278,8 @@ export class Logger {
     this.#timerId = id;
   }
 
-  #write(r: LogRecord): void {
+  /** Hand the record to the sink; false when it was lost. */
+  #write(r: LogRecord): boolean {
     const time = this.#now();
     if (this.#untold > 0) {
       const told = this.#untold;
@@ -288,7 +293,8 @@ export class Logger {
       if (!this.#put(this.#line(time, lost))) return this.#lose();
       this.#untold -= told;
     }
-    if (!this.#put(this.#line(time, r))) this.#lose();
+    if (this.#put(this.#line(time, r))) return true;
+    return this.#lose();
   }
 
   #line(time: Date, r: LogRecord): string {
@@ -308,10 +314,11 @@ export class Logger {
     }
   }
 
-  #lose(): void {
+  #lose(): false {
     this.#lostAt = this.#clock();
     this.#linesLost++;
     this.#untold++;
+    return false;
   }
 }
 
@@ -352,13 +359,22 @@ function escape(text: string): string {
 /** Lines appended to a file, created 0640 if missing; a symlink at the path is refused. */
 export class FileSink implements LogSink {
   #file: Deno.FsFile;
+  #lines = new LineBytes();
 
   constructor(readonly path: string) {
     this.#file = FileSink.#open(path);
   }
 
   write(line: string): void {
-    writeAllSync(this.#file, line);
+    const bytes = this.#lines.encode(line);
+    let done = 0;
+    try {
+      while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
+      this.#lines.ended(done);
+    } catch (e) {
+      this.#lines.ended(done, e);
+      throw e;
+    }
   }
 
   /**
@@ -375,6 +391,7 @@ export class FileSink implements LogSink {
     }
     this.#file.close();
     this.#file = next;
+    this.#lines = new LineBytes();
     return null;
   }
 
@@ -385,6 +402,24 @@ export class FileSink implements LogSink {
   static #open(path: string): Deno.FsFile {
     // Never through a symlink planted at the path (safe_open.ts).
     return openNoFollowSync(path, { append: true, mode: 0o640 });
+  }
+}
+
+/**
+ * Text to a sink's bytes, a newline after it. A write that failed part-way
+ * (a disk that filled up mid-line) leaves the output inside a line: the next
+ * text starts on a line of its own rather than glued to the fragment.
+ */
+class LineBytes {
+  #cut = false;
+
+  encode(text: string): Uint8Array {
+    return new TextEncoder().encode(`${this.#cut ? "\n" : ""}${text}\n`);
+  }
+
+  /** A write ended after `done` bytes, with `error` if it failed. */
+  ended(done: number, error?: unknown): void {
+    this.#cut = error === undefined ? false : this.#cut || done > 0;
   }
 }
 
@@ -411,6 +446,7 @@ export class QueuedSink implements LogSink {
   #pumping: Promise<void> | null = null;
   #dropped: SinkLoss | null = null;
   #error: string | null = null;
+  #lines = new LineBytes();
 
   constructor(out: AsyncWriter, maxQueued = 1000) {
     this.#out = out;
@@ -445,13 +481,14 @@ export class QueuedSink implements LogSink {
       while (this.#queue.length > 0) {
         const lines = this.#queue;
         this.#queue = [];
-        const bytes = new TextEncoder().encode(lines.join("\n") + "\n");
+        const bytes = this.#lines.encode(lines.join("\n"));
+        let done = 0;
         try {
-          for (let done = 0; done < bytes.length;) {
-            done += await this.#out.write(bytes.subarray(done));
-          }
+          while (done < bytes.length) done += await this.#out.write(bytes.subarray(done));
+          this.#lines.ended(done);
           this.#error = null;
         } catch (e) {
+          this.#lines.ended(done, e);
           this.#error = (e as Error).message;
           this.#dropped = {
             lines: (this.#dropped?.lines ?? 0) + lines.length,
@@ -477,9 +514,4 @@ export class MemorySink implements LogSink {
   }
 
   close(): void {}
-}
-
-function writeAllSync(out: { writeSync(p: Uint8Array): number }, line: string): void {
-  const bytes = new TextEncoder().encode(line + "\n");
-  for (let done = 0; done < bytes.length;) done += out.writeSync(bytes.subarray(done));
 }

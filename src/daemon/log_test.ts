@@ -299,3 +299,40 @@ Deno.test("a queued sink counts the lines of a write that failed, with why and w
   await sink.flush(1000);
   assertEquals(out.written.join("").includes("[INFO] three"), true);
 });
+
+Deno.test("a lost record opens no repeat window; a write cut part-way leaves the next line whole", async () => {
+  const lines: string[] = [];
+  let broken = false;
+  const log = new Logger({
+    write(line: string) {
+      if (broken) throw new Error("No space left on device (os error 28)");
+      lines.push(line);
+    },
+    close() {},
+  }, { now: () => at, repeatWindowMs: 60_000, clock: () => 0 });
+  broken = true;
+  log.warning("peer b: connection refused");
+  broken = false;
+  log.warning("peer b: connection refused"); // within the minute, yet written: the first was lost
+  assertEquals(lines.length, 2, lines.join("\n"));
+  assertEquals(lines[1], "2026-11-25T10:00:00.123Z [WARNING] peer b: connection refused");
+
+  // A writer that takes part of a batch, then fails: the next batch starts on a new line.
+  const out: string[] = [];
+  let cutAfter: number | null = 10;
+  const sink = new QueuedSink({
+    write(p: Uint8Array): Promise<number> {
+      if (cutAfter === 0) return Promise.reject(new Error("No space left on device (os error 28)"));
+      const n = cutAfter === null ? p.length : Math.min(cutAfter, p.length);
+      if (cutAfter !== null) cutAfter -= n;
+      out.push(new TextDecoder().decode(p.subarray(0, n)));
+      return Promise.resolve(n);
+    },
+  });
+  sink.write("first line, cut");
+  await sink.flush(1000);
+  cutAfter = null;
+  sink.write("second line");
+  await sink.flush(1000);
+  assertEquals(out.join(""), "first line\nsecond line\n");
+});
