@@ -10,6 +10,14 @@ if (import.meta.main) {
     // Exit here: a stop hook may leave processes that hold the guard's output pipes open.
     Deno.exit(await guardMain(Deno.args.slice(1)));
   }
+  // The daemon from its options alone when they are plain (src/cli/daemon_args.ts): it runs
+  // for months and need not keep the command line's parser. Anything else (--help, a
+  // mistake) goes through the command line like any command.
+  if (Deno.args[0] === "daemon") {
+    const { daemonMain } = await import("./src/cli/daemon_run.ts");
+    const code = await daemonMain(Deno.args.slice(1));
+    if (code !== null) Deno.exit(code);
+  }
   const { runCli } = await import("./src/cli/main.ts");
   Deno.exit(await runCli(Deno.args));
 }

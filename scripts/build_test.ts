@@ -91,7 +91,7 @@ function staticClosure(files: ReadonlyMap<string, string>, entry: string): Set<s
   return seen;
 }
 
-Deno.test("build: the bundled guard loads none of Node's modules", async () => {
+Deno.test("build: the bundled guard loads none of Node's modules, the daemon neither commander nor more than node:process", async () => {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-bundle-" });
   try {
     const files = new Map<string, string>();
@@ -101,9 +101,17 @@ Deno.test("build: the bundled guard loads none of Node's modules", async () => {
     assertEquals(loaded.filter((m) => m.startsWith("node:")), []);
     // The walk sees imports at all: the guard's own chunks are there.
     assertEquals(loaded.length > 3, true);
+    // The daemon keeps node:process (its title in ps), not the command line's parser.
+    const daemon = /import\("\.\/(daemon_run-[^"]+)"\)/.exec(files.get("app.js")!)![1];
+    const daemonLoads = [...staticClosure(files, daemon)];
+    assertEquals(daemonLoads.filter((m) => m.startsWith("node:")), ["node:process"]);
+    const commander = (m: string) => files.get(m)?.includes("node_modules/.deno/commander@");
+    assertEquals(daemonLoads.filter(commander), []);
     // The command line still loads them (commander is CommonJS).
     const cli = /import\("\.\/(main-[^"]+)"\)/.exec(files.get("app.js")!)![1];
-    assertEquals(staticClosure(files, cli).has("node:module"), true);
+    const cliLoads = [...staticClosure(files, cli)];
+    assertEquals(cliLoads.includes("node:module"), true);
+    assertEquals(cliLoads.some(commander), true);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,7 +1,8 @@
 /** `hastmon daemon`: run this node. Background by default, foreground with -F. */
 import { type Command, Option } from "@commander-js/extra-typings";
 import { LOG_FORMATS } from "../daemon/log.ts";
-import { CONFIG_HELP, DEFAULT_PIDFILE, NODE_HELP } from "./options.ts";
+import { CONFIG_HELP, NODE_HELP } from "./options.ts";
+import { DEFAULT_PIDFILE } from "./daemon_args.ts";
 import type { CliIO, Register } from "./main.ts";
 
 /** Register `hastmon daemon`. */

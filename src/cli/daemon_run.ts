@@ -1,7 +1,7 @@
 /** What `hastmon daemon` does; loaded only when the daemon runs (ctl stays light). */
 import { CliError, EX } from "./exit.ts";
-import type { CliIO } from "./main.ts";
-import { DEFAULT_PIDFILE } from "./options.ts";
+import { type CliIO, stdIO } from "./io.ts";
+import { type DaemonOptions, DEFAULT_PIDFILE, parsePlainDaemonArgs } from "./daemon_args.ts";
 import {
   ConfigFileError,
   configPath,
@@ -12,7 +12,7 @@ import {
 import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard_link.ts";
 import { guardCommand, selfCommand } from "../daemon/self.ts";
-import { FileSink, type LogFormat, Logger, QueuedSink } from "../daemon/log.ts";
+import { FileSink, Logger, QueuedSink } from "../daemon/log.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { StateDirInUseError } from "../daemon/state_store.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
@@ -24,19 +24,29 @@ import { HookHistograms } from "../metrics/histogram.ts";
 import { renderMetrics } from "../metrics/render.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
 
-/** The options of `hastmon daemon`. */
-export interface DaemonOptions {
-  config?: string;
-  debug: number | true;
-  foreground?: true;
-  pidfile?: string;
-  node?: string;
-  log?: string;
-  logFormat?: LogFormat;
-}
-
 /** Identical log records within this window are summarised (src/daemon/log.ts). */
 const REPEAT_WINDOW_MS = 60_000;
+
+/**
+ * `hastmon daemon ARGS` without the command line's parser (daemon_args.ts):
+ * the exit status, or null when ARGS are not all plain (the command line then
+ * reads and explains them).
+ */
+export async function daemonMain(
+  args: readonly string[],
+  io: CliIO = stdIO,
+): Promise<number | null> {
+  const opts = parsePlainDaemonArgs(args);
+  if (opts === null) return null;
+  try {
+    await runDaemon(opts, io);
+    return EX.OK;
+  } catch (e) {
+    if (!(e instanceof CliError)) throw e;
+    io.err(`hastmon: ${e.message}\n`);
+    return e.code;
+  }
+}
 
 /** Run the daemon (or start it in the background) with the parsed options. */
 export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
@@ -75,9 +85,11 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   // a write that waited froze the daemon, and its guard then stopped every service it ran.
   // Queued, the daemon goes on and counts what did not fit (QueuedSink). A log file is
   // written as it comes: a disk that hangs it hangs the state_dir's writes all the same.
+  // The bound holds a burst: a failover of a thousand resources logs several thousand lines
+  // within seconds on a saturated machine (about 150 bytes each).
   let sink: FileSink | QueuedSink;
   try {
-    sink = logPath ? new FileSink(logPath) : new QueuedSink(Deno.stderr);
+    sink = logPath ? new FileSink(logPath) : new QueuedSink(Deno.stderr, 20_000);
   } catch (e) {
     throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
   }

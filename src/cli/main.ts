@@ -3,26 +3,9 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { CliError, EX } from "./exit.ts";
 import { VERSION } from "../version.ts";
 
-/** Output sinks, replaceable in tests. */
-export interface CliIO {
-  out: (s: string) => void;
-  err: (s: string) => void;
-}
+import { type CliIO, stdIO as defaultIO } from "./io.ts";
 
-/** Write all of `s`; a reader that went away (`| head`) is not an error. */
-function writeAll(w: { writeSync(b: Uint8Array): number }, s: string) {
-  const bytes = new TextEncoder().encode(s);
-  try {
-    for (let off = 0; off < bytes.length;) off += w.writeSync(bytes.subarray(off));
-  } catch (e) {
-    if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
-  }
-}
-
-const defaultIO: CliIO = {
-  out: (s) => writeAll(Deno.stdout, s),
-  err: (s) => writeAll(Deno.stderr, s),
-};
+export type { CliIO };
 
 /** A command group module adds its commands to the program. */
 export type Register = (program: Command, io: CliIO) => void;

@@ -6,9 +6,6 @@ import { DEFAULT_CONFIG_PATH } from "../config/mod.ts";
 export const CONFIG_HELP =
   `configuration file (default: $HASTMON_CONFIG, else ${DEFAULT_CONFIG_PATH})`;
 
-/** Where the daemon's pidfile goes by default. */
-export const DEFAULT_PIDFILE = "/var/run/hastmon.pid";
-
 /** Help of `--node`. */
 export const NODE_HELP =
   "this node's name (default: $HASTMON_NODE, else the hostname or short hostname)";
