@@ -274,6 +274,8 @@ interface LogCounts {
   selfFencing: number;
   stalls: number;
   guardDeadlines: number;
+  /** Lines the daemons' and guards' logs lost (a queue that overflowed, a write that failed). */
+  linesLost: number;
 }
 
 function countLog(text: string): LogCounts {
@@ -282,16 +284,19 @@ function countLog(text: string): LogCounts {
     selfFencing: n(/self-fencing: lease expired/g),
     stalls: n(/no event for /g),
     guardDeadlines: n(/lease deadline passed without a new arm/g),
+    linesLost: [...text.matchAll(/log: (\d+) line\(s\) could not be written/g)]
+      .reduce((sum, m) => sum + Number(m[1]), 0),
   };
 }
 
 async function logsSince(c: TestCluster, offsets: Record<Node, number>): Promise<LogCounts> {
-  const sum: LogCounts = { selfFencing: 0, stalls: 0, guardDeadlines: 0 };
+  const sum: LogCounts = { selfFencing: 0, stalls: 0, guardDeadlines: 0, linesLost: 0 };
   for (const n of NODES) {
     const counts = countLog((await c.log(n)).slice(offsets[n]));
     sum.selfFencing += counts.selfFencing;
     sum.stalls += counts.stalls;
     sum.guardDeadlines += counts.guardDeadlines;
+    sum.linesLost += counts.linesLost;
   }
   return sum;
 }
@@ -683,7 +688,7 @@ guard, and the hook processes it ran (its reaped children). Hooks a second are t
 counts (their metrics). Failover: kill -9 of node a (daemon, guard and services at once) until every
 resource runs on b.
 
-| resources | probe | load | all running after \`role primary all\` | CPU daemon a / b / w | guard a / b / w | hooks a / b / w | hooks/s a / b / w | RSS daemon a / b / w MB (peak a) | RSS guard a MB | frames/s a→b, a→w | failover of all (bound + 5 s) | self-fence / stalls / guard deadlines | never two active |
+| resources | probe | load | all running after \`role primary all\` | CPU daemon a / b / w | guard a / b / w | hooks a / b / w | hooks/s a / b / w | RSS daemon a / b / w MB (peak a) | RSS guard a MB | frames/s a→b, a→w | failover of all (bound + 5 s) | self-fence / stalls / guard deadlines / log lines lost | never two active |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${
     rows.map((r) =>
@@ -699,7 +704,9 @@ ${
         r.failover
           ? `${secs(r.failover.seconds)} (${(r.failover.boundS + 5).toFixed(1)} s)`
           : "not measured"
-      } | ${r.logs.selfFencing} / ${r.logs.stalls} / ${r.logs.guardDeadlines} | ${r.neverTwoActive} |`
+      } | ${r.logs.selfFencing} / ${r.logs.stalls} / ${r.logs.guardDeadlines} / ${
+        r.logs.linesLost ?? "-"
+      } | ${r.neverTwoActive} |`
     ).join("\n")
   }
 
@@ -731,7 +738,9 @@ the timer in the last 10 s): ${
 
 Load ${s.load[0]}–${s.load[1]}. All running on a ${secs(s.allRunningS)} after \`role primary all\`;
 over the soak: ${s.leaseLost} lease(s) lost, ${s.logs.selfFencing} self-fencing, ${s.logs.stalls}
-stall warning(s) ("no event for"), ${s.logs.guardDeadlines} guard deadline(s); every resource still
+stall warning(s) ("no event for"), ${s.logs.guardDeadlines} guard deadline(s), ${
+        s.logs.linesLost ?? "-"
+      } log line(s) lost; every resource still
 running on a at the end: ${
         s.stillRunning ? "yes" : "**no**"
       }; never two active: ${s.neverTwoActive}.
