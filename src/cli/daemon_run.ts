@@ -85,11 +85,11 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   // a write that waited froze the daemon, and its guard then stopped every service it ran.
   // Queued, the daemon goes on and counts what did not fit (QueuedSink). A log file is
   // written as it comes: a disk that hangs it hangs the state_dir's writes all the same.
-  // The bound holds a burst: a failover of a thousand resources logs several thousand lines
-  // within seconds on a saturated machine (about 150 bytes each).
+  // The bound (4 Mi characters) holds a burst: a failover of a thousand resources logs several
+  // thousand lines within seconds on a saturated machine.
   let sink: FileSink | QueuedSink;
   try {
-    sink = logPath ? new FileSink(logPath) : new QueuedSink(Deno.stderr, 20_000);
+    sink = logPath ? new FileSink(logPath) : new QueuedSink(Deno.stderr, 4 << 20);
   } catch (e) {
     throw new CliError(`cannot open the log: ${(e as Error).message}`, EX.CANTCREAT);
   }
@@ -109,10 +109,21 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     );
   }
   // What is queued is written before the process ends (a log that does not drain gets a second).
-  const closeLog = async () => {
+  const closeLog = async (ms = 1000) => {
     logger.close();
-    if (sink instanceof QueuedSink) await sink.flush(1000);
+    if (sink instanceof QueuedSink) await sink.flush(ms);
   };
+  // An error nothing caught ends the daemon, as it always did (its guard then stops what it
+  // ran, and its peers take over), but through the log: a background daemon's stderr goes
+  // nowhere, and a foreground one's queued lines, the context of the error, would be lost.
+  const fatal = (e: ErrorEvent | PromiseRejectionEvent) => {
+    e.preventDefault();
+    const error = e instanceof ErrorEvent ? e.error : e.reason;
+    logger.error(`fatal: ${error instanceof Error ? error.stack ?? error.message : error}`);
+    closeLog(500).finally(() => Deno.exit(EX.SOFTWARE));
+  };
+  globalThis.addEventListener("error", fatal);
+  globalThis.addEventListener("unhandledrejection", fatal);
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);

@@ -370,9 +370,9 @@ export class FileSink implements LogSink {
     let done = 0;
     try {
       while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
-      this.#lines.ended(done);
+      this.#lines.ended(bytes, done);
     } catch (e) {
-      this.#lines.ended(done, e);
+      this.#lines.ended(bytes, done, e);
       throw e;
     }
   }
@@ -417,9 +417,10 @@ class LineBytes {
     return new TextEncoder().encode(`${this.#cut ? "\n" : ""}${text}\n`);
   }
 
-  /** A write ended after `done` bytes, with `error` if it failed. */
-  ended(done: number, error?: unknown): void {
-    this.#cut = error === undefined ? false : this.#cut || done > 0;
+  /** A write of `bytes` ended after `done` of them, with `error` if it failed. */
+  ended(bytes: Uint8Array, done: number, error?: unknown): void {
+    if (error === undefined) this.#cut = false;
+    else if (done > 0) this.#cut = bytes[done - 1] !== 0x0a;
   }
 }
 
@@ -429,28 +430,40 @@ export interface AsyncWriter {
 }
 
 /**
+ * Bytes a pipe takes in one piece (PIPE_BUF on Linux): the daemon and its
+ * guard share the foreground daemon's stderr, and a longer write could be
+ * split with the other's lines in between.
+ */
+const ATOMIC_WRITE = 4096;
+
+/**
  * A sink that never makes its caller wait: lines queue, and one asynchronous
- * writer drains them. The guard's, and the foreground daemon's stderr: a log
- * that stops draining (a terminal paused with Ctrl-S, a stalled journald, a
- * hung disk) made a synchronous write wait. The guard waited with the stop it
- * was about to run while a peer took over; the daemon froze, its guard
- * stopped its services and the node was lost (e2e_badinput_test: "a log that
- * blocks"). Beyond `maxQueued` lines
- * waiting, `write` throws (the Logger counts the line lost); the lines a failed
- * write took with it are counted in {@link QueuedSink.dropped}.
+ * writer drains them, whole lines of at most {@link ATOMIC_WRITE} bytes a
+ * write. The guard's, and the foreground daemon's stderr: a log that stops
+ * draining (a terminal paused with Ctrl-S, a stalled journald, a hung disk)
+ * made a synchronous write wait. The guard waited with the stop it was about
+ * to run while a peer took over; the daemon froze, its guard stopped its
+ * services and the node was lost (e2e_badinput_test: "a log that blocks").
+ * Beyond `maxChars` characters held (queued or being written), `write` throws
+ * and the Logger counts the line lost; a line the sink took and a write then
+ * lost is counted in {@link QueuedSink.dropped} (and, unlike a refused one,
+ * has already opened its repeat window: the Logger cannot know).
  */
 export class QueuedSink implements LogSink {
   readonly #out: AsyncWriter;
   readonly #max: number;
   #queue: string[] = [];
+  #head = 0;
+  /** Characters of the lines queued or being written. */
+  #held = 0;
   #pumping: Promise<void> | null = null;
   #dropped: SinkLoss | null = null;
   #error: string | null = null;
   #lines = new LineBytes();
 
-  constructor(out: AsyncWriter, maxQueued = 1000) {
+  constructor(out: AsyncWriter, maxChars = 1 << 20) {
     this.#out = out;
-    this.#max = maxQueued;
+    this.#max = maxChars;
   }
 
   /** Lines lost with a write that failed. */
@@ -459,10 +472,13 @@ export class QueuedSink implements LogSink {
   }
 
   write(line: string): void {
-    if (this.#queue.length >= this.#max) {
-      throw new Error(this.#error ?? `the log does not drain (${this.#max} lines waiting)`);
+    if (this.#held + line.length + 1 > this.#max) {
+      throw new Error(
+        this.#error ?? `the log does not drain (${this.#held} characters waiting)`,
+      );
     }
     this.#queue.push(line);
+    this.#held += line.length + 1;
     this.#pumping ??= this.#pump();
   }
 
@@ -476,26 +492,44 @@ export class QueuedSink implements LogSink {
 
   close(): void {}
 
+  /** The next lines to write together: as many whole lines as fit one atomic write, one at least. */
+  #take(): string[] {
+    const lines: string[] = [];
+    let size = 0;
+    while (this.#head < this.#queue.length) {
+      // Characters for bytes: exact for ASCII, which nearly every line is.
+      const next = this.#queue[this.#head].length + 1;
+      if (lines.length > 0 && size + next > ATOMIC_WRITE) break;
+      lines.push(this.#queue[this.#head++]);
+      size += next;
+    }
+    if (this.#head === this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
+    return lines;
+  }
+
   async #pump(): Promise<void> {
     try {
-      while (this.#queue.length > 0) {
-        const lines = this.#queue;
-        this.#queue = [];
+      for (let lines = this.#take(); lines.length > 0; lines = this.#take()) {
         const bytes = this.#lines.encode(lines.join("\n"));
         let done = 0;
         try {
           while (done < bytes.length) done += await this.#out.write(bytes.subarray(done));
-          this.#lines.ended(done);
+          this.#lines.ended(bytes, done);
           this.#error = null;
         } catch (e) {
-          this.#lines.ended(done, e);
+          this.#lines.ended(bytes, done, e);
           this.#error = (e as Error).message;
           this.#dropped = {
             lines: (this.#dropped?.lines ?? 0) + lines.length,
+            // The Logger's default clock (its repeat windows and loss times).
             at: performance.now(),
             error: this.#error,
           };
         }
+        for (const l of lines) this.#held -= l.length + 1;
       }
     } finally {
       // No await between the last look at the queue and this: a line queued after it starts

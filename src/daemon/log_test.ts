@@ -255,10 +255,12 @@ function stuckWriter() {
 
 Deno.test("a queued sink never makes the logger wait: beyond its bound lines are counted lost, and told once it drains", async () => {
   const out = stuckWriter();
-  const sink = new QueuedSink(out, 3);
+  // Room for four of these lines (36-38 characters with their newline, the one being written
+  // included), not five; then for the notice of the lost one and "six".
+  const sink = new QueuedSink(out, 170);
   const log = new Logger(sink, { now: () => at });
   for (const m of ["one", "two", "three", "four", "five"]) log.info(m); // none of them waits
-  // "one" is being written (taken from the queue); two to four wait; "five" did not fit.
+  // "one" is being written; two to four wait; "five" did not fit.
   assertEquals(log.loss.linesLost, 1);
   assert((log.loss.error ?? "").includes("does not drain"), String(log.loss.error));
   out.release();
@@ -271,7 +273,7 @@ Deno.test("a queued sink never makes the logger wait: beyond its bound lines are
     "2026-11-25T10:00:00.123Z [INFO] three",
     "2026-11-25T10:00:00.123Z [INFO] four",
     "2026-11-25T10:00:00.123Z [ERROR] log: 1 line(s) could not be written (the log does not " +
-    "drain (3 lines waiting)); writing again",
+    "drain (147 characters waiting)); writing again",
     "2026-11-25T10:00:00.123Z [INFO] six",
   ]);
 });
@@ -335,4 +337,24 @@ Deno.test("a lost record opens no repeat window; a write cut part-way leaves the
   sink.write("second line");
   await sink.flush(1000);
   assertEquals(out.join(""), "first line\nsecond line\n");
+});
+
+Deno.test("a queued sink writes whole lines, at most a pipe's atomic write (4096 bytes) at a time", async () => {
+  const writes: string[] = [];
+  const sink = new QueuedSink({
+    write(p: Uint8Array): Promise<number> {
+      writes.push(new TextDecoder().decode(p));
+      return Promise.resolve(p.length);
+    },
+  });
+  const lines = Array.from({ length: 200 }, (_, i) => `${i}`.padStart(99, "x"));
+  for (const l of lines) sink.write(l);
+  sink.write("y".repeat(5000)); // longer than one atomic write: alone
+  await sink.flush(1000);
+  assertEquals(writes.join(""), [...lines, "y".repeat(5000)].join("\n") + "\n");
+  assert(writes.length > 1, "in pieces");
+  for (const w of writes.slice(0, -1)) {
+    assert(w.length <= 4096 && w.endsWith("\n"), `a write of ${w.length} bytes`);
+  }
+  assertEquals(writes.at(-1), "y".repeat(5000) + "\n");
 });
