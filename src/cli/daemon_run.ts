@@ -113,17 +113,6 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     logger.close();
     if (sink instanceof QueuedSink) await sink.flush(ms);
   };
-  // An error nothing caught ends the daemon, as it always did (its guard then stops what it
-  // ran, and its peers take over), but through the log: a background daemon's stderr goes
-  // nowhere, and a foreground one's queued lines, the context of the error, would be lost.
-  const fatal = (e: ErrorEvent | PromiseRejectionEvent) => {
-    e.preventDefault();
-    const error = e instanceof ErrorEvent ? e.error : e.reason;
-    logger.error(`fatal: ${error instanceof Error ? error.stack ?? error.message : error}`);
-    closeLog(500).finally(() => Deno.exit(EX.SOFTWARE));
-  };
-  globalThis.addEventListener("error", fatal);
-  globalThis.addEventListener("unhandledrejection", fatal);
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);
@@ -185,6 +174,20 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot start: ${(e as Error).message}`, code);
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
+  // From here on an error nothing caught ends the daemon, as it always did (its guard then
+  // stops what it ran, and its peers take over), but through the log: a background daemon's
+  // stderr goes nowhere, and a foreground one's queued lines, the context of the error, would
+  // be lost. (Before, during start-up, the error goes to stderr as Deno prints it: a
+  // background start forwards that to the command that started it.)
+  const fatal = (e: ErrorEvent | PromiseRejectionEvent) => {
+    if (e.defaultPrevented) return;
+    e.preventDefault();
+    const error = e instanceof ErrorEvent ? e.error : e.reason;
+    logger.error(`fatal: ${error instanceof Error ? error.stack ?? error.message : error}`);
+    closeLog(500).finally(() => Deno.exit(EX.SOFTWARE));
+  };
+  globalThis.addEventListener("error", fatal);
+  globalThis.addEventListener("unhandledrejection", fatal);
   const onTerm = () => daemon.shutdown("SIGTERM");
   const onInt = () => daemon.shutdown("SIGINT");
   const onHup = () => {
@@ -221,7 +224,7 @@ function listenMetrics(at: { host: string; port: number; text: string }, render:
 
 /** The argv of the background daemon, started for the command line `args`. */
 export function backgroundArgs(args: readonly string[]): string[] {
-  const command = args.includes("daemon") ? [...args] : ["daemon", ...args];
+  const command = args[0] === "daemon" ? [...args] : ["daemon", ...args];
   return [...selfCommand(), ...command];
 }
 

@@ -437,6 +437,20 @@ export interface AsyncWriter {
 const ATOMIC_WRITE = 4096;
 
 /**
+ * Where the piece of `bytes` that starts at `at` ends: after as many whole
+ * lines as fit {@link ATOMIC_WRITE} bytes, or after one longer line alone.
+ * (0x0a never occurs inside a UTF-8 sequence.)
+ */
+function pieceEnd(bytes: Uint8Array, at: number): number {
+  const limit = Math.min(at + ATOMIC_WRITE, bytes.length);
+  if (limit === bytes.length) return limit;
+  const newline = bytes.lastIndexOf(0x0a, limit - 1);
+  if (newline >= at) return newline + 1;
+  const next = bytes.indexOf(0x0a, limit);
+  return next < 0 ? bytes.length : next + 1;
+}
+
+/**
  * A sink that never makes its caller wait: lines queue, and one asynchronous
  * writer drains them, whole lines of at most {@link ATOMIC_WRITE} bytes a
  * write. The guard's, and the foreground daemon's stderr: a log that stops
@@ -453,7 +467,6 @@ export class QueuedSink implements LogSink {
   readonly #out: AsyncWriter;
   readonly #max: number;
   #queue: string[] = [];
-  #head = 0;
   /** Characters of the lines queued or being written. */
   #held = 0;
   #pumping: Promise<void> | null = null;
@@ -471,11 +484,14 @@ export class QueuedSink implements LogSink {
     return this.#dropped;
   }
 
+  /** Characters queued or being written (0 once all is written or lost). */
+  get held(): number {
+    return this.#held;
+  }
+
   write(line: string): void {
     if (this.#held + line.length + 1 > this.#max) {
-      throw new Error(
-        this.#error ?? `the log does not drain (${this.#held} characters waiting)`,
-      );
+      throw new Error(this.#error ?? `the log does not drain (${this.#held} characters waiting)`);
     }
     this.#queue.push(line);
     this.#held += line.length + 1;
@@ -492,49 +508,47 @@ export class QueuedSink implements LogSink {
 
   close(): void {}
 
-  /** The next lines to write together: as many whole lines as fit one atomic write, one at least. */
-  #take(): string[] {
-    const lines: string[] = [];
-    let size = 0;
-    while (this.#head < this.#queue.length) {
-      // Characters for bytes: exact for ASCII, which nearly every line is.
-      const next = this.#queue[this.#head].length + 1;
-      if (lines.length > 0 && size + next > ATOMIC_WRITE) break;
-      lines.push(this.#queue[this.#head++]);
-      size += next;
-    }
-    if (this.#head === this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    }
-    return lines;
-  }
-
   async #pump(): Promise<void> {
     try {
-      for (let lines = this.#take(); lines.length > 0; lines = this.#take()) {
-        const bytes = this.#lines.encode(lines.join("\n"));
-        let done = 0;
+      while (this.#queue.length > 0) {
+        // All that waits, as one batch: what is written is let go with it.
+        const lines = this.#queue;
+        this.#queue = [];
+        const chars = lines.reduce((n, l) => n + l.length + 1, 0);
         try {
-          while (done < bytes.length) done += await this.#out.write(bytes.subarray(done));
-          this.#lines.ended(bytes, done);
-          this.#error = null;
-        } catch (e) {
-          this.#lines.ended(bytes, done, e);
-          this.#error = (e as Error).message;
-          this.#dropped = {
-            lines: (this.#dropped?.lines ?? 0) + lines.length,
-            // The Logger's default clock (its repeat windows and loss times).
-            at: performance.now(),
-            error: this.#error,
-          };
+          const bytes = this.#lines.encode(lines.join("\n"));
+          for (let at = 0; at < bytes.length;) {
+            const end = pieceEnd(bytes, at);
+            await this.#writePiece(bytes.subarray(at, end));
+            at = end;
+          }
+        } finally {
+          this.#held -= chars;
         }
-        for (const l of lines) this.#held -= l.length + 1;
       }
     } finally {
       // No await between the last look at the queue and this: a line queued after it starts
       // another writer.
       this.#pumping = null;
+    }
+  }
+
+  /** Write one piece whole; when that fails, count its lines lost (never throws). */
+  async #writePiece(piece: Uint8Array): Promise<void> {
+    let done = 0;
+    try {
+      while (done < piece.length) done += await this.#out.write(piece.subarray(done));
+      this.#lines.ended(piece, done);
+      this.#error = null;
+    } catch (e) {
+      this.#lines.ended(piece, done, e);
+      this.#error = e instanceof Error ? e.message : String(e);
+      this.#dropped = {
+        lines: (this.#dropped?.lines ?? 0) + piece.filter((b) => b === 0x0a).length,
+        // The Logger's default clock (its repeat windows and loss times).
+        at: performance.now(),
+        error: this.#error,
+      };
     }
   }
 }

@@ -340,21 +340,48 @@ Deno.test("a lost record opens no repeat window; a write cut part-way leaves the
 });
 
 Deno.test("a queued sink writes whole lines, at most a pipe's atomic write (4096 bytes) at a time", async () => {
-  const writes: string[] = [];
+  const writes: Uint8Array[] = [];
   const sink = new QueuedSink({
     write(p: Uint8Array): Promise<number> {
-      writes.push(new TextDecoder().decode(p));
+      writes.push(p.slice());
       return Promise.resolve(p.length);
     },
   });
-  const lines = Array.from({ length: 200 }, (_, i) => `${i}`.padStart(99, "x"));
+  // Three bytes a character: counted in characters, a piece would be three times too long.
+  const lines = Array.from({ length: 200 }, (_, i) => `${i}`.padStart(99, i % 2 ? "x" : "漢"));
   for (const l of lines) sink.write(l);
   sink.write("y".repeat(5000)); // longer than one atomic write: alone
   await sink.flush(1000);
-  assertEquals(writes.join(""), [...lines, "y".repeat(5000)].join("\n") + "\n");
+  const text = (p: Uint8Array) => new TextDecoder().decode(p);
+  assertEquals(writes.map(text).join(""), [...lines, "y".repeat(5000)].join("\n") + "\n");
   assert(writes.length > 1, "in pieces");
   for (const w of writes.slice(0, -1)) {
-    assert(w.length <= 4096 && w.endsWith("\n"), `a write of ${w.length} bytes`);
+    assert(w.length <= 4096 && w.at(-1) === 0x0a, `a write of ${w.length} bytes`);
   }
-  assertEquals(writes.at(-1), "y".repeat(5000) + "\n");
+  assertEquals(text(writes.at(-1)!), "y".repeat(5000) + "\n");
+  assertEquals(sink.held, 0);
+});
+
+Deno.test("a queued sink lets go of what it wrote or lost, whatever a failed write throws", async () => {
+  let fail: unknown = undefined;
+  let failing = false;
+  const sink = new QueuedSink({
+    write(p: Uint8Array): Promise<number> {
+      return failing ? Promise.reject(fail) : Promise.resolve(p.length);
+    },
+  }, 1000);
+  for (const why of [new Error("Broken pipe (os error 32)"), null, "a string"]) {
+    failing = true;
+    fail = why;
+    for (let i = 0; i < 10; i++) sink.write(`line ${i}`);
+    await sink.flush(1000);
+    assertEquals(sink.held, 0, `after ${String(why)}`);
+  }
+  assertEquals(sink.dropped?.lines, 30);
+  assertEquals(sink.dropped?.error, "a string");
+  // Room again for as much as the bound: nothing held from before.
+  failing = false;
+  for (let i = 0; i < 90; i++) sink.write(`line ${i}`); // 90 × 7-8 characters
+  await sink.flush(1000);
+  assertEquals(sink.held, 0);
 });
