@@ -366,7 +366,7 @@ export class FileSink implements LogSink {
   }
 
   write(line: string): void {
-    const bytes = this.#lines.encode(line);
+    const { bytes } = this.#lines.frame(lineBytes([line]));
     let done = 0;
     try {
       while (done < bytes.length) done += this.#file.writeSync(bytes.subarray(done));
@@ -406,15 +406,20 @@ export class FileSink implements LogSink {
 }
 
 /**
- * Text to a sink's bytes, a newline after it. A write that failed part-way
- * (a disk that filled up mid-line) leaves the output inside a line: the next
- * text starts on a line of its own rather than glued to the fragment.
+ * Whole lines as written: a write that failed part-way (a disk that filled up
+ * mid-line) leaves the output inside a line, and the next write then starts
+ * with a newline of its own rather than glued to the fragment.
  */
 class LineBytes {
   #cut = false;
 
-  encode(text: string): Uint8Array {
-    return new TextEncoder().encode(`${this.#cut ? "\n" : ""}${text}\n`);
+  /** `lines` (whole lines, each with its newline) as they are to be written, and the bytes led. */
+  frame(lines: Uint8Array): { bytes: Uint8Array; lead: number } {
+    if (!this.#cut) return { bytes: lines, lead: 0 };
+    const bytes = new Uint8Array(lines.length + 1);
+    bytes[0] = 0x0a;
+    bytes.set(lines, 1);
+    return { bytes, lead: 1 };
   }
 
   /** A write of `bytes` ended after `done` of them, with `error` if it failed. */
@@ -422,6 +427,18 @@ class LineBytes {
     if (error === undefined) this.#cut = false;
     else if (done > 0) this.#cut = bytes[done - 1] !== 0x0a;
   }
+}
+
+/** Lines as bytes, each with its newline. */
+function lineBytes(lines: readonly string[]): Uint8Array {
+  return new TextEncoder().encode(lines.join("\n") + "\n");
+}
+
+/** Newlines in `bytes` from `from` on: lines a write failed to finish. */
+function newlinesFrom(bytes: Uint8Array, from: number): number {
+  let n = 0;
+  for (let i = from; i < bytes.length; i++) if (bytes[i] === 0x0a) n++;
+  return n;
 }
 
 /** Where a {@link QueuedSink} writes: stderr or an open file. */
@@ -511,12 +528,8 @@ export class QueuedSink implements LogSink {
   async #pump(): Promise<void> {
     try {
       while (this.#queue.length > 0) {
-        // All that waits, as one batch: what is written is let go with it.
-        const lines = this.#queue;
-        this.#queue = [];
-        const chars = lines.reduce((n, l) => n + l.length + 1, 0);
+        const { bytes, chars } = this.#takeAll();
         try {
-          const bytes = this.#lines.encode(lines.join("\n"));
           for (let at = 0; at < bytes.length;) {
             const end = pieceEnd(bytes, at);
             await this.#writePiece(bytes.subarray(at, end));
@@ -533,18 +546,26 @@ export class QueuedSink implements LogSink {
     }
   }
 
-  /** Write one piece whole; when that fails, count its lines lost (never throws). */
+  /** All that waits, as one batch of bytes (the strings are let go at once), and its characters. */
+  #takeAll(): { bytes: Uint8Array; chars: number } {
+    const lines = this.#queue;
+    this.#queue = [];
+    return { bytes: lineBytes(lines), chars: lines.reduce((n, l) => n + l.length + 1, 0) };
+  }
+
+  /** Write one piece whole; when that fails, count the lines it did not finish (never throws). */
   async #writePiece(piece: Uint8Array): Promise<void> {
+    const { bytes, lead } = this.#lines.frame(piece);
     let done = 0;
     try {
-      while (done < piece.length) done += await this.#out.write(piece.subarray(done));
-      this.#lines.ended(piece, done);
+      while (done < bytes.length) done += await this.#out.write(bytes.subarray(done));
+      this.#lines.ended(bytes, done);
       this.#error = null;
     } catch (e) {
-      this.#lines.ended(piece, done, e);
+      this.#lines.ended(bytes, done, e);
       this.#error = e instanceof Error ? e.message : String(e);
       this.#dropped = {
-        lines: (this.#dropped?.lines ?? 0) + piece.filter((b) => b === 0x0a).length,
+        lines: (this.#dropped?.lines ?? 0) + newlinesFrom(piece, Math.max(0, done - lead)),
         // The Logger's default clock (its repeat windows and loss times).
         at: performance.now(),
         error: this.#error,

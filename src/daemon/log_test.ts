@@ -385,3 +385,43 @@ Deno.test("a queued sink lets go of what it wrote or lost, whatever a failed wri
   await sink.flush(1000);
   assertEquals(sink.held, 0);
 });
+
+Deno.test("a queued sink: a write cut inside a batch leaves the next line whole, and only the lines not finished count lost", async () => {
+  const out: string[] = [];
+  let n = 0;
+  const sink = new QueuedSink({
+    write(p: Uint8Array): Promise<number> {
+      n++;
+      if (n === 2) { // the second piece: ten bytes of it, then a failure
+        out.push(new TextDecoder().decode(p.subarray(0, 10)));
+        return Promise.resolve(10);
+      }
+      if (n === 3) return Promise.reject(new Error("No space left on device (os error 28)"));
+      out.push(new TextDecoder().decode(p));
+      return Promise.resolve(p.length);
+    },
+  });
+  const lines = Array.from({ length: 100 }, (_, i) => `${i}`.padStart(99, "x"));
+  for (const l of lines) sink.write(l);
+  await sink.flush(1000);
+  const written = out.join("").split("\n").filter((l) => l !== "");
+  // Whole lines, but for the fragment of the one cut.
+  assertEquals(written.filter((l) => l.length !== 99), ["xxxxxxxxxx"]);
+  // The cut piece's lines were lost (the one cut among them), and no other.
+  assertEquals(written.length - 1 + sink.dropped!.lines, 100);
+
+  // A log that stays broken after a cut: every later line lost is counted once.
+  let m = 0;
+  const dead = new QueuedSink({
+    write(): Promise<number> {
+      return ++m === 1 ? Promise.resolve(3) : Promise.reject(new Error("Broken pipe"));
+    },
+  });
+  dead.write("abcdef");
+  await dead.flush(1000);
+  for (let i = 0; i < 10; i++) {
+    dead.write(`l${i}`);
+    await dead.flush(1000);
+  }
+  assertEquals(dead.dropped?.lines, 11);
+});
