@@ -13,6 +13,7 @@ import { Daemon } from "../daemon/daemon.ts";
 import { Guard } from "../daemon/guard_link.ts";
 import { guardCommand, selfCommand } from "../daemon/self.ts";
 import { FileSink, Logger, QueuedSink } from "../daemon/log.ts";
+import { endThroughLog } from "../daemon/fatal.ts";
 import { Pidfile, PidfileLockedError } from "../daemon/pidfile.ts";
 import { StateDirInUseError } from "../daemon/state_store.ts";
 import { prepareStateDir } from "../daemon/safe_open.ts";
@@ -174,20 +175,10 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot start: ${(e as Error).message}`, code);
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
-  // From here on an error nothing caught ends the daemon, as it always did (its guard then
-  // stops what it ran, and its peers take over), but through the log: a background daemon's
-  // stderr goes nowhere, and a foreground one's queued lines, the context of the error, would
-  // be lost. (Before, during start-up, the error goes to stderr as Deno prints it: a
-  // background start forwards that to the command that started it.)
-  const fatal = (e: ErrorEvent | PromiseRejectionEvent) => {
-    if (e.defaultPrevented) return;
-    e.preventDefault();
-    const error = e instanceof ErrorEvent ? e.error : e.reason;
-    logger.error(`fatal: ${error instanceof Error ? error.stack ?? error.message : error}`);
-    closeLog(500).finally(() => Deno.exit(EX.SOFTWARE));
-  };
-  globalThis.addEventListener("error", fatal);
-  globalThis.addEventListener("unhandledrejection", fatal);
+  // From here on an error nothing caught ends the daemon through its log (fatal.ts). Before,
+  // during start-up, it goes to stderr as Deno prints it: a background start forwards that to
+  // the command that started it.
+  endThroughLog(logger, closeLog, EX.SOFTWARE);
   const onTerm = () => daemon.shutdown("SIGTERM");
   const onInt = () => daemon.shutdown("SIGINT");
   const onHup = () => {
