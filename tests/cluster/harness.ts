@@ -670,11 +670,14 @@ export class TestCluster {
   ): Promise<TimelineEvent[]> {
     return await this.waitFor(
       async () => {
+        // The service's pid file first: the hook script writes it after its begin line, so the
+        // timeline read next has that line. Read the other way round, a begin written between
+        // the two reads was missing from the events returned while the node counted as active
+        // already (from its daemon's "starting" line).
+        if (this.servicePid(node, resource) === null) return null;
         const events = await this.timeline();
         const active = activeAtEnd(events, resource);
-        return active.length === 1 && active[0] === node && this.servicePid(node, resource) !== null
-          ? events
-          : null;
+        return active.length === 1 && active[0] === node ? events : null;
       },
       timeoutMs,
       `${resource} to be active on ${node} alone`,
