@@ -110,10 +110,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     );
   }
   // What is queued is written before the process ends (a log that does not drain gets a second).
-  const closeLog = async (ms = 1000) => {
-    logger.close();
-    if (sink instanceof QueuedSink) await sink.flush(ms);
-  };
+  const closeLog = () => logger.end(1000);
   let pidfile: Pidfile;
   try {
     pidfile = await Pidfile.acquire(opts.pidfile ?? DEFAULT_PIDFILE);
@@ -178,7 +175,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   // From here on an error nothing caught ends the daemon through its log (fatal.ts). Before,
   // during start-up, it goes to stderr as Deno prints it: a background start forwards that to
   // the command that started it.
-  endThroughLog(logger, closeLog, EX.SOFTWARE);
+  endThroughLog(logger, EX.SOFTWARE);
   const onTerm = () => daemon.shutdown("SIGTERM");
   const onInt = () => daemon.shutdown("SIGINT");
   const onHup = () => {

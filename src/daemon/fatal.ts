@@ -8,13 +8,12 @@ import type { Logger } from "./log.ts";
 
 /**
  * From now on, an uncaught error or unhandled rejection is logged as
- * `fatal: <stack>`, then `closeLog` gets `flushMs` to write what is queued,
- * then the process exits with `code`. An event another listener already
+ * `fatal: <stack>`, then the log gets `flushMs` to write what it queued
+ * ({@link Logger.end}), then the process exits with `code`. An event another listener already
  * handled (preventDefault) is left alone.
  */
 export function endThroughLog(
   logger: Logger,
-  closeLog: (ms: number) => Promise<void>,
   code: number,
   flushMs = 500,
 ): void {
@@ -23,7 +22,7 @@ export function endThroughLog(
     e.preventDefault();
     const error = e instanceof ErrorEvent ? e.error : e.reason;
     logger.error(`fatal: ${error instanceof Error ? error.stack ?? error.message : error}`);
-    closeLog(flushMs).finally(() => Deno.exit(code));
+    logger.end(flushMs).finally(() => Deno.exit(code));
   };
   globalThis.addEventListener("error", fatal);
   globalThis.addEventListener("unhandledrejection", fatal);

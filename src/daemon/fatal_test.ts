@@ -15,9 +15,8 @@ async function run(body: string, before = ""): Promise<{ code: number; log: stri
       };
 import { endThroughLog } from ${JSON.stringify(new URL("./fatal.ts", import.meta.url).href)};
 ${before}
-const sink = new QueuedSink(Deno.stderr);
-const logger = new Logger(sink);
-endThroughLog(logger, async (ms) => { logger.close(); await sink.flush(ms); }, 70);
+const logger = new Logger(new QueuedSink(Deno.stderr));
+endThroughLog(logger, 70);
 logger.info("context before it");
 ${body}
 `,

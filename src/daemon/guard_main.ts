@@ -49,8 +49,7 @@ export async function guardMain(args: string[]): Promise<number> {
     }
   }
   // Never a write that waits: the guard's stops must not wait on its log.
-  const sink = new QueuedSink(file ?? Deno.stderr);
-  const logger = new Logger(sink, {
+  const logger = new Logger(new QueuedSink(file ?? Deno.stderr), {
     verbosity,
     format,
     node,
@@ -62,8 +61,7 @@ export async function guardMain(args: string[]): Promise<number> {
   try {
     await runGuard({ input: Deno.stdin.readable, logger, graceMs });
   } finally {
-    logger.close();
-    await sink.flush(1000);
+    await logger.end(1000);
     file?.close();
   }
   return 0;

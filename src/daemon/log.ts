@@ -31,6 +31,8 @@ export interface LogSink {
   close(): void;
   /** Lines it accepted and then lost (a queued write that failed), when it queues any. */
   readonly dropped?: SinkLoss | null;
+  /** Write what it queued, waiting `ms` at most (a log that does not drain), when it queues. */
+  flush?(ms: number): Promise<void>;
 }
 
 /** What a queueing sink lost after it accepted it. */
@@ -215,6 +217,15 @@ export class Logger {
       }
     }
     this.#arm();
+  }
+
+  /**
+   * Before the process ends: {@link close}, then give the sink up to `flushMs` to
+   * write what it queued.
+   */
+  async end(flushMs: number): Promise<void> {
+    this.close();
+    await this.sink.flush?.(flushMs);
   }
 
   /** Write every pending summary and stop the summary timer; the sink stays open. */
