@@ -7,6 +7,7 @@ import {
   hookEnvironment,
 } from "./hook_hygiene.ts";
 import { runHook } from "./hooks.ts";
+import "./test_helpers.ts"; // loads the spawner before the tests
 import { hookArgv } from "./io.ts";
 
 const CONFIG = `exec = "/bin/true"

@@ -5,11 +5,14 @@
  *
  * - its own session and process group, so a timeout or a shutdown kills the
  *   whole tree the hook made: SIGTERM to the group, then SIGKILL to the group
- *   after the grace, and the run ends only once the group is gone. The hook is
- *   started through util-linux `setsid` rather than Deno's `detached`, which
- *   forks the whole daemon (about 6 ms of daemon CPU per hook here, against
- *   under 1 ms for the vfork-style spawn; a status probe runs every interval);
- *   `detached` remains the fallback where `setsid` is missing;
+ *   after the grace, and the run ends only once the group is gone;
+ * - spawned off the event loop: glibc's posix_spawn on a thread of Deno's
+ *   blocking pool, in a session of its own (native_spawn.ts). Where that cannot
+ *   load, `Deno.Command` through util-linux `setsid` (Deno's `detached` forks
+ *   the whole daemon: about 6 ms of daemon CPU per hook here), which holds the
+ *   event loop until the hook has been exec'd;
+ * - the timeout counts from before the spawn: an exec from a hung file system
+ *   returns when it likes;
  * - stdin is /dev/null; stdout and stderr are read line by line into a `log`
  *   callback, bounded in size;
  * - the run ends when the hook process itself ends, not when its pipes close:
@@ -32,6 +35,7 @@
 import type { HookMethod, HookOutcome, Role } from "../core/types.ts";
 import { readLines } from "./lines.ts";
 import { after, delay, raceTimeout, settledSoon } from "../wire/deadlines.ts";
+import { nativeSpawner } from "./native_spawn.ts";
 
 /** Time between SIGTERM and SIGKILL of a hook's process group, unless configured. */
 export const DEFAULT_GRACE_MS = 2000;
@@ -78,6 +82,8 @@ export interface HookSpec {
   signal?: AbortSignal;
   /** Told the hook's pid (its process group once it runs) right after the spawn. */
   onSpawn?: (pid: number) => void;
+  /** Called once the spawn is over, whether the hook was started or not (the spawn queue's pace). */
+  spawned?: () => void;
   /** Hook output, line by line. Also called after the run ends, for output of processes it left behind. */
   log?: HookLog;
   /** Bound on characters passed to `log` for this run; {@link DEFAULT_MAX_OUTPUT_CHARS} by default. */
@@ -140,33 +146,65 @@ export function hookEnv(ctx: HookContext): Record<string, string> {
  * Run one hook to its end under a timeout (see the module comment). Never
  * throws: a hook that cannot be started comes back as `{kind: "error"}`.
  */
-export async function runHook(spec: HookSpec): Promise<HookResult> {
+export async function runHook(
+  spec: HookSpec,
+  spawn: Spawn = defaultSpawn(),
+): Promise<HookResult> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const [program, ...args] = spec.command;
-  if (program === undefined || program === "") return failed("empty command", elapsed());
-  if (spec.signal?.aborted) return failed(NOT_STARTED_ABORTED, elapsed());
+  const notStarted = (message: string) => {
+    spec.spawned?.();
+    return failed(message, elapsed());
+  };
+  if (program === undefined || program === "") return notStarted("empty command");
+  if (spec.signal?.aborted) return notStarted(NOT_STARTED_ABORTED);
 
-  const cwd = spec.cwd ?? "/";
-  let child: Deno.ChildProcess;
+  // The timeout and an abort count from before the spawn: the spawn returns once the hook
+  // has been exec'd, and an exec from a hung file system can take any time.
+  let group: ProcessGroup | null = null;
+  let cause: "timeout" | "abort" | null = null;
+  const stop = (why: "timeout" | "abort") => {
+    cause ??= why;
+    group?.terminate();
+  };
+  // On the shared timer: a probe's timeouts, nearly always cleared, cost no wake-up each.
+  const cancelTimeout = after(timerDelay(spec.timeoutMs), () => stop("timeout"));
+  const onAbort = () => stop("abort");
+  spec.signal?.addEventListener("abort", onAbort, { once: true });
+  // A leader that even SIGKILL cannot end (stuck in the kernel, e.g. a hung NFS
+  // unmount), or a spawn that never returns, must not block its lane forever: past
+  // timeout + grace + 1 s it counts as timed out, and the caller moves on (to panic,
+  // for a stop).
+  let cancelHard = () => {};
+  const hardDeadline = new Promise<null>((resolve) => {
+    cancelHard = after(timerDelay(spec.timeoutMs + spec.graceMs + 1000), () => resolve(null));
+  });
+  const over = () => {
+    cancelHard();
+    cancelTimeout();
+    spec.signal?.removeEventListener("abort", onAbort);
+  };
+
+  const spawning = spawn(program, args, spec.env, spec.cwd ?? "/");
+  let child: Spawned | null;
   try {
-    const setsid = setsidPath();
-    // setsid cannot report an exec failure other than by an exit code: check first, so a
-    // missing or non-executable hook is an error that says so.
-    if (setsid !== null) checkExecutable(program, cwd, spec.env.PATH ?? Deno.env.get("PATH"));
-    child = new Deno.Command(setsid ?? program, {
-      args: setsid === null ? args : [program, ...args],
-      env: spec.env,
-      // Only what the caller gives: the daemon's own environment is not the hooks' business.
-      clearEnv: true,
-      cwd,
-      detached: setsid === null,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    child = await Promise.race([spawning, hardDeadline]);
   } catch (e) {
+    over();
     return failed(e instanceof Error ? e.message : String(e), elapsed());
+  } finally {
+    spec.spawned?.();
+  }
+  if (child === null) {
+    over();
+    // Given up: should it ever be started, it is killed at once.
+    spawning.then((late) => {
+      new ProcessGroup(late.pid, 0).terminate();
+      late.stdout.cancel().catch(() => {});
+      late.stderr.cancel().catch(() => {});
+    }, () => {});
+    return { outcome: { kind: "timeout" }, durationMs: elapsed(), outputClosed: Promise.resolve() };
   }
 
   const budget = new OutputBudget(spec.maxOutputChars ?? DEFAULT_MAX_OUTPUT_CHARS, spec.log);
@@ -176,40 +214,93 @@ export async function runHook(spec: HookSpec): Promise<HookResult> {
   ]).then(() => {});
 
   spec.onSpawn?.(child.pid);
-  const group = new ProcessGroup(child.pid, spec.graceMs);
-  child.status.then(() => group.leaderExited = true, () => {});
-  let cause: "timeout" | "abort" | null = null;
-  const stop = (why: "timeout" | "abort") => {
-    cause ??= why;
-    group.terminate();
-  };
-  // On the shared timer: a probe's timeouts, nearly always cleared, cost no wake-up each.
-  const cancelTimeout = after(timerDelay(spec.timeoutMs), () => stop("timeout"));
-  const onAbort = () => stop("abort");
-  spec.signal?.addEventListener("abort", onAbort, { once: true });
+  const leader = new ProcessGroup(child.pid, spec.graceMs);
+  group = leader;
+  child.status.then(() => leader.leaderExited = true, () => {});
+  // Timed out or aborted while it was being spawned: terminated at once.
+  if (cause !== null) leader.terminate();
 
-  // A leader that even SIGKILL cannot end (stuck in the kernel, e.g. a hung NFS
-  // unmount) must not block its lane forever: past timeout + grace + 1 s it counts
-  // as timed out, and the caller moves on (to panic, for a stop).
-  let cancelHard = () => {};
-  const hardDeadline = new Promise<null>((resolve) => {
-    cancelHard = after(timerDelay(spec.timeoutMs + spec.graceMs + 1000), () => resolve(null));
-  });
   const status = await Promise.race([child.status, hardDeadline]);
-  cancelHard();
-  cancelTimeout();
-  if (status === null) {
-    spec.signal?.removeEventListener("abort", onAbort);
-    return { outcome: { kind: "timeout" }, durationMs: elapsed(), outputClosed };
-  }
-  spec.signal?.removeEventListener("abort", onAbort);
+  over();
+  if (status === null) return { outcome: { kind: "timeout" }, durationMs: elapsed(), outputClosed };
   // A terminated hook is over only when its whole group is: a grandchild that
   // ignores SIGTERM must not outlive the run.
-  if (cause !== null) await group.awaitGone();
+  if (cause !== null) await leader.awaitGone();
   const durationMs = elapsed();
   await settledWithin(outputClosed, DRAIN_MS);
   return { outcome: outcomeOf(status, cause), durationMs, outputClosed };
 }
+
+/** How a child ended. */
+export interface ExitStatus {
+  code: number;
+  /** Its name ("SIGKILL"), when a signal ended it. */
+  signal: string | null;
+}
+
+/** A hook's process, right after its spawn: the leader of a session and group of its own. */
+export interface Spawned {
+  pid: number;
+  status: Promise<ExitStatus>;
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+}
+
+/**
+ * Start `program` (a path, or a name looked up in the hook's PATH) with stdin
+ * /dev/null and stdout and stderr piped, or throw why it cannot be executed.
+ */
+export type Spawn = (
+  program: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  cwd: string,
+) => Promise<Spawned>;
+
+/** glibc's posix_spawn off the event loop (native_spawn.ts) where it loads, else Deno.Command. */
+export function defaultSpawn(): Spawn {
+  return nativeSpawner() === null ? commandSpawn : nativeSpawn;
+}
+
+/** Through native_spawn.ts: the hook itself is exec'd, in a session of its own. */
+export const nativeSpawn: Spawn = (program, args, env, cwd) => {
+  const native = nativeSpawner();
+  if (native === null) return Promise.reject(new Error("native spawn is not available here"));
+  try {
+    const path = executablePath(program, cwd, env.PATH ?? Deno.env.get("PATH"));
+    return native.spawn({ path, argv: [program, ...args], env, cwd });
+  } catch (e) {
+    return Promise.reject(e);
+  }
+};
+
+/**
+ * Through `Deno.Command`, which holds the event loop until the child has run
+ * exec; util-linux `setsid` gives the hook its session (Deno's `detached`
+ * forks the whole daemon, the fallback where `setsid` is missing).
+ */
+export const commandSpawn: Spawn = (program, args, env, cwd) => {
+  try {
+    const setsid = setsidPath();
+    // setsid cannot report an exec failure other than by an exit code: check first, so a
+    // missing or non-executable hook is an error that says so.
+    if (setsid !== null) executablePath(program, cwd, env.PATH ?? Deno.env.get("PATH"));
+    const child = new Deno.Command(setsid ?? program, {
+      args: setsid === null ? [...args] : [program, ...args],
+      env,
+      // Only what the caller gives: the daemon's own environment is not the hooks' business.
+      clearEnv: true,
+      cwd,
+      detached: setsid === null,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    return Promise.resolve(child);
+  } catch (e) {
+    return Promise.reject(e);
+  }
+};
 
 let setsidCache: string | null | undefined;
 
@@ -222,13 +313,15 @@ function setsidPath(): string | null {
 }
 
 /**
- * Throw why `program` cannot be executed, as a spawn would: not found (in
- * `path` for a bare name, like execvp) or without any execute bit. Finer
- * permission failures still surface, as exit 126 from setsid.
+ * The file `program` names: itself when it has a slash (from `cwd` when
+ * relative), else the first executable of that name in `path`, as execvp
+ * looks. Throws why it cannot be executed: not found, or without any execute
+ * bit. Finer permission failures still surface from the spawn.
  */
-function checkExecutable(program: string, cwd: string, path: string | undefined): void {
+function executablePath(program: string, cwd: string, path: string | undefined): string {
+  const base = cwd.replace(/\/$/, "");
   if (program.includes("/")) {
-    const full = program.startsWith("/") ? program : `${cwd.replace(/\/$/, "")}/${program}`;
+    const full = program.startsWith("/") ? program : `${base}/${program}`;
     let info: Deno.FileInfo;
     try {
       info = Deno.statSync(full);
@@ -238,16 +331,14 @@ function checkExecutable(program: string, cwd: string, path: string | undefined)
     if (!info.isFile || ((info.mode ?? 0) & 0o111) === 0) {
       throw new Error(`cannot execute ${program}: permission denied (not an executable file)`);
     }
-    return;
+    return full;
   }
   const dirs = (path ?? "/usr/bin:/bin").split(":").map((d) => d === "" ? "." : d);
-  if (
-    !dirs.some((d) =>
-      isExecutableFile(d.startsWith("/") ? `${d}/${program}` : `${cwd}/${d}/${program}`)
-    )
-  ) {
-    throw new Error(`cannot execute ${program}: not found in PATH`);
+  for (const d of dirs) {
+    const full = d.startsWith("/") ? `${d}/${program}` : `${base}/${d}/${program}`;
+    if (isExecutableFile(full)) return full;
   }
+  throw new Error(`cannot execute ${program}: not found in PATH`);
 }
 
 function isExecutableFile(path: string): boolean {
@@ -266,7 +357,7 @@ function failed(message: string, durationMs: number): HookResult {
   return { outcome: { kind: "error", message }, durationMs, outputClosed: Promise.resolve() };
 }
 
-function outcomeOf(status: Deno.CommandStatus, cause: "timeout" | "abort" | null): HookOutcome {
+function outcomeOf(status: ExitStatus, cause: "timeout" | "abort" | null): HookOutcome {
   if (cause === "timeout") return { kind: "timeout" };
   if (cause === "abort") return { kind: "killed", signal: status.signal ?? "SIGTERM" };
   if (status.signal !== null) return { kind: "killed", signal: status.signal };

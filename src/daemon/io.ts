@@ -126,8 +126,9 @@ export class DaemonIo implements Io {
     const onExit = () => abort.abort();
     lifetime.addEventListener("abort", onExit, { once: true });
     // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
-    this.#spawns.push(hook, () => {
-      this.#run(resource, hook, abort.signal).then((outcome) => {
+    this.#spawns.push(hook, (spawned) => {
+      // `spawned` again once it is all over, in case a path of it forgot: the queue counts once.
+      this.#run(resource, hook, abort.signal, spawned).finally(spawned).then((outcome) => {
         lifetime.removeEventListener("abort", onExit);
         if (!lifetime.aborted) done(outcome);
       });
@@ -135,10 +136,19 @@ export class DaemonIo implements Io {
     return () => abort.abort();
   }
 
-  async #run(resource: string, e: HookEffect, signal: AbortSignal): Promise<HookOutcome> {
+  async #run(
+    resource: string,
+    e: HookEffect,
+    signal: AbortSignal,
+    spawned: () => void,
+  ): Promise<HookOutcome> {
     const view = this.deps.view(resource);
-    if (!view) return { kind: "error", message: `resource ${resource} is not configured` };
+    if (!view) {
+      spawned();
+      return { kind: "error", message: `resource ${resource} is not configured` };
+    }
     const argv = hookArgv(view, e);
+    if (argv === null || typeof argv === "string") spawned(); // nothing to spawn
     if (argv === null) return { kind: "exit", code: 0 }; // a notification nobody listens to
     if (typeof argv === "string") return { kind: "error", message: argv };
     const log = this.deps.logger;
@@ -167,6 +177,7 @@ export class DaemonIo implements Io {
         ? Math.min(DEFAULT_GRACE_MS, view.timeoutMs / 2)
         : Math.min(DEFAULT_GRACE_MS, e.timeoutMs),
       signal,
+      spawned,
       onSpawn: guard ? (pid) => this.#guardStarting(guard, resource, pid) : undefined,
       log: (stream, line) => {
         // It may be sent to a peer (a monitor_check veto): no control characters on the wire.

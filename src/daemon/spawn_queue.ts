@@ -22,6 +22,16 @@ import type { HookEffect } from "../core/types.ts";
 /** Longest run of spawns in one turn of the event loop. */
 const SLICE_MS = 8;
 
+/**
+ * Spawns under way at once. A spawn no longer holds the event loop
+ * (native_spawn.ts), so it is this bound, not the loop's time, that paces
+ * them: as many as the processes a small machine execs at once, and the queue's
+ * order decides which goes next. Unbounded, a thousand starts would all be
+ * begun within a second, every one of them then slowed by all the others,
+ * against timeouts that count from the spawn.
+ */
+export const MAX_SPAWNING = 2;
+
 /** Ranks: 0 goes first. */
 const RANKS = 5;
 /** Notifications: they wait behind everything else by design. */
@@ -64,10 +74,13 @@ function unranked(method: never): never {
   throw new Error(`spawn queue: hook method ${String(method)} has no rank`);
 }
 
+/** Starts one process; calls `spawned` once, when the spawn is over (started or not). */
+export type SpawnFn = (spawned: () => void) => void;
+
 interface Waiting {
   /** When it was queued (the queue's clock). */
   since: number;
-  spawn: () => void;
+  spawn: SpawnFn;
 }
 
 /** Spawns waiting, by rank, drained a slice at a time. */
@@ -78,17 +91,21 @@ export class SpawnQueue {
   /** The aged rank served last (ranks 1 to NOTIFY - 1 take turns). */
   #agedTurn = 0;
 
+  /** Spawns begun and not over yet. */
+  #spawning = 0;
+
   /**
    * `agedMs`: a rank waiting this long gets spawns in turn ({@link AGED_MS});
-   * `now`: the clock (tests give their own).
+   * `now`: the clock (tests give their own); `maxSpawning`: {@link MAX_SPAWNING}.
    */
   constructor(
     readonly agedMs = AGED_MS,
     private readonly now: () => number = () => performance.now(),
+    readonly maxSpawning = MAX_SPAWNING,
   ) {}
 
   /** Run `spawn` (a function that starts one process for `hook`) soon, in the hook's rank. */
-  push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: () => void): void {
+  push(hook: Pick<HookEffect, "method" | "deferrableMs">, spawn: SpawnFn): void {
     this.#queues[rank(hook)].push({ since: this.now(), spawn });
     this.#schedule();
   }
@@ -132,9 +149,18 @@ export class SpawnQueue {
         ? this.#queues[aged]
         : this.#queues.find((q) => q.length > 0);
       if (q === undefined) return;
+      // The next drain comes when a spawn is over.
+      if (this.#spawning >= this.maxSpawning) return;
       if (this.now() >= until) return this.#schedule();
       if (q !== this.#queues[0]) aged = null;
-      q.shift()!.spawn();
+      this.#spawning++;
+      let over = false;
+      q.shift()!.spawn(() => {
+        if (over) return;
+        over = true;
+        this.#spawning--;
+        this.#schedule();
+      });
     }
   }
 

@@ -8,7 +8,10 @@ Deno.test("spawn queue: stops first, then the probes a start waits on, then star
   const q = new SpawnQueue();
   const order: string[] = [];
   const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
-    q.push(hook, () => void order.push(name));
+    q.push(hook, (spawned) => {
+      order.push(name);
+      spawned();
+    });
   // Queued in the order a start of many resources makes them, all before one turn.
   push("notify", { method: "role" });
   push("routine probe", { method: "status", deferrableMs: 10_000 });
@@ -36,9 +39,9 @@ Deno.test("spawn queue: stops first, then the probes a start waits on, then star
 
 Deno.test("spawn queue: how long the oldest waits leaves notifications out", async () => {
   const q = new SpawnQueue();
-  q.push({ method: "complain" }, () => {});
+  q.push({ method: "complain" }, (spawned) => spawned());
   assertEquals(q.oldestWaitMs(), 0, "a notification waits behind the others by design");
-  q.push({ method: "status", deferrableMs: 1000 }, () => {});
+  q.push({ method: "status", deferrableMs: 1000 }, (spawned) => spawned());
   const until = performance.now() + 3;
   while (performance.now() < until) { /* the probe waits (no turn of the event loop) */ }
   assertEquals(q.oldestWaitMs() >= 3, true, "a routine probe's wait counts");
@@ -52,9 +55,10 @@ function onClock(agedMs: number) {
   const q = new SpawnQueue(agedMs, () => clock.t);
   const order: string[] = [];
   const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">, costMs = 0) =>
-    q.push(hook, () => {
+    q.push(hook, (spawned) => {
       order.push(name);
       clock.t += costMs;
+      spawned();
     });
   return { clock, q, order, push };
 }
@@ -91,4 +95,32 @@ Deno.test("spawn queue: with slow spawns, aged ranks still take turns (no rank s
   for (let i = 0; i < 8 && order.length < 8; i++) await turn();
   assert(order.slice(0, 4).includes("start"), `the start within four slices: ${order}`);
   assert(order.slice(0, 4).includes("routine probe"), `the routine probe too: ${order}`);
+});
+
+Deno.test("spawn queue: at most two spawns under way; the next goes, in rank order, when one is over", async () => {
+  const q = new SpawnQueue();
+  const begun: string[] = [];
+  const over = new Map<string, () => void>();
+  const push = (name: string, hook: Pick<HookEffect, "method" | "deferrableMs">) =>
+    q.push(hook, (spawned) => {
+      begun.push(name);
+      over.set(name, spawned);
+    });
+  for (let i = 1; i <= 3; i++) push(`start${i}`, { method: "start" });
+  await turn();
+  assertEquals(begun, ["start1", "start2"]);
+  push("stop", { method: "stop" });
+  await turn();
+  assertEquals(begun, ["start1", "start2"], "a stop waits for a free place too");
+  over.get("start1")!();
+  over.get("start1")!(); // said twice: counted once
+  await turn();
+  assertEquals(begun, ["start1", "start2", "stop"]);
+  over.get("start2")!();
+  await turn();
+  assertEquals(begun, ["start1", "start2", "stop", "start3"]);
+  over.get("stop")!();
+  over.get("start3")!();
+  await turn();
+  assertEquals(q.waiting, 0);
 });

@@ -1,4 +1,9 @@
 /** Helpers for the daemon's tests: scripts in temporary directories, process probes. */
+import { nativeSpawner } from "./native_spawn.ts";
+
+// The spawner's library is loaded before any test of a file that spawns hooks: the resource
+// sanitizer counts a library loaded during a test, and it stays loaded for the process's life.
+if (nativeSpawner() === null) throw new Error("native spawn must load on the machines we test on");
 
 /** Write an executable shell script `name` into `dir` and return its path. */
 export async function writeScript(dir: string, name: string, body: string): Promise<string> {

@@ -1,0 +1,125 @@
+import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { type NativeChild, nativeSpawner } from "./native_spawn.ts";
+import { withTempDir, writeScript } from "./test_helpers.ts";
+
+const native = nativeSpawner()!; // loaded by test_helpers.ts
+
+async function text(stream: ReadableStream<Uint8Array>): Promise<string> {
+  return await new Response(stream).text();
+}
+
+async function outputOf(child: NativeChild) {
+  const [stdout, stderr, status] = await Promise.all([
+    text(child.stdout),
+    text(child.stderr),
+    child.status,
+  ]);
+  return { stdout, stderr, status };
+}
+
+function openFds(): number {
+  return [...Deno.readDirSync("/proc/self/fd")].length;
+}
+
+/** Descriptors this process was given without close-on-exec by whoever started it: every child inherits those. */
+function inheritedFds(): string[] {
+  return [...Deno.readDirSync("/proc/self/fdinfo")].map((e) => e.name).filter((fd) => {
+    try {
+      const flags = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).match(/^flags:\s+(\d+)/m);
+      return Number(fd) > 2 && flags !== null && (parseInt(flags[1], 8) & 0o2000000) === 0;
+    } catch {
+      return false; // the directory being read
+    }
+  });
+}
+
+Deno.test("a child gets stdin, stdout and stderr and nothing else of ours, even while others spawn", async () => {
+  const before = openFds();
+  const inherited = inheritedFds();
+  // Spawned together: the pipes of each are open in the daemon while the others are started.
+  const children = await Promise.all(
+    Array.from({ length: 40 }, () =>
+      native.spawn({
+        path: "/bin/ls",
+        argv: ["ls", "/proc/self/fd"],
+        env: {},
+        cwd: "/",
+      })),
+  );
+  for (const child of children) {
+    const { stdout, status } = await outputOf(child);
+    // 3 is the directory ls reads.
+    assertEquals(stdout.trim().split("\n").sort(), ["0", "1", "2", "3", ...inherited].sort());
+    assertEquals(status, { code: 0, signal: null });
+  }
+  assertEquals(openFds(), before, "every pipe and pidfd of ours is closed again");
+});
+
+Deno.test("a child starts with no signal blocked or ignored, in a session of its own, with its own environment and directory", async () => {
+  await withTempDir("hastmon-native-", async (dir) => {
+    const script = await writeScript(
+      dir,
+      "who",
+      // Read by the shell itself first: dash blocks every signal while it forks a command, and a
+      // child reading the shell's status may catch it so.
+      `while read -r l; do case $l in SigBlk:*|SigIgn:*) echo "$l";; esac; done < /proc/$$/status
+       s=$(cat /proc/$$/stat); s=\${s##*) }
+       set -- $s; echo "$$ $3 $4"; pwd; echo "X=$X"; env | wc -l; echo oops >&2; exit 7`,
+    );
+    const child = await native.spawn({
+      path: script,
+      argv: [script],
+      env: { X: "1", PATH: "/usr/bin:/bin" },
+      cwd: dir,
+    });
+    const { stdout, stderr, status } = await outputOf(child);
+    const [blocked, ignored, ids, cwd, x] = stdout.trim().split("\n");
+    assertEquals(blocked, "SigBlk:\t0000000000000000");
+    // Bar 32 and 33, which glibc keeps for itself (sigfillset leaves them out): ignored they stay,
+    // if this process was started so, as they do for Deno.Command.
+    assertEquals(BigInt(`0x${ignored.split("\t")[1]}`) & ~0x180000000n, 0n, ignored);
+    const [pid, pgrp, session] = ids.split(" ").map(Number);
+    assertEquals([pid, pgrp, session], [child.pid, child.pid, child.pid]);
+    assertEquals(cwd, dir);
+    assertEquals(x, "X=1");
+    assertEquals(stderr, "oops\n");
+    assertEquals(status, { code: 7, signal: null });
+  });
+});
+
+Deno.test("a child killed by a signal says which, and one that cannot be executed is an error that says why", async () => {
+  await withTempDir("hastmon-native-", async (dir) => {
+    const child = await native.spawn({
+      path: "/bin/sleep",
+      argv: ["sleep", "30"],
+      env: {},
+      cwd: "/",
+    });
+    Deno.kill(child.pid, "SIGKILL");
+    assertEquals((await outputOf(child)).status.signal, "SIGKILL");
+
+    const plain = `${dir}/plain`;
+    await Deno.writeTextFile(plain, "#!/bin/sh\n", { mode: 0o644 });
+    await assertRejects(
+      () => native.spawn({ path: plain, argv: [plain], env: {}, cwd: "/" }),
+      `cannot execute ${plain}: Permission denied`,
+    );
+    await assertRejects(
+      () => native.spawn({ path: "/bin/true", argv: ["true"], env: {}, cwd: `${dir}/nosuch` }),
+      "No such file or directory",
+    );
+  });
+});
+
+Deno.test("output a background process writes after its parent ended is still read, to its end", async () => {
+  const child = await native.spawn({
+    path: "/bin/sh",
+    argv: ["sh", "-c", "(sleep 0.2; echo late) & echo early"],
+    env: {},
+    cwd: "/",
+  });
+  const stdout = text(child.stdout);
+  assertEquals(await child.status, { code: 0, signal: null });
+  assertEquals(await stdout, "early\nlate\n");
+  await text(child.stderr);
+});
