@@ -8,6 +8,7 @@ import { loadConfig } from "../src/config/mod.ts";
 import { Daemon } from "../src/daemon/daemon.ts";
 import { Logger, MemorySink } from "../src/daemon/log.ts";
 import type { DaemonEvent } from "../src/control/protocol.ts";
+import "../src/daemon/test_helpers.ts"; // loads the hook spawner before the tests (the sanitizer)
 
 // start fails (exit 3) while the flag file `bad-start` exists.
 const SCRIPT = `#!/bin/sh

@@ -7,6 +7,7 @@ import { assert, assertEquals, assertStringIncludes } from "./assert.ts";
 import { loadConfig } from "../src/config/mod.ts";
 import { Daemon } from "../src/daemon/daemon.ts";
 import { Logger, MemorySink } from "../src/daemon/log.ts";
+import "../src/daemon/test_helpers.ts"; // loads the hook spawner before the tests (the sanitizer)
 
 const SCRIPT = `#!/bin/sh
 # EVENT RESOURCE: one marker file per running resource

@@ -25,6 +25,7 @@ import { DaemonControl } from "./control.ts";
 import { validateResource } from "./validate.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
 import { leanConfig } from "./lean_config.ts";
+import { nativeSpawnUnavailable } from "./native_spawn.ts";
 
 /** What the daemon needs from its caller. */
 export interface DaemonOptions {
@@ -111,6 +112,14 @@ export class Daemon {
       `node ${d.node}: listening on ${cfg.global.listen.host}:${d.#peers.port}, ` +
         `${cfg.resources.length} resource(s)`,
     );
+    // Loaded now, so that a daemon that cannot spawn off its event loop says so at once.
+    const whyNot = nativeSpawnUnavailable();
+    if (whyNot !== null) {
+      opts.logger.warning(
+        `hooks: spawned through Deno.Command, which holds the daemon until each hook has ` +
+          `started (native spawn unavailable: ${whyNot})`,
+      );
+    }
     const usable = usableResources({ config: cfg, errors: [], warnings: [] });
     const settings = usable.map((res) => resourceSettings(cfg, res.name));
     leanConfig(cfg); // after the core's settings, which read the provenance of timeouts

@@ -485,23 +485,37 @@ function closeAll(libc: Libc, fds: Int32Array) {
 }
 
 let cached: NativeSpawner | null | undefined;
+let whyNot = "";
 
 /**
  * The spawner, loaded on first use; null where it cannot be (not Linux with
- * glibc, no FFI permission, a kernel without pidfd_open).
+ * glibc, no FFI permission, a kernel without pidfd_open): see
+ * {@link nativeSpawnUnavailable}.
  */
 export function nativeSpawner(): NativeSpawner | null {
   if (cached !== undefined) return cached;
   cached = null;
-  if (Deno.build.os !== "linux") return cached;
+  if (Deno.build.os !== "linux") {
+    whyNot = `not on ${Deno.build.os}`;
+    return cached;
+  }
   try {
     const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
     const probe = libc.pidfd_open(Deno.pid, 0);
-    if (probe < 0) return cached;
+    if (probe < 0) {
+      whyNot = `pidfd_open: ${strerror(libc, errno(libc))}`;
+      return cached;
+    }
     libc.close(probe);
     cached = new Native(libc);
-  } catch {
+  } catch (e) {
     // No such library or symbol, or no permission: Deno.Command it is.
+    whyNot = e instanceof Error ? e.message : String(e);
   }
   return cached;
+}
+
+/** Why {@link nativeSpawner} is null (it is loaded to find out); null when it is not. */
+export function nativeSpawnUnavailable(): string | null {
+  return nativeSpawner() === null ? whyNot : null;
 }
