@@ -22,6 +22,7 @@
 import { describeOutcome } from "../core/types.ts";
 import type { Logger } from "./log.ts";
 import { type HookResult, runHook, timerDelay } from "./hooks.ts";
+import { nativeSpawner } from "./native_spawn.ts";
 import { Lanes } from "../runtime/lanes.ts";
 import { readLines } from "./lines.ts";
 import { after, delay } from "../wire/deadlines.ts";
@@ -142,6 +143,10 @@ class LeaseWatch {
     this.logger.debug(`${command.type}${detail}`, resource, every ? 2 : 1);
     switch (command.type) {
       case "arm":
+        // The stop it may have to run at the deadline must not wait for the spawner's library
+        // to load then (some 20 ms); loaded once, here, rather than in every idle guard.
+        nativeSpawner();
+        return this.#applyTimed(command, this.#age(command));
       case "renew":
       case "stopping":
         return this.#applyTimed(command, this.#age(command));

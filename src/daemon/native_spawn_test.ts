@@ -17,10 +17,6 @@ async function outputOf(child: NativeChild) {
   return { stdout, stderr, status };
 }
 
-function openFds(): number {
-  return [...Deno.readDirSync("/proc/self/fd")].length;
-}
-
 /** Descriptors this process was given without close-on-exec by whoever started it: every child inherits those. */
 function inheritedFds(): string[] {
   return [...Deno.readDirSync("/proc/self/fdinfo")].map((e) => e.name).filter((fd) => {
@@ -34,7 +30,6 @@ function inheritedFds(): string[] {
 }
 
 Deno.test("a child gets stdin, stdout and stderr and nothing else of ours, even while others spawn", async () => {
-  const before = openFds();
   const inherited = inheritedFds();
   // Spawned together: the pipes of each are open in the daemon while the others are started.
   const children = await Promise.all(
@@ -52,7 +47,35 @@ Deno.test("a child gets stdin, stdout and stderr and nothing else of ours, even 
     assertEquals(stdout.trim().split("\n").sort(), ["0", "1", "2", "3", ...inherited].sort());
     assertEquals(status, { code: 0, signal: null });
   }
-  assertEquals(openFds(), before, "every pipe and pidfd of ours is closed again");
+});
+
+Deno.test("every pipe and pidfd of a child is closed again once it has ended and its output is read", async () => {
+  // In a process of its own: the tests run beside others that open and close descriptors.
+  await withTempDir("hastmon-native-", async (dir) => {
+    const script = `${dir}/fds.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { nativeSpawner } from ${JSON.stringify(import.meta.resolve("./native_spawn.ts"))};
+       const native = nativeSpawner()!;
+       const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
+       const before = open();
+       const spawn = () => native.spawn({ path: "/bin/echo", argv: ["echo", "x"], env: {}, cwd: "/" });
+       for (let round = 0; round < 3; round++) {
+         const children = await Promise.all(Array.from({ length: 20 }, spawn));
+         await Promise.all(children.map((c) =>
+           Promise.all([new Response(c.stdout).text(), new Response(c.stderr).text(), c.status])
+         ));
+       }
+       console.log(JSON.stringify({ before, after: open() }));`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-lock", script],
+      stderr: "inherit",
+    }).output();
+    assertEquals(out.code, 0);
+    const { before, after } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assertEquals(after, before);
+  });
 });
 
 Deno.test("a child starts with no signal blocked or ignored, in a session of its own, with its own environment and directory", async () => {
