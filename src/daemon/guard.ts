@@ -21,8 +21,7 @@
  */
 import { describeOutcome } from "../core/types.ts";
 import type { Logger } from "./log.ts";
-import { type HookResult, runHook, timerDelay } from "./hooks.ts";
-import { nativeSpawner } from "./native_spawn.ts";
+import { commandSpawn, type HookResult, runHook, timerDelay } from "./hooks.ts";
 import { Lanes } from "../runtime/lanes.ts";
 import { readLines } from "./lines.ts";
 import { after, delay } from "../wire/deadlines.ts";
@@ -143,10 +142,6 @@ class LeaseWatch {
     this.logger.debug(`${command.type}${detail}`, resource, every ? 2 : 1);
     switch (command.type) {
       case "arm":
-        // The stop it may have to run at the deadline must not wait for the spawner's library
-        // to load then (some 20 ms); loaded once, here, rather than in every idle guard.
-        nativeSpawner();
-        return this.#applyTimed(command, this.#age(command));
       case "renew":
       case "stopping":
         return this.#applyTimed(command, this.#age(command));
@@ -432,7 +427,10 @@ class LeaseWatch {
       graceMs,
       cwd: hook.cwd,
       log: (stream, line) => this.logger.debug(`${name} ${stream}: ${line}`, resource),
-    });
+      // Through Deno.Command, not the daemon's spawner: the guard spawns only at a deadline,
+      // where holding its event loop a millisecond or two for an exec does no harm, and the
+      // FFI library would cost an armed guard some 3 MB resident (the idle node's memory).
+    }, commandSpawn);
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
     this.logger.log(
       ok ? "info" : "error",

@@ -186,9 +186,11 @@ export async function runHook(
     spec.signal?.removeEventListener("abort", onAbort);
   };
 
-  const spawning = spawn(program, args, spec.env, spec.cwd ?? "/");
+  const hardAt = performance.now() + spec.timeoutMs + spec.graceMs + 1000;
+  let spawning: Promise<Spawned> | undefined;
   let child: Spawned | null;
   try {
+    spawning = spawn(program, args, spec.env, spec.cwd ?? "/");
     child = await Promise.race([spawning, hardDeadline]);
   } catch (e) {
     over();
@@ -198,9 +200,11 @@ export async function runHook(
   }
   if (child === null) {
     over();
-    // Given up: should it ever be started, it is killed at once.
-    spawning.then((late) => {
-      new ProcessGroup(late.pid, 0).terminate();
+    // Given up: should it ever be started, it is killed the moment we hear of it. (Between its
+    // exec and then it runs, unsupervised: only an exec that hung past timeout + grace + 1 s and
+    // then returned gets there.)
+    spawning!.then((late) => {
+      new ProcessGroup(late.pid, 0).kill();
       late.stdout.cancel().catch(() => {});
       late.stderr.cancel().catch(() => {});
     }, () => {});
@@ -217,8 +221,12 @@ export async function runHook(
   const leader = new ProcessGroup(child.pid, spec.graceMs);
   group = leader;
   child.status.then(() => leader.leaderExited = true, () => {});
-  // Timed out or aborted while it was being spawned: terminated at once.
-  if (cause !== null) leader.terminate();
+  // Timed out or aborted while it was being spawned: terminated at once; killed at once when
+  // the grace would run past the hard deadline, after which the run is reported over.
+  if (cause !== null) {
+    if (hardAt - performance.now() <= spec.graceMs) leader.kill();
+    else leader.terminate();
+  }
 
   const status = await Promise.race([child.status, hardDeadline]);
   over();
@@ -373,8 +381,15 @@ class ProcessGroup {
 
   constructor(readonly pgid: number, readonly graceMs: number) {}
 
+  /** SIGKILL to the group now, with no grace. */
+  kill(): void {
+    clearTimeout(this.#killTimer);
+    this.#killed = true;
+    this.#signal("SIGKILL");
+  }
+
   terminate(): void {
-    if (this.#killTimer !== undefined) return;
+    if (this.#killTimer !== undefined || this.#killed) return;
     this.#signal("SIGTERM");
     this.#killTimer = setTimeout(() => {
       this.#killed = true;

@@ -43,6 +43,14 @@ function isFile(path: string): boolean {
   }
 }
 
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 const withDir = (fn: (dir: string) => Promise<void>) => withTempDir("hastmon-hooks-", fn);
 
 /** Every test runs with both ways of spawning: the one the daemon uses, and its fallback. */
@@ -153,49 +161,64 @@ for (const [via, spawn] of [["native", nativeSpawn], ["Deno.Command", commandSpa
 
   Deno.test(`a spawn that takes past the timeout counts in it; one that never returns is given up, and killed if it comes (${via})`, async () => {
     await withDir(async (dir) => {
-      const marker = `${dir}/spawned`;
-      const script = await writeScript(dir, "slow", `exec sleep 317`);
+      let latePid = 0;
       // The spawn held back as an exec from a hung file system would hold it.
       const late = (ms: number): Spawn => (program, args, env, cwd) =>
-        new Promise((r) => setTimeout(r, ms)).then(() => {
-          Deno.writeTextFileSync(marker, "");
-          return spawn(program, args, env, cwd);
+        new Promise((r) => setTimeout(r, ms)).then(async () => {
+          const child = await spawn(program, args, env, cwd);
+          latePid = child.pid;
+          return child;
         });
-      /** Processes of this test's hook, as the script or as the sleep it became. */
-      const hookProcesses = () =>
-        [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name)).filter((e) => {
-          try {
-            const argv = Deno.readTextFileSync(`/proc/${e.name}/cmdline`);
-            return argv.includes(script) || argv === "sleep\x00317\x00";
-          } catch {
-            return false;
-          }
-        });
+      /** Gone, and reaped: not even a zombie left. */
+      const gone = (pid: number) => () => !isDir(`/proc/${pid}`);
 
-      // Timed out while it was being spawned: terminated as soon as it is there.
+      // Timed out while it was being spawned: the timeout counted from before the spawn (the
+      // script would exit 0 at once), and the spawn queue was told once.
+      const quick = await writeScript(dir, "quick", "exit 0");
       let told = 0;
-      const slow = await within(
+      const timedOut = await within(
         runHook(
-          spec([script], { timeoutMs: 100, graceMs: 5000, spawned: () => told++ }).spec,
+          spec([quick], { timeoutMs: 100, graceMs: 5000, spawned: () => told++ }).spec,
           late(300),
         ),
         3000,
         "the hook timed out during its spawn",
       );
-      assertEquals(slow.outcome, { kind: "timeout" });
+      assertEquals(timedOut.outcome, { kind: "timeout" });
       assertEquals(told, 1);
-      assertEquals(hookProcesses(), []);
+
+      // Heard of only when the grace would run past the hard deadline: killed at once, not
+      // terminated, so a script that ignores SIGTERM does not run on after its run was reported
+      // over. (Spawned at once and handed over late, so that its trap is set by then.)
+      const up = `${dir}/up`;
+      const stubborn = await writeScript(dir, "stubborn", `trap '' TERM; sleep 1.9; touch ${up}`);
+      const heardLate: Spawn = async (program, args, env, cwd) => {
+        const child = await spawn(program, args, env, cwd);
+        latePid = child.pid;
+        await new Promise((r) => setTimeout(r, 1500));
+        return child;
+      };
+      const killed = await within(
+        runHook(spec([stubborn], { timeoutMs: 100, graceMs: 1000 }).spec, heardLate),
+        3000,
+        "the hook heard of late",
+      );
+      assertEquals(killed.outcome, { kind: "timeout" });
+      await waitFor(gone(latePid), 2000, "the late hook reaped");
+      await new Promise((r) => setTimeout(r, 300));
+      assert(!isFile(up), "the late hook ran on after its run was reported over");
 
       // Never there within timeout + grace + 1 s: given up, and killed when it comes after all.
-      await Deno.remove(marker);
+      latePid = 0;
+      const sleeper = await writeScript(dir, "sleeper", "exec sleep 317");
       const stuck = await within(
-        runHook(spec([script], { timeoutMs: 100, graceMs: 100 }).spec, late(1800)),
+        runHook(spec([sleeper], { timeoutMs: 100, graceMs: 100 }).spec, late(1800)),
         1700,
         "the hook whose spawn never returned",
       );
       assertEquals(stuck.outcome, { kind: "timeout" });
-      await waitFor(() => isFile(marker), 2000, "the late spawn");
-      await waitFor(() => hookProcesses().length === 0, 2000, "the late hook killed");
+      await waitFor(() => latePid !== 0, 2000, "the late spawn");
+      await waitFor(gone(latePid), 2000, "the late hook killed and reaped");
     });
   });
 

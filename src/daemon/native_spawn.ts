@@ -83,11 +83,13 @@ const SYMBOLS = {
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   waitpid_blocking: {
     name: "waitpid",
-    parameters: ["i32", "buffer", "i32"],
+    parameters: ["i32", "pointer", "i32"],
     result: "i32",
     nonblocking: true,
   },
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  sigaction: { parameters: ["i32", "pointer", "buffer"], result: "i32" },
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   close: { parameters: ["i32"], result: "i32" },
@@ -115,6 +117,7 @@ const POSIX_SPAWN_SETSIGMASK = 0x08;
 const POSIX_SPAWN_SETSID = 0x80;
 const WNOHANG = 1;
 const POLLIN = 0x1;
+const SIGCHLD = 17;
 const EINTR = 4;
 const ENOEXEC = 8;
 const EAGAIN = 11;
@@ -223,6 +226,7 @@ class Native implements NativeSpawner {
     const actions = new Uint8Array(ACTIONS_BYTES);
     libc.posix_spawn_file_actions_init(actions);
     let spawned: { rc: number; pid: number };
+    let fine = false;
     try {
       libc.posix_spawn_file_actions_addopen(actions, 0, this.#stdin, O_RDONLY, 0);
       libc.posix_spawn_file_actions_adddup2(actions, out[1], 1);
@@ -238,12 +242,14 @@ class Native implements NativeSpawner {
           actions,
         );
       }
+      fine = true;
     } finally {
       libc.posix_spawn_file_actions_destroy(actions);
       // The child has its copies; ours would keep its output open for ever.
       libc.close(out[1]);
       libc.close(err[1]);
       void cwd; // read by the spawning thread until here
+      if (!fine) closeAll(libc, [out[0], err[0]]);
     }
     if (spawned.rc !== 0) {
       libc.close(out[0]);
@@ -258,7 +264,7 @@ class Native implements NativeSpawner {
       const why = strerror(libc, errno(libc));
       libc.kill(-child, 9);
       libc.kill(child, 9);
-      void libc.waitpid_blocking(child, new Int32Array(1), 0);
+      void libc.waitpid_blocking(child, null, 0);
       libc.close(out[0]);
       libc.close(err[0]);
       throw new Error(`cannot watch ${o.path} once started (pidfd_open: ${why}): killed`);
@@ -519,7 +525,7 @@ function check(libc: Libc, rc: number, what: string) {
   if (rc !== 0) throw new Error(`${what}: ${strerror(libc, rc)}`);
 }
 
-function closeAll(libc: Libc, fds: Int32Array) {
+function closeAll(libc: Libc, fds: Iterable<number>) {
   for (const fd of fds) libc.close(fd);
 }
 
@@ -546,6 +552,13 @@ export function nativeSpawner(): NativeSpawner | null {
       return cached;
     }
     libc.close(probe);
+    // Ignored SIGCHLD (inherited from whoever started us) has the kernel reap our children
+    // itself, and no hook's status could be read: the default, as for any supervisor. A
+    // handler someone installed (Deno's, once it spawns) is left as it is.
+    const action = new BigUint64Array(32);
+    if (libc.sigaction(SIGCHLD, null, new Uint8Array(action.buffer)) === 0 && action[0] === 1n) {
+      libc.signal(SIGCHLD, null);
+    }
     cached = new Native(libc);
   } catch (e) {
     // No such library or symbol, or no permission: Deno.Command it is.

@@ -1,4 +1,4 @@
-import { assertEquals, assertRejects } from "../../tests/assert.ts";
+import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { type NativeChild, nativeSpawner } from "./native_spawn.ts";
 import { withTempDir, writeScript } from "./test_helpers.ts";
 
@@ -145,4 +145,43 @@ Deno.test("output a background process writes after its parent ended is still re
   assertEquals(await child.status, { code: 0, signal: null });
   assertEquals(await stdout, "early\nlate\n");
   await text(child.stderr);
+});
+
+Deno.test("a hook that starts while the others are waited for on the blocking pool is seen at once", async () => {
+  // The long one makes the loop give up looking and wait on the blocking pool; the short one
+  // must wake that wait, not be seen only when the long one ends.
+  const long = await native.spawn({
+    path: "/bin/sleep",
+    argv: ["sleep", "1.5"],
+    env: {},
+    cwd: "/",
+  });
+  await new Promise((r) => setTimeout(r, 200));
+  const t0 = performance.now();
+  const short = await native.spawn({ path: "/bin/true", argv: ["true"], env: {}, cwd: "/" });
+  const { status } = await outputOf(short);
+  const seenMs = performance.now() - t0;
+  assertEquals(status, { code: 0, signal: null });
+  assert(seenMs < 500, `the short hook's end seen after ${seenMs.toFixed(0)} ms`);
+  await outputOf(long);
+});
+
+Deno.test("children are reaped and their status read even when this process was started with SIGCHLD ignored", async () => {
+  await withTempDir("hastmon-native-", async (dir) => {
+    const script = `${dir}/ignored.ts`;
+    await Deno.writeTextFile(
+      script,
+      `import { nativeSpawner } from ${JSON.stringify(import.meta.resolve("./native_spawn.ts"))};
+       const child = await nativeSpawner()!.spawn({ path: "/bin/sh", argv: ["sh", "-c", "exit 3"], env: {}, cwd: "/" });
+       await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
+       console.log(JSON.stringify(await child.status));`,
+    );
+    // An ignored signal stays ignored across exec: the shell passes its trap on.
+    const out = await new Deno.Command("/bin/sh", {
+      args: ["-c", 'trap "" CHLD; exec "$0" run -A --no-lock "$1"', Deno.execPath(), script],
+      stderr: "inherit",
+    }).output();
+    assertEquals(out.code, 0);
+    assertEquals(JSON.parse(new TextDecoder().decode(out.stdout)), { code: 3, signal: null });
+  });
 });

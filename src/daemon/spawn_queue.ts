@@ -28,7 +28,8 @@ const SLICE_MS = 8;
  * them: as many as the processes a small machine execs at once, and the queue's
  * order decides which goes next. Unbounded, a thousand starts would all be
  * begun within a second, every one of them then slowed by all the others,
- * against timeouts that count from the spawn.
+ * against timeouts that count from the spawn. Stops, panics and fences are
+ * spawned whatever is under way.
  */
 export const MAX_SPAWNING = 2;
 
@@ -149,8 +150,9 @@ export class SpawnQueue {
         ? this.#queues[aged]
         : this.#queues.find((q) => q.length > 0);
       if (q === undefined) return;
-      // The next drain comes when a spawn is over.
-      if (this.#spawning >= this.maxSpawning) return;
+      // The next drain comes when a spawn is over. What ends activity never waits for a place:
+      // two spawns held by a hung file system must not hold every stop back.
+      if (this.#spawning >= this.maxSpawning && q !== this.#queues[0]) return;
       if (this.now() >= until) return this.#schedule();
       if (q !== this.#queues[0]) aged = null;
       this.#spawning++;
@@ -159,7 +161,7 @@ export class SpawnQueue {
         if (over) return;
         over = true;
         this.#spawning--;
-        this.#schedule();
+        if (this.waiting > 0) this.#schedule();
       });
     }
   }

@@ -97,7 +97,7 @@ Deno.test("spawn queue: with slow spawns, aged ranks still take turns (no rank s
   assert(order.slice(0, 4).includes("routine probe"), `the routine probe too: ${order}`);
 });
 
-Deno.test("spawn queue: at most two spawns under way; the next goes, in rank order, when one is over", async () => {
+Deno.test("spawn queue: at most two spawns under way, stops aside; the next goes, in rank order, when one is over", async () => {
   const q = new SpawnQueue();
   const begun: string[] = [];
   const over = new Map<string, () => void>();
@@ -110,16 +110,20 @@ Deno.test("spawn queue: at most two spawns under way; the next goes, in rank ord
   await turn();
   assertEquals(begun, ["start1", "start2"]);
   push("stop", { method: "stop" });
+  push("probe", { method: "status" });
   await turn();
-  assertEquals(begun, ["start1", "start2"], "a stop waits for a free place too");
+  assertEquals(begun, ["start1", "start2", "stop"], "a stop does not wait for a place");
   over.get("start1")!();
   over.get("start1")!(); // said twice: counted once
   await turn();
-  assertEquals(begun, ["start1", "start2", "stop"]);
+  assertEquals(begun, ["start1", "start2", "stop"], "the stop counts among those under way");
+  over.get("stop")!();
+  await turn();
+  assertEquals(begun, ["start1", "start2", "stop", "probe"]);
   over.get("start2")!();
   await turn();
-  assertEquals(begun, ["start1", "start2", "stop", "start3"]);
-  over.get("stop")!();
+  assertEquals(begun, ["start1", "start2", "stop", "probe", "start3"]);
+  over.get("probe")!();
   over.get("start3")!();
   await turn();
   assertEquals(q.waiting, 0);
