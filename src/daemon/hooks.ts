@@ -35,7 +35,7 @@
 import type { HookMethod, HookOutcome, Role } from "../core/types.ts";
 import { readLines } from "./lines.ts";
 import { after, delay, raceTimeout, settledSoon } from "../wire/deadlines.ts";
-import { nativeSpawner } from "./native_spawn.ts";
+import { type ExitStatus, nativeSpawner, type Spawned } from "./native_spawn.ts";
 
 /** Time between SIGTERM and SIGKILL of a hook's process group, unless configured. */
 export const DEFAULT_GRACE_MS = 2000;
@@ -176,9 +176,10 @@ export async function runHook(
   // unmount), or a spawn that never returns, must not block its lane forever: past
   // timeout + grace + 1 s it counts as timed out, and the caller moves on (to panic,
   // for a stop).
+  const hardMs = spec.timeoutMs + spec.graceMs + 1000;
   let cancelHard = () => {};
   const hardDeadline = new Promise<null>((resolve) => {
-    cancelHard = after(timerDelay(spec.timeoutMs + spec.graceMs + 1000), () => resolve(null));
+    cancelHard = after(timerDelay(hardMs), () => resolve(null));
   });
   const over = () => {
     cancelHard();
@@ -186,7 +187,6 @@ export async function runHook(
     spec.signal?.removeEventListener("abort", onAbort);
   };
 
-  const hardAt = performance.now() + spec.timeoutMs + spec.graceMs + 1000;
   let spawning: Promise<Spawned> | undefined;
   let child: Spawned | null;
   try {
@@ -224,7 +224,7 @@ export async function runHook(
   // Timed out or aborted while it was being spawned: terminated at once; killed at once when
   // the grace would run past the hard deadline, after which the run is reported over.
   if (cause !== null) {
-    if (hardAt - performance.now() <= spec.graceMs) leader.kill();
+    if (hardMs - (performance.now() - started) <= spec.graceMs) leader.kill();
     else leader.terminate();
   }
 
@@ -237,21 +237,6 @@ export async function runHook(
   const durationMs = elapsed();
   await settledWithin(outputClosed, DRAIN_MS);
   return { outcome: outcomeOf(status, cause), durationMs, outputClosed };
-}
-
-/** How a child ended. */
-export interface ExitStatus {
-  code: number;
-  /** Its name ("SIGKILL"), when a signal ended it. */
-  signal: string | null;
-}
-
-/** A hook's process, right after its spawn: the leader of a session and group of its own. */
-export interface Spawned {
-  pid: number;
-  status: Promise<ExitStatus>;
-  stdout: ReadableStream<Uint8Array>;
-  stderr: ReadableStream<Uint8Array>;
 }
 
 /**

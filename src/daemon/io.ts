@@ -127,7 +127,8 @@ export class DaemonIo implements Io {
     lifetime.addEventListener("abort", onExit, { once: true });
     // Spawned when the queue's turn comes (spawn_queue.ts); killed before it if cancelled.
     this.#spawns.push(hook, (spawned) => {
-      // `spawned` again once it is all over, in case a path of it forgot: the queue counts once.
+      // The hook runner says when its spawn is over; a run that spawns nothing (a notification
+      // nobody listens to, say) is over at once. Said twice, it counts once.
       this.#run(resource, hook, abort.signal, spawned).finally(spawned).then((outcome) => {
         lifetime.removeEventListener("abort", onExit);
         if (!lifetime.aborted) done(outcome);
@@ -143,12 +144,8 @@ export class DaemonIo implements Io {
     spawned: () => void,
   ): Promise<HookOutcome> {
     const view = this.deps.view(resource);
-    if (!view) {
-      spawned();
-      return { kind: "error", message: `resource ${resource} is not configured` };
-    }
+    if (!view) return { kind: "error", message: `resource ${resource} is not configured` };
     const argv = hookArgv(view, e);
-    if (argv === null || typeof argv === "string") spawned(); // nothing to spawn
     if (argv === null) return { kind: "exit", code: 0 }; // a notification nobody listens to
     if (typeof argv === "string") return { kind: "error", message: argv };
     const log = this.deps.logger;

@@ -31,12 +31,23 @@
  * then spawns through `Deno.Command`.
  */
 
-/** A spawned child, as hooks.ts supervises it. */
-export interface NativeChild {
+import { delay } from "../wire/deadlines.ts";
+
+/** How a child ended. */
+export interface ExitStatus {
+  code: number;
+  /** Its name ("SIGKILL"), when a signal ended it. */
+  signal: string | null;
+}
+
+/**
+ * A hook's process, right after its spawn (by either spawner of hooks.ts):
+ * the leader of a session and group of its own.
+ */
+export interface Spawned {
   pid: number;
   /** Settles when the child has ended and is reaped. */
-  /** `signal` is its name ("SIGKILL") when one ended the child. */
-  status: Promise<{ code: number; signal: string | null }>;
+  status: Promise<ExitStatus>;
   stdout: ReadableStream<Uint8Array>;
   stderr: ReadableStream<Uint8Array>;
 }
@@ -53,7 +64,7 @@ export interface NativeSpawnOptions {
 
 export interface NativeSpawner {
   /** Rejects with "cannot execute PATH: REASON" when the child could not be started. */
-  spawn(options: NativeSpawnOptions): Promise<NativeChild>;
+  spawn(options: NativeSpawnOptions): Promise<Spawned>;
 }
 
 const SYMBOLS = {
@@ -214,7 +225,7 @@ class Native implements NativeSpawner {
     this.#reactor = new Reactor(libc);
   }
 
-  async spawn(o: NativeSpawnOptions): Promise<NativeChild> {
+  async spawn(o: NativeSpawnOptions): Promise<Spawned> {
     const libc = this.libc;
     const envs = Object.entries(o.env).map(([k, v]) => cString(`${k}=${v}`, `variable ${k}`));
     const cwd = cString(o.cwd, "the working directory");
@@ -357,7 +368,7 @@ class Reactor {
   }
 
   /** Settles once the process behind `pidfd` (our child `pid`) has ended; reaps it. */
-  exit(pidfd: number, pid: number): Promise<{ code: number; signal: string | null }> {
+  exit(pidfd: number, pid: number): Promise<ExitStatus> {
     return new Promise((resolve) => {
       const status = new Int32Array(1);
       const watch: Watch = {
@@ -493,7 +504,7 @@ class Reactor {
         }
         if (ready < 0) {
           // Not expected (ENOMEM, say): tried again, but not in a hot loop.
-          await new Promise((r) => setTimeout(r, PAUSE_MS));
+          await delay(PAUSE_MS);
           continue;
         }
         let found = false;
