@@ -151,6 +151,8 @@ const TICK_MS = 10;
 const IDLE_TICKS = 2;
 /** A pause before a poll or a reap is tried again after something unexpected. */
 const PAUSE_MS = 50;
+/** Reads of one ready pipe in one look, at most. */
+const READS_A_LOOK = 16;
 /** One read of a ready pipe: a shared buffer, copied out by the length read. */
 const READ_BYTES = 64 * 1024;
 
@@ -401,15 +403,24 @@ class Reactor {
     const watch: Watch = {
       fd,
       ready: () => {
-        const n = Number(this.libc.read(fd, this.#readBuffer, BigInt(READ_BYTES)));
-        if (n > 0) return controller.enqueue(this.#readBuffer.slice(0, n));
-        if (n < 0) {
-          const e = errno(this.libc); // read before anything else can set it
-          if (e === EINTR || e === EAGAIN) return;
+        // Read on (the end is non-blocking) until nothing is left, so that the end of a hook
+        // that has just written its last lines is seen in the same look as those lines; at
+        // most READS_A_LOOK reads, so that one chatty hook does not hold the others.
+        for (let i = 0; i < READS_A_LOOK; i++) {
+          const n = Number(this.libc.read(fd, this.#readBuffer, BigInt(READ_BYTES)));
+          if (n > 0) {
+            controller.enqueue(this.#readBuffer.slice(0, n));
+            continue;
+          }
+          if (n < 0) {
+            const e = errno(this.libc); // read before anything else can set it
+            if (e === EINTR || e === EAGAIN) return;
+          }
+          // End of file (or an error no later read would mend).
+          this.#unwatch(watch);
+          controller.close();
+          return;
         }
-        // End of file (or an error no later read would mend).
-        this.#unwatch(watch);
-        controller.close();
       },
     };
     return new ReadableStream<Uint8Array>({
