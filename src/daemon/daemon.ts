@@ -3,7 +3,6 @@
  * (io.ts), its peer links (peers.ts), its control answers (control.ts), and
  * its life cycle: start, reload (reload.ts), shutdown, exit.
  */
-import process from "node:process";
 import type { HookMethod, NodeId, ResourceSettings } from "../core/types.ts";
 import {
   type EffectiveConfig,
@@ -26,6 +25,7 @@ import { validateResource } from "./validate.ts";
 import { planReload, ReloadRefused } from "./reload.ts";
 import { leanConfig } from "./lean_config.ts";
 import { nativeSpawnUnavailable } from "./native_spawn.ts";
+import { setProcessTitle } from "./proc_title.ts";
 
 /** What the daemon needs from its caller. */
 export interface DaemonOptions {
@@ -285,9 +285,7 @@ export class Daemon {
     const names = this.runtime.names();
     const parts = names.slice(0, 4).map((n) => `${n} (${this.runtime.machine(n)!.role})`);
     const more = names.length > 4 ? ` +${names.length - 4}` : "";
-    try {
-      process.title = `hastmon: ${this.node} ${parts.join(" ")}${more}`;
-    } catch { /* not all platforms allow it */ }
+    setProcessTitle(`hastmon: ${this.node} ${parts.join(" ")}${more}`);
   }
 }
 

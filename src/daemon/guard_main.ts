@@ -11,6 +11,7 @@ import { runGuard } from "./guard.ts";
 import { DEFAULT_GRACE_MS } from "./hooks.ts";
 import { LOG_FORMATS, type LogFormat, Logger, QueuedSink } from "./log.ts";
 import { openNoFollowSync } from "./safe_open.ts";
+import { setProcessTitle } from "./proc_title.ts";
 
 /** Run the guard with command-line `args`; returns the exit code (64 on bad usage). */
 export async function guardMain(args: string[]): Promise<number> {
@@ -36,7 +37,7 @@ export async function guardMain(args: string[]): Promise<number> {
       return 64;
     }
   }
-  nameProcess("hastmon: guard");
+  setProcessTitle("hastmon: guard");
   // A guard that cannot open its log guards all the same, logging to stderr: one that exited
   // would be started again by its daemon, and exit again, every second, guarding nothing.
   let file: Deno.FsFile | null = null;
@@ -70,17 +71,4 @@ export async function guardMain(args: string[]): Promise<number> {
 if (import.meta.main) {
   // Exit explicitly: a stop hook may leave processes that hold its output pipes open.
   Deno.exit(await guardMain(Deno.args));
-}
-
-/**
- * Name this process for `ps -o comm`, `top` and `pgrep` (Linux: its comm, 15
- * characters at most). Not node:process's `title`: loading Node's process
- * object costs the guard about 7 MB, for as long as it lives. Best effort.
- */
-function nameProcess(name: string): void {
-  try {
-    Deno.writeTextFileSync("/proc/self/comm", name.slice(0, 15));
-  } catch {
-    // Not Linux, or no /proc: the guard keeps Deno's name.
-  }
 }
