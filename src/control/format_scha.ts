@@ -19,7 +19,12 @@ export function schaErrName(code: number): string {
   return NAMES.get(code) ?? `SCHA_ERR_? (${code})`;
 }
 
-/** Wall-clock ms as local hours and minutes, `13:05` (the TZ of the process). */
+/**
+ * Wall-clock ms as local hours and minutes, `13:05` (the TZ of the process);
+ * the daemon's status sentences too. By hand rather than `toLocaleTimeString`:
+ * Intl's formatting loads ICU's locale data, some 6 MB resident for the rest
+ * of a daemon's life from the first pingpong mark it shows.
+ */
 export function localClock(wallMs: number): string {
   const d = new Date(wallMs);
   return `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;

@@ -26,6 +26,7 @@ import { planReload, ReloadRefused } from "./reload.ts";
 import { leanConfig } from "./lean_config.ts";
 import { nativeSpawnUnavailable } from "./native_spawn.ts";
 import { setProcessTitle } from "./proc_title.ts";
+import { localClock } from "../control/format_scha.ts";
 
 /** What the daemon needs from its caller. */
 export interface DaemonOptions {
@@ -287,9 +288,4 @@ export class Daemon {
     const more = names.length > 4 ? ` +${names.length - 4}` : "";
     setProcessTitle(`hastmon: ${this.node} ${parts.join(" ")}${more}`);
   }
-}
-
-/** A wall-clock time in status sentences: this host's local hours and minutes ("13:05"). */
-function localClock(wallMs: number): string {
-  return new Date(wallMs).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
 }

@@ -429,7 +429,7 @@ class LeaseWatch {
       log: (stream, line) => this.logger.debug(`${name} ${stream}: ${line}`, resource),
       // Through Deno.Command, not the daemon's spawner: the guard spawns only at a deadline,
       // where holding its event loop a millisecond or two for an exec does no harm, and the
-      // FFI library would cost an armed guard some 3 MB resident (the idle node's memory).
+      // FFI library would cost an armed guard 1-3 MB resident (the idle node's memory).
     }, commandSpawn);
     const ok = result.outcome.kind === "exit" && result.outcome.code === 0;
     this.logger.log(

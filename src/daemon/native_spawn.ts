@@ -119,6 +119,34 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/**
+ * libc's functions of {@link SYMBOLS}, called through `Deno.UnsafeFnPointer`
+ * rather than as the symbols of `Deno.dlopen`: dlopen compiles a fast-call
+ * trampoline for every synchronous symbol with Cranelift, which costs a
+ * process about 2.3 MB resident for its whole life (one symbol or twenty;
+ * an idle node's memory, docs/BENCHMARKS.md). A call through a function
+ * pointer takes Deno's general path instead, about 1.2 µs (a hook makes
+ * some fifteen calls). dlopen gives the functions' addresses as `pointer`
+ * statics (Deno 2.9: a static's value is its address).
+ */
+function bindLibc(): Libc {
+  const entries = Object.entries(SYMBOLS) as [string, Deno.ForeignFunction][];
+  const addresses = Deno.dlopen(
+    "libc.so.6",
+    Object.fromEntries(
+      entries.map(([key, def]) => [key, { name: def.name ?? key, type: "pointer" }]),
+    ) as Record<string, { name: string; type: "pointer" }>,
+  ).symbols;
+  const bound: Record<string, unknown> = {};
+  for (const [key, def] of entries) {
+    const address = addresses[key];
+    if (address === null) throw new Error(`libc.so.6: no address for ${def.name ?? key}`);
+    const fn = new Deno.UnsafeFnPointer(address as Deno.PointerObject<Deno.ForeignFunction>, def);
+    bound[key] = (...args: Deno.NativeType[]) => fn.call(...(args as never[]));
+  }
+  return bound as Libc;
+}
+
 const O_RDONLY = 0;
 const O_CLOEXEC = 0o2000000;
 const O_NONBLOCK = 0o4000;
@@ -570,7 +598,7 @@ export function nativeSpawner(): NativeSpawner | null {
     return cached;
   }
   try {
-    const libc = Deno.dlopen("libc.so.6", SYMBOLS).symbols;
+    const libc = bindLibc();
     const probe = libc.pidfd_open(Deno.pid, 0);
     if (probe < 0) {
       whyNot = `pidfd_open: ${strerror(libc, errno(libc))}`;
