@@ -165,10 +165,16 @@ Deno.test("built file: a damaged copy is refused before anything runs and leaves
   }
 });
 
-/** VmRSS of `pid` in MB, once it runs the unpacked program and has settled. */
+/**
+ * VmRSS of `pid` in MB, once it runs the unpacked program and has settled: Deno on app.js, or
+ * already the guard, which then names itself (its command line too, src/daemon/proc_title.ts).
+ */
 async function settledRssMb(pid: number): Promise<number> {
   const until = Date.now() + 30_000;
-  while (!Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("app.js")) {
+  const running = () =>
+    Deno.readTextFileSync(`/proc/${pid}/cmdline`).includes("app.js") ||
+    Deno.readTextFileSync(`/proc/${pid}/comm`).trim() === "hastmon: guard";
+  while (!running()) {
     if (Date.now() > until) throw new Error(`process ${pid} never ran app.js`);
     await new Promise((r) => setTimeout(r, 50));
   }
