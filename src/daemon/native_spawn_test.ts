@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
-import { nativeSpawner, type Spawned } from "./native_spawn.ts";
+import { bindLibc, nativeSpawner, Reactor, type Spawned } from "./native_spawn.ts";
 import { withTempDir, writeScript } from "./test_helpers.ts";
 
 const native = nativeSpawner()!; // loaded by test_helpers.ts
@@ -188,4 +188,33 @@ Deno.test("children are reaped and their status read even when this process was 
     ["perl", "-e", '$SIG{CHLD} = "IGNORE"; exec @ARGV or die "exec: $!"'],
   );
   assertEquals(status, { code: 3, signal: null });
+});
+
+Deno.test("a read that fails with an errno clobbered after it does not end a hook's output", async () => {
+  // A ready pipe whose first read fails, with errno then telling ENOENT, not EAGAIN: review saw
+  // errno overwritten on this thread between a read and its errno (once in some 100,000 reads).
+  const libc = bindLibc();
+  const clobbered = new Int32Array([2]); // ENOENT
+  let failNext = true;
+  const fake = {
+    ...libc,
+    read: (fd: number, buffer: Uint8Array, length: bigint) => {
+      if (failNext) {
+        failNext = false;
+        return -1n;
+      }
+      return libc.read(fd, buffer, length);
+    },
+    __errno_location: () => Deno.UnsafePointer.of(clobbered),
+  };
+  const fds = new Int32Array(2);
+  assertEquals(libc.pipe2(fds, 0o2000000 | 0o4000), 0);
+  const reactor = new Reactor(fake as typeof libc);
+  const stream = reactor.stream(fds[0]);
+  const write = (s: string) => libc.write(fds[1], new TextEncoder().encode(s), BigInt(s.length));
+  write("first ");
+  await new Promise((r) => setTimeout(r, 50));
+  write("second");
+  libc.close(fds[1]);
+  assertEquals(await text(stream), "first second");
 });
