@@ -129,7 +129,7 @@ export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
  * some fifteen calls). dlopen gives the functions' addresses as `pointer`
  * statics (Deno 2.9: a static's value is its address).
  */
-export function bindLibc(): Libc {
+function loadLibc(): Libc {
   const entries = Object.entries(SYMBOLS) as [string, Deno.ForeignFunction][];
   const addresses = Deno.dlopen(
     "libc.so.6",
@@ -145,6 +145,13 @@ export function bindLibc(): Libc {
     bound[key] = (...args: Deno.NativeType[]) => fn.call(...(args as never[]));
   }
   return bound as Libc;
+}
+
+let loaded: Libc | undefined;
+
+/** {@link loadLibc}, once a process: later calls share the first one's library. */
+export function bindLibc(): Libc {
+  return loaded ??= loadLibc();
 }
 
 const O_RDONLY = 0;
