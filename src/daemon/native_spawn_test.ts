@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects } from "../../tests/assert.ts";
 import { bindLibc, nativeSpawner, Reactor, type Spawned } from "./native_spawn.ts";
-import { withTempDir, writeScript } from "./test_helpers.ts";
+import { inOwnProcess, withTempDir, writeScript } from "./test_helpers.ts";
 
 const native = nativeSpawner()!; // loaded by test_helpers.ts
 
@@ -49,32 +49,15 @@ Deno.test("a child gets stdin, stdout and stderr and nothing else of ours, even 
   }
 });
 
-/**
- * Run `body` (a module that may use `nativeSpawner`) in a Deno process of its own, started
- * through `launcher` (a command that execs the rest of its arguments), and return what it
- * printed, parsed as JSON.
- */
-async function inOwnProcess(body: string, launcher: string[] = []): Promise<unknown> {
-  let printed: unknown;
-  await withTempDir("hastmon-native-", async (dir) => {
-    const script = `${dir}/child.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { nativeSpawner } from ${
-        JSON.stringify(import.meta.resolve("./native_spawn.ts"))
-      };\n${body}`,
-    );
-    const [program, ...args] = [...launcher, Deno.execPath(), "run", "-A", "--no-lock", script];
-    const out = await new Deno.Command(program, { args, stderr: "inherit" }).output();
-    assertEquals(out.code, 0);
-    printed = JSON.parse(new TextDecoder().decode(out.stdout));
-  });
-  return printed;
+/** `inOwnProcess` of `body`, a module that may use `nativeSpawner`. */
+function withSpawner(body: string, launcher: string[] = []): Promise<unknown> {
+  const spawner = JSON.stringify(import.meta.resolve("./native_spawn.ts"));
+  return inOwnProcess(`import { nativeSpawner } from ${spawner};\n${body}`, { launcher });
 }
 
 Deno.test("every pipe and pidfd of a child is closed again once it has ended and its output is read", async () => {
   // In a process of its own: the tests run beside others that open and close descriptors.
-  const { before, after } = await inOwnProcess(
+  const { before, after } = await withSpawner(
     `const native = nativeSpawner()!;
      const open = () => [...Deno.readDirSync("/proc/self/fd")].length;
      const before = open();
@@ -181,7 +164,7 @@ Deno.test("a hook that starts while the others are waited for on the blocking po
 Deno.test("children are reaped and their status read even when this process was started with SIGCHLD ignored", async () => {
   // An ignored signal stays ignored across exec. (dash keeps SIGCHLD for itself: perl, which
   // every Debian has, does not.)
-  const status = await inOwnProcess(
+  const status = await withSpawner(
     `const child = await nativeSpawner()!.spawn({ path: "/bin/sh", argv: ["sh", "-c", "exit 3"], env: {}, cwd: "/" });
      await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
      console.log(JSON.stringify(await child.status));`,

@@ -1,14 +1,24 @@
 /** What /proc/PID/stat says of a process: the guard's and the daemon's way to name one for good. */
 
-/** Is process `pid` stopped by a signal (state T or t in /proc)? False when it cannot tell. */
-export function processStopped(pid: number): boolean {
+/**
+ * The fields of /proc/`pid`/stat from the third (the state) on, so that field
+ * N (1-based, as proc(5) numbers them) is at index N - 3; null when there is
+ * no such process. The comm before them may hold spaces and ")": the fields
+ * start after the last ")".
+ */
+export function statFields(pid: number | "self"): string[] | null {
   try {
     const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
-    return state === "T" || state === "t";
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Is process `pid` stopped by a signal (state T or t in /proc)? False when it cannot tell. */
+export function processStopped(pid: number): boolean {
+  const state = processState(pid);
+  return state === "T" || state === "t";
 }
 
 /**
@@ -16,20 +26,10 @@ export function processStopped(pid: number): boolean {
  * null when there is no such process. With the pid it names one process for good.
  */
 export function processStartTime(pid: number): string | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
+  return statFields(pid)?.[22 - 3] ?? null;
 }
 
 /** The state letter of `pid` (R, S, D, Z, ...), or null when there is no such process. */
 export function processState(pid: number): string | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] ?? null;
-  } catch {
-    return null;
-  }
+  return statFields(pid)?.[3 - 3] || null;
 }

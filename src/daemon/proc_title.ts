@@ -16,22 +16,19 @@
  * Best effort: not Linux, or no /proc, and the process keeps Deno's names.
  */
 
+import { statFields } from "./proc_stat.ts";
+
 /** Where the arguments lie in this process's memory: [start, end). */
 let argvArea: { start: number; end: number } | null | undefined;
 
 function readArgvArea(): { start: number; end: number } | null {
-  try {
-    const stat = Deno.readTextFileSync("/proc/self/stat");
-    // The fields after the comm, which may hold spaces and ")": the third field is first.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const start = Number(fields[48 - 3]);
-    const end = Number(fields[49 - 3]);
-    return Number.isSafeInteger(start) && Number.isSafeInteger(end) && end > start
-      ? { start, end }
-      : null;
-  } catch {
-    return null;
-  }
+  const fields = statFields("self");
+  // arg_start and arg_end are fields 48 and 49 (Linux 3.5 on).
+  const start = Number(fields?.[48 - 3]);
+  const end = Number(fields?.[49 - 3]);
+  return Number.isSafeInteger(start) && Number.isSafeInteger(end) && end > start
+    ? { start, end }
+    : null;
 }
 
 /** Sets the comm and the command line `ps` shows; see the module comment. */

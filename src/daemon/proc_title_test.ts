@@ -1,32 +1,21 @@
 import { assert, assertEquals } from "../../tests/assert.ts";
-import { withTempDir } from "./test_helpers.ts";
+import { inOwnProcess } from "./test_helpers.ts";
+
+type Seen = { cmdline: string; comm: string; env: string | undefined; environ: boolean };
 
 /** What `ps` would show of a Deno process that set `titles` in turn, read by the process itself. */
-async function titled(titles: string[], extraArgs: string[] = []) {
-  let seen: { cmdline: string; comm: string; env: string | undefined; environ: boolean } | null =
-    null;
-  await withTempDir("hastmon-title-", async (dir) => {
-    const script = `${dir}/child.ts`;
-    await Deno.writeTextFile(
-      script,
-      `import { setProcessTitle } from ${JSON.stringify(import.meta.resolve("./proc_title.ts"))};
-       for (const t of ${JSON.stringify(titles)}) setProcessTitle(t);
-       console.log(JSON.stringify({
-         cmdline: Deno.readTextFileSync("/proc/self/cmdline"),
-         comm: Deno.readTextFileSync("/proc/self/comm"),
-         env: Deno.env.get("HASTMON_TITLE_TEST"),
-         environ: Deno.readTextFileSync("/proc/self/environ").includes("HASTMON_TITLE_TEST=kept"),
-       }));`,
-    );
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--no-lock", script, ...extraArgs],
-      env: { HASTMON_TITLE_TEST: "kept" },
-      stderr: "inherit",
-    }).output();
-    assertEquals(out.code, 0);
-    seen = JSON.parse(new TextDecoder().decode(out.stdout));
-  });
-  return seen!;
+function titled(titles: string[], args: string[] = []): Promise<Seen> {
+  return inOwnProcess(
+    `import { setProcessTitle } from ${JSON.stringify(import.meta.resolve("./proc_title.ts"))};
+     for (const t of ${JSON.stringify(titles)}) setProcessTitle(t);
+     console.log(JSON.stringify({
+       cmdline: Deno.readTextFileSync("/proc/self/cmdline"),
+       comm: Deno.readTextFileSync("/proc/self/comm"),
+       env: Deno.env.get("HASTMON_TITLE_TEST"),
+       environ: Deno.readTextFileSync("/proc/self/environ").includes("HASTMON_TITLE_TEST=kept"),
+     }));`,
+    { args, env: { HASTMON_TITLE_TEST: "kept" } },
+  ) as Promise<Seen>;
 }
 
 Deno.test("the title replaces the command line and the comm, and leaves the environment alone", async () => {

@@ -106,3 +106,34 @@ export async function withTempDir(
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+/**
+ * Run the module `source` (its imports absolute: `import.meta.resolve`) in a
+ * Deno process of its own, with `args` after it and `env` added, started
+ * through `launcher` (a command that execs the rest of its arguments) if
+ * given; it must exit 0. Returns what it printed, parsed as JSON.
+ */
+export async function inOwnProcess(
+  source: string,
+  opts: { launcher?: string[]; args?: string[]; env?: Record<string, string> } = {},
+): Promise<unknown> {
+  let printed: unknown;
+  await withTempDir("hastmon-own-", async (dir) => {
+    const script = `${dir}/child.ts`;
+    await Deno.writeTextFile(script, source);
+    const [program, ...args] = [
+      ...opts.launcher ?? [],
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--no-lock",
+      script,
+      ...opts.args ?? [],
+    ];
+    const out = await new Deno.Command(program, { args, env: opts.env, stderr: "inherit" })
+      .output();
+    if (out.code !== 0) throw new Error(`${script} exited with ${out.code}`);
+    printed = JSON.parse(new TextDecoder().decode(out.stdout));
+  });
+  return printed;
+}
