@@ -32,6 +32,7 @@
  */
 
 import { delay } from "../wire/deadlines.ts";
+import { bindLibcFunctions } from "./libc.ts";
 
 /** How a child ended. */
 export interface ExitStatus {
@@ -119,39 +120,11 @@ const SYMBOLS = {
 
 export type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
-/**
- * libc's functions of {@link SYMBOLS}, called through `Deno.UnsafeFnPointer`
- * rather than as the symbols of `Deno.dlopen`: dlopen compiles a fast-call
- * trampoline for every synchronous symbol with Cranelift, which costs a
- * process about 2.3 MB resident for its whole life (one symbol or twenty;
- * an idle node's memory, docs/BENCHMARKS.md). A call through a function
- * pointer takes Deno's general path instead, about 1.2 µs (a hook makes
- * some fifteen calls). dlopen gives the functions' addresses as `pointer`
- * statics (Deno 2.9: a static's value is its address).
- */
-function loadLibc(): Libc {
-  const entries = Object.entries(SYMBOLS) as [string, Deno.ForeignFunction][];
-  const addresses = Deno.dlopen(
-    "libc.so.6",
-    Object.fromEntries(
-      entries.map(([key, def]) => [key, { name: def.name ?? key, type: "pointer" }]),
-    ) as Record<string, { name: string; type: "pointer" }>,
-  ).symbols;
-  const bound: Record<string, unknown> = {};
-  for (const [key, def] of entries) {
-    const address = addresses[key];
-    if (address === null) throw new Error(`libc.so.6: no address for ${def.name ?? key}`);
-    const fn = new Deno.UnsafeFnPointer(address as Deno.PointerObject<Deno.ForeignFunction>, def);
-    bound[key] = (...args: Deno.NativeType[]) => fn.call(...(args as never[]));
-  }
-  return bound as Libc;
-}
-
 let loaded: Libc | undefined;
 
-/** {@link loadLibc}, once a process: later calls share the first one's library. */
+/** libc's functions of {@link SYMBOLS} (libc.ts), bound once a process: later calls share them. */
 export function bindLibc(): Libc {
-  return loaded ??= loadLibc();
+  return loaded ??= bindLibcFunctions(SYMBOLS);
 }
 
 const O_RDONLY = 0;
