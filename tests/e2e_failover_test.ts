@@ -13,6 +13,7 @@ import {
   withCluster,
 } from "./cluster/harness.ts";
 import { activeIntervals } from "./cluster/timeline.ts";
+import { FIRST_RELEASE_MS } from "../src/daemon/resident.ts";
 
 Deno.test("e2e failover: kill -9 of the primary daemon and its service: takeover within the promised bound", async () => {
   await withCluster({}, async (c) => {
@@ -70,6 +71,37 @@ async function kill9DaemonOfA(c: TestCluster) {
   assertStringIncludes(await c.log("a"), "the daemon is gone: running stop");
   assertEquals(c.runningNodes(), ["b"]);
 }
+
+Deno.test("e2e failover: the daemon and the guard give back their executable's start-up pages, and the guard still stops the service when the daemon dies", async () => {
+  await withCluster({}, async (c) => {
+    await c.waitForSteady("a");
+    const daemon = c.daemonPid("a")!;
+    const guard = guardOf(daemon)!;
+    const fileMb = (pid: number) =>
+      Number(/RssFile:\s+(\d+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`))![1]) / 1024;
+    const before = [fileMb(daemon), fileMb(guard)];
+    // resident.ts: FIRST_RELEASE_MS after each started.
+    await c.waitFor(
+      async () =>
+        /daemon released[^]*guard released|guard released[^]*daemon released/.test(
+          await c.log("a"),
+        ),
+      FIRST_RELEASE_MS + 10_000,
+      "a's daemon and guard to release their pages",
+    );
+    const after = [fileMb(daemon), fileMb(guard)];
+    console.log(
+      `pages of the executable resident, daemon and guard: ${
+        before.map((m) => m.toFixed(1))
+      } MB, ` +
+        `then ${after.map((m) => m.toFixed(1))} MB`,
+    );
+    assert(after[0] < before[0] - 4 && after[1] < before[1] - 4, `${before} → ${after}`);
+    // The heartbeats went on and the guard still does its job, with its code paged back in.
+    assertEquals((await c.resourceStatus("a"))?.lease?.held, true);
+    await kill9DaemonOfA(c);
+  });
+});
 
 Deno.test("e2e failover: kill -9 of the guard, then of the daemon: a new guard stops the service, then the secondary takes over", async () => {
   await withCluster({}, async (c) => {

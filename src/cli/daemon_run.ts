@@ -24,6 +24,7 @@ import type { StatusResult } from "../control/protocol.ts";
 import { HookHistograms } from "../metrics/histogram.ts";
 import { renderMetrics } from "../metrics/render.ts";
 import { type MetricsServer, serveMetrics } from "../metrics/server.ts";
+import { keepExecutablePagesLean } from "../daemon/resident.ts";
 
 /** Identical log records within this window are summarised (src/daemon/log.ts). */
 const REPEAT_WINDOW_MS = 60_000;
@@ -172,6 +173,11 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot start: ${(e as Error).message}`, code);
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
+  const stopReleasing = keepExecutablePagesLean(
+    "daemon",
+    (l) => logger.debug(l),
+    (e) => logger.warning(e),
+  );
   // From here on an error nothing caught ends the daemon through its log (fatal.ts). Before,
   // during start-up, it goes to stderr as Deno prints it: a background start forwards that to
   // the command that started it.
@@ -187,6 +193,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   Deno.addSignalListener("SIGINT", onInt);
   Deno.addSignalListener("SIGHUP", onHup);
   const code = await exited;
+  stopReleasing();
   Deno.removeSignalListener("SIGTERM", onTerm);
   Deno.removeSignalListener("SIGINT", onInt);
   Deno.removeSignalListener("SIGHUP", onHup);
