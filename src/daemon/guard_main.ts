@@ -12,7 +12,6 @@ import { DEFAULT_GRACE_MS } from "./hooks.ts";
 import { LOG_FORMATS, type LogFormat, Logger, QueuedSink } from "./log.ts";
 import { openNoFollowSync } from "./safe_open.ts";
 import { setProcessTitle } from "./proc_title.ts";
-import { keepExecutablePagesLean } from "./resident.ts";
 
 /** Run the guard with command-line `args`; returns the exit code (64 on bad usage). */
 export async function guardMain(args: string[]): Promise<number> {
@@ -60,15 +59,9 @@ export async function guardMain(args: string[]): Promise<number> {
   });
   logger.info(`guard started (pid ${Deno.pid}, grace ${graceMs} ms)`);
   if (problem !== null) logger.error(problem);
-  const stopReleasing = keepExecutablePagesLean(
-    "guard",
-    (l) => logger.debug(l),
-    (e) => logger.warning(e),
-  );
   try {
     await runGuard({ input: Deno.stdin.readable, logger, graceMs });
   } finally {
-    stopReleasing();
     await logger.end(1000);
     file?.close();
   }

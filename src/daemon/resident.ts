@@ -1,28 +1,33 @@
 /**
- * The daemon's and the guard's resident pages of their executable, given
- * back after start-up.
+ * The daemon's resident pages of its executable, given back after start-up.
  *
  * Deno's binary is 95 MB. Starting a process reads much of it once and never
  * again: V8's start-up snapshot, which is copied into the heap, and the code
  * that initialises V8, Deno's runtime, TLS, the module loader and the
  * program's start (configuration, keys, sockets). Those pages stay mapped, so
- * they count in the process's RSS for its whole life: 29 MB of an idle
- * guard's 42 MB and 40 MB of its daemon's 58 MB were pages of the binary,
- * where an idle Deno process with one timer keeps about 8 MB of them in use
- * (docs/BENCHMARKS.md, "the idle node").
+ * they count in the process's RSS for its whole life: 40 MB of an idle
+ * daemon's 58 MB were pages of the binary, where an idle Deno process with one
+ * timer keeps about 8 MB of them in use (docs/BENCHMARKS.md, "Idle").
  *
- * {@link releaseExecutablePages} drops this process's mappings of those pages
- * (madvise MADV_DONTNEED). The pages stay in the page cache, shared with the
- * other hastmon processes and reclaimable; a page the process touches again
- * comes back on a minor fault, so the resident set settles at what the
- * process really uses. Nothing is lost: only mappings of the executable that
- * are private, not writable and hold no anonymous page are released, and a
- * page of such a mapping is always the file's own (the relocated, read-only
- * RELRO part has anonymous pages and stays, as do .data and .bss).
- * Anonymous memory (V8's heap, malloc's) is not touched.
+ * {@link releaseExecutablePages} drops this process's mappings of the pages
+ * of the binary's read-only segments (madvise MADV_DONTNEED). The pages stay
+ * in the page cache, shared with the other hastmon processes, and the kernel
+ * may reclaim them; a page the process touches again comes back from the
+ * page cache, or from the disk if it was reclaimed, so the resident set
+ * settles at what the process keeps using. MADV_DONTNEED on a private
+ * mapping discards the process's own copies of its pages, so only mappings
+ * that cannot have one are released ({@link releasable}): never writable,
+ * of a segment the ELF program headers load read-only, and with no page of
+ * their own in memory or in swap. A page of .data that a program made
+ * read-only after writing it (V8 does that to its flags) must stay: dropped,
+ * it would come back with the file's bytes. Anonymous memory (V8's heap,
+ * malloc's) is not touched.
  *
- * {@link keepExecutablePagesLean} does it after start-up, then every ten
- * minutes, so that what a failover or a reload touched once goes back too.
+ * Only the daemon does it ({@link keepExecutablePagesLean}), after start-up
+ * and then every ten minutes, so that what a failover or a reload touched
+ * once goes back too. A daemon that waits on the disk for a page is late, and
+ * its guard covers for it. The guard does not: the code of its stop path
+ * (spawn, kill) must not wait on the disk when the daemon is gone.
  */
 import { bindLibcFunctions } from "./libc.ts";
 
@@ -32,15 +37,25 @@ export interface Mapping {
   end: bigint;
   /** As in the file: "r-xp". */
   perms: string;
+  /** Where in the file it begins. */
+  offset: bigint;
   /** The mapped file's path; "" for an anonymous mapping. */
   path: string;
-  /** Resident kB of the mapping. */
+  /** Resident kB. */
   rssKb: number;
-  /** kB of anonymous pages in it (for a private file mapping, its pages written since). */
+  /** kB of anonymous pages in memory (for a private file mapping: its own copies). */
   anonymousKb: number;
+  /** kB in swap (for a private file mapping: its own copies too). */
+  swapKb: number;
+  pageBytes: number;
+  /**
+   * VmFlags "ac": the kernel charged it for private copies, which it does when a private
+   * mapping is or was writable (mmap or mprotect), and does not undo when it becomes read-only.
+   */
+  accountable: boolean;
 }
 
-const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+ *(.*)$/;
+const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ \S+ *(.*)$/;
 
 /** The mappings of a /proc/PID/smaps text. */
 export function parseSmaps(text: string): Mapping[] {
@@ -53,37 +68,104 @@ export function parseSmaps(text: string): Mapping[] {
         start: BigInt(`0x${header[1]}`),
         end: BigInt(`0x${header[2]}`),
         perms: header[3],
-        path: header[4],
+        offset: BigInt(`0x${header[4]}`),
+        path: header[5],
         rssKb: 0,
         anonymousKb: 0,
+        swapKb: 0,
+        pageBytes: 4096,
+        accountable: false,
       };
       out.push(current);
-    } else if (current !== null && line.startsWith("Rss:")) {
-      current.rssKb = parseInt(line.slice(4));
-    } else if (current !== null && line.startsWith("Anonymous:")) {
-      current.anonymousKb = parseInt(line.slice(10));
+      continue;
     }
+    if (current !== null && line.startsWith("VmFlags:")) {
+      current.accountable = line.split(" ").includes("ac");
+      continue;
+    }
+    const field = /^(\w+):\s+(\d+) kB$/.exec(line);
+    if (current === null || field === null) continue;
+    const kb = Number(field[2]);
+    if (field[1] === "Rss") current.rssKb = kb;
+    else if (field[1] === "Anonymous") current.anonymousKb = kb;
+    else if (field[1] === "Swap") current.swapKb = kb;
+    else if (field[1] === "KernelPageSize") current.pageBytes = kb * 1024;
   }
   return out;
 }
 
+/** A loadable segment of an ELF file: the bytes [offset, offset + size) of the file. */
+export interface Segment {
+  offset: bigint;
+  size: bigint;
+  writable: boolean;
+}
+
+const PT_LOAD = 1;
+const PF_W = 2;
+
+/** The loadable segments of a 64-bit little-endian ELF file, from its first bytes. */
+export function loadSegments(head: Uint8Array): Segment[] {
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const elf = head.length >= 64 && view.getUint32(0) === 0x7f454c46; // "\x7fELF"
+  if (!elf || head[4] !== 2 || head[5] !== 1) {
+    throw new Error("the executable is not a 64-bit little-endian ELF file");
+  }
+  const at = Number(view.getBigUint64(0x20, true));
+  const size = view.getUint16(0x36, true);
+  const count = view.getUint16(0x38, true);
+  if (at + size * count > head.length) throw new Error("the ELF program headers are too far in");
+  const segments: Segment[] = [];
+  for (let i = 0; i < count; i++) {
+    const p = at + i * size;
+    if (view.getUint32(p, true) !== PT_LOAD) continue;
+    segments.push({
+      offset: view.getBigUint64(p + 8, true),
+      size: view.getBigUint64(p + 32, true),
+      writable: (view.getUint32(p + 4, true) & PF_W) !== 0,
+    });
+  }
+  return segments;
+}
+
 /**
- * The mappings of `executable` that can be released without losing a byte:
- * private (a shared mapping's pages may be another process's to keep),
- * neither writable nor holding an anonymous page, so that every page of it is
- * the file's. Dirty pages do not matter: a file just unpacked is dirty in the
- * page cache until written back, and stays there.
+ * The mappings of `executable` whose every page is the file's: private (a
+ * shared mapping's pages are not this process's to drop), never writable
+ * (not now, not {@link Mapping.accountable}), of the pages of a read-only
+ * segment of the file, and with no page of its own in memory or in swap
+ * (what ptrace or /proc/PID/mem wrote). Each of the last three alone keeps
+ * out the page of .data that V8 makes read-only after writing its flags.
  */
-export function releasable(mappings: readonly Mapping[], executable: string): Mapping[] {
-  return mappings.filter((m) =>
-    m.path === executable && m.perms[1] !== "w" && m.perms[3] === "p" && m.anonymousKb === 0
-  );
+export function releasable(
+  mappings: readonly Mapping[],
+  executable: string,
+  segments: readonly Segment[],
+): Mapping[] {
+  return mappings.filter((m) => {
+    if (m.path !== executable || m.perms[1] === "w" || m.perms[3] !== "p") return false;
+    if (m.accountable || m.anonymousKb !== 0 || m.swapKb !== 0) return false;
+    const page = BigInt(m.pageBytes);
+    const from = m.offset;
+    const to = m.offset + (m.end - m.start);
+    // The pages a segment is loaded into, in the file.
+    const pages = (s: Segment) => {
+      const end = s.offset + s.size;
+      return [s.offset / page * page, (end + page - 1n) / page * page];
+    };
+    // (The last page of the text is also the first of .data in the file, mapped twice: the
+    // text's mapping of it is the file's all the same.)
+    return segments.some((s) => {
+      const [a, b] = pages(s);
+      return !s.writable && a <= from && to <= b;
+    });
+  });
 }
 
 const MADV_DONTNEED = 4;
 
 const SYMBOLS = {
   madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
@@ -93,17 +175,41 @@ export interface Released {
   mappings: number;
   /** Resident kB of the released mappings before. */
   kb: number;
+  /** Why a mapping was not released ("madvise: errno 22"); null when none failed. */
+  failed: string | null;
 }
 
-/** Release this process's pages of its executable (see the module's comment). */
+/** The first bytes of the executable: its ELF header and program headers. */
+function executableHead(): Uint8Array {
+  const file = Deno.openSync("/proc/self/exe");
+  try {
+    const head = new Uint8Array(4096);
+    let n = 0;
+    while (n < head.length) {
+      const got = file.readSync(head.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    return head.subarray(0, n);
+  } finally {
+    file.close();
+  }
+}
+
+/** Release this process's pages of its executable's read-only segments (see the module). */
 export function releaseExecutablePages(): Released {
   // The kernel's own name for the file, as /proc/self/smaps writes it (a " (deleted)" included).
   const executable = Deno.readLinkSync("/proc/self/exe");
-  const mappings = releasable(parseSmaps(Deno.readTextFileSync("/proc/self/smaps")), executable);
+  const segments = loadSegments(executableHead());
+  const smaps = parseSmaps(Deno.readTextFileSync("/proc/self/smaps"));
   libc ??= bindLibcFunctions(SYMBOLS);
-  const done: Released = { mappings: 0, kb: 0 };
-  for (const m of mappings) {
-    if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) !== 0) continue;
+  const done: Released = { mappings: 0, kb: 0, failed: null };
+  for (const m of releasable(smaps, executable, segments)) {
+    if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) !== 0) {
+      const errno = new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
+      done.failed = `madvise: errno ${errno}`;
+      continue;
+    }
     done.mappings++;
     done.kb += m.rssKb;
   }
@@ -115,38 +221,53 @@ export const FIRST_RELEASE_MS = 15_000;
 /** Then again at this interval. */
 export const RELEASE_EVERY_MS = 600_000;
 
+/** What {@link keepExecutablePagesLean} uses; tests give their own. */
+export interface LeanDeps {
+  release: () => Released;
+  /** Calls `fn` after `ms`, without keeping the process alive; returns what cancels it. */
+  after: (ms: number, fn: () => void) => () => void;
+}
+
+const realDeps: LeanDeps = {
+  release: releaseExecutablePages,
+  after: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    Deno.unrefTimer(timer);
+    return () => clearTimeout(timer);
+  },
+};
+
 /**
  * {@link releaseExecutablePages} {@link FIRST_RELEASE_MS} from now, then
- * every {@link RELEASE_EVERY_MS}, on timers that do not keep the process
- * alive. `log` gets a line for each, which names `who` ("daemon", "guard");
- * `onError` what failed (e.g. no FFI): then it stops trying. Returns what
- * cancels it.
+ * every {@link RELEASE_EVERY_MS}. `log` gets a line for each release;
+ * `warn` what went wrong, once for each different problem (a release that
+ * failed is tried again at the next interval). Returns what cancels it.
  */
 export function keepExecutablePagesLean(
-  who: string,
   log: (line: string) => void,
-  onError: (message: string) => void,
+  warn: (message: string) => void,
+  deps: LeanDeps = realDeps,
 ): () => void {
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  const warned = new Set<string>();
+  const problem = (message: string) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    warn(`cannot release the executable's pages: ${message}`);
+  };
+  let cancel = () => {};
   const run = () => {
-    let released: Released;
+    cancel = deps.after(RELEASE_EVERY_MS, run);
     try {
-      released = releaseExecutablePages();
+      const released = deps.release();
+      if (released.failed !== null) problem(released.failed);
+      log(
+        `released ${(released.kb / 1024).toFixed(1)} MB of the executable's resident pages ` +
+          `(${released.mappings} mapping(s))`,
+      );
     } catch (e) {
-      onError(`${who} cannot release its executable's pages: ${(e as Error).message}`);
-      return;
+      problem((e as Error).message);
     }
-    log(
-      `${who} released ${(released.kb / 1024).toFixed(1)} MB of its executable's resident pages ` +
-        `(${released.mappings} mapping(s))`,
-    );
-    schedule(RELEASE_EVERY_MS);
   };
-  const schedule = (ms: number) => {
-    const t = setTimeout(run, ms);
-    Deno.unrefTimer(t);
-    timer = t;
-  };
-  schedule(FIRST_RELEASE_MS);
-  return () => clearTimeout(timer);
+  cancel = deps.after(FIRST_RELEASE_MS, run);
+  return () => cancel();
 }

@@ -1,57 +1,123 @@
-import { assert, assertEquals } from "../../tests/assert.ts";
-import { parseSmaps, releasable } from "./resident.ts";
+import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
+import {
+  FIRST_RELEASE_MS,
+  keepExecutablePagesLean,
+  loadSegments,
+  parseSmaps,
+  releasable,
+  RELEASE_EVERY_MS,
+  type Released,
+  type Segment,
+} from "./resident.ts";
 import { inOwnProcess } from "./test_helpers.ts";
 
 const EXE = "/var/cache/hastmon/ab12/deno";
 
 /** A mapping of smaps: its header line and the fields this module reads, among others. */
-const mapping = (range: string, perms: string, path: string, rss: number, anonymous: number) =>
-  `${range} ${perms} 00000000 fe:00 5309068                    ${path}
+const mapping = (
+  range: string,
+  perms: string,
+  offset: string,
+  path: string,
+  kb: { rss: number; anonymous?: number; swap?: number; accountable?: boolean },
+) =>
+  `${range} ${perms} ${offset} fe:00 5309068                    ${path}
 Size:              25628 kB
 KernelPageSize:        4 kB
-Rss:               ${rss} kB
-Pss:               ${rss} kB
+MMUPageSize:           4 kB
+Rss:               ${kb.rss} kB
+Pss:               ${kb.rss} kB
 Private_Dirty:       160 kB
-Anonymous:         ${anonymous} kB
-VmFlags: rd mr mw me
+Anonymous:         ${kb.anonymous ?? 0} kB
+Swap:              ${kb.swap ?? 0} kB
+VmFlags: rd${perms[1] === "w" ? " wr" : ""} mr mw me${
+    perms[1] === "w" || kb.accountable ? " ac" : ""
+  }
 `;
 
-// The layout of a Deno process's smaps: the executable's read-only data, its text, its data and
-// .bss, the RELRO part (read-only, but relocated: anonymous pages), a second text mapping,
-// a shared mapping of the executable, libc, and anonymous memory.
+// Deno 2.9.6's program headers (readelf -l): read-only data, text, and two writable segments.
+const SEGMENTS: Segment[] = [
+  { offset: 0x0n, size: 0x1b8dec6n, writable: false },
+  { offset: 0x1b8e000n, size: 0x3cf3b70n, writable: false },
+  { offset: 0x5881b70n, size: 0x270cf8n, writable: true },
+  { offset: 0x5af2868n, size: 0x38d58n, writable: true },
+];
+
+// The layout of a Deno process's smaps: the executable's read-only data and its text; its data;
+// the page of .data that V8 made read-only after writing its flags there, in memory, and then
+// swapped out; V8's second mapping of a part of the text; pages of text with a debugger's
+// breakpoint (a copy of their own), in memory and in swap; a shared mapping of the executable;
+// libc; anonymous memory; a deleted executable. Then what each check alone keeps out: a mapping
+// once writable (ac) in the pages of the text, and one of .data that says nothing else.
 const SMAPS = [
-  mapping("55cf91040000-55cf92bce000", "r--p", EXE, 12536, 0),
-  mapping("55cf92e44000-55cf96b38000", "r-xp", EXE, 14864, 0),
-  mapping("55cf96b38000-55cf96daa000", "rw-p", EXE, 2504, 2504),
-  mapping("55cf96dba000-55cf96dbb000", "r--p", EXE, 4, 4),
-  mapping("7fdcebdc0000-7fdcebfe6000", "r-xp", EXE, 1604, 0),
-  mapping("7fdcec000000-7fdcec100000", "r--s", EXE, 984, 0),
-  mapping("7fdcf0000000-7fdcf0200000", "r-xp", "/usr/lib/x86_64-linux-gnu/libc.so.6", 1228, 0),
-  mapping("7fdcf1000000-7fdcf1800000", "rw-p", "", 6336, 6336),
-  mapping("7fdcf2000000-7fdcf2001000", "r--p", `${EXE} (deleted)`, 4, 0),
+  mapping("55cf91040000-55cf92bce000", "r--p", "00000000", EXE, { rss: 12536 }),
+  mapping("55cf92e44000-55cf96b38000", "r-xp", "01b8e000", EXE, { rss: 14864 }),
+  mapping("55cf96b38000-55cf96daa000", "rw-p", "05881000", EXE, { rss: 2504, anonymous: 2504 }),
+  mapping("55cf96dba000-55cf96dbb000", "r--p", "05b02000", EXE, {
+    rss: 4,
+    anonymous: 4,
+    accountable: true,
+  }),
+  mapping("55cf96dba000-55cf96dbb000", "r--p", "05b02000", EXE, {
+    rss: 0,
+    swap: 4,
+    accountable: true,
+  }),
+  mapping("7fdcebdc0000-7fdcebfe6000", "r-xp", "035cf000", EXE, { rss: 1604 }),
+  mapping("7fdcebfe6000-7fdcebfe7000", "r-xp", "035f5000", EXE, { rss: 4, anonymous: 4 }),
+  mapping("7fdcebfe7000-7fdcebfe8000", "r-xp", "035f6000", EXE, { rss: 0, swap: 4 }),
+  mapping("7fdcec000000-7fdcec100000", "r--s", "00000000", EXE, { rss: 984 }),
+  mapping("7fdcf0000000-7fdcf0200000", "r-xp", "00028000", "/usr/lib/libc.so.6", { rss: 1228 }),
+  mapping("7fdcf1000000-7fdcf1800000", "rw-p", "00000000", "", { rss: 6336, anonymous: 6336 }),
+  mapping("7fdcf2000000-7fdcf2001000", "r--p", "00000000", `${EXE} (deleted)`, { rss: 4 }),
+  mapping("7fdcf3000000-7fdcf3001000", "r--p", "05881000", EXE, { rss: 4, accountable: true }),
+  mapping("7fdcf4000000-7fdcf4001000", "r--p", "05b03000", EXE, { rss: 4 }),
 ].join("");
 
-Deno.test("parseSmaps: each mapping's range, permissions, path, resident and anonymous kB", () => {
+Deno.test("parseSmaps: each mapping's range, permissions, offset, path and sizes", () => {
   const maps = parseSmaps(SMAPS);
-  assertEquals(maps.length, 9);
-  assertEquals(maps[0], {
-    start: 0x55cf91040000n,
-    end: 0x55cf92bce000n,
-    perms: "r--p",
+  assertEquals(maps.length, 14);
+  assertEquals(maps[1], {
+    start: 0x55cf92e44000n,
+    end: 0x55cf96b38000n,
+    perms: "r-xp",
+    offset: 0x1b8e000n,
     path: EXE,
-    rssKb: 12536,
+    rssKb: 14864,
     anonymousKb: 0,
+    swapKb: 0,
+    pageBytes: 4096,
+    accountable: false,
   });
-  assertEquals(maps[7].path, "");
-  assertEquals(maps[8].path, `${EXE} (deleted)`);
+  assertEquals([maps[2].accountable, maps[4].accountable, maps[4].swapKb], [true, true, 4]);
+  assertEquals(maps[10].path, "");
+  assertEquals(maps[11].path, `${EXE} (deleted)`);
 });
 
-Deno.test("releasable: only the executable's private mappings that are read-only and all the file's", () => {
-  const chosen = releasable(parseSmaps(SMAPS), EXE).map((m) => `${m.perms} ${m.rssKb}`);
-  // Not .data (writable), not RELRO (anonymous pages: dropping them would undo its relocations),
-  // not the shared mapping, not libc, not another file.
+Deno.test("releasable: only mappings of the executable's read-only segments with no page of their own", () => {
+  const chosen = releasable(parseSmaps(SMAPS), EXE, SEGMENTS).map((m) => `${m.perms} ${m.rssKb}`);
+  // Not .data, nor its page made read-only (in memory or swapped out: dropping it would bring
+  // back the file's bytes), nor pages with a copy of their own, nor the shared mapping, nor libc,
+  // nor another file, nor what a single check keeps out.
   assertEquals(chosen, ["r--p 12536", "r-xp 14864", "r-xp 1604"]);
-  assertEquals(releasable(parseSmaps(SMAPS), `${EXE} (deleted)`).length, 1);
+  assertEquals(releasable(parseSmaps(SMAPS), `${EXE} (deleted)`, SEGMENTS).length, 1);
+});
+
+Deno.test("loadSegments: the PT_LOAD headers of the running Deno, and a refusal of what is not ELF", () => {
+  const head = new Uint8Array(4096);
+  const file = Deno.openSync("/proc/self/exe");
+  const n = file.readSync(head) ?? 0;
+  file.close();
+  const segments = loadSegments(head.subarray(0, n));
+  assert(segments.some((s) => !s.writable) && segments.some((s) => s.writable), "segments");
+  // Deno's text is the largest segment, and read-only.
+  const largest = segments.reduce((a, b) => (b.size > a.size ? b : a));
+  assertEquals(largest.writable, false);
+  assertThrows(
+    () => loadSegments(new TextEncoder().encode("#!/bin/sh\n".padEnd(64))),
+    Error,
+    "ELF",
+  );
 });
 
 Deno.test("releaseExecutablePages: a process gives back most of its executable's pages and runs on", async () => {
@@ -73,15 +139,71 @@ Deno.test("releaseExecutablePages: a process gives back most of its executable's
   `) as {
     before: number;
     after: number;
-    released: { mappings: number; kb: number };
+    released: Released;
     digest: number;
     code: number;
-    again: { mappings: number };
+    again: Released;
   };
-  assert(result.released.mappings >= 2, JSON.stringify(result));
+  assert(result.released.mappings >= 2 && result.released.failed === null, JSON.stringify(result));
   // A bare Deno process keeps some 25 MB of its executable resident after start; it uses a
   // fraction of it from then on.
   assert(result.before - result.after > 8 * 1024, JSON.stringify(result));
   assertEquals([result.digest, result.code], [0x2d, 0]);
   assertEquals(result.again.mappings, result.released.mappings);
+});
+
+/** keepExecutablePagesLean on timers of the test's own: `fire` runs the next one due. */
+function leanWith(release: () => Released) {
+  const pending: { ms: number; fn: () => void; cancelled: boolean }[] = [];
+  const logged: string[] = [];
+  const warned: string[] = [];
+  const stop = keepExecutablePagesLean((l) => logged.push(l), (w) => warned.push(w), {
+    release,
+    after: (ms, fn) => {
+      const t = { ms, fn, cancelled: false };
+      pending.push(t);
+      return () => t.cancelled = true;
+    },
+  });
+  const fire = () => {
+    const t = pending.shift()!;
+    if (!t.cancelled) t.fn();
+    return t.ms;
+  };
+  return { pending, logged, warned, stop, fire };
+}
+
+Deno.test("keepExecutablePagesLean: after start-up, then every ten minutes, until stopped", () => {
+  let releases = 0;
+  const lean = leanWith(() => (releases++, { mappings: 3, kb: 20480, failed: null }));
+  assertEquals(lean.pending.map((t) => t.ms), [FIRST_RELEASE_MS]);
+  assertEquals(lean.fire(), FIRST_RELEASE_MS);
+  assertEquals(lean.fire(), RELEASE_EVERY_MS);
+  assertEquals(releases, 2);
+  assertEquals(lean.logged, [
+    "released 20.0 MB of the executable's resident pages (3 mapping(s))",
+    "released 20.0 MB of the executable's resident pages (3 mapping(s))",
+  ]);
+  lean.stop();
+  lean.fire();
+  assertEquals(releases, 2);
+  assertEquals(lean.warned, []);
+});
+
+Deno.test("keepExecutablePagesLean: a failure is warned about once and tried again at the next interval", () => {
+  let calls = 0;
+  const lean = leanWith(() => {
+    calls++;
+    if (calls <= 2) throw new Error("no /proc");
+    return { mappings: 2, kb: 1024, failed: calls === 3 ? "madvise: errno 22" : null };
+  });
+  for (let i = 0; i < 4; i++) lean.fire();
+  assertEquals(calls, 4);
+  assertEquals(lean.warned, [
+    "cannot release the executable's pages: no /proc",
+    "cannot release the executable's pages: madvise: errno 22",
+  ]);
+  assertEquals(lean.logged.length, 2);
+  assertEquals(lean.pending.map((t) => t.ms), [RELEASE_EVERY_MS]);
+  lean.stop();
 });
