@@ -27,11 +27,12 @@
  *
  *     deno run -A scripts/bench_scale.ts [--counts 10,100,300,1000|none] [--seconds 30]
  *       [--probe-interval 10] [--soak-count 300] [--soak-probe-interval 1]
- *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--built dist/hastmon]
- *       [--no-write]
+ *       [--soak-seconds 60] [--no-soak] [--no-failover] [--no-idle] [--idle-seconds 30]
+ *       [--built dist/hastmon] [--no-write]
  *
  * With --built, the idle node is measured twice: run from source (`deno run
- * main.ts`) and run from the built file, as an operator runs it.
+ * main.ts`) and run from the built file, as an operator runs it. It is
+ * measured --idle-seconds after its three resources run.
  *
  * Writes its section ("scale") of docs/BENCHMARKS.md (scripts/bench_doc.ts).
  */
@@ -47,6 +48,8 @@ interface Options {
   soak: { count: number; probeInterval: number; seconds: number } | null;
   failover: boolean;
   idle: boolean;
+  /** How long the idle node rests before it is measured. */
+  idleSeconds: number;
   /** The built file (dist/hastmon) to measure the idle node with as well. */
   built: string | null;
   write: boolean;
@@ -60,6 +63,7 @@ function parseArgs(args: string[]): Options {
     soak: { count: 300, probeInterval: 1, seconds: 60 },
     failover: true,
     idle: true,
+    idleSeconds: 30,
     built: null,
     write: true,
   };
@@ -95,6 +99,9 @@ function parseArgs(args: string[]): Options {
       case "--no-idle":
         o.idle = false;
         break;
+      case "--idle-seconds":
+        o.idleSeconds = positive(value());
+        break;
       case "--no-write":
         o.write = false;
         break;
@@ -118,7 +125,8 @@ function usage(problem: string): never {
   console.error(
     `bench_scale: ${problem}\nusage: deno run -A scripts/bench_scale.ts [--counts N,N...|none] ` +
       `[--seconds S] [--probe-interval S] [--soak-count N] [--soak-probe-interval S] ` +
-      `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--built FILE] [--no-write]`,
+      `[--soak-seconds S] [--no-soak] [--no-failover] [--no-idle] [--idle-seconds S] [--built FILE] ` +
+      `[--no-write]`,
   );
   Deno.exit(64);
 }
@@ -127,12 +135,16 @@ const HZ = 100; // CLK_TCK on Linux
 const NODES = ["a", "b", "w"] as const;
 type Node = typeof NODES[number];
 
-/** CPU ticks of a process itself and of its reaped children, and its RSS and peak RSS. */
+/**
+ * CPU ticks of a process itself and of its reaped children, its RSS and peak RSS, and the
+ * anonymous part of its RSS (its own pages: heap, stacks, data; not the files it maps).
+ */
 interface Sample {
   ticks: number;
   childTicks: number;
   rssKb: number;
   hwmKb: number;
+  anonKb: number;
 }
 
 function sample(pid: number): Sample {
@@ -146,6 +158,7 @@ function sample(pid: number): Sample {
     childTicks: Number(f[13]) + Number(f[14]),
     rssKb: kb("VmRSS"),
     hwmKb: kb("VmHWM"),
+    anonKb: kb("RssAnon"),
   };
 }
 
@@ -587,27 +600,43 @@ async function soak(s: NonNullable<Options["soak"]>): Promise<Soak> {
 interface IdleRun {
   /** "from source" or "built file". */
   label: string;
-  nodes: Record<Node, { daemon: number; guard: number; together: number | null }>;
+  nodes: Record<
+    Node,
+    { daemon: number; guard: number; together: number | null; anonymous: number }
+  >;
 }
 
 interface Idle {
   load: [number, number];
+  seconds: number;
   floorMb: number;
+  /** The floor 10 s after it released its executable's pages as the daemon does (resident.ts). */
+  releasedFloorMb: number;
   runs: IdleRun[];
 }
 
-/** RSS of an idle Deno process with one timer, with the daemon's own Deno options. */
-async function denoFloorMb(): Promise<number> {
+/**
+ * RSS of an idle Deno process with one timer, with the daemon's own Deno options, after 5 s;
+ * with `released`, after 10 s, having released its executable's pages at 2 s as the daemon
+ * and the guard do.
+ */
+async function denoFloorMb(released: boolean): Promise<number> {
   const dir = await Deno.makeTempDir({ prefix: "hastmon-floor-" });
   try {
-    await Deno.writeTextFile(`${dir}/floor.ts`, "setInterval(() => {}, 1000);\n");
+    const release = `import { releaseExecutablePages } from ${
+      JSON.stringify(import.meta.resolve("../src/daemon/resident.ts"))
+    };\nsetTimeout(releaseExecutablePages, 2000);\n`;
+    await Deno.writeTextFile(
+      `${dir}/floor.ts`,
+      `${released ? release : ""}setInterval(() => {}, 1000);\n`,
+    );
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--no-config", ...DAEMON_DENO_FLAGS, `${dir}/floor.ts`],
+      args: ["run", "-A", "--no-config", ...DAEMON_DENO_FLAGS, `${dir}/floor.ts`],
       stdin: "null",
       stdout: "null",
       stderr: "null",
     }).spawn();
-    await sleep(5000);
+    await sleep(released ? 10_000 : 5000);
     const rss = sample(child.pid).rssKb / 1024;
     child.kill("SIGKILL");
     await child.status;
@@ -618,19 +647,21 @@ async function denoFloorMb(): Promise<number> {
 }
 
 /** An idle node with 3 resources, from source and (given the built file) from it. */
-async function idle(built: string | null): Promise<Idle> {
+async function idle(built: string | null, seconds: number): Promise<Idle> {
   const loadBefore = load1();
-  const floorMb = await denoFloorMb();
-  const runs = [await idleRun("from source", null)];
+  const floorMb = await denoFloorMb(false);
+  const releasedFloorMb = await denoFloorMb(true);
+  const runs = [await idleRun("from source", null, seconds)];
   if (built !== null) {
     const cache = await Deno.makeTempDir({ prefix: "hastmon-bench-cache-" });
     try {
-      runs.push(await idleRun("built file", { path: built, env: { HASTMON_CACHE: cache } }));
+      const executable = { path: built, env: { HASTMON_CACHE: cache } };
+      runs.push(await idleRun("built file", executable, seconds));
     } finally {
       await Deno.remove(cache, { recursive: true });
     }
   }
-  const result: Idle = { load: [loadBefore, load1()], floorMb, runs };
+  const result: Idle = { load: [loadBefore, load1()], seconds, floorMb, releasedFloorMb, runs };
   console.log(`idle: ${JSON.stringify(result)}`);
   return result;
 }
@@ -639,6 +670,7 @@ async function idle(built: string | null): Promise<Idle> {
 async function idleRun(
   label: string,
   executable: { path: string; env: Record<string, string> } | null,
+  seconds: number,
 ): Promise<IdleRun> {
   const c = current = await TestCluster.start({
     resources: ["r0", "r1", "r2"],
@@ -651,7 +683,7 @@ async function idleRun(
   });
   try {
     await c.waitFor(async () => allRunning(await c.status("a", 5000), 3), 60_000, "3 on a");
-    await sleep(30_000);
+    await sleep(seconds * 1000);
     const nodes = {} as IdleRun["nodes"];
     for (const n of NODES) {
       const d = c.daemonPid(n)!;
@@ -660,6 +692,7 @@ async function idleRun(
         daemon: sample(d).rssKb / 1024,
         guard: sample(g).rssKb / 1024,
         together: residentUnionMb([d, g]),
+        anonymous: (sample(d).anonKb + sample(g).anonKb) / 1024,
       };
     }
     return { label, nodes };
@@ -752,25 +785,30 @@ Daemon a ${f1(s.cpuA)} % of a core, its hooks ${f1(s.hooksA)} %.`,
     const mbAndRatio = (mb: number | null) => mb === null ? "— | —" : `${f1(mb)} | ${ratio(mb)}`;
     parts.push(`### Idle: 3 resources, heartbeat_interval = 10 s
 
-RSS after 30 s idle, load ${i.load[0]}–${i.load[1]}. The floor: an idle Deno process with one timer
-and the daemon's Deno options, ${f1(i.floorMb)} MB. Daemon and guard are two Deno processes that map
-the same Deno binary: "RSS sum" counts its resident pages twice, "resident together" once (the
-frame numbers of both processes' present pages, /proc/PID/pagemap).${
+RSS after ${i.seconds} s idle, load ${i.load[0]}–${i.load[1]}. The floor: an idle Deno process with
+one timer and the daemon's Deno options, ${f1(i.floorMb)} MB (every ratio is to it); the same after
+it released its executable's start-up pages as daemon and guard do 15 s after their start
+(src/daemon/resident.ts), ${f1(i.releasedFloorMb)} MB. Daemon and guard are two Deno processes that
+map the same Deno binary: "RSS sum" counts its resident pages twice, "resident together" once (the
+frame numbers of both processes' present pages, /proc/PID/pagemap). "Anonymous" is the part of the
+RSS sum that is theirs alone (V8's heap, malloc's, stacks, data), not pages of a file.${
       i.runs.length > 1
         ? ` "From source" runs \`deno run main.ts\`; "built file" runs the one file of \`deno task
 build\` (dist/hastmon), as an operator does: one bundled module instead of about a hundred.`
         : ""
     }
 
-| run | node | daemon MB | guard MB | RSS sum MB | × floor | resident together MB | × floor |
-|---|---|---|---|---|---|---|---|
+| run | node | daemon MB | guard MB | RSS sum MB | × floor | anonymous MB | resident together MB | × floor |
+|---|---|---|---|---|---|---|---|---|
 ${
       i.runs.flatMap((r) =>
         NODES.map((n) => {
           const x = r.nodes[n];
           return `| ${r.label} | ${n} | ${f1(x.daemon)} (${ratio(x.daemon)}) | ${f1(x.guard)} (${
             ratio(x.guard)
-          }) | ${mbAndRatio(x.daemon + x.guard)} | ${mbAndRatio(x.together)} |`;
+          }) | ${mbAndRatio(x.daemon + x.guard)} | ${f1(x.anonymous)} | ${
+            mbAndRatio(x.together)
+          } |`;
         })
       ).join("\n")
     }`);
@@ -786,7 +824,7 @@ async function main() {
   const rows: Row[] = [];
   for (const n of o.counts) rows.push(await measure(n, o.probeInterval, o));
   const s = o.soak ? await soak(o.soak) : null;
-  const i = o.idle ? await idle(o.built) : null;
+  const i = o.idle ? await idle(o.built, o.idleSeconds) : null;
   const text = report(command, o, rows, s, i);
   console.log(text);
   if (!o.write) return;
