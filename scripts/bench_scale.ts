@@ -793,8 +793,9 @@ map the same Deno binary: "RSS sum" counts its resident pages twice, "resident t
 frame numbers of both processes' present pages, /proc/PID/pagemap). "Anonymous" is the part of the
 RSS sum that is theirs alone (V8's heap, malloc's, stacks, data), not pages of a file.${
       i.runs.length > 1
-        ? ` "From source" runs \`deno run main.ts\`; "built file" runs the one file of \`deno task
-build\` (dist/hastmon), as an operator does: one bundled module instead of about a hundred.`
+        ? ` "From source" runs \`deno run main.ts\`; "built file" runs the one file of
+\`deno task build\` (dist/hastmon), as an operator does: one bundled module instead of about a
+hundred.`
         : ""
     }
 

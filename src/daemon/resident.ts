@@ -43,16 +43,14 @@ export interface Mapping {
   path: string;
   /** Resident kB. */
   rssKb: number;
-  /** kB of anonymous pages in memory (for a private file mapping: its own copies). */
-  anonymousKb: number;
-  /** kB in swap (for a private file mapping: its own copies too). */
-  swapKb: number;
-  pageBytes: number;
-  /**
-   * VmFlags "ac": the kernel charged it for private copies, which it does when a private
-   * mapping is or was writable (mmap or mprotect), and does not undo when it becomes read-only.
-   */
-  accountable: boolean;
+  /** kB of anonymous pages in memory (for a private file mapping: its own copies); null: no line. */
+  anonymousKb: number | null;
+  /** kB in swap (for a private file mapping: its own copies too); null: no line. */
+  swapKb: number | null;
+  /** From KernelPageSize; null: no line. */
+  pageBytes: number | null;
+  /** The two-letter VmFlags ("rd", "ex", "ac", ...); null: no line. */
+  flags: string[] | null;
 }
 
 const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) ([0-9a-f]+) \S+ \S+ *(.*)$/;
@@ -71,16 +69,16 @@ export function parseSmaps(text: string): Mapping[] {
         offset: BigInt(`0x${header[4]}`),
         path: header[5],
         rssKb: 0,
-        anonymousKb: 0,
-        swapKb: 0,
-        pageBytes: 4096,
-        accountable: false,
+        anonymousKb: null,
+        swapKb: null,
+        pageBytes: null,
+        flags: null,
       };
       out.push(current);
       continue;
     }
     if (current !== null && line.startsWith("VmFlags:")) {
-      current.accountable = line.split(" ").includes("ac");
+      current.flags = line.slice(8).trim().split(/\s+/);
       continue;
     }
     const field = /^(\w+):\s+(\d+) kB$/.exec(line);
@@ -104,20 +102,25 @@ export interface Segment {
 const PT_LOAD = 1;
 const PF_W = 2;
 
-/** The loadable segments of a 64-bit little-endian ELF file, from its first bytes. */
-export function loadSegments(head: Uint8Array): Segment[] {
-  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
-  const elf = head.length >= 64 && view.getUint32(0) === 0x7f454c46; // "\x7fELF"
-  if (!elf || head[4] !== 2 || head[5] !== 1) {
+/** Where a 64-bit little-endian ELF file's program headers are, from its first 64 bytes. */
+export function programHeaders(header: Uint8Array): { at: number; size: number; count: number } {
+  const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+  const elf = header.length >= 64 && view.getUint32(0) === 0x7f454c46; // "\x7fELF"
+  if (!elf || header[4] !== 2 || header[5] !== 1) {
     throw new Error("the executable is not a 64-bit little-endian ELF file");
   }
-  const at = Number(view.getBigUint64(0x20, true));
   const size = view.getUint16(0x36, true);
-  const count = view.getUint16(0x38, true);
-  if (at + size * count > head.length) throw new Error("the ELF program headers are too far in");
+  if (size < 56) throw new Error(`ELF program headers of ${size} bytes`);
+  return { at: Number(view.getBigUint64(0x20, true)), size, count: view.getUint16(0x38, true) };
+}
+
+/** The loadable segments of the program headers `table` ({@link programHeaders}' `count` of them). */
+export function loadSegments(table: Uint8Array, size: number, count: number): Segment[] {
+  if (table.length < size * count) throw new Error("the ELF program headers are cut short");
+  const view = new DataView(table.buffer, table.byteOffset, table.byteLength);
   const segments: Segment[] = [];
   for (let i = 0; i < count; i++) {
-    const p = at + i * size;
+    const p = i * size;
     if (view.getUint32(p, true) !== PT_LOAD) continue;
     segments.push({
       offset: view.getBigUint64(p + 8, true),
@@ -129,12 +132,23 @@ export function loadSegments(head: Uint8Array): Segment[] {
 }
 
 /**
+ * VmFlags of a mapping that is or was writable, or whose private copies the
+ * kernel does not track as writable ones: "ac", the kernel charged it for
+ * private copies, which it does when a private mapping becomes writable (mmap
+ * or mprotect) and does not undo when it becomes read-only again; "nr"
+ * (MAP_NORESERVE), which is never charged, writable or not; "ht", hugetlb.
+ */
+const ONCE_WRITABLE = ["ac", "nr", "ht"];
+
+/**
  * The mappings of `executable` whose every page is the file's: private (a
  * shared mapping's pages are not this process's to drop), never writable
- * (not now, not {@link Mapping.accountable}), of the pages of a read-only
+ * (not now, and no {@link ONCE_WRITABLE} flag), of the pages of a read-only
  * segment of the file, and with no page of its own in memory or in swap
- * (what ptrace or /proc/PID/mem wrote). Each of the last three alone keeps
- * out the page of .data that V8 makes read-only after writing its flags.
+ * (what ptrace or /proc/PID/mem wrote). A mapping whose smaps lack one of
+ * those lines is kept. The page of .data that V8 makes read-only after
+ * writing its flags is kept out by its flag "ac", by its place in the file,
+ * and, in memory or in swap, by its copy.
  */
 export function releasable(
   mappings: readonly Mapping[],
@@ -143,7 +157,8 @@ export function releasable(
 ): Mapping[] {
   return mappings.filter((m) => {
     if (m.path !== executable || m.perms[1] === "w" || m.perms[3] !== "p") return false;
-    if (m.accountable || m.anonymousKb !== 0 || m.swapKb !== 0) return false;
+    if (m.flags === null || m.flags.some((f) => ONCE_WRITABLE.includes(f))) return false;
+    if (m.anonymousKb !== 0 || m.swapKb !== 0 || m.pageBytes === null) return false;
     const page = BigInt(m.pageBytes);
     const from = m.offset;
     const to = m.offset + (m.end - m.start);
@@ -179,18 +194,23 @@ export interface Released {
   failed: string | null;
 }
 
-/** The first bytes of the executable: its ELF header and program headers. */
-function executableHead(): Uint8Array {
+/** The loadable segments of the running executable. */
+export function executableSegments(): Segment[] {
   const file = Deno.openSync("/proc/self/exe");
   try {
-    const head = new Uint8Array(4096);
-    let n = 0;
-    while (n < head.length) {
-      const got = file.readSync(head.subarray(n));
-      if (got === null) break;
-      n += got;
-    }
-    return head.subarray(0, n);
+    const read = (at: number, length: number) => {
+      const bytes = new Uint8Array(length);
+      file.seekSync(at, Deno.SeekMode.Start);
+      let n = 0;
+      while (n < length) {
+        const got = file.readSync(bytes.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      return bytes.subarray(0, n);
+    };
+    const { at, size, count } = programHeaders(read(0, 64));
+    return loadSegments(read(at, size * count), size, count);
   } finally {
     file.close();
   }
@@ -200,10 +220,12 @@ function executableHead(): Uint8Array {
 export function releaseExecutablePages(): Released {
   // The kernel's own name for the file, as /proc/self/smaps writes it (a " (deleted)" included).
   const executable = Deno.readLinkSync("/proc/self/exe");
-  const segments = loadSegments(executableHead());
+  const segments = executableSegments();
   const smaps = parseSmaps(Deno.readTextFileSync("/proc/self/smaps"));
   libc ??= bindLibcFunctions(SYMBOLS);
   const done: Released = { mappings: 0, kb: 0, failed: null };
+  // Nothing maps, unmaps or writes the executable between the read of smaps and madvise: the
+  // daemon runs one isolate, and its mappings of the binary last as long as the process.
   for (const m of releasable(smaps, executable, segments)) {
     if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) !== 0) {
       const errno = new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
@@ -239,15 +261,18 @@ const realDeps: LeanDeps = {
 
 /**
  * {@link releaseExecutablePages} {@link FIRST_RELEASE_MS} from now, then
- * every {@link RELEASE_EVERY_MS}. `log` gets a line for each release;
- * `warn` what went wrong, once for each different problem (a release that
- * failed is tried again at the next interval). Returns what cancels it.
+ * every {@link RELEASE_EVERY_MS}, on Linux (elsewhere nothing). `log` gets
+ * a line for each release; `warn` what went wrong, once for each different
+ * problem (a release that failed is tried again at the next interval).
+ * Returns what cancels it.
  */
 export function keepExecutablePagesLean(
   log: (line: string) => void,
   warn: (message: string) => void,
   deps: LeanDeps = realDeps,
+  os: string = Deno.build.os,
 ): () => void {
+  if (os !== "linux") return () => {};
   const warned = new Set<string>();
   const problem = (message: string) => {
     if (warned.has(message)) return;

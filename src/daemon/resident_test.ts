@@ -1,9 +1,10 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import {
+  executableSegments,
   FIRST_RELEASE_MS,
   keepExecutablePagesLean,
-  loadSegments,
   parseSmaps,
+  programHeaders,
   releasable,
   RELEASE_EVERY_MS,
   type Released,
@@ -19,20 +20,18 @@ const mapping = (
   perms: string,
   offset: string,
   path: string,
-  kb: { rss: number; anonymous?: number; swap?: number; accountable?: boolean },
+  kb: { rss: number; anonymous?: number; swap?: number; flag?: string; page?: number },
 ) =>
   `${range} ${perms} ${offset} fe:00 5309068                    ${path}
 Size:              25628 kB
-KernelPageSize:        4 kB
-MMUPageSize:           4 kB
+KernelPageSize:        ${kb.page ?? 4} kB
+MMUPageSize:           ${kb.page ?? 4} kB
 Rss:               ${kb.rss} kB
 Pss:               ${kb.rss} kB
 Private_Dirty:       160 kB
 Anonymous:         ${kb.anonymous ?? 0} kB
 Swap:              ${kb.swap ?? 0} kB
-VmFlags: rd${perms[1] === "w" ? " wr" : ""} mr mw me${
-    perms[1] === "w" || kb.accountable ? " ac" : ""
-  }
+VmFlags: rd${perms[1] === "w" ? " wr ac" : ""} mr mw me${kb.flag ? ` ${kb.flag}` : ""}
 `;
 
 // Deno 2.9.6's program headers (readelf -l): read-only data, text, and two writable segments.
@@ -48,7 +47,8 @@ const SEGMENTS: Segment[] = [
 // swapped out; V8's second mapping of a part of the text; pages of text with a debugger's
 // breakpoint (a copy of their own), in memory and in swap; a shared mapping of the executable;
 // libc; anonymous memory; a deleted executable. Then what each check alone keeps out: a mapping
-// once writable (ac) in the pages of the text, and one of .data that says nothing else.
+// once writable (ac) in the pages of the text, one never charged (nr, MAP_NORESERVE), one of
+// .data that says nothing else, and one whose smaps lack a line (Swap).
 const SMAPS = [
   mapping("55cf91040000-55cf92bce000", "r--p", "00000000", EXE, { rss: 12536 }),
   mapping("55cf92e44000-55cf96b38000", "r-xp", "01b8e000", EXE, { rss: 14864 }),
@@ -56,12 +56,12 @@ const SMAPS = [
   mapping("55cf96dba000-55cf96dbb000", "r--p", "05b02000", EXE, {
     rss: 4,
     anonymous: 4,
-    accountable: true,
+    flag: "ac",
   }),
   mapping("55cf96dba000-55cf96dbb000", "r--p", "05b02000", EXE, {
     rss: 0,
     swap: 4,
-    accountable: true,
+    flag: "ac",
   }),
   mapping("7fdcebdc0000-7fdcebfe6000", "r-xp", "035cf000", EXE, { rss: 1604 }),
   mapping("7fdcebfe6000-7fdcebfe7000", "r-xp", "035f5000", EXE, { rss: 4, anonymous: 4 }),
@@ -70,13 +70,18 @@ const SMAPS = [
   mapping("7fdcf0000000-7fdcf0200000", "r-xp", "00028000", "/usr/lib/libc.so.6", { rss: 1228 }),
   mapping("7fdcf1000000-7fdcf1800000", "rw-p", "00000000", "", { rss: 6336, anonymous: 6336 }),
   mapping("7fdcf2000000-7fdcf2001000", "r--p", "00000000", `${EXE} (deleted)`, { rss: 4 }),
-  mapping("7fdcf3000000-7fdcf3001000", "r--p", "05881000", EXE, { rss: 4, accountable: true }),
+  mapping("7fdcf3000000-7fdcf3001000", "r--p", "05881000", EXE, { rss: 4, flag: "ac" }),
+  mapping("7fdcf3800000-7fdcf3801000", "r--p", "02000000", EXE, { rss: 4, flag: "nr" }),
   mapping("7fdcf4000000-7fdcf4001000", "r--p", "05b03000", EXE, { rss: 4 }),
+  mapping("7fdcf5000000-7fdcf5001000", "r-xp", "02001000", EXE, { rss: 4 }).replace(
+    /^Swap:.*\n/m,
+    "",
+  ),
 ].join("");
 
 Deno.test("parseSmaps: each mapping's range, permissions, offset, path and sizes", () => {
   const maps = parseSmaps(SMAPS);
-  assertEquals(maps.length, 14);
+  assertEquals(maps.length, 16);
   assertEquals(maps[1], {
     start: 0x55cf92e44000n,
     end: 0x55cf96b38000n,
@@ -87,9 +92,14 @@ Deno.test("parseSmaps: each mapping's range, permissions, offset, path and sizes
     anonymousKb: 0,
     swapKb: 0,
     pageBytes: 4096,
-    accountable: false,
+    flags: ["rd", "mr", "mw", "me"],
   });
-  assertEquals([maps[2].accountable, maps[4].accountable, maps[4].swapKb], [true, true, 4]);
+  assertEquals([maps[2].flags, maps[4].flags, maps[4].swapKb], [
+    ["rd", "wr", "ac", "mr", "mw", "me"],
+    ["rd", "mr", "mw", "me", "ac"],
+    4,
+  ]);
+  assertEquals(maps[15].swapKb, null);
   assertEquals(maps[10].path, "");
   assertEquals(maps[11].path, `${EXE} (deleted)`);
 });
@@ -103,21 +113,23 @@ Deno.test("releasable: only mappings of the executable's read-only segments with
   assertEquals(releasable(parseSmaps(SMAPS), `${EXE} (deleted)`, SEGMENTS).length, 1);
 });
 
-Deno.test("loadSegments: the PT_LOAD headers of the running Deno, and a refusal of what is not ELF", () => {
-  const head = new Uint8Array(4096);
-  const file = Deno.openSync("/proc/self/exe");
-  const n = file.readSync(head) ?? 0;
-  file.close();
-  const segments = loadSegments(head.subarray(0, n));
+Deno.test("releasable: a segment's pages are the kernel's pages (64 kB on some arm64 kernels)", () => {
+  // The read-only data ends at 0x1b8dec6: its last 64 kB page reaches 0x1b90000, beyond the
+  // text's first 4 kB page.
+  const big = mapping("7f0000000000-7f0000010000", "r--p", "01b80000", EXE, { rss: 64, page: 64 });
+  assertEquals(releasable(parseSmaps(big), EXE, SEGMENTS).length, 1);
+  const small = mapping("7f0000000000-7f0000010000", "r--p", "01b80000", EXE, { rss: 64 });
+  assertEquals(releasable(parseSmaps(small), EXE, SEGMENTS).length, 0);
+});
+
+Deno.test("executableSegments: the PT_LOAD headers of the running Deno; programHeaders refuses what is not ELF", () => {
+  const segments = executableSegments();
   assert(segments.some((s) => !s.writable) && segments.some((s) => s.writable), "segments");
   // Deno's text is the largest segment, and read-only.
   const largest = segments.reduce((a, b) => (b.size > a.size ? b : a));
   assertEquals(largest.writable, false);
-  assertThrows(
-    () => loadSegments(new TextEncoder().encode("#!/bin/sh\n".padEnd(64))),
-    Error,
-    "ELF",
-  );
+  const script = new TextEncoder().encode("#!/bin/sh\n".padEnd(64));
+  assertThrows(() => programHeaders(script), Error, "not a 64-bit little-endian ELF file");
 });
 
 Deno.test("releaseExecutablePages: a process gives back most of its executable's pages and runs on", async () => {
@@ -150,6 +162,46 @@ Deno.test("releaseExecutablePages: a process gives back most of its executable's
   assert(result.before - result.after > 8 * 1024, JSON.stringify(result));
   assertEquals([result.digest, result.code], [0x2d, 0]);
   assertEquals(result.again.mappings, result.released.mappings);
+});
+
+Deno.test("releaseExecutablePages: a page of the executable that the process wrote keeps what it wrote", async () => {
+  // Mapped from the text's file offset, private and writable (plainly and with MAP_NORESERVE,
+  // which the kernel never charges), written, then made read-only: a copy of the process's own
+  // that madvise(MADV_DONTNEED) would replace with the file's bytes.
+  const resident = JSON.stringify(import.meta.resolve("./resident.ts"));
+  const result = await inOwnProcess(`
+    import { executableSegments, releaseExecutablePages } from ${resident};
+    const libc = Deno.dlopen("libc.so.6", {
+      mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+      mprotect: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+      open: { parameters: ["buffer", "i32"], result: "i32" },
+    }).symbols;
+    const text = executableSegments().find((s) => !s.writable && s.size > 1n << 20n)!;
+    const offset = (text.offset + 4095n) / 4096n * 4096n + 4096n;
+    const fd = libc.open(new TextEncoder().encode("/proc/self/exe\\0"), 0);
+    const kept = {};
+    for (const [name, flags] of [["private", 0x2], ["noreserve", 0x2 | 0x4000]]) {
+      const p = libc.mmap(null, 4096n, 0x1 | 0x2, flags, fd, offset);
+      const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(p, 4096));
+      const wrote = bytes[0] ^ 0xff;
+      bytes[0] = wrote;
+      libc.mprotect(p, 4096n, 0x1);
+      const released = releaseExecutablePages();
+      kept[name] = [bytes[0] === wrote, released.mappings > 0];
+    }
+    console.log(JSON.stringify(kept));
+  `);
+  assertEquals(result, { private: [true, true], noreserve: [true, true] });
+});
+
+Deno.test("keepExecutablePagesLean: nothing but on Linux", () => {
+  let scheduled = 0;
+  const stop = keepExecutablePagesLean(() => {}, () => {}, {
+    release: () => ({ mappings: 0, kb: 0, failed: null }),
+    after: () => (scheduled++, () => {}),
+  }, "darwin");
+  stop();
+  assertEquals(scheduled, 0);
 });
 
 /** keepExecutablePagesLean on timers of the test's own: `fire` runs the next one due. */
