@@ -787,7 +787,7 @@ Daemon a ${f1(s.cpuA)} % of a core, its hooks ${f1(s.hooksA)} %.`,
 
 RSS after ${i.seconds} s idle, load ${i.load[0]}–${i.load[1]}. The floor: an idle Deno process with
 one timer and the daemon's Deno options, ${f1(i.floorMb)} MB (every ratio is to it); the same after
-it released its executable's start-up pages as daemon and guard do 15 s after their start
+it released its executable's start-up pages as the daemon does 15 s after its start
 (src/daemon/resident.ts), ${f1(i.releasedFloorMb)} MB. Daemon and guard are two Deno processes that
 map the same Deno binary: "RSS sum" counts its resident pages twice, "resident together" once (the
 frame numbers of both processes' present pages, /proc/PID/pagemap). "Anonymous" is the part of the
