@@ -72,24 +72,29 @@ async function kill9DaemonOfA(c: TestCluster) {
   assertEquals(c.runningNodes(), ["b"]);
 }
 
-Deno.test("e2e failover: after the daemons gave back their executable's start-up pages, a switchover and a takeover still run, never two active", async () => {
+Deno.test("e2e failover: after daemons and guards gave back their executable's start-up pages, a switchover, a takeover and a guard's stop still run, never two active", async () => {
   await withCluster({}, async (c) => {
     const check = await c.configCheck("a");
     const boundMs = takeoverBoundMs(check.stdout, "b", "a");
     await c.waitForSteady("a");
     // resident.ts: FIRST_RELEASE_MS after each daemon started.
-    const released = async (node: string) =>
-      Number(
-        /released ([\d.]+) MB of the executable's resident pages/.exec(await c.log(node))?.[1],
-      );
+    const released = async (node: string, what: RegExp) =>
+      Number(what.exec(await c.log(node))?.[1]);
+    const daemon = /\] released ([\d.]+) MB of the executable's resident pages/;
+    const guard = /\] guard released ([\d.]+) MB of the executable's read-only data/;
     await c.waitFor(
-      async () => (await released("a")) > 0 && (await released("b")) > 0,
+      async () =>
+        (await released("a", daemon)) > 0 && (await released("b", daemon)) > 0 &&
+        (await released("a", guard)) > 0,
       FIRST_RELEASE_MS + 10_000,
-      "a's and b's daemons to release their executable's pages",
+      "a's and b's daemons and a's guard to release their executable's pages",
     );
-    const mb = [await released("a"), await released("b")];
-    console.log(`released by the daemons of a and b: ${mb.join(" and ")} MB`);
-    assert(mb.every((m) => m > 4), `${mb}`);
+    const mb = [await released("a", daemon), await released("b", daemon)];
+    const guardMb = await released("a", guard);
+    console.log(
+      `released by the daemons of a and b: ${mb.join(" and ")} MB; a's guard ${guardMb} MB`,
+    );
+    assert([...mb, guardMb].every((m) => m > 4), `${mb} ${guardMb}`);
     // With their code paged back in: a planned switchover (a stops, then b starts)...
     await c.ctlOk("a", "role", "secondary", "all");
     await c.waitForActive("b");
@@ -101,6 +106,21 @@ Deno.test("e2e failover: after the daemons gave back their executable's start-up
     const decided = starting[0] - killedAt;
     assert(decided <= boundMs, `takeover took ${decided} ms, more than ${boundMs} ms`);
     assertEquals(activeIntervals(events).map((i) => i.node), ["a", "b", "a"]);
+    // ...and a's guard, whose read-only data went, stops the service when a's daemon dies (b,
+    // back, takes it over).
+    await c.startNode("b");
+    await c.waitFor(
+      async () => (await c.resourceStatus("b"))?.role === "secondary",
+      10_000,
+      "b back as secondary",
+    );
+    const daemonKilledAt = await c.kill9("a");
+    const last = await c.waitForActive("b", 8000);
+    const intervals = activeIntervals(last);
+    assertEquals(intervals.map((i) => i.node), ["a", "b", "a", "b"]);
+    const stoppedAfter = intervals[2].to - daemonKilledAt;
+    assert(stoppedAfter < 1000, `a's service stopped ${stoppedAfter} ms after the kill`);
+    assertStringIncludes(await c.log("a"), "the daemon is gone: running stop");
   });
 });
 

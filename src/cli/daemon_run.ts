@@ -173,7 +173,11 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
     throw new CliError(`cannot start: ${(e as Error).message}`, code);
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
-  const stopReleasing = keepExecutablePagesLean((l) => logger.debug(l), (e) => logger.warning(e));
+  const stopReleasing = keepExecutablePagesLean(
+    "all",
+    (l) => logger.debug(l),
+    (e) => logger.warning(e),
+  );
   // From here on an error nothing caught ends the daemon through its log (fatal.ts). Before,
   // during start-up, it goes to stderr as Deno prints it: a background start forwards that to
   // the command that started it.

@@ -12,6 +12,7 @@ import { DEFAULT_GRACE_MS } from "./hooks.ts";
 import { LOG_FORMATS, type LogFormat, Logger, QueuedSink } from "./log.ts";
 import { openNoFollowSync } from "./safe_open.ts";
 import { setProcessTitle } from "./proc_title.ts";
+import { keepExecutablePagesLean } from "./resident.ts";
 
 /** Run the guard with command-line `args`; returns the exit code (64 on bad usage). */
 export async function guardMain(args: string[]): Promise<number> {
@@ -59,9 +60,16 @@ export async function guardMain(args: string[]): Promise<number> {
   });
   logger.info(`guard started (pid ${Deno.pid}, grace ${graceMs} ms)`);
   if (problem !== null) logger.error(problem);
+  // Its code stays mapped (resident.ts): only the binary's read-only data goes.
+  const stopReleasing = keepExecutablePagesLean(
+    "data",
+    (l) => logger.debug(`guard ${l}`),
+    (e) => logger.warning(`guard ${e}`),
+  );
   try {
     await runGuard({ input: Deno.stdin.readable, logger, graceMs });
   } finally {
+    stopReleasing();
     await logger.end(1000);
     file?.close();
   }

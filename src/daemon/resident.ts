@@ -23,11 +23,14 @@
  * it would come back with the file's bytes. Anonymous memory (V8's heap,
  * malloc's) is not touched.
  *
- * Only the daemon does it ({@link keepExecutablePagesLean}), after start-up
- * and then every ten minutes, so that what a failover or a reload touched
- * once goes back too. A daemon that waits on the disk for a page is late, and
- * its guard covers for it. The guard does not: the code of its stop path
- * (spawn, kill) must not wait on the disk when the daemon is gone.
+ * The daemon does it ({@link keepExecutablePagesLean}) after start-up and
+ * then every ten minutes, so that what a failover or a reload touched once
+ * goes back too; a daemon that waits on the disk for a page is late, and its
+ * guard covers for it. The guard releases only the binary's read-only data
+ * (V8's start-up snapshot is most of it): its code stays mapped as it was,
+ * so that what it runs when the daemon is gone waits on the disk no more
+ * than before. (Code it never ran, its stop hook's spawn for one, is in no
+ * mapping of its own either way: it comes from the page cache.)
  */
 import { bindLibcFunctions } from "./libc.ts";
 
@@ -216,8 +219,15 @@ export function executableSegments(): Segment[] {
   }
 }
 
+/**
+ * What a process releases: "all", every mapping {@link releasable} allows;
+ * "data", only those that are not executable (the read-only data: V8's
+ * start-up snapshot, tables, strings), its code staying as it is.
+ */
+export type Releasing = "all" | "data";
+
 /** Release this process's pages of its executable's read-only segments (see the module). */
-export function releaseExecutablePages(): Released {
+export function releaseExecutablePages(what: Releasing = "all"): Released {
   // The kernel's own name for the file, as /proc/self/smaps writes it (a " (deleted)" included).
   const executable = Deno.readLinkSync("/proc/self/exe");
   const segments = executableSegments();
@@ -227,6 +237,7 @@ export function releaseExecutablePages(): Released {
   // Nothing maps, unmaps or writes the executable between the read of smaps and madvise: the
   // daemon runs one isolate, and its mappings of the binary last as long as the process.
   for (const m of releasable(smaps, executable, segments)) {
+    if (what === "data" && m.perms[2] === "x") continue;
     if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) !== 0) {
       const errno = new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
       done.failed = `madvise: errno ${errno}`;
@@ -245,7 +256,7 @@ export const RELEASE_EVERY_MS = 600_000;
 
 /** What {@link keepExecutablePagesLean} uses; tests give their own. */
 export interface LeanDeps {
-  release: () => Released;
+  release: (what: Releasing) => Released;
   /** Calls `fn` after `ms`, without keeping the process alive; returns what cancels it. */
   after: (ms: number, fn: () => void) => () => void;
 }
@@ -260,13 +271,14 @@ const realDeps: LeanDeps = {
 };
 
 /**
- * {@link releaseExecutablePages} {@link FIRST_RELEASE_MS} from now, then
- * every {@link RELEASE_EVERY_MS}, on Linux (elsewhere nothing). `log` gets
- * a line for each release; `warn` what went wrong, once for each different
- * problem (a release that failed is tried again at the next interval).
- * Returns what cancels it.
+ * {@link releaseExecutablePages} of `what` {@link FIRST_RELEASE_MS} from
+ * now, then every {@link RELEASE_EVERY_MS}, on Linux (elsewhere nothing).
+ * `log` gets a line for each release; `warn` what went wrong, once for each
+ * different problem (a release that failed is tried again at the next
+ * interval). Returns what cancels it.
  */
 export function keepExecutablePagesLean(
+  what: Releasing,
   log: (line: string) => void,
   warn: (message: string) => void,
   deps: LeanDeps = realDeps,
@@ -283,10 +295,11 @@ export function keepExecutablePagesLean(
   const run = () => {
     cancel = deps.after(RELEASE_EVERY_MS, run);
     try {
-      const released = deps.release();
+      const released = deps.release(what);
       if (released.failed !== null) problem(released.failed);
+      const which = what === "all" ? "resident pages" : "read-only data";
       log(
-        `released ${(released.kb / 1024).toFixed(1)} MB of the executable's resident pages ` +
+        `released ${(released.kb / 1024).toFixed(1)} MB of the executable's ${which} ` +
           `(${released.mappings} mapping(s))`,
       );
     } catch (e) {
