@@ -95,6 +95,12 @@ Deno.test("e2e failover: after daemons and guards gave back their executable's s
       `released by the daemons of a and b: ${mb.join(" and ")} MB; a's guard ${guardMb} MB`,
     );
     assert([...mb, guardMb].every((m) => m > 4), `${mb} ${guardMb}`);
+    // The daemon's heap, small, compacted after the release (--expose-gc reached it).
+    await c.waitFor(
+      async () => (await c.log("a")).includes("compacted V8's heap in"),
+      5000,
+      "a's daemon to compact its heap",
+    );
     // With their code paged back in: a planned switchover (a stops, then b starts)...
     await c.ctlOk("a", "role", "secondary", "all");
     await c.waitForActive("b");

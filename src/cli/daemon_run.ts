@@ -174,7 +174,7 @@ export async function runDaemon(opts: DaemonOptions, io: CliIO): Promise<void> {
   }
   logger.info(`control socket ${cfg.global.control.path} ready (pid ${Deno.pid})`);
   const stopReleasing = keepExecutablePagesLean(
-    "all",
+    { pages: "all", compactHeap: true },
     (l) => logger.debug(l),
     (e) => logger.warning(e),
   );

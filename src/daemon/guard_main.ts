@@ -62,7 +62,7 @@ export async function guardMain(args: string[]): Promise<number> {
   if (problem !== null) logger.error(problem);
   // Its code stays mapped (resident.ts): only the binary's read-only data goes.
   const stopReleasing = keepExecutablePagesLean(
-    "data",
+    { pages: "data", compactHeap: false },
     (l) => logger.debug(`guard ${l}`),
     (e) => logger.warning(`guard ${e}`),
   );

@@ -254,15 +254,71 @@ export const FIRST_RELEASE_MS = 15_000;
 /** Then again at this interval. */
 export const RELEASE_EVERY_MS = 600_000;
 
+/** V8's heaps up to this size are compacted by {@link compactSmallHeap}. */
+export const COMPACT_BELOW_MB = 48;
+
+/** V8's `gc` (Deno's option `--v8-flags=--expose-gc`), with the options this module passes. */
+export type Gc = (options: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
+
+/** What {@link compactSmallHeap} did. */
+export interface Compacted {
+  ms: number;
+  /** V8's heap (committed) before and after, MB. */
+  beforeMb: number;
+  afterMb: number;
+}
+
+/**
+ * A full collection that also gives back V8's spare pages (the "last resort"
+ * one V8 runs under memory pressure), when the heap is under
+ * {@link COMPACT_BELOW_MB}; otherwise why not.
+ *
+ * The daemon runs without V8's memory reducer (v8_flags.ts), so nothing
+ * else shrinks its heap: an idle daemon's heap grows, slowly, from what
+ * every heartbeat leaves behind, until V8's limit (about 10 MB past what
+ * lives), and keeps the pages it grew into. Held idle at heartbeat_interval
+ * 0.25, its anonymous memory went from 27 to 36 MB in seven minutes; at 10,
+ * from 18 to 27 MB in 47 minutes (docs/BENCHMARKS.md). The collection stops
+ * the event loop (25–35 ms for an idle daemon), hence the limit: a daemon
+ * with many resources has a heap that is bigger, busier, and slower to
+ * collect, and needs its pages.
+ */
+export function compactSmallHeap(
+  heapBytes: () => number = () => Deno.memoryUsage().heapTotal,
+  gc: Gc | undefined = (globalThis as { gc?: Gc }).gc,
+): Compacted | string {
+  const before = heapBytes();
+  if (gc === undefined) return "no gc (--v8-flags=--expose-gc)";
+  if (before >= COMPACT_BELOW_MB * 1048576) {
+    return `V8's heap of ${
+      (before / 1048576).toFixed(1)
+    } MB left as it is (${COMPACT_BELOW_MB} MB or more)`;
+  }
+  const t0 = performance.now();
+  gc({ type: "major", execution: "sync", flavor: "last-resort" });
+  const ms = performance.now() - t0;
+  return { ms, beforeMb: before / 1048576, afterMb: heapBytes() / 1048576 };
+}
+
+/** What {@link keepExecutablePagesLean} does each time. */
+export interface Lean {
+  /** The executable's pages to release. */
+  pages: Releasing;
+  /** Also {@link compactSmallHeap}. */
+  compactHeap: boolean;
+}
+
 /** What {@link keepExecutablePagesLean} uses; tests give their own. */
 export interface LeanDeps {
   release: (what: Releasing) => Released;
+  compact: () => Compacted | string;
   /** Calls `fn` after `ms`, without keeping the process alive; returns what cancels it. */
   after: (ms: number, fn: () => void) => () => void;
 }
 
 const realDeps: LeanDeps = {
   release: releaseExecutablePages,
+  compact: () => compactSmallHeap(),
   after: (ms, fn) => {
     const timer = setTimeout(fn, ms);
     Deno.unrefTimer(timer);
@@ -271,14 +327,15 @@ const realDeps: LeanDeps = {
 };
 
 /**
- * {@link releaseExecutablePages} of `what` {@link FIRST_RELEASE_MS} from
- * now, then every {@link RELEASE_EVERY_MS}, on Linux (elsewhere nothing).
- * `log` gets a line for each release; `warn` what went wrong, once for each
- * different problem (a release that failed is tried again at the next
- * interval). Returns what cancels it.
+ * {@link releaseExecutablePages} of `what.pages` {@link FIRST_RELEASE_MS}
+ * from now, then every {@link RELEASE_EVERY_MS}, on Linux (elsewhere
+ * nothing), each time followed by {@link compactSmallHeap} if
+ * `what.compactHeap`. `log` gets a line for each; `warn` what went wrong,
+ * once for each different problem (a release that failed is tried again at
+ * the next interval). Returns what cancels it.
  */
 export function keepExecutablePagesLean(
-  what: Releasing,
+  what: Lean,
   log: (line: string) => void,
   warn: (message: string) => void,
   deps: LeanDeps = realDeps,
@@ -295,15 +352,23 @@ export function keepExecutablePagesLean(
   const run = () => {
     cancel = deps.after(RELEASE_EVERY_MS, run);
     try {
-      const released = deps.release(what);
+      const released = deps.release(what.pages);
       if (released.failed !== null) problem(released.failed);
-      const which = what === "all" ? "resident pages" : "read-only data";
+      const which = what.pages === "all" ? "resident pages" : "read-only data";
       log(
         `released ${(released.kb / 1024).toFixed(1)} MB of the executable's ${which} ` +
           `(${released.mappings} mapping(s))`,
       );
     } catch (e) {
       problem((e as Error).message);
+    }
+    const compacted = what.compactHeap ? deps.compact() : null;
+    if (typeof compacted === "string") log(compacted);
+    else if (compacted !== null) {
+      log(
+        `compacted V8's heap in ${compacted.ms.toFixed(0)} ms ` +
+          `(${compacted.beforeMb.toFixed(1)} → ${compacted.afterMb.toFixed(1)} MB)`,
+      );
     }
   };
   cancel = deps.after(FIRST_RELEASE_MS, run);

@@ -1,8 +1,13 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import {
+  COMPACT_BELOW_MB,
+  type Compacted,
+  compactSmallHeap,
   executableSegments,
   FIRST_RELEASE_MS,
+  type Gc,
   keepExecutablePagesLean,
+  type Lean,
   parseSmaps,
   programHeaders,
   releasable,
@@ -196,8 +201,9 @@ Deno.test("releaseExecutablePages: a page of the executable that the process wro
 
 Deno.test("keepExecutablePagesLean: nothing but on Linux", () => {
   let scheduled = 0;
-  const stop = keepExecutablePagesLean("all", () => {}, () => {}, {
+  const stop = keepExecutablePagesLean({ pages: "all", compactHeap: true }, () => {}, () => {}, {
     release: () => ({ mappings: 0, kb: 0, failed: null }),
+    compact: () => "not asked",
     after: () => (scheduled++, () => {}),
   }, "darwin");
   stop();
@@ -205,12 +211,17 @@ Deno.test("keepExecutablePagesLean: nothing but on Linux", () => {
 });
 
 /** keepExecutablePagesLean on timers of the test's own: `fire` runs the next one due. */
-function leanWith(release: (what: string) => Released, what: "all" | "data" = "all") {
+function leanWith(
+  release: (what: string) => Released,
+  what: Lean = { pages: "all", compactHeap: false },
+  compact: () => Compacted | string = () => "not asked",
+) {
   const pending: { ms: number; fn: () => void; cancelled: boolean }[] = [];
   const logged: string[] = [];
   const warned: string[] = [];
   const stop = keepExecutablePagesLean(what, (l) => logged.push(l), (w) => warned.push(w), {
     release,
+    compact,
     after: (ms, fn) => {
       const t = { ms, fn, cancelled: false };
       pending.push(t);
@@ -246,7 +257,10 @@ Deno.test("keepExecutablePagesLean: the guard's read-only data only", () => {
   const asked: string[] = [];
   const lean = leanWith(
     (what) => (asked.push(what), { mappings: 1, kb: 10240, failed: null }),
-    "data",
+    { pages: "data", compactHeap: false },
+    () => {
+      throw new Error("the guard's heap is left alone");
+    },
   );
   lean.fire();
   assertEquals(asked, ["data"]);
@@ -288,4 +302,56 @@ Deno.test("keepExecutablePagesLean: a failure is warned about once and tried aga
   assertEquals(lean.logged.length, 2);
   assertEquals(lean.pending.map((t) => t.ms), [RELEASE_EVERY_MS]);
   lean.stop();
+});
+
+Deno.test("keepExecutablePagesLean: the daemon's heap compacted after each release", () => {
+  let compactions = 0;
+  const lean = leanWith(
+    () => ({ mappings: 3, kb: 20480, failed: null }),
+    { pages: "all", compactHeap: true },
+    () => (compactions++, { ms: 28.4, beforeMb: 31.2, afterMb: 18 }),
+  );
+  lean.fire();
+  lean.fire();
+  assertEquals(compactions, 2);
+  assertEquals(lean.logged.slice(0, 2), [
+    "released 20.0 MB of the executable's resident pages (3 mapping(s))",
+    "compacted V8's heap in 28 ms (31.2 → 18.0 MB)",
+  ]);
+  lean.stop();
+});
+
+Deno.test("compactSmallHeap: a last-resort collection of a small heap only, and none without gc", () => {
+  const calls: unknown[] = [];
+  const gc: Gc = (options) => calls.push(options);
+  let heap = 30 * 1048576;
+  const done = compactSmallHeap(() => (heap -= 10 * 1048576, heap + 10 * 1048576), gc) as Compacted;
+  assertEquals(calls, [{ type: "major", execution: "sync", flavor: "last-resort" }]);
+  assertEquals([done.beforeMb, done.afterMb], [30, 20]);
+  assertEquals(
+    compactSmallHeap(() => COMPACT_BELOW_MB * 1048576, gc),
+    `V8's heap of ${COMPACT_BELOW_MB}.0 MB left as it is (${COMPACT_BELOW_MB} MB or more)`,
+  );
+  assertEquals(calls.length, 1);
+  assertEquals(compactSmallHeap(() => 1048576, undefined), "no gc (--v8-flags=--expose-gc)");
+});
+
+Deno.test("compactSmallHeap: with --expose-gc, V8 gives back the pages of what died", async () => {
+  const resident = JSON.stringify(import.meta.resolve("./resident.ts"));
+  const result = await inOwnProcess(
+    `
+    import { compactSmallHeap } from ${resident};
+    // Garbage that lived long enough to be promoted: what an idle daemon's heartbeats leave.
+    let keep = [];
+    for (let round = 0; round < 20; round++) {
+      keep = Array.from({ length: 5000 }, (_, i) => ({ i, s: "x".repeat(32) + i }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    keep = [];
+    console.log(JSON.stringify(compactSmallHeap()));
+  `,
+    { env: { DENO_V8_FLAGS: "--no-memory-reducer,--expose-gc" } },
+  ) as Compacted | string;
+  assert(typeof result !== "string", result as string);
+  assert(result.afterMb < result.beforeMb - 2, JSON.stringify(result));
 });
