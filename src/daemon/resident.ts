@@ -27,10 +27,10 @@
  * then every ten minutes, so that what a failover or a reload touched once
  * goes back too; a daemon that waits on the disk for a page is late, and its
  * guard covers for it. The guard releases only the binary's read-only data
- * (V8's start-up snapshot is most of it): its code stays mapped as it was,
- * so that what it runs when the daemon is gone waits on the disk no more
- * than before. (Code it never ran, its stop hook's spawn for one, is in no
- * mapping of its own either way: it comes from the page cache.)
+ * (V8's start-up snapshot is most of it) and keeps its code resident as it
+ * was; read-only data that its stop path reads may come back from the page
+ * cache or, under memory pressure, from the disk, as the code it never ran
+ * (its stop hook's spawn, for one) does either way.
  */
 import { bindLibcFunctions } from "./libc.ts";
 
@@ -254,8 +254,14 @@ export const FIRST_RELEASE_MS = 15_000;
 /** Then again at this interval. */
 export const RELEASE_EVERY_MS = 600_000;
 
-/** V8's heaps up to this size are compacted by {@link compactSmallHeap}. */
-export const COMPACT_BELOW_MB = 48;
+/**
+ * V8's heaps where less than this lives are compacted by {@link compactSmallHeap}: the pause
+ * grows with what lives (20 ms for 11 MB, 33 ms for 21 MB, 49 for 31, 76–120 for 36, measured on
+ * these machines), and an idle daemon's is 5–10 MB.
+ */
+export const COMPACT_BELOW_MB = 16;
+/** A compaction that took longer is the last: {@link keepExecutablePagesLean} stops compacting. */
+export const COMPACT_PAUSE_LIMIT_MS = 50;
 
 /** V8's `gc` (Deno's option `--v8-flags=--expose-gc`), with the options this module passes. */
 export type Gc = (options: { type: "major"; execution: "sync"; flavor: "last-resort" }) => void;
@@ -270,8 +276,8 @@ export interface Compacted {
 
 /**
  * A full collection that also gives back V8's spare pages (the "last resort"
- * one V8 runs under memory pressure), when the heap is under
- * {@link COMPACT_BELOW_MB}; otherwise why not.
+ * one V8 runs under memory pressure), when less than {@link COMPACT_BELOW_MB}
+ * lives in the heap; otherwise why not.
  *
  * The daemon runs without V8's memory reducer (v8_flags.ts), so nothing
  * else shrinks its heap: an idle daemon's heap grows, slowly, from what
@@ -279,25 +285,25 @@ export interface Compacted {
  * lives), and keeps the pages it grew into. Held idle at heartbeat_interval
  * 0.25, its anonymous memory went from 27 to 36 MB in seven minutes; at 10,
  * from 18 to 27 MB in 47 minutes (docs/BENCHMARKS.md). The collection stops
- * the event loop (25–35 ms for an idle daemon), hence the limit: a daemon
- * with many resources has a heap that is bigger, busier, and slower to
- * collect, and needs its pages.
+ * the event loop (20–35 ms for an idle daemon), hence the limit: a daemon
+ * with many resources has more that lives, takes longer to collect, and
+ * uses its pages.
  */
 export function compactSmallHeap(
-  heapBytes: () => number = () => Deno.memoryUsage().heapTotal,
+  usage: () => { heapUsed: number; heapTotal: number } = () => Deno.memoryUsage(),
   gc: Gc | undefined = (globalThis as { gc?: Gc }).gc,
 ): Compacted | string {
-  const before = heapBytes();
+  const before = usage();
   if (gc === undefined) return "no gc (--v8-flags=--expose-gc)";
-  if (before >= COMPACT_BELOW_MB * 1048576) {
-    return `V8's heap of ${
-      (before / 1048576).toFixed(1)
-    } MB left as it is (${COMPACT_BELOW_MB} MB or more)`;
+  if (before.heapUsed >= COMPACT_BELOW_MB * 1048576) {
+    return `V8's heap left as it is: ${
+      (before.heapUsed / 1048576).toFixed(1)
+    } MB in use (${COMPACT_BELOW_MB} MB or more)`;
   }
   const t0 = performance.now();
   gc({ type: "major", execution: "sync", flavor: "last-resort" });
   const ms = performance.now() - t0;
-  return { ms, beforeMb: before / 1048576, afterMb: heapBytes() / 1048576 };
+  return { ms, beforeMb: before.heapTotal / 1048576, afterMb: usage().heapTotal / 1048576 };
 }
 
 /** What {@link keepExecutablePagesLean} does each time. */
@@ -362,12 +368,28 @@ export function keepExecutablePagesLean(
     } catch (e) {
       problem((e as Error).message);
     }
-    const compacted = what.compactHeap ? deps.compact() : null;
-    if (typeof compacted === "string") log(compacted);
-    else if (compacted !== null) {
-      log(
-        `compacted V8's heap in ${compacted.ms.toFixed(0)} ms ` +
-          `(${compacted.beforeMb.toFixed(1)} → ${compacted.afterMb.toFixed(1)} MB)`,
+    if (compacting) compact();
+  };
+  let compacting = what.compactHeap;
+  const compact = () => {
+    let compacted: Compacted | string;
+    try {
+      compacted = deps.compact();
+    } catch (e) {
+      compacting = false;
+      warn(`cannot compact V8's heap, and will not try again: ${(e as Error).message}`);
+      return;
+    }
+    if (typeof compacted === "string") return log(compacted);
+    log(
+      `compacted V8's heap in ${compacted.ms.toFixed(0)} ms ` +
+        `(${compacted.beforeMb.toFixed(1)} → ${compacted.afterMb.toFixed(1)} MB)`,
+    );
+    if (compacted.ms > COMPACT_PAUSE_LIMIT_MS) {
+      compacting = false;
+      warn(
+        `compacting V8's heap held the daemon ${compacted.ms.toFixed(0)} ms, more than ` +
+          `${COMPACT_PAUSE_LIMIT_MS}: not compacting again`,
       );
     }
   };

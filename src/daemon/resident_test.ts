@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "../../tests/assert.ts";
 import {
   COMPACT_BELOW_MB,
+  COMPACT_PAUSE_LIMIT_MS,
   type Compacted,
   compactSmallHeap,
   executableSegments,
@@ -321,19 +322,58 @@ Deno.test("keepExecutablePagesLean: the daemon's heap compacted after each relea
   lean.stop();
 });
 
-Deno.test("compactSmallHeap: a last-resort collection of a small heap only, and none without gc", () => {
+Deno.test("compactSmallHeap: a last-resort collection only while little lives, and none without gc", () => {
   const calls: unknown[] = [];
   const gc: Gc = (options) => calls.push(options);
-  let heap = 30 * 1048576;
-  const done = compactSmallHeap(() => (heap -= 10 * 1048576, heap + 10 * 1048576), gc) as Compacted;
+  const mb = 1048576;
+  let total = 30 * mb;
+  const done = compactSmallHeap(() => {
+    const now = { heapUsed: 8 * mb, heapTotal: total };
+    total = 20 * mb;
+    return now;
+  }, gc) as Compacted;
   assertEquals(calls, [{ type: "major", execution: "sync", flavor: "last-resort" }]);
   assertEquals([done.beforeMb, done.afterMb], [30, 20]);
   assertEquals(
-    compactSmallHeap(() => COMPACT_BELOW_MB * 1048576, gc),
-    `V8's heap of ${COMPACT_BELOW_MB}.0 MB left as it is (${COMPACT_BELOW_MB} MB or more)`,
+    compactSmallHeap(() => ({ heapUsed: COMPACT_BELOW_MB * mb, heapTotal: 30 * mb }), gc),
+    `V8's heap left as it is: ${COMPACT_BELOW_MB}.0 MB in use (${COMPACT_BELOW_MB} MB or more)`,
   );
   assertEquals(calls.length, 1);
-  assertEquals(compactSmallHeap(() => 1048576, undefined), "no gc (--v8-flags=--expose-gc)");
+  const small = () => ({ heapUsed: mb, heapTotal: 2 * mb });
+  assertEquals(compactSmallHeap(small, undefined), "no gc (--v8-flags=--expose-gc)");
+});
+
+Deno.test("keepExecutablePagesLean: a compaction that held the daemon too long, or failed, is the last", () => {
+  for (
+    const [compact, warning] of [
+      [
+        () => ({ ms: COMPACT_PAUSE_LIMIT_MS + 1, beforeMb: 40, afterMb: 20 }),
+        `compacting V8's heap held the daemon ${COMPACT_PAUSE_LIMIT_MS + 1} ms, more than ` +
+        `${COMPACT_PAUSE_LIMIT_MS}: not compacting again`,
+      ],
+      [() => {
+        throw new Error("gc is not a function");
+      }, "cannot compact V8's heap, and will not try again: gc is not a function"],
+    ] as const
+  ) {
+    let compactions = 0;
+    const lean = leanWith(
+      () => ({ mappings: 3, kb: 20480, failed: null }),
+      { pages: "all", compactHeap: true },
+      () => (compactions++, compact()),
+    );
+    lean.fire();
+    lean.fire();
+    lean.fire();
+    assertEquals(compactions, 1);
+    assertEquals(lean.warned, [warning]);
+    // The releases go on.
+    assertEquals(
+      lean.logged.filter((l) => l.startsWith("released")).length,
+      3,
+    );
+    lean.stop();
+  }
 });
 
 Deno.test("compactSmallHeap: with --expose-gc, V8 gives back the pages of what died", async () => {

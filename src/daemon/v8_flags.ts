@@ -38,8 +38,10 @@
  *   it (docs/BENCHMARKS.md) had no stall, no lease lost and no self-fencing,
  *   the soak at a probe a second included.
  * - `--expose-gc`: V8's `gc`, with which the daemon compacts its heap every
- *   ten minutes while it is small (resident.ts, compactSmallHeap): without
- *   the memory reducer, nothing else gives an idle daemon's heap back.
+ *   ten minutes while little lives in it (resident.ts, compactSmallHeap):
+ *   without the memory reducer, nothing else gives an idle daemon's heap
+ *   back. The built file runs every command with these options (one code
+ *   cache for all), so `gc` exists in ctl and the console too, unused.
  */
 export const DAEMON_DENO_FLAGS: readonly string[] = [
   "--v8-flags=--no-memory-reducer,--max-semi-space-size=4,--heap-growing-percent=30,--single-threaded-gc,--expose-gc",
