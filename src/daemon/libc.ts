@@ -30,3 +30,15 @@ export function bindLibcFunctions<const S extends Deno.ForeignLibraryInterface>(
   }
   return bound as Deno.DynamicLibrary<S>["symbols"];
 }
+
+/** errno of this thread, through libc's `__errno_location` (0 if it has none). */
+export function errno(libc: { __errno_location: () => Deno.PointerValue }): number {
+  const p = libc.__errno_location();
+  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
+}
+
+/** libc's text for the error number `code`. */
+export function strerror(libc: { strerror: (code: number) => Deno.PointerValue }, code: number) {
+  const p = libc.strerror(code);
+  return p === null ? `error ${code}` : Deno.UnsafePointerView.getCString(p);
+}

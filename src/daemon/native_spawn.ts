@@ -32,7 +32,7 @@
  */
 
 import { delay } from "../wire/deadlines.ts";
-import { bindLibcFunctions } from "./libc.ts";
+import { bindLibcFunctions, errno, strerror } from "./libc.ts";
 
 /** How a child ended. */
 export interface ExitStatus {
@@ -546,16 +546,6 @@ export class Reactor {
       this.#running = false;
     }
   }
-}
-
-function errno(libc: Libc): number {
-  const p = libc.__errno_location();
-  return p === null ? 0 : new Deno.UnsafePointerView(p).getInt32();
-}
-
-function strerror(libc: Libc, code: number): string {
-  const p = libc.strerror(code);
-  return p === null ? `error ${code}` : Deno.UnsafePointerView.getCString(p);
 }
 
 function check(libc: Libc, rc: number, what: string) {

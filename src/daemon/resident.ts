@@ -32,7 +32,7 @@
  * cache or, under memory pressure, from the disk, as the code it never ran
  * (its stop hook's spawn, for one) does either way.
  */
-import { bindLibcFunctions } from "./libc.ts";
+import { bindLibcFunctions, errno, strerror } from "./libc.ts";
 
 /** A mapping of /proc/self/smaps, with what deciding whether to release it needs. */
 export interface Mapping {
@@ -184,6 +184,7 @@ const MADV_DONTNEED = 4;
 const SYMBOLS = {
   madvise: { parameters: ["u64", "u64", "i32"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
+  strerror: { parameters: ["i32"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 let libc: Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] | undefined;
@@ -193,7 +194,7 @@ export interface Released {
   mappings: number;
   /** Resident kB of the released mappings before. */
   kb: number;
-  /** Why a mapping was not released ("madvise: errno 22"); null when none failed. */
+  /** Why a mapping was not released ("madvise: Invalid argument"); null when none failed. */
   failed: string | null;
 }
 
@@ -239,8 +240,7 @@ export function releaseExecutablePages(what: Releasing = "all"): Released {
   for (const m of releasable(smaps, executable, segments)) {
     if (what === "data" && m.perms[2] === "x") continue;
     if (libc.madvise(m.start, m.end - m.start, MADV_DONTNEED) !== 0) {
-      const errno = new Deno.UnsafePointerView(libc.__errno_location()!).getInt32();
-      done.failed = `madvise: errno ${errno}`;
+      done.failed = `madvise: ${strerror(libc, errno(libc))}`;
       continue;
     }
     done.mappings++;
